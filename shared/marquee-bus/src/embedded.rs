@@ -1,0 +1,384 @@
+//! The embedded transport: an append-only log in one SQLite file, for the
+//! one-process default. Same promises as Kafka where they matter: order per
+//! partition, keys pinned to partitions, consumer groups sharing partitions,
+//! offsets that survive a restart, at-least-once delivery, dead letters.
+//!
+//! Every message gets a global, increasing sequence number, which is its
+//! offset; a group's position in a partition is the last sequence it finished.
+//! Consumers live in the same process as producers, so a publish wakes them
+//! directly instead of having them poll.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::delivery::{Outcome, deliver};
+use crate::{BusError, EmbeddedSettings, Handler, Message, Record, Subscription};
+
+const TRANSPORT: &str = "embedded";
+/// Messages read from a partition per query.
+const BATCH: i64 = 500;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS bus_topics (
+    name TEXT PRIMARY KEY,
+    partitions INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bus_messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    key TEXT,
+    headers TEXT NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bus_messages_by_partition ON bus_messages (topic, partition, seq);
+CREATE TABLE IF NOT EXISTS bus_offsets (
+    group_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    PRIMARY KEY (group_id, topic, partition)
+);
+";
+
+/// The embedded SQLite log. Clones share one log.
+#[derive(Clone)]
+pub struct EmbeddedBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: SqlitePool,
+    path: PathBuf,
+    /// Woken on every publish and every change of group membership.
+    wake: Notify,
+    /// Live members of each group, in joining order.
+    groups: Mutex<HashMap<String, Vec<u64>>>,
+    next_member: AtomicU64,
+    /// One lock per (group, topic, partition): a partition is never processed
+    /// by two members of a group at once, even while they rebalance.
+    partition_locks: Mutex<HashMap<(String, String, i32), Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl EmbeddedBus {
+    /// Opens (or creates) the log at `settings.path`.
+    pub async fn open(settings: &EmbeddedSettings) -> Result<Self, BusError> {
+        let path = settings.path.clone();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| connect_error(&path, e))?;
+        }
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(|e| connect_error(&path, e))?
+            .create_if_missing(true)
+            // WAL: consumers read while producers append. NORMAL sync: a
+            // process crash loses nothing that was acknowledged.
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(|e| connect_error(&path, e))?;
+        sqlx::raw_sql(SCHEMA)
+            .execute(&pool)
+            .await
+            .map_err(|e| connect_error(&path, e))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                path,
+                wake: Notify::new(),
+                groups: Mutex::default(),
+                next_member: AtomicU64::new(0),
+                partition_locks: Mutex::default(),
+            }),
+        })
+    }
+
+    pub(crate) async fn ensure_topics(
+        &self,
+        topics: &[&str],
+        partitions: i32,
+    ) -> Result<(), BusError> {
+        for topic in topics {
+            sqlx::query("INSERT OR IGNORE INTO bus_topics (name, partitions) VALUES (?, ?)")
+                .bind(topic)
+                .bind(partitions.max(1))
+                .execute(&self.inner.pool)
+                .await
+                .map_err(|e| self.connect_error(e))?;
+        }
+        Ok(())
+    }
+
+    async fn partitions(&self, topic: &str) -> Result<i32, BusError> {
+        sqlx::query_scalar("SELECT partitions FROM bus_topics WHERE name = ?")
+            .bind(topic)
+            .fetch_optional(&self.inner.pool)
+            .await
+            .map_err(|e| self.connect_error(e))?
+            .ok_or_else(|| BusError::UnknownTopic(topic.to_owned()))
+    }
+
+    pub(crate) async fn publish(&self, record: Record) -> Result<(), BusError> {
+        let publish_error = |reason: String| BusError::Publish {
+            topic: record.topic.clone(),
+            reason,
+            retriable: true,
+        };
+        let partitions = self.partitions(&record.topic).await?;
+        let headers =
+            serde_json::to_string(&record.headers).map_err(|e| publish_error(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO bus_messages (topic, partition, key, headers, payload) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&record.topic)
+        .bind(partition_for(&record.key, partitions))
+        .bind(&record.key)
+        .bind(headers)
+        .bind(&record.payload)
+        .execute(&self.inner.pool)
+        .await
+        .map_err(|e| publish_error(e.to_string()))?;
+        self.inner.wake.notify_waiters();
+        Ok(())
+    }
+
+    pub(crate) async fn consume<H: Handler>(
+        &self,
+        subscription: Subscription,
+        handler: H,
+        shutdown: CancellationToken,
+    ) -> Result<(), BusError> {
+        for topic in &subscription.topics {
+            self.partitions(topic).await?;
+        }
+        let member = Membership::join(self, &subscription.group);
+        tracing::info!(group = %subscription.group, topics = ?subscription.topics, "Consuming from the embedded log");
+        loop {
+            // Register interest before looking, so a publish that lands
+            // between the look and the wait still wakes us.
+            let wake = self.inner.wake.notified();
+            tokio::pin!(wake);
+            wake.as_mut().enable();
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            let progressed = match self
+                .consume_assigned(&member, &subscription, &handler, &shutdown)
+                .await
+            {
+                Ok(progressed) => progressed,
+                Err(error) => {
+                    tracing::warn!(group = %subscription.group, %error, "Reading the embedded log failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    true
+                }
+            };
+            if !progressed {
+                tokio::select! {
+                    () = &mut wake => {}
+                    () = shutdown.cancelled() => return Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Drains every partition assigned to `member`; true if anything was read.
+    async fn consume_assigned<H: Handler>(
+        &self,
+        member: &Membership<'_>,
+        subscription: &Subscription,
+        handler: &H,
+        shutdown: &CancellationToken,
+    ) -> Result<bool, BusError> {
+        let mut progressed = false;
+        for topic in &subscription.topics {
+            let partitions = self.partitions(topic).await?;
+            for partition in member.assigned(partitions) {
+                let lock = self.partition_lock(&subscription.group, topic, partition);
+                let _guard = lock.lock().await;
+                progressed |= self
+                    .consume_partition(subscription, topic, partition, handler, shutdown)
+                    .await?;
+                if shutdown.is_cancelled() {
+                    return Ok(progressed);
+                }
+            }
+        }
+        Ok(progressed)
+    }
+
+    async fn consume_partition<H: Handler>(
+        &self,
+        subscription: &Subscription,
+        topic: &str,
+        partition: i32,
+        handler: &H,
+        shutdown: &CancellationToken,
+    ) -> Result<bool, BusError> {
+        let group = &subscription.group;
+        let position: i64 = sqlx::query_scalar(
+            "SELECT last_seq FROM bus_offsets WHERE group_id = ? AND topic = ? AND partition = ?",
+        )
+        .bind(group)
+        .bind(topic)
+        .bind(partition)
+        .fetch_optional(&self.inner.pool)
+        .await
+        .map_err(|e| self.consume_error(group, e))?
+        .unwrap_or(0);
+        let rows = sqlx::query(
+            "SELECT seq, key, headers, payload FROM bus_messages \
+             WHERE topic = ? AND partition = ? AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(topic)
+        .bind(partition)
+        .bind(position)
+        .bind(BATCH)
+        .fetch_all(&self.inner.pool)
+        .await
+        .map_err(|e| self.consume_error(group, e))?;
+        let progressed = !rows.is_empty();
+        for row in rows {
+            let headers: String = row.get("headers");
+            let message = Message {
+                topic: topic.to_owned(),
+                partition,
+                offset: row.get("seq"),
+                key: row.get("key"),
+                headers: serde_json::from_str(&headers).unwrap_or_default(),
+                payload: row.get("payload"),
+            };
+            match deliver(handler, &message, group, subscription.retry, shutdown).await {
+                Ok(Outcome::Done) => {}
+                Ok(Outcome::Interrupted) => return Ok(progressed),
+                Err(dead_letter) => self.publish(dead_letter).await?,
+            }
+            sqlx::query(
+                "INSERT INTO bus_offsets (group_id, topic, partition, last_seq) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (group_id, topic, partition) DO UPDATE SET last_seq = excluded.last_seq",
+            )
+            .bind(group)
+            .bind(topic)
+            .bind(partition)
+            .bind(message.offset)
+            .execute(&self.inner.pool)
+            .await
+            .map_err(|e| self.consume_error(group, e))?;
+        }
+        Ok(progressed)
+    }
+
+    fn partition_lock(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+    ) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .inner
+            .partition_locks
+            .lock()
+            .expect("partition lock table poisoned");
+        locks
+            .entry((group.to_owned(), topic.to_owned(), partition))
+            .or_default()
+            .clone()
+    }
+
+    pub(crate) async fn check(&self) -> Result<(), BusError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.inner.pool)
+            .await
+            .map(drop)
+            .map_err(|e| self.connect_error(e))
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        format!("embedded SQLite log at {}", self.inner.path.display())
+    }
+
+    fn connect_error(&self, error: impl std::fmt::Display) -> BusError {
+        connect_error(&self.inner.path, error)
+    }
+
+    fn consume_error(&self, group: &str, error: sqlx::Error) -> BusError {
+        BusError::Consume {
+            group: group.to_owned(),
+            reason: format!("{} ({})", error, self.inner.path.display()),
+        }
+    }
+}
+
+fn connect_error(path: &std::path::Path, error: impl std::fmt::Display) -> BusError {
+    BusError::Connect {
+        transport: TRANSPORT,
+        reason: format!("{}: {error}", path.display()),
+    }
+}
+
+/// A consumer's place in its group; leaving (on drop) hands its partitions on.
+struct Membership<'a> {
+    bus: &'a EmbeddedBus,
+    group: String,
+    id: u64,
+}
+
+impl<'a> Membership<'a> {
+    fn join(bus: &'a EmbeddedBus, group: &str) -> Self {
+        let id = bus.inner.next_member.fetch_add(1, Ordering::Relaxed);
+        bus.inner
+            .groups
+            .lock()
+            .expect("group table poisoned")
+            .entry(group.to_owned())
+            .or_default()
+            .push(id);
+        bus.inner.wake.notify_waiters();
+        Self {
+            bus,
+            group: group.to_owned(),
+            id,
+        }
+    }
+
+    /// This member's partitions out of `partitions`: round-robin by join order.
+    fn assigned(&self, partitions: i32) -> Vec<i32> {
+        let groups = self.bus.inner.groups.lock().expect("group table poisoned");
+        let members = &groups[&self.group];
+        let index = members.iter().position(|m| *m == self.id).unwrap_or(0);
+        (0..partitions)
+            .filter(|p| *p as usize % members.len() == index)
+            .collect()
+    }
+}
+
+impl Drop for Membership<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut groups) = self.bus.inner.groups.lock()
+            && let Some(members) = groups.get_mut(&self.group)
+        {
+            members.retain(|m| *m != self.id);
+        }
+        self.bus.inner.wake.notify_waiters();
+    }
+}
+
+/// A key's partition: FNV-1a, stable across builds since it is stored.
+fn partition_for(key: &str, partitions: i32) -> i32 {
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % partitions.max(1) as u64) as i32
+}

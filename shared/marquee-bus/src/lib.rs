@@ -1,0 +1,236 @@
+//! The event bus: publish and subscribe through one small interface, over
+//! Kafka (rdkafka, for distributed runs) or an embedded append-only SQLite log
+//! (for the one-process default). Handlers are written once and never learn
+//! which transport runs them.
+//!
+//! Semantics shared by both transports:
+//! - order is kept per partition, and a key always maps to the same partition;
+//! - at least once: a consumer's position advances only after its handler
+//!   succeeded, so a crash redelivers what was unfinished (handlers must be
+//!   idempotent);
+//! - a transient failure is retried with exponential backoff; a poison message
+//!   (undecodable, or still failing after the last attempt) goes to
+//!   [`topics::DEAD_LETTERS`] with headers saying why and from where, and the
+//!   rest keeps flowing.
+
+mod delivery;
+mod embedded;
+mod kafka;
+mod settings;
+
+use std::future::Future;
+
+use marquee_events::{Envelope, EventData, topics};
+use tokio_util::sync::CancellationToken;
+
+pub use delivery::{RetryPolicy, dead_letter_header};
+pub use embedded::EmbeddedBus;
+pub use kafka::KafkaBus;
+pub use settings::{BusSettings, EmbeddedSettings, KafkaSettings, Transport};
+
+/// A message to publish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Destination topic.
+    pub topic: String,
+    /// Partitioning key: the item id.
+    pub key: String,
+    /// Headers, e.g. CloudEvents attributes.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub payload: Vec<u8>,
+}
+
+impl Record {
+    /// The record carrying an event, on its topic, keyed by its item id.
+    pub fn from_event<T: EventData>(event: &Envelope<T>) -> Self {
+        let wire = event.to_wire();
+        Self {
+            topic: T::TOPIC.to_owned(),
+            key: wire.key,
+            headers: wire.headers,
+            payload: wire.body,
+        }
+    }
+}
+
+/// A message received by a consumer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// Topic it was read from.
+    pub topic: String,
+    /// Partition it was read from.
+    pub partition: i32,
+    /// Its offset in that partition.
+    pub offset: i64,
+    /// Partitioning key.
+    pub key: Option<String>,
+    /// Headers; values that are not UTF-8 are replaced lossily.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub payload: Vec<u8>,
+}
+
+impl Message {
+    /// The first header called `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Decodes the message as a CloudEvent of family `T`; a failure is poison.
+    pub fn decode<T: marquee_events::EventFamily>(&self) -> Result<Envelope<T>, HandlerError> {
+        Envelope::from_wire(&self.headers, &self.payload)
+            .map_err(|e| HandlerError::Poison(anyhow::anyhow!("undecodable event: {e}")))
+    }
+}
+
+/// What a handler says when it could not handle a message.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth retrying: a database or network hiccup.
+    #[error("transient failure: {0:#}")]
+    Transient(anyhow::Error),
+    /// Will never succeed: dead-letter it at once.
+    #[error("poison message: {0:#}")]
+    Poison(anyhow::Error),
+}
+
+/// Handles one message at a time; must be idempotent (keyed by event id),
+/// since delivery is at least once.
+pub trait Handler: Send + Sync + 'static {
+    /// Handles `message`; `Ok` lets the consumer move past it.
+    fn handle(&self, message: &Message) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// Who consumes what.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    /// Consumer group: consumers of one group share the partitions.
+    pub group: String,
+    /// Topics to read.
+    pub topics: Vec<String>,
+    /// Retries before a failing message is dead-lettered.
+    pub retry: RetryPolicy,
+}
+
+impl Subscription {
+    /// A subscription with the default retry policy.
+    pub fn new(group: impl Into<String>, topics: &[&str]) -> Self {
+        Self {
+            group: group.into(),
+            topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Why the bus failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The broker or log could not be reached or configured.
+    #[error("cannot connect to the event bus ({transport}): {reason}")]
+    Connect {
+        /// Which transport.
+        transport: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A record was not durably accepted.
+    #[error("publishing to `{topic}` failed{}: {reason}", if *.retriable { " (retriable)" } else { "" })]
+    Publish {
+        /// Destination topic.
+        topic: String,
+        /// What went wrong.
+        reason: String,
+        /// Whether the same publish may succeed later.
+        retriable: bool,
+    },
+    /// The topic does not exist; topics are created up front.
+    #[error("topic `{0}` does not exist: create it first (`ensure_topics`)")]
+    UnknownTopic(String),
+    /// Consuming failed in a way the consumer cannot ride out.
+    #[error("consumer of group `{group}` failed: {reason}")]
+    Consume {
+        /// Consumer group.
+        group: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// The event bus, over one of two transports.
+#[derive(Clone)]
+pub enum Bus {
+    /// A Kafka cluster (any Kafka-protocol broker).
+    Kafka(KafkaBus),
+    /// The embedded SQLite log.
+    Embedded(EmbeddedBus),
+}
+
+impl Bus {
+    /// Connects the transport `settings` choose.
+    pub async fn connect(settings: &BusSettings) -> Result<Self, BusError> {
+        Ok(match settings.transport {
+            Transport::Kafka => Self::Kafka(KafkaBus::connect(&settings.kafka)?),
+            Transport::Embedded => Self::Embedded(EmbeddedBus::open(&settings.embedded).await?),
+        })
+    }
+
+    /// Creates the topics that do not exist yet, with `partitions` each.
+    pub async fn ensure_topics(&self, topics: &[&str], partitions: i32) -> Result<(), BusError> {
+        match self {
+            Self::Kafka(bus) => bus.ensure_topics(topics, partitions).await,
+            Self::Embedded(bus) => bus.ensure_topics(topics, partitions).await,
+        }
+    }
+
+    /// Creates every topic Marquee uses.
+    pub async fn ensure_marquee_topics(&self, partitions: i32) -> Result<(), BusError> {
+        self.ensure_topics(&topics::ALL, partitions).await
+    }
+
+    /// Publishes `record` and waits until it is durably accepted.
+    pub async fn publish(&self, record: Record) -> Result<(), BusError> {
+        match self {
+            Self::Kafka(bus) => bus.publish(record).await,
+            Self::Embedded(bus) => bus.publish(record).await,
+        }
+    }
+
+    /// Publishes an event on its topic, keyed by its item id.
+    pub async fn publish_event<T: EventData>(&self, event: &Envelope<T>) -> Result<(), BusError> {
+        self.publish(Record::from_event(event)).await
+    }
+
+    /// Runs `handler` over `subscription` until `shutdown` is cancelled.
+    pub async fn consume<H: Handler>(
+        &self,
+        subscription: Subscription,
+        handler: H,
+        shutdown: CancellationToken,
+    ) -> Result<(), BusError> {
+        match self {
+            Self::Kafka(bus) => bus.consume(subscription, handler, shutdown).await,
+            Self::Embedded(bus) => bus.consume(subscription, handler, shutdown).await,
+        }
+    }
+
+    /// Whether the broker or log answers now; for readiness probes.
+    pub async fn check(&self) -> Result<(), BusError> {
+        match self {
+            Self::Kafka(bus) => bus.check().await,
+            Self::Embedded(bus) => bus.check().await,
+        }
+    }
+
+    /// A short description for logs and test output, e.g. the broker address.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Kafka(bus) => bus.describe(),
+            Self::Embedded(bus) => bus.describe(),
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Bus configuration, read from the `[bus]` section.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Which transport carries events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// The embedded SQLite log: one process, nothing to install.
+    #[default]
+    Embedded,
+    /// A Kafka cluster.
+    Kafka,
+}
+
+/// The `[bus]` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusSettings {
+    /// Which transport to use.
+    pub transport: Transport,
+    /// Used when `transport = "embedded"`.
+    pub embedded: EmbeddedSettings,
+    /// Used when `transport = "kafka"`.
+    pub kafka: KafkaSettings,
+}
+
+/// The `[bus.embedded]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddedSettings {
+    /// The log's SQLite file.
+    pub path: PathBuf,
+}
+
+impl Default for EmbeddedSettings {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("data/bus.sqlite"),
+        }
+    }
+}
+
+/// The `[bus.kafka]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSettings {
+    /// `bootstrap.servers`.
+    pub brokers: String,
+    /// Replication factor of the topics Marquee creates.
+    pub replication_factor: i32,
+    /// Any librdkafka setting, applied last to producers and consumers alike,
+    /// e.g. `"security.protocol" = "SASL_SSL"`.
+    pub librdkafka: BTreeMap<String, String>,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        Self {
+            brokers: "127.0.0.1:9092".to_owned(),
+            replication_factor: 1,
+            librdkafka: BTreeMap::new(),
+        }
+    }
+}

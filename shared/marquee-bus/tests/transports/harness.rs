@@ -1,0 +1,278 @@
+//! Buses, topics and recording handlers for the transport tests.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use marquee_bus::{
+    Bus, BusSettings, EmbeddedSettings, Handler, HandlerError, KafkaSettings, Message, Record,
+    RetryPolicy, Subscription, Transport,
+};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A bus on a fresh log, or on the test broker, with unique topic names.
+pub struct TestBus {
+    pub bus: Bus,
+    pub settings: BusSettings,
+    /// Keeps the embedded log's folder alive.
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestBus {
+    pub async fn embedded() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = BusSettings {
+            transport: Transport::Embedded,
+            embedded: EmbeddedSettings {
+                path: dir.path().join("bus.sqlite"),
+            },
+            ..Default::default()
+        };
+        Self::connect(settings, Some(dir)).await
+    }
+
+    pub async fn kafka() -> Self {
+        let brokers = std::env::var("MARQUEE_TEST_KAFKA_BROKERS")
+            .unwrap_or_else(|_| "127.0.0.1:9092".to_owned());
+        Self::kafka_at(&brokers).await
+    }
+
+    pub async fn kafka_at(brokers: &str) -> Self {
+        let settings = BusSettings {
+            transport: Transport::Kafka,
+            kafka: KafkaSettings {
+                brokers: brokers.to_owned(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let test_bus = Self::connect(settings, None).await;
+        if let Err(error) = test_bus.bus.check().await {
+            panic!(
+                "no Kafka broker answers at {brokers} ({error}); run the tests with \
+                 `./scripts/test` (see README), which installs and starts one"
+            );
+        }
+        test_bus
+    }
+
+    async fn connect(settings: BusSettings, dir: Option<tempfile::TempDir>) -> Self {
+        let bus = Bus::connect(&settings).await.unwrap();
+        bus.ensure_marquee_topics(1).await.unwrap();
+        Self {
+            bus,
+            settings,
+            _dir: dir,
+        }
+    }
+
+    /// Reconnects to the same log or broker, as a restarted process would.
+    pub async fn reopen(&self) -> Bus {
+        Bus::connect(&self.settings).await.unwrap()
+    }
+
+    /// A new topic with `partitions` partitions.
+    pub async fn topic(&self, partitions: i32) -> String {
+        let name = format!("test-{}", uuid::Uuid::new_v4());
+        self.bus.ensure_topics(&[&name], partitions).await.unwrap();
+        name
+    }
+
+    /// Starts `handler` on `topic` in `group`; stops with the returned token.
+    pub fn consume<H: Handler>(
+        &self,
+        group: &str,
+        topic: &str,
+        handler: H,
+    ) -> (CancellationToken, JoinHandle<()>) {
+        consume_on(&self.bus, group, topic, handler)
+    }
+}
+
+pub fn consume_on<H: Handler>(
+    bus: &Bus,
+    group: &str,
+    topic: &str,
+    handler: H,
+) -> (CancellationToken, JoinHandle<()>) {
+    let shutdown = CancellationToken::new();
+    let mut subscription = Subscription::new(group, &[topic]);
+    subscription.retry = RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(5),
+    };
+    let bus = bus.clone();
+    let token = shutdown.clone();
+    let task = tokio::spawn(async move {
+        bus.consume(subscription, handler, token).await.unwrap();
+    });
+    (shutdown, task)
+}
+
+pub fn group() -> String {
+    format!("group-{}", uuid::Uuid::new_v4())
+}
+
+pub fn record(topic: &str, key: &str, payload: &str) -> Record {
+    Record {
+        topic: topic.to_owned(),
+        key: key.to_owned(),
+        headers: vec![("test".to_owned(), "yes".to_owned())],
+        payload: payload.as_bytes().to_vec(),
+    }
+}
+
+/// A handler that records what it handled, with scripted failures.
+#[derive(Clone, Default)]
+pub struct Recorder {
+    pub handled: Arc<Mutex<Vec<Message>>>,
+    /// Payloads answered with [`HandlerError::Poison`].
+    poison: Option<String>,
+    /// Payloads that fail every attempt with [`HandlerError::Transient`].
+    always_failing: Option<String>,
+    /// On this payload: cancel the token and fail, as a crash mid-handler.
+    crash_at: Option<(String, CancellationToken)>,
+}
+
+impl Recorder {
+    pub fn poisoned_by(payload: &str) -> Self {
+        Self {
+            poison: Some(payload.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    pub fn always_failing_on(payload: &str) -> Self {
+        Self {
+            always_failing: Some(payload.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    pub fn crashing_at(payload: &str, token: CancellationToken) -> Self {
+        Self {
+            crash_at: Some((payload.to_owned(), token)),
+            ..Self::default()
+        }
+    }
+
+    pub fn payloads(&self) -> Vec<String> {
+        self.handled
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| String::from_utf8(m.payload.clone()).unwrap())
+            .collect()
+    }
+
+    pub fn count(&self) -> usize {
+        self.handled.lock().unwrap().len()
+    }
+}
+
+impl Handler for Recorder {
+    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+        let payload = std::str::from_utf8(&message.payload).unwrap();
+        if self.poison.as_deref() == Some(payload) {
+            return Err(HandlerError::Poison(anyhow::anyhow!(
+                "cannot decode {payload}"
+            )));
+        }
+        if self.always_failing.as_deref() == Some(payload) {
+            return Err(HandlerError::Transient(anyhow::anyhow!("database is down")));
+        }
+        if let Some((at, token)) = &self.crash_at
+            && at == payload
+        {
+            token.cancel();
+            return Err(HandlerError::Transient(anyhow::anyhow!(
+                "process is going down"
+            )));
+        }
+        self.handled.lock().unwrap().push(message.clone());
+        Ok(())
+    }
+}
+
+/// Polls `done` until it holds or 30 seconds pass.
+pub async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A tansu broker of the test's own, on a free port, keeping its data in a
+/// SQLite file so it survives being killed.
+pub struct OwnBroker {
+    pub address: String,
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl OwnBroker {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let child = Self::spawn(&address, &dir);
+        Self {
+            address,
+            dir,
+            child,
+        }
+    }
+
+    fn spawn(address: &str, dir: &tempfile::TempDir) -> Child {
+        let tansu = std::env::var("MARQUEE_TEST_TANSU").unwrap_or_else(|_| "tansu".to_owned());
+        let child = Command::new(&tansu)
+            .current_dir(dir.path())
+            .args([
+                "broker",
+                "--listener-url",
+                &format!("tcp://{address}"),
+                "--advertised-listener-url",
+                &format!("tcp://{address}"),
+                "--storage-engine",
+                "sqlite://broker.db",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start the broker `{tansu}` ({e}); the test command installs it")
+            });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(address).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "broker at {address} did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child
+    }
+
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    pub fn restart(&mut self) {
+        self.child = Self::spawn(&self.address, &self.dir);
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,40 @@
+//! The bus's promises, checked on both transports with the same cases: the
+//! embedded SQLite log, and Kafka against a real broker
+//! (`MARQUEE_TEST_KAFKA_BROKERS`, default 127.0.0.1:9092, started by the test
+//! command).
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod cases;
+mod harness;
+
+/// Generates one test per case and transport.
+macro_rules! on_both_transports {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::cases::$case(crate::harness::TestBus::embedded().await).await;
+                }
+            )*
+        }
+        mod kafka {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::cases::$case(crate::harness::TestBus::kafka().await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_transports!(
+    order_is_kept_per_key,
+    a_restarted_consumer_loses_nothing_and_repeats_only_the_unfinished,
+    a_poison_message_is_dead_lettered_while_the_rest_flows,
+    a_message_failing_every_attempt_is_dead_lettered,
+    consumers_of_one_group_share_the_partitions,
+    publishing_survives_a_restart_of_the_log_or_broker,
+);

@@ -1,0 +1,53 @@
+//! Marquee's event contract, shared by every service and free of I/O.
+//!
+//! An event travels on Kafka (or the embedded log) in CloudEvents 1.0 *binary
+//! content mode*: the attributes are message headers with a `ce_` prefix, the
+//! body is JSON `{"schema_version": N, "data": {...}}`, and the message key is
+//! the id of the item the event is about, so every event of one item lands on
+//! one partition, in order. `docs/events.md` states the compatibility rule.
+
+mod envelope;
+mod review;
+mod screening;
+
+pub use envelope::{DecodeError, Envelope, EventData, EventFamily, WireEvent, header};
+pub use review::{
+    Film, Image, Rating, Review, ReviewEvent, ReviewId, ReviewPublished, ReviewUpdated,
+    ReviewWithdrawn,
+};
+pub use screening::{
+    Accessibility, Screening, ScreeningCancelled, ScreeningChanged, ScreeningEvent, ScreeningFilm,
+    ScreeningId, ScreeningListed, Venue,
+};
+
+/// The body's schema version this build writes and the newest it reads.
+///
+/// Additive, optional fields keep the version; anything else bumps it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Topic names: the only place they are spelled.
+pub mod topics {
+    /// Review events: published, updated, withdrawn.
+    pub const REVIEWS: &str = "reviews";
+    /// Screening events: listed, changed, cancelled.
+    pub const SCREENINGS: &str = "screenings";
+    /// Messages a consumer could not handle, with headers saying why and from where.
+    pub const DEAD_LETTERS: &str = "dead-letters";
+    /// Every topic Marquee uses, for creating them up front.
+    pub const ALL: [&str; 3] = [REVIEWS, SCREENINGS, DEAD_LETTERS];
+}
+
+/// The JSON Schema of every event body, by CloudEvents type, as checked into `schemas/`.
+pub fn schemas() -> Vec<(&'static str, schemars::Schema)> {
+    fn body_schema<T: EventData>() -> (&'static str, schemars::Schema) {
+        (T::TYPE, schemars::schema_for!(envelope::Body<T>))
+    }
+    vec![
+        body_schema::<ReviewPublished>(),
+        body_schema::<ReviewUpdated>(),
+        body_schema::<ReviewWithdrawn>(),
+        body_schema::<ScreeningListed>(),
+        body_schema::<ScreeningChanged>(),
+        body_schema::<ScreeningCancelled>(),
+    ]
+}

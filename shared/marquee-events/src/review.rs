@@ -1,0 +1,200 @@
+//! Review events: a review was published, updated or withdrawn.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::envelope::decode_data;
+use crate::{DecodeError, EventData, EventFamily, topics};
+
+/// Stable id of a review: the CMS id, or the canonical URL when there is none.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(transparent)]
+pub struct ReviewId(String);
+
+impl ReviewId {
+    /// A review id; blank ids are refused.
+    pub fn parse(id: &str) -> Result<Self, String> {
+        let id = id.trim();
+        if id.is_empty() {
+            return Err("a review id cannot be blank".to_owned());
+        }
+        Ok(Self(id.to_owned()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ReviewId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The film a review is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Film {
+    /// Title as the publication writes it.
+    pub title: String,
+    /// Release year, when known.
+    pub year: Option<u16>,
+}
+
+/// A star rating out of five.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct Rating(#[schemars(range(min = 0, max = 5))] u8);
+
+impl Rating {
+    /// Highest rating.
+    pub const MAX: u8 = 5;
+
+    /// Stars out of [`Rating::MAX`].
+    pub fn stars(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<u8> for Rating {
+    type Error = String;
+    fn try_from(stars: u8) -> Result<Self, String> {
+        if stars > Self::MAX {
+            return Err(format!("a rating is 0 to {} stars, not {stars}", Self::MAX));
+        }
+        Ok(Self(stars))
+    }
+}
+
+impl From<Rating> for u8 {
+    fn from(rating: Rating) -> u8 {
+        rating.0
+    }
+}
+
+/// A lead image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Image {
+    /// Absolute URL.
+    pub url: Url,
+    /// Alternative text.
+    pub alt: Option<String>,
+}
+
+/// A review (or feature) as readers see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Review {
+    /// Stable id; never changes when the review is edited.
+    pub id: ReviewId,
+    /// Canonical URL of the article.
+    pub url: Url,
+    /// Headline, e.g. "Hamnet review – a raw, aching portrait of grief".
+    pub headline: String,
+    /// The film reviewed.
+    pub film: Film,
+    /// The standfirst (dek) under the headline.
+    pub standfirst: String,
+    /// Body as HTML, already sanitized by the producer.
+    pub body_html: String,
+    /// Author's name.
+    pub author: Option<String>,
+    /// Star rating, when the piece has one.
+    pub rating: Option<Rating>,
+    /// Section, e.g. "In Cinemas" or "Features".
+    pub section: String,
+    /// Lead image.
+    pub image: Option<Image>,
+    /// First publication.
+    pub published_at: DateTime<Utc>,
+    /// Last edit.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A review appeared for the first time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReviewPublished {
+    /// The review.
+    pub review: Review,
+}
+
+/// A published review changed in substance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReviewUpdated {
+    /// The review as it is now.
+    pub review: Review,
+    /// Names of the fields that changed, e.g. `["headline", "body_html"]`.
+    pub changed: Vec<String>,
+}
+
+/// A review was taken down, or vanished from its source past the grace period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReviewWithdrawn {
+    /// The review's id.
+    pub id: ReviewId,
+    /// Why, for operators, e.g. "withdrawn by CMS webhook".
+    pub reason: String,
+}
+
+impl EventData for ReviewPublished {
+    const TYPE: &'static str = "com.marquee.review.published";
+    const TOPIC: &'static str = topics::REVIEWS;
+    fn item_id(&self) -> &str {
+        self.review.id.as_str()
+    }
+}
+
+impl EventData for ReviewUpdated {
+    const TYPE: &'static str = "com.marquee.review.updated";
+    const TOPIC: &'static str = topics::REVIEWS;
+    fn item_id(&self) -> &str {
+        self.review.id.as_str()
+    }
+}
+
+impl EventData for ReviewWithdrawn {
+    const TYPE: &'static str = "com.marquee.review.withdrawn";
+    const TOPIC: &'static str = topics::REVIEWS;
+    fn item_id(&self) -> &str {
+        self.id.as_str()
+    }
+}
+
+/// Any event on the reviews topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReviewEvent {
+    /// See [`ReviewPublished`].
+    Published(ReviewPublished),
+    /// See [`ReviewUpdated`].
+    Updated(ReviewUpdated),
+    /// See [`ReviewWithdrawn`].
+    Withdrawn(ReviewWithdrawn),
+}
+
+impl ReviewEvent {
+    /// The review's id.
+    pub fn review_id(&self) -> &ReviewId {
+        match self {
+            Self::Published(e) => &e.review.id,
+            Self::Updated(e) => &e.review.id,
+            Self::Withdrawn(e) => &e.id,
+        }
+    }
+}
+
+impl EventFamily for ReviewEvent {
+    fn decode(ce_type: &str, data: serde_json::Value) -> Result<Self, DecodeError> {
+        Ok(match ce_type {
+            ReviewPublished::TYPE => Self::Published(decode_data(data)?),
+            ReviewUpdated::TYPE => Self::Updated(decode_data(data)?),
+            ReviewWithdrawn::TYPE => Self::Withdrawn(decode_data(data)?),
+            other => return Err(DecodeError::UnknownType(other.to_owned())),
+        })
+    }
+}

@@ -1,0 +1,139 @@
+//! The contract's own tests: checked-in schemas match the Rust types, and the
+//! wire form round-trips and rejects what it must.
+
+use std::path::PathBuf;
+
+use chrono::{TimeZone, Utc};
+use marquee_events::{
+    DecodeError, Envelope, EventData, Film, Rating, Review, ReviewEvent, ReviewId, ReviewPublished,
+    ReviewWithdrawn, header as ce, schemas,
+};
+
+fn schema_path(event_type: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(format!("{event_type}.json"))
+}
+
+/// Fails when a Rust type changes without its checked-in schema.
+/// `UPDATE_SCHEMAS=1 cargo test -p marquee-events` rewrites the files.
+#[test]
+fn checked_in_schemas_match_the_rust_types() {
+    let update = std::env::var_os("UPDATE_SCHEMAS").is_some();
+    let mut drifted = Vec::new();
+    for (event_type, schema) in schemas() {
+        let generated = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+        let path = schema_path(event_type);
+        if update {
+            std::fs::write(&path, &generated).unwrap();
+            continue;
+        }
+        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+        if checked_in != generated {
+            drifted.push(path.display().to_string());
+        }
+    }
+    assert!(
+        drifted.is_empty(),
+        "these schemas differ from the Rust types: {drifted:?}; if the change follows \
+         docs/events.md, run `UPDATE_SCHEMAS=1 cargo test -p marquee-events` and commit them"
+    );
+}
+
+#[test]
+fn every_schema_file_belongs_to_an_event_type() {
+    let known: Vec<PathBuf> = schemas().iter().map(|(t, _)| schema_path(t)).collect();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        assert!(
+            known.contains(&path),
+            "stale schema file {}",
+            path.display()
+        );
+    }
+}
+
+fn review() -> Review {
+    Review {
+        id: ReviewId::parse("cms-4821").unwrap(),
+        url: "https://example.org/reviews/hamnet".parse().unwrap(),
+        headline: "Hamnet review – a raw, aching portrait of grief".into(),
+        film: Film {
+            title: "Hamnet".into(),
+            year: Some(2025),
+        },
+        standfirst: "Chloé Zhao adapts Maggie O'Farrell".into(),
+        body_html: "<p>Body</p>".into(),
+        author: Some("A Critic".into()),
+        rating: Some(Rating::try_from(4).unwrap()),
+        section: "In Cinemas".into(),
+        image: None,
+        published_at: Utc.with_ymd_and_hms(2026, 1, 9, 10, 0, 0).unwrap(),
+        updated_at: Utc.with_ymd_and_hms(2026, 1, 9, 10, 0, 0).unwrap(),
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn an_event_round_trips_through_its_wire_form() {
+    let sent = Envelope::new("marquee/test", ReviewPublished { review: review() });
+    let wire = sent.to_wire();
+    assert_eq!(wire.key, "cms-4821");
+    assert_eq!(header(&wire.headers, ce::SPEC_VERSION), Some("1.0"));
+    assert_eq!(header(&wire.headers, ce::TYPE), Some(ReviewPublished::TYPE));
+    let body: serde_json::Value = serde_json::from_slice(&wire.body).unwrap();
+    assert_eq!(body["schema_version"], 1);
+
+    let received: Envelope<ReviewEvent> = Envelope::from_wire(&wire.headers, &wire.body).unwrap();
+    assert_eq!(received.id, sent.id);
+    assert_eq!(received.time, sent.time);
+    assert_eq!(received.data, ReviewEvent::Published(sent.data));
+}
+
+#[test]
+fn a_specific_type_refuses_another_type_of_the_same_topic() {
+    let wire = Envelope::new(
+        "marquee/test",
+        ReviewWithdrawn {
+            id: ReviewId::parse("cms-1").unwrap(),
+            reason: "gone".into(),
+        },
+    )
+    .to_wire();
+    let err = Envelope::<ReviewPublished>::from_wire(&wire.headers, &wire.body).unwrap_err();
+    assert!(matches!(err, DecodeError::UnknownType(t) if t == ReviewWithdrawn::TYPE));
+}
+
+#[test]
+fn malformed_messages_are_refused_with_the_reason() {
+    let wire = Envelope::new("marquee/test", ReviewPublished { review: review() }).to_wire();
+
+    let without_id: Vec<_> = wire
+        .headers
+        .iter()
+        .filter(|(n, _)| n != ce::ID)
+        .cloned()
+        .collect();
+    let err = Envelope::<ReviewEvent>::from_wire(&without_id, &wire.body).unwrap_err();
+    assert_eq!(err.to_string(), "missing header `ce_id`");
+
+    let err = Envelope::<ReviewEvent>::from_wire(&wire.headers, b"{not json").unwrap_err();
+    assert!(err.to_string().starts_with("invalid body:"), "{err}");
+
+    let newer = br#"{"schema_version": 2, "data": {}}"#;
+    let err = Envelope::<ReviewEvent>::from_wire(&wire.headers, newer).unwrap_err();
+    assert!(matches!(err, DecodeError::UnsupportedVersion(2)));
+
+    let bad_rating = String::from_utf8(wire.body.clone())
+        .unwrap()
+        .replace(r#""rating":4"#, r#""rating":9"#);
+    let err = Envelope::<ReviewEvent>::from_wire(&wire.headers, bad_rating.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("0 to 5 stars"), "{err}");
+}

@@ -1,0 +1,56 @@
+//! Service state databases: SQLite files by default, PostgreSQL when configured.
+//!
+//! Services talk to either through one `sqlx::AnyPool` and portable SQL:
+//! `$1` placeholders (both engines read them), `TEXT` and `BIGINT` columns,
+//! timestamps as RFC 3339 text or Unix microseconds, no engine-specific DDL.
+
+use anyhow::Context;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
+
+/// Opens the database at `url`: `sqlite://PATH` (created with its folder if
+/// missing) or `postgres://…`.
+pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
+    sqlx::any::install_default_drivers();
+    let options = AnyPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(std::time::Duration::from_secs(10));
+    let (url, options) = if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or(path);
+        if let Some(dir) = std::path::Path::new(path).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("Failed to create the folder for {path}"))?;
+        }
+        // WAL lets readers run beside the writer; NORMAL sync survives a
+        // process crash, which is the durability the embedded mode promises.
+        let options = options.after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                )
+                .await
+                .map(drop)
+            })
+        });
+        (format!("sqlite://{path}?mode=rwc"), options)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        (url.to_owned(), options)
+    } else {
+        anyhow::bail!("unsupported database URL {url:?}: use sqlite://PATH or postgres://…");
+    };
+    options
+        .connect(&url)
+        .await
+        .with_context(|| format!("Failed to connect to the database at {}", redact(&url)))
+}
+
+/// `url` without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…{}", &url[..scheme], &url[at..]),
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,5 @@
+//! What every Marquee service process shares: layered configuration,
+//! telemetry, graceful shutdown, state databases, and the health, readiness
+//! and Prometheus metrics endpoints.
+
+pub mod database;
