@@ -2,4 +2,8 @@
 //! telemetry, graceful shutdown, state databases, and the health, readiness
 //! and Prometheus metrics endpoints.
 
+pub mod config;
 pub mod database;
+pub mod http;
+pub mod shutdown;
+pub mod telemetry;

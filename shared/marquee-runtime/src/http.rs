@@ -1,0 +1,127 @@
+//! The process's HTTP side: `/healthz` (the process answers), `/readyz` (its
+//! dependencies answer) and Prometheus `/metrics`, merged with the routes of
+//! the services the process runs.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json};
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+/// The `[http]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+type CheckFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+type Check = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
+
+/// Named readiness checks: the broker, each database.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    checks: Vec<(String, Check)>,
+}
+
+impl Readiness {
+    /// Adds a check that must pass for the process to be ready.
+    pub fn check<F, Fut>(mut self, name: impl Into<String>, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.checks.push((name.into(), Arc::new(move || Box::pin(check()))));
+        self
+    }
+}
+
+/// The process-wide Prometheus recorder, installed on first use.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .install_recorder()
+                .expect("no other metrics recorder is installed")
+        })
+        .clone()
+}
+
+/// `/healthz`, `/readyz` and `/metrics`.
+pub fn operations_router(readiness: Readiness) -> Router {
+    let metrics = metrics_handle();
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready).with_state(readiness))
+        .route("/metrics", get(move || async move { metrics.render() }))
+}
+
+async fn ready(State(readiness): State<Readiness>) -> impl IntoResponse {
+    let mut all_ready = true;
+    let mut report = serde_json::Map::new();
+    for (name, check) in &readiness.checks {
+        let status = match tokio::time::timeout(Duration::from_secs(5), check()).await {
+            Ok(Ok(())) => "ok".to_owned(),
+            Ok(Err(error)) => format!("{error:#}"),
+            Err(_) => "timed out after 5 s".to_owned(),
+        };
+        all_ready &= status == "ok";
+        report.insert(name.clone(), status.into());
+    }
+    let code = if all_ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(report))
+}
+
+/// A bound listener; [`Server::serve`] runs it.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+}
+
+impl Server {
+    /// Binds `settings.listen`.
+    pub async fn bind(settings: &HttpSettings) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("Failed to listen on {}", settings.listen))?;
+        Ok(Self { listener })
+    }
+
+    /// The address actually bound.
+    pub fn address(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves `router` until `shutdown`, then lets open requests finish.
+    pub async fn serve(self, router: Router, shutdown: CancellationToken) -> anyhow::Result<()> {
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .context("HTTP server failed")
+    }
+}
