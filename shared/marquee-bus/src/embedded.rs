@@ -66,8 +66,11 @@ struct Inner {
     next_member: AtomicU64,
     /// One lock per (group, topic, partition): a partition is never processed
     /// by two members of a group at once, even while they rebalance.
-    partition_locks: Mutex<HashMap<(String, String, i32), Arc<tokio::sync::Mutex<()>>>>,
+    partition_locks: Mutex<HashMap<PartitionOfGroup, Arc<tokio::sync::Mutex<()>>>>,
 }
+
+/// (group, topic, partition)
+type PartitionOfGroup = (String, String, i32);
 
 impl EmbeddedBus {
     /// Opens (or creates) the log at `settings.path`.

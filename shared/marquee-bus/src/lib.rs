@@ -187,7 +187,7 @@ impl Bus {
         }
     }
 
-    /// Creates every topic Marquee uses.
+    /// Creates every topic Marquee uses, with `partitions` each.
     pub async fn ensure_marquee_topics(&self, partitions: i32) -> Result<(), BusError> {
         self.ensure_topics(&topics::ALL, partitions).await
     }

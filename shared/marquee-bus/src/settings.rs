@@ -17,15 +17,29 @@ pub enum Transport {
 }
 
 /// The `[bus]` section.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BusSettings {
     /// Which transport to use.
     pub transport: Transport,
+    /// Partitions of the topics Marquee creates: the most consumers of one
+    /// group that can share the work.
+    pub partitions: i32,
     /// Used when `transport = "embedded"`.
     pub embedded: EmbeddedSettings,
     /// Used when `transport = "kafka"`.
     pub kafka: KafkaSettings,
+}
+
+impl Default for BusSettings {
+    fn default() -> Self {
+        Self {
+            transport: Transport::default(),
+            partitions: 3,
+            embedded: EmbeddedSettings::default(),
+            kafka: KafkaSettings::default(),
+        }
+    }
 }
 
 /// The `[bus.embedded]` section.

@@ -33,7 +33,7 @@ impl TestBus {
     }
 
     pub async fn kafka() -> Self {
-        let brokers = std::env::var("MARQUEE_TEST_KAFKA_BROKERS")
+        let brokers = std::env::var("TEST_KAFKA_BROKERS")
             .unwrap_or_else(|_| "127.0.0.1:9092".to_owned());
         Self::kafka_at(&brokers).await
     }
@@ -231,7 +231,7 @@ impl OwnBroker {
     }
 
     fn spawn(address: &str, dir: &tempfile::TempDir) -> Child {
-        let tansu = std::env::var("MARQUEE_TEST_TANSU").unwrap_or_else(|_| "tansu".to_owned());
+        let tansu = std::env::var("TANSU_BIN").unwrap_or_else(|_| "tansu".to_owned());
         let child = Command::new(&tansu)
             .current_dir(dir.path())
             .args([

@@ -1,6 +1,6 @@
 //! The bus's promises, checked on both transports with the same cases: the
 //! embedded SQLite log, and Kafka against a real broker
-//! (`MARQUEE_TEST_KAFKA_BROKERS`, default 127.0.0.1:9092, started by the test
+//! (`TEST_KAFKA_BROKERS`, default 127.0.0.1:9092, started by the test
 //! command).
 
 #![allow(clippy::unwrap_used, missing_docs)]

@@ -1,0 +1,71 @@
+//! The review-event handler: store, then republish what changed.
+
+use marquee_bus::{Handler, HandlerError, Message};
+use marquee_events::{Envelope, ReviewEvent};
+
+use crate::FeedsService;
+use crate::store::Applied;
+
+/// Applies review events to the feeds; see [`FeedsService::handler`].
+#[derive(Clone)]
+pub struct FeedsHandler {
+    service: FeedsService,
+}
+
+impl FeedsHandler {
+    pub(crate) fn new(service: FeedsService) -> Self {
+        Self { service }
+    }
+}
+
+impl Handler for FeedsHandler {
+    #[tracing::instrument(
+        skip_all,
+        fields(topic = %message.topic, partition = message.partition, offset = message.offset)
+    )]
+    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+        let mut event: Envelope<ReviewEvent> = message.decode()?;
+        sanitize(&mut event.data);
+        let applied = self
+            .service
+            .inner
+            .store
+            .apply(&event)
+            .await
+            .map_err(|error| HandlerError::Transient(error.into()))?;
+        match applied {
+            Applied::Changed {
+                previous_section,
+                section,
+            } => {
+                tracing::info!(
+                    event_id = %event.id,
+                    review_id = %event.data.review_id(),
+                    event_type = %event.event_type,
+                    "Applied a review event to the feeds"
+                );
+                let mut sections = vec![section.as_str()];
+                sections.extend(previous_section.as_deref());
+                self.service.publish_sections(&sections).await;
+            }
+            Applied::Ignored(reason) => tracing::debug!(
+                event_id = %event.id,
+                review_id = %event.data.review_id(),
+                reason,
+                "Review event left the feeds unchanged"
+            ),
+        }
+        Ok(())
+    }
+}
+
+/// Ingest sanitizes bodies, but a feed reader renders them as HTML: clean
+/// them again rather than trust every producer on the topic.
+fn sanitize(event: &mut ReviewEvent) {
+    let review = match event {
+        ReviewEvent::Published(e) => &mut e.review,
+        ReviewEvent::Updated(e) => &mut e.review,
+        ReviewEvent::Withdrawn(_) => return,
+    };
+    review.body_html = ammonia::clean(&review.body_html);
+}

@@ -1,0 +1,163 @@
+//! What the feeds contain: golden files, feedparser's reading, escaping.
+
+use std::path::PathBuf;
+
+use marquee_events::Review;
+use marquee_feeds::{Format, Site, render, review_guid};
+use url::Url;
+
+use crate::helpers::{Engine, TestApp, at, feed, feedparser, published, review};
+
+/// Compares `actual` with `tests/golden/{name}`; `UPDATE_GOLDEN=1` rewrites it.
+fn assert_golden(name: &str, actual: &[u8]) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "missing golden file {} ({e}): run with UPDATE_GOLDEN=1",
+            path.display()
+        )
+    });
+    assert!(
+        expected == actual,
+        "{name} differs from its golden file; if the change is intended, run with UPDATE_GOLDEN=1\n--- expected\n{}\n--- actual\n{}",
+        String::from_utf8_lossy(&expected),
+        String::from_utf8_lossy(actual),
+    );
+}
+
+fn golden_site() -> Site {
+    Site {
+        base_url: Url::parse("https://feeds.example/").unwrap(),
+        websub_hub: Some(Url::parse("https://hub.example/").unwrap()),
+    }
+}
+
+/// Two reviews, one edited, one without byline or image.
+fn golden_items() -> Vec<Review> {
+    let mut edited = review("return-to-dust", "In Cinemas", 0);
+    edited.updated_at = at(90);
+    let mut feature = review("repertory-rundown", "Features", 60);
+    feature.headline = "Repertory Rundown: What to Watch in London This Week".to_owned();
+    feature.standfirst = "Leone at the Prince Charles, Powell & Pressburger at the BFI".to_owned();
+    feature.body_html = "<p>Our pick of the week&#39;s repertory screenings.</p>".to_owned();
+    feature.author = None;
+    feature.image = None;
+    feature.rating = None;
+    vec![feature, edited]
+}
+
+#[test]
+fn rendered_feeds_match_their_golden_files() {
+    let site = golden_site();
+    let definition = feed("all", "Marquee", None);
+    for format in Format::ALL {
+        let body = render(&site, &definition, &golden_items(), Some(at(95)), format).unwrap();
+        assert_golden(&format!("all.{}", format.extension()), &body);
+    }
+}
+
+#[test]
+fn an_empty_feed_is_still_valid() {
+    let site = golden_site();
+    let definition = feed("features", "Marquee: Features", Some("Features"));
+    for format in Format::ALL {
+        let body = render(&site, &definition, &[], None, format).unwrap();
+        let parsed = feedparser(&body);
+        assert!(!parsed.bozo, "{format:?}: {:?}", parsed.bozo_exception);
+        assert_eq!(parsed.title, "Marquee: Features");
+        assert!(parsed.entries.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn feedparser_reads_every_format_with_the_ingested_fields() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let items = golden_items();
+    for (i, item) in items.iter().enumerate() {
+        app.deliver(&published(item, at(100 + i as i64)))
+            .await
+            .unwrap();
+    }
+    let expected_versions = [("rss", "rss20"), ("atom", "atom10"), ("json", "json11")];
+    for (extension, version) in expected_versions {
+        let parsed = feedparser(
+            app.body(&format!("/feeds/all.{extension}"))
+                .await
+                .as_bytes(),
+        );
+        assert!(!parsed.bozo, "{extension}: {:?}", parsed.bozo_exception);
+        assert_eq!(parsed.version, version);
+        assert_eq!(parsed.title, "Marquee");
+        assert_eq!(parsed.entries.len(), 2, "{extension}");
+        // Newest publication first: the feature.
+        for (entry, item) in parsed.entries.iter().zip(&items) {
+            assert_eq!(entry.title, item.headline, "{extension}");
+            assert_eq!(entry.link, item.url.as_str(), "{extension}");
+            assert_eq!(entry.id, review_guid(&item.id), "{extension}");
+            assert_eq!(entry.summary, item.standfirst, "{extension}");
+            let content = entry
+                .content
+                .first()
+                .map(String::as_str)
+                .unwrap_or_default();
+            assert!(
+                content.contains("repertory screenings") || content.contains("Gansu"),
+                "{extension}: content {content:?}"
+            );
+        }
+        assert_eq!(
+            parsed.entries[1].author.as_deref(),
+            Some("Ella Kemp"),
+            "{extension}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn hostile_text_is_escaped_in_every_format() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let mut hostile = review("hostile", "In Cinemas", 0);
+    hostile.headline = "Nope <script>alert(1)</script> & \"quotes\"]]>".to_owned();
+    hostile.standfirst = "<script>alert(2)</script><img src=x onerror=alert(3)>".to_owned();
+    hostile.author = Some("<script>alert(4)</script>".to_owned());
+    hostile.film.title = "<script>alert(5)</script>".to_owned();
+    // Sanitized upstream, but a buggy producer must not reach readers.
+    hostile.body_html =
+        "<p>ok</p><script>alert(6)</script><a href=\"javascript:alert(7)\">x</a>\u{0}\u{1b}"
+            .to_owned();
+    hostile.section = "In Cinemas".to_owned();
+    app.deliver(&published(&hostile, at(1))).await.unwrap();
+
+    for extension in ["rss", "atom", "json"] {
+        for slug in ["all", "in-cinemas"] {
+            let body = app.body(&format!("/feeds/{slug}.{extension}")).await;
+            let lower = body.to_lowercase();
+            assert!(
+                !lower.contains("<script"),
+                "{slug}.{extension} carries a raw <script>:\n{body}"
+            );
+            assert!(
+                !lower.contains("<img"),
+                "{slug}.{extension} carries a raw <img>"
+            );
+            assert!(
+                !lower.contains("javascript:"),
+                "{slug}.{extension} carries a javascript: URL"
+            );
+            let parsed = feedparser(body.as_bytes());
+            assert!(
+                !parsed.bozo,
+                "{slug}.{extension}: {:?}",
+                parsed.bozo_exception
+            );
+            assert_eq!(parsed.entries.len(), 1);
+            assert!(parsed.entries[0].title.starts_with("Nope"));
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! Test harness: the real service on port 0 over a fresh database, events
+//! delivered straight to its handler.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+
+use chrono::{DateTime, TimeZone, Utc};
+use marquee_bus::{Handler, HandlerError, Message, Record};
+use marquee_events::{
+    Envelope, EventData, Film, Image, Rating, Review, ReviewId, ReviewPublished, ReviewUpdated,
+    ReviewWithdrawn,
+};
+use marquee_feeds::{FeedDefinition, FeedSlug, FeedsService, Settings};
+use tempfile::TempDir;
+use url::Url;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A fresh, empty database URL on `engine`.
+pub async fn fresh_database(engine: Engine, dir: &Path) -> String {
+    match engine {
+        Engine::Sqlite => format!("sqlite://{}", dir.join("feeds.sqlite").display()),
+        Engine::Postgres => {
+            let name = format!("feeds_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = marquee_runtime::database::connect(POSTGRES_ADMIN)
+                .await
+                .expect("PostgreSQL runs at 127.0.0.1:5432 with trust auth");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("create a test database");
+            admin.close().await;
+            format!("postgres://postgres@127.0.0.1:5432/{name}")
+        }
+    }
+}
+
+/// Drops a PostgreSQL test database under the service's feet.
+pub async fn drop_database(database_url: &str) {
+    let name = database_url.rsplit('/').next().expect("database name");
+    let admin = marquee_runtime::database::connect(POSTGRES_ADMIN)
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .expect("drop the test database");
+}
+
+pub struct TestApp {
+    pub service: FeedsService,
+    pub address: SocketAddr,
+    pub base_url: Url,
+    pub database_url: String,
+    pub client: reqwest::Client,
+    offset: std::sync::atomic::AtomicI64,
+    /// Holds the SQLite file; deleted when the test ends.
+    _dir: TempDir,
+}
+
+pub fn feed(slug: &str, title: &str, section: Option<&str>) -> FeedDefinition {
+    FeedDefinition {
+        slug: FeedSlug::parse(slug).expect("valid slug"),
+        title: title.to_owned(),
+        description: format!("{title}, newest first."),
+        section: section.map(str::to_owned),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(engine: Engine) -> Self {
+        Self::spawn_with(engine, |_| {}).await
+    }
+
+    /// Starts the service with test settings that `configure` may adjust.
+    pub async fn spawn_with(engine: Engine, configure: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let database_url = fresh_database(engine, dir.path()).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
+        let address = listener.local_addr().expect("local address");
+        let base_url = Url::parse(&format!("http://{address}/")).expect("base URL");
+        let mut settings = Settings {
+            base_url: base_url.clone(),
+            database_url: database_url.clone(),
+            item_limit: 10,
+            feeds: vec![
+                feed("all", "Marquee", None),
+                feed("in-cinemas", "Marquee: In Cinemas", Some("In Cinemas")),
+                feed("features", "Marquee: Features", Some("Features")),
+            ],
+            websub_hub: None,
+            output_dir: None,
+            consumer_group: "feeds".to_owned(),
+        };
+        configure(&mut settings);
+        let service = FeedsService::build(settings).await.expect("service builds");
+        let router = service.router();
+        tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("server runs");
+        });
+        let client = reqwest::Client::builder()
+            // Compression is under test: see raw bodies and headers.
+            .no_gzip()
+            .build()
+            .expect("HTTP client");
+        Self {
+            service,
+            address,
+            base_url,
+            database_url,
+            client,
+            offset: 0.into(),
+            _dir: dir,
+        }
+    }
+
+    /// Hands `event` to the handler as the bus would deliver it.
+    pub async fn deliver<T: EventData>(&self, event: &Envelope<T>) -> Result<(), HandlerError> {
+        let offset = self
+            .offset
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.service.handler().handle(&message(event, offset)).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request succeeds")
+    }
+
+    pub async fn body(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.text().await.expect("body")
+    }
+}
+
+/// The message a consumer would receive for `event`.
+pub fn message<T: EventData>(event: &Envelope<T>, offset: i64) -> Message {
+    let record = Record::from_event(event);
+    Message {
+        topic: record.topic,
+        partition: 0,
+        offset,
+        key: Some(record.key),
+        headers: record.headers,
+        payload: record.payload,
+    }
+}
+
+/// A fixed instant: 2025-01-10 09:00 UTC plus `minutes`.
+pub fn at(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 1, 10, 9, 0, 0)
+        .single()
+        .expect("valid date")
+        + chrono::Duration::minutes(minutes)
+}
+
+/// A review like the publication's, published at `at(minute)`.
+pub fn review(id: &str, section: &str, minute: i64) -> Review {
+    Review {
+        id: ReviewId::parse(id).expect("valid id"),
+        url: Url::parse(&format!("https://films.example/reviews/{id}")).expect("URL"),
+        headline: format!("Return to Dust review {id} – slow but movingly personal"),
+        film: Film {
+            title: "Return to Dust".to_owned(),
+            year: Some(2022),
+        },
+        standfirst:
+            "A melancholy but loving couple scratch out a living in Ruijun Li's quiet study"
+                .to_owned(),
+        body_html: format!(
+            "<p>Set in writer-director Ruijun Li’s home province of Gansu ({id}).</p>"
+        ),
+        author: Some("Ella Kemp".to_owned()),
+        rating: Some(Rating::try_from(4).expect("rating")),
+        section: section.to_owned(),
+        image: Some(Image {
+            url: Url::parse(&format!("https://films.example/img/{id}.jpg?w=1200&h=630"))
+                .expect("URL"),
+            alt: Some("Iron and Cao in the fields".to_owned()),
+        }),
+        published_at: at(minute),
+        updated_at: at(minute),
+    }
+}
+
+fn envelope<T: EventData>(data: T, time: DateTime<Utc>) -> Envelope<T> {
+    let mut event = Envelope::new("marquee/tests", data);
+    event.time = time;
+    event
+}
+
+pub fn published(review: &Review, time: DateTime<Utc>) -> Envelope<ReviewPublished> {
+    envelope(
+        ReviewPublished {
+            review: review.clone(),
+        },
+        time,
+    )
+}
+
+pub fn updated(review: &Review, time: DateTime<Utc>) -> Envelope<ReviewUpdated> {
+    envelope(
+        ReviewUpdated {
+            review: review.clone(),
+            changed: vec!["headline".to_owned()],
+        },
+        time,
+    )
+}
+
+pub fn withdrawn(id: &str, time: DateTime<Utc>) -> Envelope<ReviewWithdrawn> {
+    envelope(
+        ReviewWithdrawn {
+            id: ReviewId::parse(id).expect("valid id"),
+            reason: "withdrawn by CMS webhook".to_owned(),
+        },
+        time,
+    )
+}
+
+/// What Python's `feedparser` made of a feed.
+#[derive(Debug, serde::Deserialize)]
+pub struct Parsed {
+    pub bozo: bool,
+    pub bozo_exception: Option<String>,
+    pub version: String,
+    pub title: String,
+    pub entries: Vec<ParsedEntry>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct ParsedEntry {
+    pub id: String,
+    pub title: String,
+    pub link: String,
+    pub summary: String,
+    pub content: Vec<String>,
+    pub author: Option<String>,
+}
+
+const FEEDPARSER: &str = r#"
+import html, json, sys
+try:
+    import feedparser
+except ImportError:
+    sys.stderr.write("feedparser is not installed: run `pip install feedparser`\n")
+    sys.exit(3)
+data = open(sys.argv[1], "rb").read()
+
+
+def json_feed(data):
+    # feedparser 6.0 reads no JSON Feed; check JSON Feed 1.1's required
+    # members here and report in feedparser's shape.
+    problems = []
+    try:
+        d = json.loads(data)
+    except ValueError as e:
+        return {"bozo": True, "bozo_exception": str(e), "version": "", "title": "", "entries": []}
+    if d.get("version") != "https://jsonfeed.org/version/1.1":
+        problems.append("version is not https://jsonfeed.org/version/1.1")
+    for key in ("title",):
+        if not isinstance(d.get(key), str) or not d[key]:
+            problems.append(f"missing {key}")
+    items = d.get("items")
+    if not isinstance(items, list):
+        problems.append("items is not a list")
+        items = []
+    entries = []
+    for item in items:
+        if not isinstance(item.get("id"), str) or not item["id"]:
+            problems.append("an item has no id")
+        if "content_html" not in item and "content_text" not in item:
+            problems.append("an item has neither content_html nor content_text")
+        for key in ("date_published", "date_modified"):
+            if key in item and feedparser.datetimes._parse_date(item[key]) is None:
+                problems.append(f"{key} is not RFC 3339")
+        entries.append({
+            "id": item.get("id", ""),
+            "title": item.get("title", ""),
+            "link": item.get("url", ""),
+            "summary": item.get("summary", ""),
+            "content": [item["content_html"]] if "content_html" in item else [],
+            "author": (item.get("authors") or [{}])[0].get("name"),
+        })
+    return {
+        "bozo": bool(problems),
+        "bozo_exception": "; ".join(problems) or None,
+        "version": "json11" if d.get("version", "").endswith("/1.1") else "",
+        "title": d.get("title", ""),
+        "entries": entries,
+    }
+
+
+if data.lstrip().startswith(b"{"):
+    print(json.dumps(json_feed(data)))
+    sys.exit(0)
+d = feedparser.parse(data)
+print(json.dumps({
+    "bozo": bool(d.bozo),
+    "bozo_exception": str(d.get("bozo_exception")) if d.bozo else None,
+    "version": d.version,
+    "title": d.feed.get("title", ""),
+    "entries": [{
+        "id": e.get("id", ""),
+        "title": e.get("title", ""),
+        "link": e.get("link", ""),
+        # Summaries come back as HTML; compare their text.
+        "summary": html.unescape(e.get("summary", "")),
+        "content": [c.value for c in e.get("content", [])],
+        "author": e.get("author"),
+    } for e in d.entries],
+}))
+"#;
+
+/// Parses `feed` with Python's feedparser (JSON Feed, which feedparser 6.0
+/// cannot read, with a checker of its required members); fails the test if
+/// feedparser is missing.
+pub fn feedparser(feed: &[u8]) -> Parsed {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("feed");
+    std::fs::write(&path, feed).expect("write the feed");
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(FEEDPARSER)
+        .arg(&path)
+        .output()
+        .expect("python3 must be installed to validate feeds");
+    assert!(
+        output.status.success(),
+        "feedparser failed (install it with `pip install feedparser`): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("feedparser printed JSON")
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the feeds service: the real service over a fresh
+//! SQLite or PostgreSQL database, events handed straight to its handler.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod formats;
+mod helpers;
+mod http;
+mod store;
+mod websub;

@@ -1,0 +1,121 @@
+//! The `[reviews_ingest]` configuration section.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use url::Url;
+
+/// Settings of the reviews-ingest service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// The ledger database: `sqlite://PATH` or `postgres://…`.
+    pub database_url: String,
+    /// Sources polled, each on its own interval.
+    pub sources: Vec<SourceSettings>,
+    /// Shared secret of the CMS webhook; the webhook answers 404 without one.
+    pub webhook_secret: Option<SecretString>,
+    /// How far a webhook's timestamp may be from now, in seconds; a
+    /// signature is accepted once within it.
+    pub webhook_replay_window_secs: u64,
+    /// How long a review may be missing from its source before it is
+    /// withdrawn, in seconds.
+    pub withdraw_grace_secs: u64,
+    /// Largest document (or webhook body) accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Time limit of one upstream request, in seconds.
+    pub fetch_timeout_secs: u64,
+    /// Whether sources on loopback or private addresses may be fetched;
+    /// off in production so a source URL cannot reach internal services.
+    pub allow_private_addresses: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://data/reviews-ingest.sqlite".to_owned(),
+            sources: Vec::new(),
+            webhook_secret: None,
+            webhook_replay_window_secs: 300,
+            withdraw_grace_secs: 24 * 60 * 60,
+            max_body_bytes: 5 * 1024 * 1024,
+            fetch_timeout_secs: 20,
+            allow_private_addresses: false,
+        }
+    }
+}
+
+/// One upstream source, tagged by `kind`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceSettings {
+    /// The CMS's RSS 2.0 or Atom 1.0 feed.
+    Feed {
+        /// Unique name, used in logs, metrics, event sources and the ledger.
+        name: String,
+        /// The feed's URL.
+        url: Url,
+        /// Seconds between polls.
+        poll_interval_secs: u64,
+    },
+    /// Article pages, listed by an index page or a `sitemap.xml`.
+    Pages {
+        /// Unique name, used in logs, metrics, event sources and the ledger.
+        name: String,
+        /// The index page or sitemap.
+        index_url: Url,
+        /// Seconds between polls.
+        poll_interval_secs: u64,
+    },
+}
+
+impl SourceSettings {
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Feed { name, .. } | Self::Pages { name, .. } => name,
+        }
+    }
+
+    /// Time between polls; at least one second.
+    pub fn poll_interval(&self) -> Duration {
+        let secs = match self {
+            Self::Feed {
+                poll_interval_secs, ..
+            }
+            | Self::Pages {
+                poll_interval_secs, ..
+            } => *poll_interval_secs,
+        };
+        Duration::from_secs(secs.max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn sources_are_tagged_by_kind_and_strict() {
+        let settings: Settings = serde_json::from_value(serde_json::json!({
+            "database_url": "sqlite://x.sqlite",
+            "sources": [
+                {"kind": "feed", "name": "cms", "url": "https://e.com/feed.xml", "poll_interval_secs": 60},
+                {"kind": "pages", "name": "site", "index_url": "https://e.com/sitemap.xml", "poll_interval_secs": 600}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(settings.sources.len(), 2);
+        assert_eq!(settings.sources[1].name(), "site");
+        assert_eq!(settings.withdraw_grace_secs, 86_400);
+        let typo = serde_json::from_value::<Settings>(serde_json::json!({
+            "sources": [{"kind": "feed", "name": "cms", "url": "https://e.com/", "poll_interval_secs": 1, "intervall": 2}]
+        }));
+        assert!(typo.is_err());
+        assert!(
+            serde_json::from_value::<Settings>(serde_json::json!({"databse_url": "x"})).is_err()
+        );
+    }
+}

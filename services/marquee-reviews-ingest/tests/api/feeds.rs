@@ -1,0 +1,244 @@
+use marquee_events::{Rating, ReviewEvent};
+
+use crate::helpers::{TestApp, feed, fixture, published};
+
+const RSS: &str = "application/rss+xml; charset=utf-8";
+
+async fn rss_app(grace_secs: u64) -> TestApp {
+    let app = TestApp::spawn(
+        |up| vec![feed("cms", up.url("/feed.rss"))],
+        |s| s.withdraw_grace_secs = grace_secs,
+    )
+    .await;
+    app.upstream.serve_fixture("/feed.rss", "feed.rss", RSS);
+    app
+}
+
+#[tokio::test]
+async fn rss_items_are_published_with_their_fields() {
+    let mut app = rss_app(3600).await;
+    let reports = app.poll().await;
+    assert_eq!(reports["cms"].published, 3);
+    assert_eq!(reports["cms"].rejected, 0);
+
+    let events = app.events().await;
+    assert_eq!(events.len(), 3);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.source == "marquee/reviews-ingest/cms")
+    );
+    let reviews = published(&events);
+    let base = &app.upstream.base;
+
+    let hamnet = &reviews["cms-1001"];
+    assert_eq!(hamnet.url.as_str(), format!("{base}/reviews/hamnet"));
+    assert_eq!(
+        hamnet.headline,
+        "Hamnet review – a raw, aching portrait of grief"
+    );
+    assert_eq!(hamnet.film.title, "Hamnet");
+    assert_eq!(hamnet.rating, Some(Rating::try_from(4).unwrap()));
+    assert_eq!(hamnet.author.as_deref(), Some("Ada Lee"));
+    assert_eq!(hamnet.section, "In Cinemas");
+    assert_eq!(
+        hamnet.standfirst,
+        "Chloé Zhao’s adaptation of Maggie O’Farrell’s novel is a devastating study of a marriage"
+    );
+    assert_eq!(
+        hamnet.published_at.to_rfc3339(),
+        "2025-06-10T07:00:00+00:00"
+    );
+    let image = hamnet.image.as_ref().unwrap();
+    assert_eq!(image.url.as_str(), format!("{base}/images/hamnet.jpg"));
+    assert_eq!(image.alt.as_deref(), Some("Jessie Buckley as Agnes"));
+    // Hostile markup in content:encoded comes out defused.
+    let body = &hamnet.body_html;
+    for bad in [
+        "<script",
+        "alert",
+        "onclick",
+        "onerror",
+        "javascript:",
+        "<style",
+        "display:none",
+        "utm_campaign",
+    ] {
+        assert!(!body.contains(bad), "{bad} survived in {body}");
+    }
+    assert!(
+        body.contains(&format!(r#"href="{base}/interviews/buckley?page=2""#)),
+        "{body}"
+    );
+    assert!(body.contains(r#"rel="noopener noreferrer""#), "{body}");
+    assert!(body.contains("<b>bold</b>"), "{body}");
+
+    let dust = &reviews["cms-1002"];
+    assert_eq!(dust.film.title, "Return to Dust");
+    assert_eq!(dust.rating, Some(Rating::try_from(3).unwrap()));
+    assert_eq!(dust.author.as_deref(), Some("Ben Hart"));
+    assert!(dust.standfirst.contains("Ruijun Li's quiet study"));
+
+    let feature = &reviews["cms-1003"];
+    assert_eq!(feature.section, "Features");
+    assert_eq!(feature.rating, None);
+    assert_eq!(
+        feature.image.as_ref().unwrap().url.as_str(),
+        format!("{base}/images/little-women.jpg")
+    );
+}
+
+#[tokio::test]
+async fn an_unchanged_repoll_publishes_nothing_and_uses_conditional_get() {
+    let mut app = rss_app(3600).await;
+    app.poll().await;
+    assert_eq!(app.events().await.len(), 3);
+
+    let reports = app.poll().await;
+    assert_eq!(reports["cms"].published + reports["cms"].updated, 0);
+    assert!(app.events().await.is_empty());
+    assert_eq!(app.upstream.answers("/feed.rss"), vec![200, 304]);
+}
+
+#[tokio::test]
+async fn whitespace_and_tracking_parameter_changes_publish_nothing() {
+    let mut app = rss_app(3600).await;
+    app.poll().await;
+    assert_eq!(app.events().await.len(), 3);
+
+    let cosmetic = fixture("feed.rss")
+        .replace(
+            "utm_source=rss&amp;utm_medium=feed",
+            "utm_source=newsletter&amp;fbclid=XYZ",
+        )
+        .replace(
+            "<p>Set in writer-director",
+            "\n\n   <p>Set   in writer-director",
+        )
+        .replace(
+            "<dc:creator>Ada Lee</dc:creator>",
+            "<dc:creator>Ada Lee</dc:creator><dc:date>2025-06-12T10:00:00Z</dc:date>",
+        );
+    app.upstream.serve("/feed.rss", RSS, &cosmetic);
+    let reports = app.poll().await;
+    assert_eq!(reports["cms"].unchanged, 3, "{reports:?}");
+    assert!(app.events().await.is_empty());
+    assert_eq!(app.upstream.answers("/feed.rss"), vec![200, 200]);
+}
+
+#[tokio::test]
+async fn an_edit_publishes_updated_under_the_same_id() {
+    let mut app = rss_app(3600).await;
+    app.poll().await;
+    app.events().await;
+
+    let edited = fixture("feed.rss").replace("a raw, aching portrait", "a raw, luminous portrait");
+    app.upstream.serve("/feed.rss", RSS, &edited);
+    assert_eq!(app.poll().await["cms"].updated, 1);
+    let events = app.events().await;
+    assert_eq!(events.len(), 1);
+    let ReviewEvent::Updated(update) = &events[0].data else {
+        panic!("expected an update, got {:?}", events[0].data);
+    };
+    assert_eq!(update.review.id.as_str(), "cms-1001");
+    assert_eq!(events[0].subject, "cms-1001");
+    assert_eq!(
+        update.review.headline,
+        "Hamnet review – a raw, luminous portrait of grief"
+    );
+    assert_eq!(update.changed, vec!["headline".to_owned()]);
+}
+
+#[tokio::test]
+async fn an_item_gone_past_the_grace_period_is_withdrawn() {
+    let mut app = rss_app(0).await;
+    app.poll().await;
+    app.events().await;
+
+    // cms-1003 (9 June) is removed while an older item (6 June) stays: taken down.
+    let text = fixture("feed.rss");
+    let start = text.find("<item>\n      <title>Repertory Rundown").unwrap();
+    let end = start + text[start..].find("</item>").unwrap() + "</item>".len();
+    let without = format!("{}{}", &text[..start], &text[end..]);
+    app.upstream.serve("/feed.rss", RSS, &without);
+    assert_eq!(app.poll().await["cms"].withdrawn, 1);
+    let events = app.events().await;
+    assert_eq!(events.len(), 1);
+    let ReviewEvent::Withdrawn(withdrawn) = &events[0].data else {
+        panic!("expected a withdrawal, got {:?}", events[0].data);
+    };
+    assert_eq!(withdrawn.id.as_str(), "cms-1003");
+    assert!(withdrawn.reason.contains("cms"), "{}", withdrawn.reason);
+
+    // Polling again does not withdraw it twice; bringing it back re-publishes it.
+    app.poll().await;
+    assert!(app.events().await.is_empty());
+    app.upstream.serve("/feed.rss", RSS, &text);
+    assert_eq!(app.poll().await["cms"].published, 1);
+}
+
+#[tokio::test]
+async fn an_item_is_not_withdrawn_within_grace_or_when_it_scrolled_off() {
+    let mut app = rss_app(3600).await;
+    app.poll().await;
+    app.events().await;
+    let text = fixture("feed.rss");
+    let start = text.find("<item>\n      <title>Repertory Rundown").unwrap();
+    let end = start + text[start..].find("</item>").unwrap() + "</item>".len();
+    app.upstream.serve(
+        "/feed.rss",
+        RSS,
+        &format!("{}{}", &text[..start], &text[end..]),
+    );
+    assert_eq!(app.poll().await["cms"].withdrawn, 0);
+    assert!(app.events().await.is_empty());
+
+    // With no grace, the oldest item (6 June) dropping off the end of the
+    // rolling feed is not a withdrawal either.
+    let mut app = rss_app(0).await;
+    app.poll().await;
+    app.events().await;
+    let start = text.find("<item>\n      <title>Return to Dust").unwrap();
+    let end = start + text[start..].find("</item>").unwrap() + "</item>".len();
+    app.upstream.serve(
+        "/feed.rss",
+        RSS,
+        &format!("{}{}", &text[..start], &text[end..]),
+    );
+    assert_eq!(app.poll().await["cms"].withdrawn, 0);
+    assert!(app.events().await.is_empty());
+}
+
+#[tokio::test]
+async fn atom_entries_are_published() {
+    let mut app = TestApp::spawn(|up| vec![feed("atom", up.url("/feed.atom"))], |_| {}).await;
+    app.upstream
+        .serve_fixture("/feed.atom", "feed.atom", "application/atom+xml");
+    assert_eq!(app.poll().await["atom"].published, 2);
+    let reviews = published(&app.events().await);
+    let jeanne = &reviews["urn:marquee:review:2001"];
+    assert_eq!(
+        jeanne.headline,
+        "Everybody Loves Jeanne review – thoroughly modern fable of grief"
+    );
+    assert_eq!(jeanne.film.title, "Everybody Loves Jeanne");
+    assert_eq!(jeanne.rating, Some(Rating::try_from(4).unwrap()));
+    assert_eq!(jeanne.section, "In Cinemas");
+    assert_eq!(jeanne.author.as_deref(), Some("Cleo Marsh"));
+    assert_eq!(jeanne.updated_at.to_rfc3339(), "2025-06-09T10:00:00+00:00");
+    assert_eq!(
+        jeanne.image.as_ref().unwrap().alt.as_deref(),
+        Some("Blanche Gardin as Jeanne")
+    );
+    assert!(
+        !jeanne.body_html.contains("onerror"),
+        "{}",
+        jeanne.body_html
+    );
+    let baato = &reviews["urn:marquee:review:2002"];
+    assert_eq!(
+        baato.url.as_str(),
+        format!("{}/reviews/baato", app.upstream.base)
+    );
+    assert_eq!(baato.published_at, baato.updated_at);
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real service against a local upstream HTTP server
+//! and the embedded bus.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod feeds;
+mod helpers;
+mod pages;
+mod robustness;
+mod webhook;

@@ -1,0 +1,184 @@
+//! The `marquee` process: builds the services a command asks for, wires them
+//! to the bus and one HTTP listener, and runs them until shutdown.
+//!
+//! `marquee up` runs every service here on the embedded log; `marquee run
+//! SERVICE` runs one on Kafka, as a container does. Both go through
+//! [`start`], so tests exercise exactly what operators run.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use marquee_bus::{Bus, BusSettings, Handler, Subscription};
+use marquee_events::topics;
+use marquee_feeds::FeedsService;
+use marquee_reviews_ingest::ReviewsIngest;
+use marquee_runtime::http::{HttpSettings, Readiness, Server, operations_router};
+use marquee_runtime::telemetry::TelemetrySettings;
+use serde::Deserialize;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// The built-in defaults: the one-command demo on bundled samples.
+pub const DEFAULT_CONFIG: &str = include_str!("../../../config/default.toml");
+
+/// How long in-flight work may take to drain after a shutdown signal.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
+
+/// The whole configuration of a `marquee` process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Folder that relative SQLite paths and the embedded log live in.
+    pub data_dir: PathBuf,
+    /// Sample sources `marquee up` serves under `/samples/`.
+    pub samples_dir: PathBuf,
+    /// The process's HTTP listener.
+    pub http: HttpSettings,
+    /// Logging.
+    pub telemetry: TelemetrySettings,
+    /// The event bus.
+    pub bus: BusSettings,
+    /// The feeds service.
+    pub feeds: marquee_feeds::Settings,
+    /// The reviews-ingest service.
+    pub reviews_ingest: marquee_reviews_ingest::Settings,
+}
+
+impl Settings {
+    /// Anchors relative SQLite paths and the embedded log in `data_dir`.
+    fn resolve_paths(&mut self) {
+        let data_dir = self.data_dir.clone();
+        let anchor = |url: &mut String| {
+            if let Some(path) = url.strip_prefix("sqlite://")
+                && Path::new(path).is_relative()
+            {
+                *url = format!("sqlite://{}", data_dir.join(path).display());
+            }
+        };
+        anchor(&mut self.feeds.database_url);
+        anchor(&mut self.reviews_ingest.database_url);
+        if self.bus.embedded.path.is_relative() {
+            self.bus.embedded.path = data_dir.join(&self.bus.embedded.path);
+        }
+    }
+}
+
+/// A service a process can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Service {
+    /// RSS, Atom and JSON Feed over HTTP, from review events.
+    Feeds,
+    /// Reviews from CMS feeds, article pages and the CMS webhook, to review events.
+    ReviewsIngest,
+}
+
+impl Service {
+    /// Every service, in start order: consumers before producers.
+    pub const ALL: [Service; 2] = [Service::Feeds, Service::ReviewsIngest];
+}
+
+/// A started process: its HTTP address, and its tasks to wait for.
+pub struct Started {
+    /// Where the HTTP listener is bound.
+    pub address: SocketAddr,
+    tasks: JoinSet<anyhow::Result<()>>,
+    shutdown: CancellationToken,
+}
+
+impl Started {
+    /// Runs until `shutdown` or a failure, then drains.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        marquee_runtime::shutdown::supervise(self.tasks, self.shutdown, DRAIN_DEADLINE).await
+    }
+}
+
+/// Builds `services` from `settings` and starts them; `serve_samples` adds the
+/// bundled sample sources under `/samples/`.
+pub async fn start(
+    mut settings: Settings,
+    services: &[Service],
+    serve_samples: bool,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Started> {
+    settings.resolve_paths();
+    let bus = Bus::connect(&settings.bus).await?;
+    bus.ensure_marquee_topics(settings.bus.partitions)
+        .await
+        .with_context(|| format!("Failed to create the topics on the {}", bus.describe()))?;
+    tracing::info!(bus = %bus.describe(), ?services, "Starting");
+
+    // Bound before the services start, so a source on this very listener
+    // (the samples) is reachable from their first poll.
+    let server = Server::bind(&settings.http).await?;
+    let address = server.address();
+    let mut router = Router::new();
+    let mut readiness = Readiness::default().check("bus", {
+        let bus = bus.clone();
+        move || {
+            let bus = bus.clone();
+            async move { Ok(bus.check().await?) }
+        }
+    });
+    let mut tasks = JoinSet::new();
+    for service in services {
+        match service {
+            Service::Feeds => {
+                let feeds = FeedsService::build(settings.feeds.clone())
+                    .await
+                    .context("Failed to start the feeds service")?;
+                router = router.merge(feeds.router());
+                readiness = readiness.check("feeds-database", {
+                    let feeds = feeds.clone();
+                    move || {
+                        let feeds = feeds.clone();
+                        async move { feeds.check().await }
+                    }
+                });
+                let subscription =
+                    Subscription::new(&feeds.settings().consumer_group, &[topics::REVIEWS]);
+                tasks.spawn(consume(bus.clone(), subscription, feeds.handler(), shutdown.clone()));
+            }
+            Service::ReviewsIngest => {
+                let ingest = ReviewsIngest::build(settings.reviews_ingest.clone(), bus.clone())
+                    .await
+                    .context("Failed to start the reviews-ingest service")?;
+                router = router.merge(ingest.router());
+                readiness = readiness.check("reviews-ingest-database", {
+                    let ingest = ingest.clone();
+                    move || {
+                        let ingest = ingest.clone();
+                        async move { ingest.check().await }
+                    }
+                });
+                tasks.spawn(ingest.run(shutdown.clone()));
+            }
+        }
+    }
+    if serve_samples {
+        router = router.nest_service(
+            "/samples",
+            tower_http::services::ServeDir::new(&settings.samples_dir),
+        );
+    }
+    let router = router
+        .merge(operations_router(readiness))
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    tasks.spawn(server.serve(router, shutdown.clone()));
+    Ok(Started {
+        address,
+        tasks,
+        shutdown,
+    })
+}
+
+async fn consume<H: Handler>(
+    bus: Bus,
+    subscription: Subscription,
+    handler: H,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    Ok(bus.consume(subscription, handler, shutdown).await?)
+}
