@@ -46,6 +46,8 @@ pub struct PollReport {
     pub unchanged: usize,
     /// Documents or items rejected (each logged and counted).
     pub rejected: usize,
+    /// The [`IngestError::kind`] of each rejection, in order.
+    pub rejection_kinds: Vec<&'static str>,
 }
 
 impl PollReport {
@@ -61,6 +63,7 @@ impl PollReport {
     fn reject(&mut self, source: &str, error: &IngestError) {
         error.report(source);
         self.rejected += 1;
+        self.rejection_kinds.push(error.kind());
     }
 }
 

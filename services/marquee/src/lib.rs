@@ -139,7 +139,12 @@ pub async fn start(
                 });
                 let subscription =
                     Subscription::new(&feeds.settings().consumer_group, &[topics::REVIEWS]);
-                tasks.spawn(consume(bus.clone(), subscription, feeds.handler(), shutdown.clone()));
+                tasks.spawn(consume(
+                    bus.clone(),
+                    subscription,
+                    feeds.handler(),
+                    shutdown.clone(),
+                ));
             }
             Service::ReviewsIngest => {
                 let ingest = ReviewsIngest::build(settings.reviews_ingest.clone(), bus.clone())

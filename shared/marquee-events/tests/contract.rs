@@ -1,6 +1,8 @@
 //! The contract's own tests: checked-in schemas match the Rust types, and the
 //! wire form round-trips and rejects what it must.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 
 use chrono::{TimeZone, Utc};

@@ -69,7 +69,8 @@ fn describe(error: figment::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    // figment's Jail returns its large error type; fine in tests.
+    #![allow(clippy::unwrap_used, clippy::result_large_err)]
 
     use serde::Deserialize;
 
@@ -108,7 +109,10 @@ mod tests {
             jail.create_file("typo.toml", "[bus]\npartitons = 3\n")?;
             let error = load::<Settings>(DEFAULTS, Some(Path::new("typo.toml"))).unwrap_err();
             let message = error.to_string();
-            assert!(message.contains("unknown field: found `partitons`"), "{message}");
+            assert!(
+                message.contains("unknown field: found `partitons`"),
+                "{message}"
+            );
             assert!(message.contains("at `bus.partitons`"), "{message}");
             assert!(message.contains("typo.toml"), "{message}");
             Ok(())
@@ -131,6 +135,9 @@ mod tests {
         let message = load::<Settings>(DEFAULTS, Some(Path::new("/nowhere.toml")))
             .unwrap_err()
             .to_string();
-        assert!(message.contains("/nowhere.toml does not exist"), "{message}");
+        assert!(
+            message.contains("/nowhere.toml does not exist"),
+            "{message}"
+        );
     }
 }

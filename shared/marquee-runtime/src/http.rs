@@ -50,7 +50,8 @@ impl Readiness {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
-        self.checks.push((name.into(), Arc::new(move || Box::pin(check()))));
+        self.checks
+            .push((name.into(), Arc::new(move || Box::pin(check()))));
         self
     }
 }

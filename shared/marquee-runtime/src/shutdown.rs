@@ -47,7 +47,10 @@ pub async fn supervise(
             None => return outcome,
             Some(Ok(Ok(()))) => {}
             Some(Ok(Err(error))) => {
-                tracing::error!(error = format!("{error:#}"), "A service failed; stopping the others");
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "A service failed; stopping the others"
+                );
                 outcome = Err(error);
                 shutdown.cancel();
                 break;
@@ -62,13 +65,19 @@ pub async fn supervise(
     let drained = tokio::time::timeout(deadline, async {
         while let Some(result) = tasks.join_next().await {
             if let Ok(Err(error)) = result {
-                tracing::warn!(error = format!("{error:#}"), "A service failed while draining");
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "A service failed while draining"
+                );
             }
         }
     })
     .await;
     if drained.is_err() {
-        tracing::warn!(deadline_secs = deadline.as_secs(), "Drain deadline passed; abandoning unfinished work");
+        tracing::warn!(
+            deadline_secs = deadline.as_secs(),
+            "Drain deadline passed; abandoning unfinished work"
+        );
     }
     outcome
 }

@@ -7,4 +7,5 @@ mod feeds;
 mod helpers;
 mod pages;
 mod robustness;
+mod samples;
 mod webhook;

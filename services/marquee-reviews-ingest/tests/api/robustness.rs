@@ -4,17 +4,18 @@ const RSS: &str = "application/rss+xml";
 
 #[tokio::test]
 async fn malformed_sources_are_rejected_and_the_others_keep_flowing() {
-    let names = [
-        "broken",
-        "bomb",
-        "oversize",
-        "error",
-        "loop",
-        "klingon",
-        "latin",
-        "not-a-feed",
-        "missing",
+    let expected = [
+        ("broken", "malformed_feed"),
+        ("bomb", "xml_entities"),
+        ("oversize", "too_large"),
+        ("error", "http_status"),
+        ("loop", "redirect"),
+        ("klingon", "encoding"),
+        ("latin", "encoding"),
+        ("not-a-feed", "malformed_feed"),
+        ("missing", "http_status"),
     ];
+    let names = expected.map(|(name, _)| name);
     let mut app = TestApp::spawn(
         |up| {
             let mut sources: Vec<_> = names
@@ -59,8 +60,13 @@ async fn malformed_sources_are_rejected_and_the_others_keep_flowing() {
     up.serve_fixture("/feed.rss", "feed.rss", RSS);
 
     let reports = app.poll().await;
-    for name in names {
-        assert_eq!(reports[name].rejected, 1, "{name}: {:?}", reports[name]);
+    for (name, kind) in expected {
+        assert_eq!(
+            reports[name].rejection_kinds,
+            vec![kind],
+            "{name}: {:?}",
+            reports[name]
+        );
         assert_eq!(reports[name].published, 0, "{name}");
     }
     assert_eq!(reports["good"].published, 3);
@@ -107,8 +113,11 @@ async fn loopback_sources_are_refused_unless_allowed() {
     .await;
     app.upstream.serve_fixture("/feed.rss", "feed.rss", RSS);
     let reports = app.poll().await;
-    assert_eq!(reports["loopback"].rejected, 1);
-    assert_eq!(reports["localhost"].rejected, 1);
+    assert_eq!(reports["loopback"].rejection_kinds, vec!["private_address"]);
+    assert_eq!(
+        reports["localhost"].rejection_kinds,
+        vec!["private_address"]
+    );
     assert!(
         app.upstream.answers("/feed.rss").is_empty(),
         "the upstream was contacted"
