@@ -1,0 +1,3 @@
+-- One database per service: each owns its state.
+CREATE DATABASE marquee_feeds OWNER marquee;
+CREATE DATABASE marquee_reviews OWNER marquee;
