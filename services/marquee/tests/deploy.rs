@@ -51,17 +51,26 @@ fn compose_runs_every_service_from_one_image_with_healthchecks() {
         let ["run", marquee_service] = command.as_slice() else {
             continue;
         };
-        assert!(is_service(marquee_service), "{name} runs unknown service {marquee_service}");
+        assert!(
+            is_service(marquee_service),
+            "{name} runs unknown service {marquee_service}"
+        );
         assert_eq!(service["image"].as_str(), Some("marquee:local"), "{name}");
         assert_eq!(
             service["build"]["dockerfile"].as_str(),
             Some("deploy/Dockerfile"),
             "{name}"
         );
-        assert!(service["healthcheck"]["test"].is_sequence(), "{name} has no healthcheck");
+        assert!(
+            service["healthcheck"]["test"].is_sequence(),
+            "{name} has no healthcheck"
+        );
         let config = service["environment"]["MARQUEE_CONFIG"].as_str().unwrap();
         let local = config.replace("/etc/marquee", "config");
-        assert!(repo().join(&local).is_file(), "{name} mounts missing {local}");
+        assert!(
+            repo().join(&local).is_file(),
+            "{name} mounts missing {local}"
+        );
         ran.push((*marquee_service).to_owned());
     }
     for service in Service::value_variants() {
@@ -103,7 +112,10 @@ fn kubernetes_workloads_have_probes_resources_and_known_services() {
             assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
             assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
             assert!(container["resources"]["requests"]["memory"].is_string());
-            assert_eq!(doc["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"], true);
+            assert_eq!(
+                doc["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"],
+                true
+            );
         }
     }
     assert_eq!(deployments, Service::value_variants().len());
