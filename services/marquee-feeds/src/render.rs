@@ -237,7 +237,7 @@ fn rss_feed(
         namespaces,
         ..rss::Channel::default()
     };
-    Ok(channel.pretty_write_to(Vec::new(), b' ', 2)?)
+    Ok(channel.write_to(Vec::new())?)
 }
 
 fn atom_feed(
@@ -320,7 +320,7 @@ fn atom_feed(
     };
     let config = atom_syndication::WriteConfig {
         write_document_declaration: true,
-        indent_size: Some(2),
+        indent_size: None,
     };
     Ok(atom.write_with_config(Vec::new(), config)?)
 }

@@ -17,6 +17,7 @@ use marquee_feeds::FeedsService;
 use marquee_reviews_ingest::ReviewsIngest;
 use marquee_runtime::http::{HttpSettings, Readiness, Server, operations_router};
 use marquee_runtime::telemetry::TelemetrySettings;
+use marquee_social::SocialService;
 use serde::Deserialize;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -45,6 +46,8 @@ pub struct Settings {
     pub feeds: marquee_feeds::Settings,
     /// The reviews-ingest service.
     pub reviews_ingest: marquee_reviews_ingest::Settings,
+    /// The social service.
+    pub social: marquee_social::Settings,
 }
 
 impl Settings {
@@ -60,6 +63,7 @@ impl Settings {
         };
         anchor(&mut self.feeds.database_url);
         anchor(&mut self.reviews_ingest.database_url);
+        anchor(&mut self.social.database_url);
         if self.bus.embedded.path.is_relative() {
             self.bus.embedded.path = data_dir.join(&self.bus.embedded.path);
         }
@@ -73,11 +77,13 @@ pub enum Service {
     Feeds,
     /// Reviews from CMS feeds, article pages and the CMS webhook, to review events.
     ReviewsIngest,
+    /// One post per new review per social account (Mastodon, Bluesky, X, webhooks).
+    Social,
 }
 
 impl Service {
     /// Every service, in start order: consumers before producers.
-    pub const ALL: [Service; 2] = [Service::Feeds, Service::ReviewsIngest];
+    pub const ALL: [Service; 3] = [Service::Feeds, Service::Social, Service::ReviewsIngest];
 }
 
 /// A started process: its HTTP address, and its tasks to wait for.
@@ -145,6 +151,28 @@ pub async fn start(
                     feeds.handler(),
                     shutdown.clone(),
                 ));
+            }
+            Service::Social => {
+                let social = SocialService::build(settings.social.clone())
+                    .await
+                    .context("Failed to start the social service")?;
+                router = router.merge(social.router());
+                readiness = readiness.check("social-database", {
+                    let social = social.clone();
+                    move || {
+                        let social = social.clone();
+                        async move { social.check().await }
+                    }
+                });
+                let subscription =
+                    Subscription::new(&social.settings().consumer_group, &[topics::REVIEWS]);
+                tasks.spawn(consume(
+                    bus.clone(),
+                    subscription,
+                    social.handler(),
+                    shutdown.clone(),
+                ));
+                tasks.spawn(social.run(shutdown.clone()));
             }
             Service::ReviewsIngest => {
                 let ingest = ReviewsIngest::build(settings.reviews_ingest.clone(), bus.clone())

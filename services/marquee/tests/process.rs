@@ -10,6 +10,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const SAMPLE_ITEMS: usize = 6;
+/// Social accounts in `config/default.toml`.
+const ACCOUNTS: usize = 3;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -114,6 +116,17 @@ fn items(feed: &str) -> usize {
     feed.matches("<item>").count()
 }
 
+/// Distinct (review, account) pairs in the social outbox; panics on a duplicate.
+fn posts(outbox: &str) -> usize {
+    let outbox: serde_json::Value = serde_json::from_str(outbox).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for post in outbox["posts"].as_array().unwrap() {
+        let pair = (post["review_id"].to_string(), post["account"].to_string());
+        assert!(seen.insert(pair.clone()), "posted twice: {pair:?}");
+    }
+    seen.len()
+}
+
 fn up_env(port: u16) -> Vec<(&'static str, String)> {
     vec![(
         "MARQUEE_REVIEWS_INGEST__SOURCES",
@@ -146,6 +159,12 @@ async fn up_serves_the_samples_and_keeps_its_state_across_a_restart() {
     );
     let index = first.get("/").await.unwrap().1;
     assert!(index.contains(r#"rel="alternate""#), "{index}");
+    // Dry-run posts: one per sample review per configured account.
+    let outbox = first
+        .wait_for("/social/outbox.json", |o| {
+            posts(o) == SAMPLE_ITEMS * ACCOUNTS
+        })
+        .await;
     first.stop();
 
     // Same data folder: the feed is there before any source is polled again,
@@ -155,6 +174,7 @@ async fn up_serves_the_samples_and_keeps_its_state_across_a_restart() {
         .wait_for("/feeds/all.rss", |f| items(f) == SAMPLE_ITEMS)
         .await;
     assert_eq!(strip_build_date(&again), strip_build_date(&feed));
+    assert_eq!(second.get("/social/outbox.json").await.unwrap().1, outbox);
     second.stop();
     assert!(data.path().join("bus.sqlite").exists());
 }
@@ -225,7 +245,9 @@ async fn services_as_separate_processes_on_kafka_and_postgres() {
         std::env::var("TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned());
     let feeds_db = fresh_postgres_database().await;
     let ingest_db = fresh_postgres_database().await;
-    let (samples_port, feeds_port, ingest_port) = (free_port(), free_port(), free_port());
+    let social_db = fresh_postgres_database().await;
+    let (samples_port, feeds_port, ingest_port, social_port) =
+        (free_port(), free_port(), free_port(), free_port());
     let samples = serve_samples(samples_port).await;
     // Unique groups, so earlier runs' offsets on a shared broker do not matter.
     let group = format!("feeds-{}", uuid_like());
@@ -234,6 +256,7 @@ async fn services_as_separate_processes_on_kafka_and_postgres() {
             ("MARQUEE_BUS__TRANSPORT", "kafka".to_owned()),
             ("MARQUEE_BUS__KAFKA__BROKERS", brokers.clone()),
             ("MARQUEE_FEEDS__CONSUMER_GROUP", group.clone()),
+            ("MARQUEE_SOCIAL__CONSUMER_GROUP", format!("social-{group}")),
             (db_key, db.to_owned()),
         ];
         env.extend(up_env(samples_port));
@@ -246,6 +269,12 @@ async fn services_as_separate_processes_on_kafka_and_postgres() {
         &common("MARQUEE_FEEDS__DATABASE_URL", &feeds_db),
     );
     feeds.wait_for("/readyz", |_| true).await;
+    let social = Marquee::start(
+        &["run", "social"],
+        social_port,
+        &common("MARQUEE_SOCIAL__DATABASE_URL", &social_db),
+    );
+    social.wait_for("/readyz", |_| true).await;
     let ingest = Marquee::start(
         &["run", "reviews-ingest"],
         ingest_port,
@@ -258,6 +287,12 @@ async fn services_as_separate_processes_on_kafka_and_postgres() {
     assert_eq!(items(&feed), SAMPLE_ITEMS, "each sample exactly once");
     let in_cinemas = feeds.get("/feeds/in-cinemas.rss").await.unwrap().1;
     assert!(items(&in_cinemas) >= 1 && items(&in_cinemas) < SAMPLE_ITEMS);
+    social
+        .wait_for("/social/outbox.json", |o| {
+            posts(o) == SAMPLE_ITEMS * ACCOUNTS
+        })
+        .await;
+    social.stop();
     ingest.stop();
     feeds.stop();
     samples.abort();

@@ -1,0 +1,418 @@
+//! The durable ledger: one row per (review, account), in SQLite or
+//! PostgreSQL through portable SQL. It is what makes "never twice" hold.
+//!
+//! A row's life: `queued` (recorded by the handler with its composed text)
+//! -> `pending` (written *before* the request goes out, with a deterministic
+//! idempotency key) -> `posted` (with the remote id and URL) or `failed`
+//! (with a reason). A row left `pending` may have reached the network: the
+//! worker looks it up there, or resends with the same key, never blindly.
+//! In dry-run the handler writes `dry_run` rows instead: the outbox.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{AnyPool, Row};
+
+use crate::compose::{ComposedPost, Network};
+
+/// Why the ledger failed; every variant is worth retrying.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The database failed or held something this build cannot read.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Where a post stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Composed, waiting for its account's worker.
+    Queued,
+    /// About to be sent, or sent without a known outcome.
+    Pending,
+    /// Accepted by the network.
+    Posted,
+    /// Refused for good (e.g. 401, 422); see the reason.
+    Failed,
+    /// Composed in dry-run; never sent.
+    DryRun,
+}
+
+impl Status {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Pending => "pending",
+            Self::Posted => "posted",
+            Self::Failed => "failed",
+            Self::DryRun => "dry_run",
+        }
+    }
+
+    fn parse(text: &str) -> anyhow::Result<Self> {
+        Ok(match text {
+            "queued" => Self::Queued,
+            "pending" => Self::Pending,
+            "posted" => Self::Posted,
+            "failed" => Self::Failed,
+            "dry_run" => Self::DryRun,
+            other => anyhow::bail!("unknown ledger status {other:?}"),
+        })
+    }
+}
+
+/// A post to record.
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    /// The review.
+    pub review_id: String,
+    /// The account's name.
+    pub account: String,
+    /// The account's network.
+    pub network: Network,
+    /// Deterministic per (review, account): the same on every replay.
+    pub idempotency_key: String,
+    /// What to send.
+    pub post: ComposedPost,
+}
+
+/// A ledger row.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// The review.
+    pub review_id: String,
+    /// The account's name.
+    pub account: String,
+    /// The account's network.
+    pub network: String,
+    /// Where it stands.
+    pub status: Status,
+    /// Sent as `Idempotency-Key` (Mastodon) or used as the record key (Bluesky).
+    pub idempotency_key: String,
+    /// What is (or was) sent.
+    pub post: ComposedPost,
+    /// Send attempts so far.
+    pub attempts: i64,
+    /// Not to be sent before this instant.
+    pub not_before: DateTime<Utc>,
+    /// The network's id of the post.
+    pub remote_id: Option<String>,
+    /// Where the post can be seen.
+    pub remote_url: Option<String>,
+    /// Why it failed, or why the last attempt did.
+    pub reason: Option<String>,
+    /// When the row was recorded.
+    pub created_at: DateTime<Utc>,
+    /// When the row last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+const SCHEMA: [&str; 2] = [
+    "CREATE TABLE IF NOT EXISTS social_posts (
+        review_id TEXT NOT NULL,
+        account TEXT NOT NULL,
+        network TEXT NOT NULL,
+        status TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        post TEXT NOT NULL,
+        attempts BIGINT NOT NULL,
+        not_before BIGINT NOT NULL,
+        lease_until BIGINT NOT NULL,
+        remote_id TEXT,
+        remote_url TEXT,
+        reason TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (review_id, account)
+    )",
+    "CREATE INDEX IF NOT EXISTS social_posts_due
+        ON social_posts (account, status, not_before)",
+];
+
+const COLUMNS: &str = "review_id, account, network, status, idempotency_key, post, attempts, \
+     not_before, remote_id, remote_url, reason, created_at, updated_at";
+
+/// The posts ledger.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    pool: AnyPool,
+}
+
+fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+fn from_micros(micros: i64) -> anyhow::Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(micros).context("Failed to read a stored timestamp")
+}
+
+impl Ledger {
+    /// Connects to `database_url` and creates the table if missing.
+    pub async fn open(database_url: &str) -> Result<Self, LedgerError> {
+        let pool = marquee_runtime::database::connect(database_url).await?;
+        for statement in SCHEMA {
+            sqlx::query(statement)
+                .execute(&pool)
+                .await
+                .context("Failed to create the social ledger")?;
+        }
+        Ok(Self { pool })
+    }
+
+    /// Whether the database answers.
+    pub async fn check(&self) -> Result<(), LedgerError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .context("Failed to reach the social database")?;
+        Ok(())
+    }
+
+    /// Records `post` as `status` unless a row for its review and account
+    /// exists; returns whether it was new. Replays and redeliveries land
+    /// here and change nothing.
+    #[tracing::instrument(skip_all, fields(review_id = %post.review_id, account = %post.account))]
+    pub async fn record(
+        &self,
+        post: &NewPost,
+        status: Status,
+        now: DateTime<Utc>,
+    ) -> Result<bool, LedgerError> {
+        let body = serde_json::to_string(&post.post).context("Failed to encode a post")?;
+        let done = sqlx::query(
+            "INSERT INTO social_posts (review_id, account, network, status, idempotency_key, \
+             post, attempts, not_before, lease_until, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, 0, $7, $7) \
+             ON CONFLICT (review_id, account) DO NOTHING",
+        )
+        .bind(&post.review_id)
+        .bind(&post.account)
+        .bind(post.network.as_str())
+        .bind(status.as_str())
+        .bind(&post.idempotency_key)
+        .bind(body)
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await
+        .context("Failed to record a post")?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The row of `review_id` for `account`.
+    pub async fn get(&self, review_id: &str, account: &str) -> Result<Option<Entry>, LedgerError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM social_posts WHERE review_id = $1 AND account = $2"
+        ))
+        .bind(review_id)
+        .bind(account)
+        .fetch_optional(&self.pool)
+        .await
+        .context("Failed to read the ledger")?;
+        Ok(row.map(|row| entry(&row)).transpose()?)
+    }
+
+    /// The newest rows first, at most `limit`; `dry_run_only` keeps the outbox.
+    pub async fn list(&self, dry_run_only: bool, limit: i64) -> Result<Vec<Entry>, LedgerError> {
+        let filter = if dry_run_only {
+            "WHERE status = 'dry_run'"
+        } else {
+            ""
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM social_posts {filter} \
+             ORDER BY created_at DESC, review_id, account LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .context("Failed to read the ledger")?;
+        Ok(rows.iter().map(entry).collect::<anyhow::Result<_>>()?)
+    }
+
+    /// The oldest row of `account` waiting to be sent and due at `now`.
+    pub async fn next_due(
+        &self,
+        account: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Entry>, LedgerError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM social_posts \
+             WHERE account = $1 AND status IN ('queued', 'pending') \
+             AND not_before <= $2 AND lease_until <= $2 \
+             ORDER BY created_at, review_id LIMIT 1"
+        ))
+        .bind(account)
+        .bind(micros(now))
+        .fetch_optional(&self.pool)
+        .await
+        .context("Failed to read the ledger")?;
+        Ok(row.map(|row| entry(&row)).transpose()?)
+    }
+
+    /// When the next row of `account` waiting to be sent falls due.
+    pub async fn next_wake(&self, account: &str) -> Result<Option<DateTime<Utc>>, LedgerError> {
+        let row = sqlx::query(
+            "SELECT MIN(CASE WHEN not_before > lease_until THEN not_before ELSE lease_until END) \
+             FROM social_posts WHERE account = $1 AND status IN ('queued', 'pending')",
+        )
+        .bind(account)
+        .fetch_one(&self.pool)
+        .await
+        .context("Failed to read the ledger")?;
+        let at: Option<i64> = row.try_get(0).context("Failed to read the ledger")?;
+        Ok(at.map(from_micros).transpose()?)
+    }
+
+    /// Marks `entry` pending before it is sent, leased until `lease_until`
+    /// so that another replica's worker leaves it alone; returns false when
+    /// someone else claimed or finished it first.
+    pub async fn claim(
+        &self,
+        entry: &Entry,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, LedgerError> {
+        let done = sqlx::query(
+            "UPDATE social_posts SET status = 'pending', lease_until = $1, \
+             attempts = attempts + 1, updated_at = $2 \
+             WHERE review_id = $3 AND account = $4 AND status = $5 AND lease_until <= $2",
+        )
+        .bind(micros(lease_until))
+        .bind(micros(now))
+        .bind(&entry.review_id)
+        .bind(&entry.account)
+        .bind(entry.status.as_str())
+        .execute(&self.pool)
+        .await
+        .context("Failed to claim a post")?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records that the network accepted the post.
+    pub async fn mark_posted(
+        &self,
+        entry: &Entry,
+        remote_id: Option<&str>,
+        remote_url: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        self.finish(entry, Status::Posted, remote_id, remote_url, None, now)
+            .await
+    }
+
+    /// Records that the network refused the post for good.
+    pub async fn mark_failed(
+        &self,
+        entry: &Entry,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        self.finish(entry, Status::Failed, None, None, Some(reason), now)
+            .await
+    }
+
+    async fn finish(
+        &self,
+        entry: &Entry,
+        status: Status,
+        remote_id: Option<&str>,
+        remote_url: Option<&str>,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        sqlx::query(
+            "UPDATE social_posts SET status = $1, remote_id = $2, remote_url = $3, reason = $4, \
+             lease_until = 0, updated_at = $5 WHERE review_id = $6 AND account = $7",
+        )
+        .bind(status.as_str())
+        .bind(remote_id)
+        .bind(remote_url)
+        .bind(reason)
+        .bind(micros(now))
+        .bind(&entry.review_id)
+        .bind(&entry.account)
+        .execute(&self.pool)
+        .await
+        .context("Failed to update the ledger")?;
+        Ok(())
+    }
+
+    /// Leaves the post pending, to be tried again from `not_before`.
+    pub async fn retry_later(
+        &self,
+        entry: &Entry,
+        not_before: DateTime<Utc>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        sqlx::query(
+            "UPDATE social_posts SET not_before = $1, reason = $2, lease_until = 0, \
+             updated_at = $3 WHERE review_id = $4 AND account = $5",
+        )
+        .bind(micros(not_before))
+        .bind(reason)
+        .bind(micros(now))
+        .bind(&entry.review_id)
+        .bind(&entry.account)
+        .execute(&self.pool)
+        .await
+        .context("Failed to update the ledger")?;
+        Ok(())
+    }
+
+    /// Fails the posts of `review_id` still waiting in the queue, e.g.
+    /// because the review was withdrawn; returns how many. A `pending` post
+    /// may already be out, so it is left to its worker.
+    pub async fn cancel_queued(
+        &self,
+        review_id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, LedgerError> {
+        let done = sqlx::query(
+            "UPDATE social_posts SET status = 'failed', reason = $1, updated_at = $2 \
+             WHERE review_id = $3 AND status = 'queued'",
+        )
+        .bind(reason)
+        .bind(micros(now))
+        .bind(review_id)
+        .execute(&self.pool)
+        .await
+        .context("Failed to update the ledger")?;
+        Ok(done.rows_affected())
+    }
+
+    /// When `account` last had a post accepted, to keep spacing across restarts.
+    pub async fn last_posted(&self, account: &str) -> Result<Option<DateTime<Utc>>, LedgerError> {
+        let row = sqlx::query(
+            "SELECT MAX(updated_at) FROM social_posts WHERE account = $1 AND status = 'posted'",
+        )
+        .bind(account)
+        .fetch_one(&self.pool)
+        .await
+        .context("Failed to read the ledger")?;
+        let at: Option<i64> = row.try_get(0).context("Failed to read the ledger")?;
+        Ok(at.map(from_micros).transpose()?)
+    }
+}
+
+fn entry(row: &sqlx::any::AnyRow) -> anyhow::Result<Entry> {
+    let post: String = row.try_get("post")?;
+    Ok(Entry {
+        review_id: row.try_get("review_id")?,
+        account: row.try_get("account")?,
+        network: row.try_get("network")?,
+        status: Status::parse(&row.try_get::<String, _>("status")?)?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        post: serde_json::from_str(&post).context("Failed to decode a stored post")?,
+        attempts: row.try_get("attempts")?,
+        not_before: from_micros(row.try_get("not_before")?)?,
+        remote_id: row.try_get("remote_id")?,
+        remote_url: row.try_get("remote_url")?,
+        reason: row.try_get("reason")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        updated_at: from_micros(row.try_get("updated_at")?)?,
+    })
+}

@@ -1,0 +1,215 @@
+//! The social service: posts every new review once per configured account
+//! on Mastodon, Bluesky, X or a webhook.
+//!
+//! - [`SocialService::handler`] only records work: for a `Published` event
+//!   it composes one post per account and writes a `queued` ledger row (or,
+//!   in dry-run, a `dry_run` row: the outbox). `Updated` never re-posts; a
+//!   replay finds the rows and changes nothing; `Withdrawn` cancels posts
+//!   still queued.
+//! - [`SocialService::run`] starts a worker per account that sends queued
+//!   posts one at a time, honouring spacing, rate limits and quiet hours,
+//!   writing `pending` with a deterministic idempotency key before each
+//!   request so a crash between "accepted" and "recorded" never posts twice.
+//! - [`SocialService::router`] serves `/social/outbox` and `/social/outbox.json`.
+//! - [`Composer`] is the pure template-and-length-rules part.
+
+mod compose;
+mod handler;
+mod http;
+mod ledger;
+mod network;
+mod settings;
+mod worker;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use marquee_events::{Film, Rating, Review, ReviewId};
+use tokio_util::sync::CancellationToken;
+
+pub use compose::{
+    BLUESKY_BYTES, BLUESKY_GRAPHEMES, ComposeError, ComposedPost, Composer, MASTODON_LIMIT,
+    Network, URL_LENGTH, WEBHOOK_LIMIT, X_LIMIT, bluesky_length, mastodon_length, stars,
+    truncate_to_fit, url_ranges, x_weighted_length,
+};
+pub use handler::SocialHandler;
+pub use ledger::{Entry, Ledger, LedgerError, NewPost, Status};
+pub use network::{post_record, tid};
+pub use settings::{
+    AccountSettings, BlueskyAccount, Common, InvalidQuietHours, MastodonAccount, QuietHours,
+    Settings, SettingsError, WebhookAccount, XAccount,
+};
+
+use worker::Account;
+
+/// Where the service reads the time: quiet hours, backoff and spacing
+/// depend on it, so tests pin it.
+pub trait Clock: Send + Sync + 'static {
+    /// Now.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// The social service; cheap to clone, all clones share one state.
+#[derive(Clone)]
+pub struct SocialService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    ledger: Ledger,
+    accounts: Vec<Account>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SocialService {
+    /// Checks the settings and templates, connects to the database and
+    /// creates the ledger.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// [`SocialService::build`] reading the time from `clock`.
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let mut accounts = Vec::with_capacity(settings.accounts.len());
+        for account in &settings.accounts {
+            let common = account.common();
+            let template_error = |reason: String| SettingsError::Template {
+                account: common.name.to_owned(),
+                reason,
+            };
+            let composer = Composer::new(account.network(), common.template, common.hashtags)
+                .map_err(|e| template_error(e.to_string()))?;
+            // A template that parses may still refer to a field that does
+            // not exist: find out now, not on the first review.
+            composer
+                .compose(&sample_review())
+                .map_err(|e| template_error(e.to_string()))?;
+            accounts.push(Account::new(account.clone(), composer)?);
+        }
+        let ledger = Ledger::open(&settings.database_url).await?;
+        for account in &accounts {
+            account
+                .restore_pace(ledger.last_posted(account.name()).await?)
+                .await;
+        }
+        if settings.dry_run {
+            tracing::info!(
+                accounts = accounts.len(),
+                "Social posts run dry: composed into the outbox, never sent"
+            );
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                settings,
+                ledger,
+                accounts,
+                clock,
+            }),
+        })
+    }
+
+    /// The HTTP routes: `/social/outbox` (HTML) and `/social/outbox.json`.
+    pub fn router(&self) -> axum::Router {
+        http::router(self.clone())
+    }
+
+    /// The review-event handler, for `Bus::consume` on `topics::REVIEWS`.
+    pub fn handler(&self) -> impl marquee_bus::Handler + use<> {
+        SocialHandler::new(self.clone())
+    }
+
+    /// Runs a sending worker per account until `shutdown` (in dry-run there
+    /// is nothing to send, and this just waits).
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        if self.inner.settings.dry_run {
+            shutdown.cancelled().await;
+            return Ok(());
+        }
+        let mut workers = tokio::task::JoinSet::new();
+        for index in 0..self.inner.accounts.len() {
+            let service = self.clone();
+            let shutdown = shutdown.clone();
+            workers.spawn(async move {
+                let account = &service.inner.accounts[index];
+                service.work(account, &shutdown).await;
+            });
+        }
+        while let Some(done) = workers.join_next().await {
+            done.context("A social worker panicked")?;
+        }
+        Ok(())
+    }
+
+    /// Sends, once, whatever every account has due now, as pacing allows;
+    /// returns the number of send attempts. `run` does this in a loop;
+    /// tests call it to work without waiting.
+    pub async fn drain_once(&self) -> anyhow::Result<usize> {
+        if self.inner.settings.dry_run {
+            return Ok(0);
+        }
+        let never = CancellationToken::new();
+        let mut attempts = 0;
+        for account in &self.inner.accounts {
+            attempts += self.drain_account(account, &never).await?;
+        }
+        Ok(attempts)
+    }
+
+    /// Whether the database answers, for readiness probes.
+    pub async fn check(&self) -> anyhow::Result<()> {
+        Ok(self.inner.ledger.check().await?)
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The ledger of posts.
+    pub fn ledger(&self) -> &Ledger {
+        &self.inner.ledger
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+}
+
+/// A review with every field set, to try templates on at start.
+fn sample_review() -> Review {
+    let at = DateTime::<Utc>::UNIX_EPOCH;
+    Review {
+        id: ReviewId::parse("sample").unwrap_or_else(|_| unreachable!("a constant id")),
+        url: url::Url::parse("https://films.example/reviews/sample")
+            .unwrap_or_else(|_| unreachable!("a constant URL")),
+        headline: "Sample review – a headline".to_owned(),
+        film: Film {
+            title: "Sample".to_owned(),
+            year: Some(2025),
+        },
+        standfirst: "A standfirst".to_owned(),
+        body_html: String::new(),
+        author: None,
+        rating: Rating::try_from(4).ok(),
+        section: "In Cinemas".to_owned(),
+        image: None,
+        published_at: at,
+        updated_at: at,
+    }
+}

@@ -1,0 +1,390 @@
+//! The service's settings: the database, dry-run, and the accounts to post to.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use secrecy::SecretString;
+use serde::Deserialize;
+use url::Url;
+
+/// Everything the social service needs, deserialized from the layered
+/// configuration the binary assembles.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite://PATH` or `postgres://…`: the ledger and the outbox.
+    pub database_url: String,
+    /// Compose posts into the outbox instead of sending them. On unless
+    /// switched off, so a fresh configuration never posts by surprise.
+    #[serde(default = "default_true")]
+    pub dry_run: bool,
+    /// Consumer group of the review-event subscription.
+    #[serde(default = "default_consumer_group")]
+    pub consumer_group: String,
+    /// Where to post; every new review goes to each of them once.
+    #[serde(default)]
+    pub accounts: Vec<AccountSettings>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_consumer_group() -> String {
+    "social".to_owned()
+}
+
+fn default_visibility() -> String {
+    "public".to_owned()
+}
+
+fn default_language() -> String {
+    "en".to_owned()
+}
+
+fn default_bluesky() -> Url {
+    Url::parse("https://bsky.social").expect("a valid constant URL")
+}
+
+fn default_x() -> Url {
+    Url::parse("https://api.x.com").expect("a valid constant URL")
+}
+
+/// One account to post to, tagged by `network`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "network", rename_all = "lowercase")]
+pub enum AccountSettings {
+    /// A Mastodon account (`POST /api/v1/statuses`).
+    Mastodon(MastodonAccount),
+    /// A Bluesky account (`com.atproto.repo.createRecord`).
+    Bluesky(BlueskyAccount),
+    /// An X account (API v2 `POST /2/tweets`).
+    X(XAccount),
+    /// A generic JSON webhook (Slack- or Discord-style relays).
+    Webhook(WebhookAccount),
+}
+
+/// What every account has, whatever its network.
+#[derive(Debug, Clone, Copy)]
+pub struct Common<'a> {
+    /// Unique name: the ledger key beside the review id.
+    pub name: &'a str,
+    /// Least time between two posts of this account.
+    pub min_spacing_secs: u64,
+    /// When posts wait.
+    pub quiet_hours: Option<&'a QuietHours>,
+    /// Hashtags to append, without `#`.
+    pub hashtags: &'a [String],
+    /// A minijinja template replacing the network's default.
+    pub template: Option<&'a str>,
+}
+
+macro_rules! account {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// Unique account name, e.g. `marquee-mastodon`; the ledger key.
+            pub name: String,
+            /// Least time between two posts, in seconds.
+            #[serde(default)]
+            pub min_spacing_secs: u64,
+            /// e.g. `"22:00-07:00 Europe/London"`: posts due then wait.
+            #[serde(default)]
+            pub quiet_hours: Option<QuietHours>,
+            /// Hashtags appended to posts, without `#`.
+            #[serde(default)]
+            pub hashtags: Vec<String>,
+            /// A minijinja template replacing the network's default; fields
+            /// `headline`, `film`, `standfirst`, `rating`, `url`, `hashtags`.
+            #[serde(default)]
+            pub template: Option<String>,
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+    };
+}
+
+account!(
+    /// A Mastodon account.
+    MastodonAccount {
+        /// Instance URL, e.g. `https://mastodon.social`.
+        base_url: Url,
+        /// An access token with `write:statuses`.
+        access_token: SecretString,
+        /// `public`, `unlisted`, `private` or `direct`.
+        #[serde(default = "default_visibility")]
+        visibility: String,
+        /// ISO 639 language of the posts.
+        #[serde(default = "default_language")]
+        language: String,
+    }
+);
+
+account!(
+    /// A Bluesky account, signed in with an app password.
+    BlueskyAccount {
+        /// The account's PDS or entryway.
+        #[serde(default = "default_bluesky")]
+        base_url: Url,
+        /// Handle or DID.
+        identifier: String,
+        /// An app password (not the account password).
+        app_password: SecretString,
+        /// BCP 47 language of the posts.
+        #[serde(default = "default_language")]
+        language: String,
+    }
+);
+
+account!(
+    /// An X account, posting with an OAuth 2.0 user token.
+    XAccount {
+        /// API root.
+        #[serde(default = "default_x")]
+        base_url: Url,
+        /// OAuth 2.0 user-context bearer token with `tweet.write`.
+        user_token: SecretString,
+        /// The account's numeric user id, to look up its recent posts.
+        user_id: String,
+    }
+);
+
+account!(
+    /// A webhook receiving `{text, url, headline, film, rating}` as JSON.
+    WebhookAccount {
+        /// Where to POST.
+        url: Url,
+    }
+);
+
+impl AccountSettings {
+    /// The fields every network shares.
+    pub fn common(&self) -> Common<'_> {
+        macro_rules! common {
+            ($a:expr) => {
+                Common {
+                    name: &$a.name,
+                    min_spacing_secs: $a.min_spacing_secs,
+                    quiet_hours: $a.quiet_hours.as_ref(),
+                    hashtags: &$a.hashtags,
+                    template: $a.template.as_deref(),
+                }
+            };
+        }
+        match self {
+            Self::Mastodon(a) => common!(a),
+            Self::Bluesky(a) => common!(a),
+            Self::X(a) => common!(a),
+            Self::Webhook(a) => common!(a),
+        }
+    }
+
+    /// The account's name.
+    pub fn name(&self) -> &str {
+        self.common().name
+    }
+
+    /// The account's network.
+    pub fn network(&self) -> crate::Network {
+        match self {
+            Self::Mastodon(_) => crate::Network::Mastodon,
+            Self::Bluesky(_) => crate::Network::Bluesky,
+            Self::X(_) => crate::Network::X,
+            Self::Webhook(_) => crate::Network::Webhook,
+        }
+    }
+}
+
+/// Why the settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// Two accounts share a name, and so would share ledger rows.
+    #[error("account name `{0}` is configured twice; give every account its own name")]
+    DuplicateAccount(String),
+    /// A blank name cannot key the ledger.
+    #[error("every account needs a non-blank `name`")]
+    BlankName,
+    /// A custom template does not parse.
+    #[error("the template of account `{account}` is invalid: {reason}")]
+    Template {
+        /// The account.
+        account: String,
+        /// What minijinja said.
+        reason: String,
+    },
+}
+
+impl Settings {
+    /// Checks what serde cannot: unique, non-blank account names.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let mut seen = HashSet::new();
+        for account in &self.accounts {
+            let name = account.name();
+            if name.trim().is_empty() {
+                return Err(SettingsError::BlankName);
+            }
+            if !seen.insert(name) {
+                return Err(SettingsError::DuplicateAccount(name.to_owned()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A daily window in a time zone during which posts wait, e.g.
+/// `22:00-07:00 Europe/London` (it may cross midnight).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct QuietHours {
+    start: NaiveTime,
+    end: NaiveTime,
+    zone: Tz,
+}
+
+/// Why a text is not a quiet-hours window.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a quiet-hours window: write it like \"22:00-07:00 Europe/London\"")]
+pub struct InvalidQuietHours(String);
+
+impl FromStr for QuietHours {
+    type Err = InvalidQuietHours;
+    fn from_str(text: &str) -> Result<Self, InvalidQuietHours> {
+        let invalid = || InvalidQuietHours(text.to_owned());
+        let (window, zone) = text.trim().split_once(' ').ok_or_else(invalid)?;
+        let (start, end) = window.split_once('-').ok_or_else(invalid)?;
+        let time = |t: &str| NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| invalid());
+        let (start, end) = (time(start)?, time(end)?);
+        if start == end {
+            return Err(invalid());
+        }
+        let zone = zone.trim().parse::<Tz>().map_err(|_| invalid())?;
+        Ok(Self { start, end, zone })
+    }
+}
+
+impl TryFrom<String> for QuietHours {
+    type Error = InvalidQuietHours;
+    fn try_from(text: String) -> Result<Self, InvalidQuietHours> {
+        text.parse()
+    }
+}
+
+impl fmt::Display for QuietHours {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}-{} {}",
+            self.start.format("%H:%M"),
+            self.end.format("%H:%M"),
+            self.zone
+        )
+    }
+}
+
+impl fmt::Debug for QuietHours {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "QuietHours({self})")
+    }
+}
+
+impl QuietHours {
+    /// When the window holding `now` ends, or `None` outside the window.
+    pub fn ends_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let local = now.with_timezone(&self.zone);
+        let time = local.time();
+        let quiet = if self.start < self.end {
+            self.start <= time && time < self.end
+        } else {
+            time >= self.start || time < self.end
+        };
+        if !quiet {
+            return None;
+        }
+        let mut date = local.date_naive();
+        if time >= self.end {
+            date = date.succ_opt()?;
+        }
+        // On a DST change the end time may not exist (or exist twice): take
+        // the earliest instant at or after it.
+        let end = date.and_time(self.end);
+        let resolved = (0..3)
+            .find_map(|hour| {
+                self.zone
+                    .from_local_datetime(&(end + chrono::Duration::hours(hour)))
+                    .earliest()
+            })
+            .map(|end| end.with_timezone(&Utc));
+        Some(resolved.unwrap_or(now + chrono::Duration::hours(1)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .expect("valid instant")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn quiet_hours_cross_midnight_in_their_zone() {
+        let quiet: QuietHours = "22:00-07:00 Europe/London".parse().expect("parses");
+        // 21:30 UTC in July is 22:30 BST: quiet until 07:00 BST = 06:00 UTC.
+        assert_eq!(
+            quiet.ends_after(utc("2025-07-01T21:30:00Z")),
+            Some(utc("2025-07-02T06:00:00Z"))
+        );
+        // 02:00 UTC in January is 02:00 GMT: quiet until 07:00 GMT.
+        assert_eq!(
+            quiet.ends_after(utc("2025-01-10T02:00:00Z")),
+            Some(utc("2025-01-10T07:00:00Z"))
+        );
+        assert_eq!(quiet.ends_after(utc("2025-01-10T12:00:00Z")), None);
+        assert_eq!(quiet.to_string(), "22:00-07:00 Europe/London");
+    }
+
+    #[test]
+    fn bad_quiet_hours_are_refused() {
+        for bad in [
+            "22:00-07:00",
+            "22-07 Europe/London",
+            "22:00-07:00 Mars/Base",
+            "07:00-07:00 UTC",
+        ] {
+            assert!(bad.parse::<QuietHours>().is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn accounts_are_tagged_by_network_and_refuse_unknown_fields() {
+        let settings: Settings = serde_json::from_value(serde_json::json!({
+            "database_url": "sqlite://social.sqlite",
+            "accounts": [
+                {"network": "mastodon", "name": "m", "base_url": "https://mastodon.example",
+                 "access_token": "t", "quiet_hours": "22:00-07:00 Europe/London"},
+                {"network": "bluesky", "name": "b", "identifier": "marquee.example", "app_password": "p"},
+                {"network": "x", "name": "x", "user_token": "t", "user_id": "1"},
+                {"network": "webhook", "name": "w", "url": "https://hooks.example/1"},
+            ],
+        }))
+        .expect("settings parse");
+        assert!(settings.dry_run);
+        assert_eq!(settings.consumer_group, "social");
+        settings.validate().expect("valid");
+        let AccountSettings::Bluesky(bluesky) = &settings.accounts[1] else {
+            panic!("not bluesky");
+        };
+        assert_eq!(bluesky.base_url.as_str(), "https://bsky.social/");
+        let typo = serde_json::from_value::<Settings>(serde_json::json!({
+            "database_url": "sqlite://social.sqlite",
+            "accounts": [{"network": "webhook", "name": "w", "url": "https://h.example", "hashtag": []}],
+        }));
+        assert!(typo.is_err());
+    }
+}

@@ -1,0 +1,319 @@
+//! Test harness: the real service on port 0 over a fresh database, a pinned
+//! clock, events delivered straight to its handler.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeZone, Utc};
+use marquee_bus::{Handler, HandlerError, Message, Record};
+use marquee_events::{
+    Envelope, EventData, Film, Rating, Review, ReviewId, ReviewPublished, ReviewUpdated,
+    ReviewWithdrawn,
+};
+use marquee_social::{
+    AccountSettings, BlueskyAccount, Clock, Entry, MastodonAccount, Settings, SocialService,
+    WebhookAccount, XAccount,
+};
+use tempfile::TempDir;
+use url::Url;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A fresh, empty database URL on `engine`.
+pub async fn fresh_database(engine: Engine, dir: &Path) -> String {
+    match engine {
+        Engine::Sqlite => format!("sqlite://{}", dir.join("social.sqlite").display()),
+        Engine::Postgres => {
+            let name = format!("social_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = marquee_runtime::database::connect(POSTGRES_ADMIN)
+                .await
+                .expect("PostgreSQL runs at 127.0.0.1:5432 with trust auth");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("create a test database");
+            admin.close().await;
+            format!("postgres://postgres@127.0.0.1:5432/{name}")
+        }
+    }
+}
+
+/// Drops a PostgreSQL test database.
+pub async fn drop_database(database_url: &str) {
+    let name = database_url.rsplit('/').next().expect("database name");
+    let admin = marquee_runtime::database::connect(POSTGRES_ADMIN)
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .expect("drop the test database");
+}
+
+/// A clock that moves only when told to.
+#[derive(Clone)]
+pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl ManualClock {
+    pub fn at(now: DateTime<Utc>) -> Self {
+        Self(Arc::new(Mutex::new(now)))
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// A fixed instant: 2025-01-10 09:00 UTC plus `minutes`.
+pub fn at(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 1, 10, 9, 0, 0).single().unwrap()
+        + chrono::Duration::minutes(minutes)
+}
+
+pub struct TestApp {
+    pub service: SocialService,
+    pub clock: ManualClock,
+    pub address: SocketAddr,
+    pub database_url: String,
+    engine: Engine,
+    offset: std::sync::atomic::AtomicI64,
+    /// Holds the SQLite file; deleted when the test ends.
+    _dir: TempDir,
+}
+
+impl TestApp {
+    /// The service posting for real (not dry-run) to `accounts`, on SQLite.
+    pub async fn spawn(accounts: Vec<AccountSettings>) -> Self {
+        Self::spawn_with(Engine::Sqlite, |s| s.accounts = accounts).await
+    }
+
+    /// Starts the service with test settings that `configure` may adjust;
+    /// the clock starts at `at(0)`.
+    pub async fn spawn_with(engine: Engine, configure: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = fresh_database(engine, dir.path()).await;
+        let mut settings = Settings {
+            database_url: database_url.clone(),
+            dry_run: false,
+            consumer_group: "social".to_owned(),
+            accounts: Vec::new(),
+        };
+        configure(&mut settings);
+        let clock = ManualClock::at(at(0));
+        let service = SocialService::build_with_clock(settings, Arc::new(clock.clone()))
+            .await
+            .expect("service builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let router = service.router();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Self {
+            service,
+            clock,
+            address,
+            database_url,
+            engine,
+            offset: 0.into(),
+            _dir: dir,
+        }
+    }
+
+    /// Drops the PostgreSQL database, if any.
+    pub async fn cleanup(self) {
+        if let Engine::Postgres = self.engine {
+            drop_database(&self.database_url).await;
+        }
+    }
+
+    /// Hands `event` to the handler as the bus would deliver it.
+    pub async fn deliver<T: EventData>(&self, event: &Envelope<T>) -> Result<(), HandlerError> {
+        let offset = self
+            .offset
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.service.handler().handle(&message(event, offset)).await
+    }
+
+    /// Works through whatever is due now; returns the send attempts.
+    pub async fn drain(&self) -> usize {
+        self.service.drain_once().await.unwrap()
+    }
+
+    pub async fn entry(&self, review_id: &str, account: &str) -> Entry {
+        self.service
+            .ledger()
+            .get(review_id, account)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no ledger row for {review_id} on {account}"))
+    }
+
+    /// Runs SQL on the service's database (to stage a crash).
+    pub async fn execute(&self, sql: &str) {
+        let pool = marquee_runtime::database::connect(&self.database_url)
+            .await
+            .unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        reqwest::get(format!("http://{}{path}", self.address))
+            .await
+            .unwrap()
+    }
+}
+
+/// The message a consumer would receive for `event`.
+pub fn message<T: EventData>(event: &Envelope<T>, offset: i64) -> Message {
+    let record = Record::from_event(event);
+    Message {
+        topic: record.topic,
+        partition: 0,
+        offset,
+        key: Some(record.key),
+        headers: record.headers,
+        payload: record.payload,
+    }
+}
+
+/// A review like the publication's.
+pub fn review(id: &str) -> Review {
+    Review {
+        id: ReviewId::parse(id).unwrap(),
+        url: Url::parse(&format!("https://films.example/reviews/{id}")).unwrap(),
+        headline: "Hamnet review – a raw, aching portrait of grief".to_owned(),
+        film: Film {
+            title: "Hamnet".to_owned(),
+            year: Some(2025),
+        },
+        standfirst:
+            "Chloé Zhao’s adaptation of Maggie O’Farrell’s novel is tender and overwhelming"
+                .to_owned(),
+        body_html: "<p>Body.</p>".to_owned(),
+        author: Some("Ella Kemp".to_owned()),
+        rating: Some(Rating::try_from(4).unwrap()),
+        section: "In Cinemas".to_owned(),
+        image: None,
+        published_at: at(0),
+        updated_at: at(0),
+    }
+}
+
+pub fn published(review: &Review) -> Envelope<ReviewPublished> {
+    Envelope::new(
+        "marquee/tests",
+        ReviewPublished {
+            review: review.clone(),
+        },
+    )
+}
+
+pub fn updated(review: &Review) -> Envelope<ReviewUpdated> {
+    Envelope::new(
+        "marquee/tests",
+        ReviewUpdated {
+            review: review.clone(),
+            changed: vec!["headline".to_owned()],
+        },
+    )
+}
+
+pub fn withdrawn(id: &str) -> Envelope<ReviewWithdrawn> {
+    Envelope::new(
+        "marquee/tests",
+        ReviewWithdrawn {
+            id: ReviewId::parse(id).unwrap(),
+            reason: "withdrawn by CMS webhook".to_owned(),
+        },
+    )
+}
+
+pub fn mastodon_account(name: &str, base_url: &str) -> MastodonAccount {
+    MastodonAccount {
+        name: name.to_owned(),
+        min_spacing_secs: 0,
+        quiet_hours: None,
+        hashtags: vec!["film".to_owned()],
+        template: None,
+        base_url: Url::parse(base_url).unwrap(),
+        access_token: "mastodon-token".into(),
+        visibility: "unlisted".to_owned(),
+        language: "en".to_owned(),
+    }
+}
+
+pub fn bluesky_account(name: &str, base_url: &str) -> BlueskyAccount {
+    BlueskyAccount {
+        name: name.to_owned(),
+        min_spacing_secs: 0,
+        quiet_hours: None,
+        hashtags: Vec::new(),
+        template: None,
+        base_url: Url::parse(base_url).unwrap(),
+        identifier: "marquee.films.example".to_owned(),
+        app_password: "app-pass-word".into(),
+        language: "en".to_owned(),
+    }
+}
+
+pub fn x_account(name: &str, base_url: &str) -> XAccount {
+    XAccount {
+        name: name.to_owned(),
+        min_spacing_secs: 0,
+        quiet_hours: None,
+        hashtags: vec!["film".to_owned()],
+        template: None,
+        base_url: Url::parse(base_url).unwrap(),
+        user_token: "x-user-token".into(),
+        user_id: "42".to_owned(),
+    }
+}
+
+pub fn webhook_account(name: &str, url: &str) -> WebhookAccount {
+    WebhookAccount {
+        name: name.to_owned(),
+        min_spacing_secs: 0,
+        quiet_hours: None,
+        hashtags: Vec::new(),
+        template: None,
+        url: Url::parse(url).unwrap(),
+    }
+}
+
+/// The JSON bodies of the requests `server` received at `path`.
+pub async fn bodies(server: &wiremock::MockServer, path: &str) -> Vec<serde_json::Value> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == path)
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+/// The values of header `name` on the requests `server` received at `path`.
+pub async fn headers(server: &wiremock::MockServer, path: &str, name: &str) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == path)
+        .filter_map(|r| Some(r.headers.get(name)?.to_str().ok()?.to_owned()))
+        .collect()
+}

@@ -1,0 +1,152 @@
+//! The ledger on SQLite and PostgreSQL: once per review and account.
+
+use marquee_social::{AccountSettings, ComposedPost, Network, NewPost, Status};
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{
+    Engine, TestApp, at, mastodon_account, published, review, updated, webhook_account,
+};
+
+fn post(review_id: &str) -> NewPost {
+    NewPost {
+        review_id: review_id.to_owned(),
+        account: "masto".to_owned(),
+        network: Network::Mastodon,
+        idempotency_key: format!("key-{review_id}"),
+        post: ComposedPost {
+            text: "Hamnet review ★★★★☆".to_owned(),
+            url: "https://films.example/reviews/hamnet".to_owned(),
+            headline: "Hamnet review".to_owned(),
+            standfirst: "Tender".to_owned(),
+            film: "Hamnet".to_owned(),
+            rating: Some(4),
+        },
+    }
+}
+
+async fn records_once_and_tracks_status(engine: Engine) {
+    let app = TestApp::spawn_with(engine, |_| {}).await;
+    let ledger = app.service.ledger();
+    assert!(
+        ledger
+            .record(&post("hamnet"), Status::Queued, at(0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !ledger
+            .record(&post("hamnet"), Status::Queued, at(1))
+            .await
+            .unwrap()
+    );
+
+    let entry = ledger.next_due("masto", at(0)).await.unwrap().unwrap();
+    assert_eq!(entry.status, Status::Queued);
+    assert_eq!(entry.post, post("hamnet").post);
+    assert!(ledger.claim(&entry, at(0), at(5)).await.unwrap());
+    assert!(
+        !ledger.claim(&entry, at(0), at(5)).await.unwrap(),
+        "claimed once"
+    );
+    assert!(
+        ledger.next_due("masto", at(1)).await.unwrap().is_none(),
+        "leased"
+    );
+    assert_eq!(ledger.next_wake("masto").await.unwrap(), Some(at(5)));
+
+    ledger
+        .mark_posted(&entry, Some("110"), Some("https://m.example/110"), at(1))
+        .await
+        .unwrap();
+    let stored = ledger.get("hamnet", "masto").await.unwrap().unwrap();
+    assert_eq!(stored.status, Status::Posted);
+    assert_eq!(stored.attempts, 1);
+    assert_eq!(stored.remote_id.as_deref(), Some("110"));
+    assert_eq!(ledger.last_posted("masto").await.unwrap(), Some(at(1)));
+    assert!(ledger.next_due("masto", at(10)).await.unwrap().is_none());
+    assert_eq!(ledger.list(false, 10).await.unwrap().len(), 1);
+    assert!(ledger.list(true, 10).await.unwrap().is_empty());
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_ledger_records_once_on_sqlite() {
+    records_once_and_tracks_status(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_ledger_records_once_on_postgres() {
+    records_once_and_tracks_status(Engine::Postgres).await;
+}
+
+async fn one_post_per_review_per_account(engine: Engine) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/statuses"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1", "url": null})))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let app = TestApp::spawn_with(engine, |settings| {
+        settings.accounts = vec![
+            AccountSettings::Mastodon(mastodon_account("masto", &uri)),
+            AccountSettings::Webhook(webhook_account("hook", &format!("{uri}/hook"))),
+        ];
+    })
+    .await;
+    for id in ["a", "b"] {
+        app.deliver(&published(&review(id))).await.unwrap();
+        app.deliver(&updated(&review(id))).await.unwrap();
+    }
+    assert_eq!(app.drain().await, 4);
+    // A replay of the whole topic.
+    for id in ["a", "b"] {
+        app.deliver(&published(&review(id))).await.unwrap();
+        app.deliver(&updated(&review(id))).await.unwrap();
+    }
+    assert_eq!(app.drain().await, 0);
+    assert_eq!(app.service.ledger().list(false, 10).await.unwrap().len(), 4);
+    server.verify().await;
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn one_post_per_review_per_account_on_sqlite() {
+    one_post_per_review_per_account(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn one_post_per_review_per_account_on_postgres() {
+    one_post_per_review_per_account(Engine::Postgres).await;
+}
+
+#[tokio::test]
+async fn the_ledger_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("social.sqlite").display());
+    let ledger = marquee_social::Ledger::open(&url).await.unwrap();
+    assert!(
+        ledger
+            .record(&post("hamnet"), Status::DryRun, at(0))
+            .await
+            .unwrap()
+    );
+    drop(ledger);
+    let reopened = marquee_social::Ledger::open(&url).await.unwrap();
+    assert!(
+        !reopened
+            .record(&post("hamnet"), Status::Queued, at(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(reopened.list(true, 10).await.unwrap().len(), 1);
+}

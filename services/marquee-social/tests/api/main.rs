@@ -1,0 +1,14 @@
+//! Integration tests of the social service: the real service over a fresh
+//! SQLite or PostgreSQL database, events handed straight to its handler,
+//! the networks faked with wiremock after their real APIs, the clock pinned.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod bluesky;
+mod compose;
+mod helpers;
+mod ledger;
+mod mastodon;
+mod outbox;
+mod pacing;
+mod webhook;
+mod x;

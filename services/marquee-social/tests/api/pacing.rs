@@ -1,0 +1,114 @@
+//! Pacing: minimum spacing per account, quiet hours in a time zone, and the
+//! worker loop itself.
+
+use std::time::Duration;
+
+use marquee_social::{AccountSettings, Status};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{TestApp, mastodon_account, published, review, withdrawn};
+
+async fn mastodon_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/statuses"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "1", "url": "https://m.example/1"})),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn posts_of_one_account_keep_their_minimum_spacing() {
+    let server = mastodon_server().await;
+    let mut account = mastodon_account("masto", &server.uri());
+    account.min_spacing_secs = 600;
+    let app = TestApp::spawn(vec![AccountSettings::Mastodon(account)]).await;
+    for id in ["a", "b", "c"] {
+        app.deliver(&published(&review(id))).await.unwrap();
+    }
+    assert_eq!(app.drain().await, 1);
+    app.clock.advance(chrono::Duration::seconds(599));
+    assert_eq!(app.drain().await, 0);
+    app.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(app.drain().await, 1);
+    // In order of arrival.
+    assert_eq!(app.entry("b", "masto").await.status, Status::Posted);
+    assert_eq!(app.entry("c", "masto").await.status, Status::Queued);
+}
+
+#[tokio::test]
+async fn posts_wait_out_quiet_hours_in_their_time_zone() {
+    let server = mastodon_server().await;
+    let mut account = mastodon_account("masto", &server.uri());
+    account.quiet_hours = Some("22:00-07:00 Europe/London".parse().unwrap());
+    let app = TestApp::spawn(vec![AccountSettings::Mastodon(account)]).await;
+    // at(0) is 09:00 GMT; 14 hours on is 23:00, inside the window.
+    app.clock.advance(chrono::Duration::hours(14));
+    app.deliver(&published(&review("late"))).await.unwrap();
+    assert_eq!(app.drain().await, 0);
+    app.clock
+        .advance(chrono::Duration::hours(7) + chrono::Duration::minutes(59));
+    assert_eq!(app.drain().await, 0, "06:59 is still quiet");
+    app.clock.advance(chrono::Duration::minutes(1));
+    assert_eq!(app.drain().await, 1);
+    assert_eq!(app.entry("late", "masto").await.status, Status::Posted);
+}
+
+#[tokio::test]
+async fn the_worker_sends_what_the_handler_queued_and_stops_on_shutdown() {
+    let server = mastodon_server().await;
+    let app = TestApp::spawn(vec![AccountSettings::Mastodon(mastodon_account(
+        "masto",
+        &server.uri(),
+    ))])
+    .await;
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(app.service.clone().run(shutdown.clone()));
+    app.deliver(&published(&review("hamnet"))).await.unwrap();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if app.entry("hamnet", "masto").await.status == Status::Posted {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not posted in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), worker)
+        .await
+        .expect("the worker stops on shutdown")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_review_withdrawn_while_queued_is_never_posted() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut account = mastodon_account("masto", &server.uri());
+    account.min_spacing_secs = 3600;
+    let app = TestApp::spawn(vec![AccountSettings::Mastodon(account)]).await;
+    app.deliver(&published(&review("kept"))).await.unwrap();
+    app.deliver(&published(&review("pulled"))).await.unwrap();
+    assert_eq!(app.drain().await, 1);
+    app.deliver(&withdrawn("pulled")).await.unwrap();
+    app.deliver(&withdrawn("kept")).await.unwrap();
+    app.clock.advance(chrono::Duration::hours(2));
+    assert_eq!(app.drain().await, 0);
+    assert_eq!(app.entry("kept", "masto").await.status, Status::Posted);
+    let pulled = app.entry("pulled", "masto").await;
+    assert_eq!(pulled.status, Status::Failed);
+    assert!(pulled.reason.unwrap().contains("withdrawn"));
+}

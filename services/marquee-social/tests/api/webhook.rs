@@ -1,0 +1,66 @@
+//! The generic webhook: one JSON POST per review.
+
+use marquee_social::{AccountSettings, Status};
+use serde_json::json;
+use wiremock::matchers::{header_exists, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{TestApp, bodies, published, review, webhook_account};
+
+#[tokio::test]
+async fn a_webhook_receives_text_url_headline_film_and_rating() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/reviews"))
+        .and(header_exists("idempotency-key"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let app = TestApp::spawn(vec![AccountSettings::Webhook(webhook_account(
+        "slack",
+        &format!("{}/hooks/reviews", server.uri()),
+    ))])
+    .await;
+    let hamnet = review("hamnet");
+    app.deliver(&published(&hamnet)).await.unwrap();
+    app.deliver(&published(&hamnet)).await.unwrap();
+    assert_eq!(app.drain().await, 1);
+
+    let entry = app.entry("hamnet", "slack").await;
+    assert_eq!(entry.status, Status::Posted);
+    assert_eq!(
+        bodies(&server, "/hooks/reviews").await,
+        vec![json!({
+            "text": entry.post.text,
+            "url": "https://films.example/reviews/hamnet",
+            "headline": hamnet.headline,
+            "film": "Hamnet",
+            "rating": 4,
+        })]
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_that_keeps_failing_gives_up_after_the_last_attempt() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(8)
+        .mount(&server)
+        .await;
+    let app = TestApp::spawn(vec![AccountSettings::Webhook(webhook_account(
+        "flaky",
+        &server.uri(),
+    ))])
+    .await;
+    app.deliver(&published(&review("hamnet"))).await.unwrap();
+    for _ in 0..8 {
+        assert_eq!(app.drain().await, 1);
+        app.clock.advance(chrono::Duration::minutes(16));
+    }
+    assert_eq!(app.drain().await, 0);
+    let entry = app.entry("hamnet", "flaky").await;
+    assert_eq!(entry.status, Status::Failed);
+    assert!(entry.reason.as_deref().unwrap().contains("500"));
+}
