@@ -2,3 +2,5 @@
 CREATE DATABASE marquee_feeds OWNER marquee;
 CREATE DATABASE marquee_reviews OWNER marquee;
 CREATE DATABASE marquee_social OWNER marquee;
+CREATE DATABASE marquee_listings OWNER marquee;
+CREATE DATABASE marquee_digest OWNER marquee;

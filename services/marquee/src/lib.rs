@@ -5,6 +5,7 @@
 //! SERVICE` runs one on Kafka, as a container does. Both go through
 //! [`start`], so tests exercise exactly what operators run.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,9 +13,12 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use marquee_bus::{Bus, BusSettings, Handler, Subscription};
+use marquee_digest::DigestService;
 use marquee_events::topics;
 use marquee_feeds::FeedsService;
+use marquee_listings_ingest::ListingsIngest;
 use marquee_reviews_ingest::ReviewsIngest;
+use marquee_runtime::admin::{AdminSettings, require_bearer};
 use marquee_runtime::http::{HttpSettings, Readiness, Server, operations_router};
 use marquee_runtime::telemetry::TelemetrySettings;
 use marquee_social::SocialService;
@@ -34,10 +38,12 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
 pub struct Settings {
     /// Folder that relative SQLite paths and the embedded log live in.
     pub data_dir: PathBuf,
-    /// Sample sources `marquee up` serves under `/samples/`.
-    pub samples_dir: PathBuf,
+    /// Sample sources `marquee up` serves: folder by name, at `/samples/{name}/`.
+    pub samples: BTreeMap<String, PathBuf>,
     /// The process's HTTP listener.
     pub http: HttpSettings,
+    /// Who may use the operator endpoints.
+    pub admin: AdminSettings,
     /// Logging.
     pub telemetry: TelemetrySettings,
     /// The event bus.
@@ -48,6 +54,10 @@ pub struct Settings {
     pub reviews_ingest: marquee_reviews_ingest::Settings,
     /// The social service.
     pub social: marquee_social::Settings,
+    /// The listings-ingest service.
+    pub listings_ingest: marquee_listings_ingest::Settings,
+    /// The weekly digest service.
+    pub digest: marquee_digest::Settings,
 }
 
 impl Settings {
@@ -64,6 +74,8 @@ impl Settings {
         anchor(&mut self.feeds.database_url);
         anchor(&mut self.reviews_ingest.database_url);
         anchor(&mut self.social.database_url);
+        anchor(&mut self.listings_ingest.database_url);
+        anchor(&mut self.digest.database_url);
         if self.bus.embedded.path.is_relative() {
             self.bus.embedded.path = data_dir.join(&self.bus.embedded.path);
         }
@@ -79,11 +91,21 @@ pub enum Service {
     ReviewsIngest,
     /// One post per new review per social account (Mastodon, Bluesky, X, webhooks).
     Social,
+    /// The weekly "what to watch" email: subscribers, cron schedules, SMTP.
+    Digest,
+    /// Screenings from venue calendars, JSON-LD pages, CSV and JSON, to screening events.
+    ListingsIngest,
 }
 
 impl Service {
     /// Every service, in start order: consumers before producers.
-    pub const ALL: [Service; 3] = [Service::Feeds, Service::Social, Service::ReviewsIngest];
+    pub const ALL: [Service; 5] = [
+        Service::Feeds,
+        Service::Social,
+        Service::Digest,
+        Service::ReviewsIngest,
+        Service::ListingsIngest,
+    ];
 }
 
 /// A started process: its HTTP address, and its tasks to wait for.
@@ -121,6 +143,7 @@ pub async fn start(
     let server = Server::bind(&settings.http).await?;
     let address = server.address();
     let mut router = Router::new();
+    let mut admin = Router::new();
     let mut readiness = Readiness::default().check("bus", {
         let bus = bus.clone();
         move || {
@@ -174,6 +197,49 @@ pub async fn start(
                 ));
                 tasks.spawn(social.run(shutdown.clone()));
             }
+            Service::Digest => {
+                let digest = DigestService::build(settings.digest.clone())
+                    .await
+                    .context("Failed to start the digest service")?;
+                router = router.merge(digest.router());
+                admin = admin.merge(digest.admin_router());
+                readiness = readiness.check("digest-database", {
+                    let digest = digest.clone();
+                    move || {
+                        let digest = digest.clone();
+                        async move { digest.check().await }
+                    }
+                });
+                tasks.spawn(consume(
+                    bus.clone(),
+                    digest.subscription(),
+                    digest.handler(),
+                    shutdown.clone(),
+                ));
+                tasks.spawn(digest.run(shutdown.clone()));
+            }
+            Service::ListingsIngest => {
+                let listings = ListingsIngest::build(settings.listings_ingest.clone(), bus.clone())
+                    .await
+                    .context("Failed to start the listings-ingest service")?;
+                readiness = readiness.check("listings-ingest-database", {
+                    let listings = listings.clone();
+                    move || {
+                        let listings = listings.clone();
+                        async move { listings.check().await }
+                    }
+                });
+                // Reviews, to link screenings to the publication's review of the film.
+                let subscription =
+                    Subscription::new(&listings.settings().consumer_group, &[topics::REVIEWS]);
+                tasks.spawn(consume(
+                    bus.clone(),
+                    subscription,
+                    listings.handler(),
+                    shutdown.clone(),
+                ));
+                tasks.spawn(listings.run(shutdown.clone()));
+            }
             Service::ReviewsIngest => {
                 let ingest = ReviewsIngest::build(settings.reviews_ingest.clone(), bus.clone())
                     .await
@@ -191,10 +257,17 @@ pub async fn start(
         }
     }
     if serve_samples {
-        router = router.nest_service(
-            "/samples",
-            tower_http::services::ServeDir::new(&settings.samples_dir),
-        );
+        for (name, dir) in &settings.samples {
+            router = router.nest_service(
+                &format!("/samples/{name}"),
+                tower_http::services::ServeDir::new(dir),
+            );
+        }
+    }
+    if settings.admin.tokens.is_empty() {
+        tracing::warn!("No admin tokens configured; operator endpoints are not served");
+    } else {
+        router = router.merge(require_bearer(admin, settings.admin.tokens.clone()));
     }
     let router = router
         .merge(operations_router(readiness))

@@ -21,8 +21,17 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn samples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../marquee-reviews-ingest/samples")
+fn samples_dir(service: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../marquee-{service}-ingest/samples"))
+}
+
+/// The built-in defaults with every `127.0.0.1:8080` (listener, public URLs,
+/// sample sources) moved to `port`, as a config file in `dir`.
+fn config_on_port(dir: &Path, port: u16) -> PathBuf {
+    let file = dir.join(format!("marquee-{port}.toml"));
+    let config = marquee::DEFAULT_CONFIG.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
+    std::fs::write(&file, config).unwrap();
+    file
 }
 
 /// A `marquee` process, stopped with SIGTERM when dropped.
@@ -32,16 +41,16 @@ struct Marquee {
 }
 
 impl Marquee {
-    fn start(args: &[&str], port: u16, env: &[(&str, String)]) -> Self {
+    /// `marquee` with `config` (from [`config_on_port`]) listening on `port`.
+    fn start(config: &Path, args: &[&str], port: u16, env: &[(&str, String)]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_marquee"));
         command
+            .arg("--config")
+            .arg(config)
             .args(args)
             .env("MARQUEE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
-            .env(
-                "MARQUEE_FEEDS__BASE_URL",
-                format!("http://127.0.0.1:{port}/"),
-            )
-            .env("MARQUEE_SAMPLES_DIR", samples_dir())
+            .env("MARQUEE_SAMPLES__REVIEWS", samples_dir("reviews"))
+            .env("MARQUEE_SAMPLES__LISTINGS", samples_dir("listings"))
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         for (key, value) in env {
@@ -73,6 +82,28 @@ impl Marquee {
             }
             assert!(Instant::now() < deadline, "timed out waiting for {path}");
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Polls an operator `path` (with the demo admin token) until `accept` holds.
+    async fn admin_get_until(&self, path: &str, accept: impl Fn(&str) -> bool) -> String {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let response = client
+                .get(format!("{}{path}", self.base))
+                .bearer_auth("marquee-local-admin")
+                .send()
+                .await;
+            if let Ok(response) = response
+                && response.status() == 200
+                && let Ok(body) = response.text().await
+                && accept(&body)
+            {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {path}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
@@ -127,22 +158,14 @@ fn posts(outbox: &str) -> usize {
     seen.len()
 }
 
-fn up_env(port: u16) -> Vec<(&'static str, String)> {
-    vec![(
-        "MARQUEE_REVIEWS_INGEST__SOURCES",
-        format!(
-            "[{{kind=\"feed\",name=\"sample-cms-feed\",url=\"http://127.0.0.1:{port}/samples/cms-feed.xml\",poll_interval_secs=60}}]"
-        ),
-    )]
-}
-
 #[tokio::test]
 async fn up_serves_the_samples_and_keeps_its_state_across_a_restart() {
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().to_str().unwrap();
     let port = free_port();
 
-    let first = Marquee::start(&["up", "--data-dir", data_dir], port, &up_env(port));
+    let config = config_on_port(data.path(), port);
+    let first = Marquee::start(&config, &["up", "--data-dir", data_dir], port, &[]);
     let started = Instant::now();
     first.wait_for("/healthz", |body| body == "ok").await;
     let healthy_after = started.elapsed();
@@ -169,7 +192,7 @@ async fn up_serves_the_samples_and_keeps_its_state_across_a_restart() {
 
     // Same data folder: the feed is there before any source is polled again,
     // and re-polling the unchanged samples publishes nothing new.
-    let second = Marquee::start(&["up", "--data-dir", data_dir], port, &up_env(port));
+    let second = Marquee::start(&config, &["up", "--data-dir", data_dir], port, &[]);
     let again = second
         .wait_for("/feeds/all.rss", |f| items(f) == SAMPLE_ITEMS)
         .await;
@@ -243,44 +266,46 @@ fn an_unknown_service_lists_the_known_ones() {
 async fn services_as_separate_processes_on_kafka_and_postgres() {
     let brokers =
         std::env::var("TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned());
-    let feeds_db = fresh_postgres_database().await;
-    let ingest_db = fresh_postgres_database().await;
-    let social_db = fresh_postgres_database().await;
-    let (samples_port, feeds_port, ingest_port, social_port) =
-        (free_port(), free_port(), free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let samples_port = free_port();
     let samples = serve_samples(samples_port).await;
+    let config = config_on_port(dir.path(), samples_port);
     // Unique groups, so earlier runs' offsets on a shared broker do not matter.
-    let group = format!("feeds-{}", uuid_like());
-    let common = |db_key: &'static str, db: &str| {
-        let mut env = vec![
-            ("MARQUEE_BUS__TRANSPORT", "kafka".to_owned()),
-            ("MARQUEE_BUS__KAFKA__BROKERS", brokers.clone()),
-            ("MARQUEE_FEEDS__CONSUMER_GROUP", group.clone()),
-            ("MARQUEE_SOCIAL__CONSUMER_GROUP", format!("social-{group}")),
-            (db_key, db.to_owned()),
-        ];
-        env.extend(up_env(samples_port));
-        env
+    let run = uuid_like();
+    let mut env = vec![
+        ("MARQUEE_BUS__TRANSPORT", "kafka".to_owned()),
+        ("MARQUEE_BUS__KAFKA__BROKERS", brokers),
+    ];
+    for (service, key) in [
+        ("feeds", "FEEDS"),
+        ("reviews", "REVIEWS_INGEST"),
+        ("social", "SOCIAL"),
+        ("listings", "LISTINGS_INGEST"),
+        ("digest", "DIGEST"),
+    ] {
+        let db = fresh_postgres_database().await;
+        env.push((leak(format!("MARQUEE_{key}__DATABASE_URL")), db));
+        if service != "reviews" {
+            env.push((
+                leak(format!("MARQUEE_{key}__CONSUMER_GROUP")),
+                format!("{service}-{run}"),
+            ));
+        }
+    }
+    let start = |service: &str| {
+        let port = free_port();
+        Marquee::start(&config, &["run", service], port, &env)
     };
+    // Consumers first, then the producers.
+    let feeds = start("feeds");
+    let social = start("social");
+    let digest = start("digest");
+    for consumer in [&feeds, &social, &digest] {
+        consumer.wait_for("/readyz", |_| true).await;
+    }
+    let reviews = start("reviews-ingest");
+    let listings = start("listings-ingest");
 
-    let feeds = Marquee::start(
-        &["run", "feeds"],
-        feeds_port,
-        &common("MARQUEE_FEEDS__DATABASE_URL", &feeds_db),
-    );
-    feeds.wait_for("/readyz", |_| true).await;
-    let social = Marquee::start(
-        &["run", "social"],
-        social_port,
-        &common("MARQUEE_SOCIAL__DATABASE_URL", &social_db),
-    );
-    social.wait_for("/readyz", |_| true).await;
-    let ingest = Marquee::start(
-        &["run", "reviews-ingest"],
-        ingest_port,
-        &common("MARQUEE_REVIEWS_INGEST__DATABASE_URL", &ingest_db),
-    );
-    ingest.wait_for("/readyz", |_| true).await;
     let feed = feeds
         .wait_for("/feeds/all.rss", |f| items(f) >= SAMPLE_ITEMS)
         .await;
@@ -292,20 +317,37 @@ async fn services_as_separate_processes_on_kafka_and_postgres() {
             posts(o) == SAMPLE_ITEMS * ACCOUNTS
         })
         .await;
-    social.stop();
-    ingest.stop();
-    feeds.stop();
+    // The digest heard listings-ingest through Kafka: BFI Southbank's sample
+    // calendar has a standing weekly screening, so whatever the date, the
+    // coming week has one.
+    digest
+        .admin_get_until("/digest/preview/weekly", |page| {
+            page.contains("BFI Southbank")
+        })
+        .await;
+    for process in [listings, reviews, digest, social, feeds] {
+        process.stop();
+    }
     samples.abort();
+}
+
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
 }
 
 async fn serve_samples(port: u16) -> tokio::task::JoinHandle<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .unwrap();
-    let router = axum::Router::new().nest_service(
-        "/samples",
-        tower_http::services::ServeDir::new(samples_dir()),
-    );
+    let router = axum::Router::new()
+        .nest_service(
+            "/samples/reviews",
+            tower_http::services::ServeDir::new(samples_dir("reviews")),
+        )
+        .nest_service(
+            "/samples/listings",
+            tower_http::services::ServeDir::new(samples_dir("listings")),
+        );
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() })
 }
 

@@ -2,6 +2,7 @@
 //! telemetry, graceful shutdown, state databases, and the health, readiness
 //! and Prometheus metrics endpoints.
 
+pub mod admin;
 pub mod config;
 pub mod database;
 pub mod http;

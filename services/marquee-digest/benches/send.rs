@@ -1,0 +1,106 @@
+//! Sends one digest run to N subscribers through a local SMTP sink and
+//! prints messages/s, beside a bare lettre client sending one prebuilt
+//! message N times to the same sink (the ceiling).
+//!
+//! ```sh
+//! python3 scripts/smtp-sink.py 2525 - &
+//! DIGEST_BENCH_SMTP=127.0.0.1:2525 DIGEST_BENCH_N=10000 cargo bench -p marquee-digest --bench send
+//! ```
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use marquee_digest::{
+    DigestService, ManualClock, ScheduleSettings, Settings, SmtpSettings, TlsMode,
+};
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let n: usize = std::env::var("DIGEST_BENCH_N").map_or(Ok(10_000), |v| v.parse())?;
+    let smtp = std::env::var("DIGEST_BENCH_SMTP").unwrap_or_else(|_| "127.0.0.1:2525".to_owned());
+    let (host, port) = smtp
+        .rsplit_once(':')
+        .ok_or_else(|| anyhow::anyhow!("DIGEST_BENCH_SMTP is host:port"))?;
+    let port: u16 = port.parse()?;
+    let concurrency = 8;
+    let dir = tempfile::tempdir()?;
+    let settings = Settings {
+        database_url: format!("sqlite://{}", dir.path().join("bench.sqlite").display()),
+        public_base_url: "http://127.0.0.1:8080/".parse()?,
+        token_secret: SecretString::from("bench".to_owned()),
+        from: "Marquee <digest@films.example>".to_owned(),
+        unsubscribe_mailto: None,
+        smtp: SmtpSettings {
+            host: host.to_owned(),
+            port,
+            tls: TlsMode::None,
+            max_per_second: 0,
+            concurrency,
+            ..SmtpSettings::default()
+        },
+        schedules: vec![ScheduleSettings {
+            name: "weekly".to_owned(),
+            cron: "30 8 * * THU".to_owned(),
+            time_zone: "Europe/London".to_owned(),
+            template: "weekly".to_owned(),
+            audience: "all".to_owned(),
+            send_when_empty: true,
+        }],
+        catch_up_window_secs: 3600,
+        consumer_group: "digest".to_owned(),
+        dry_run: false,
+        template_dir: None,
+        confirm_token_ttl_secs: 3600,
+        unsubscribe_token_ttl_secs: 3600,
+    };
+    let clock = ManualClock::new(chrono::Utc::now());
+    let service = DigestService::build_with_clock(settings, Arc::new(clock)).await?;
+    let mut csv = String::from("email\n");
+    for i in 0..n {
+        csv.push_str(&format!("reader{i}@films.example\n"));
+    }
+    service.import_csv(&csv).await?;
+
+    let started = Instant::now();
+    let report = service
+        .send_now("weekly", &CancellationToken::new())
+        .await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "digest run: {} sent in {elapsed:.2} s = {:.0} messages/s (concurrency {concurrency})",
+        report.counts.sent,
+        report.counts.sent as f64 / elapsed
+    );
+
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(port)
+        .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(concurrency as u32))
+        .build();
+    let message = Message::builder()
+        .from("digest@films.example".parse()?)
+        .to("reader@films.example".parse()?)
+        .subject("What to watch")
+        .body("the same body every time".to_owned())?;
+    let started = Instant::now();
+    let sent = futures::stream::iter(0..n)
+        .map(|_| {
+            let transport = &transport;
+            let message = message.clone();
+            async move { transport.send(message).await.is_ok() }
+        })
+        .buffer_unordered(concurrency)
+        .filter(|ok| futures::future::ready(*ok))
+        .count()
+        .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "bare lettre: {sent} sent in {elapsed:.2} s = {:.0} messages/s (concurrency {concurrency})",
+        sent as f64 / elapsed
+    );
+    Ok(())
+}

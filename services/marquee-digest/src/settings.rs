@@ -1,0 +1,240 @@
+//! The service's settings: database, public URL, token secret, SMTP and the
+//! schedules. The binary layers them (defaults, then file, then `MARQUEE_…`
+//! variables) and hands the `[digest]` section over.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use url::Url;
+
+use crate::schedule::{CronSchedule, InvalidSchedule};
+
+/// Everything the digest service needs to run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database_url: String,
+    /// Public URL the subscribe, confirm and unsubscribe routes are served
+    /// under; links in emails are joined onto it.
+    pub public_base_url: Url,
+    /// HMAC-SHA256 key of confirmation and unsubscribe tokens.
+    pub token_secret: SecretString,
+    /// `From:` of every email, e.g. `Marquee <digest@films.example>`.
+    pub from: String,
+    /// Mailbox of the `mailto:` unsubscribe link; defaults to the `From:` address.
+    #[serde(default)]
+    pub unsubscribe_mailto: Option<String>,
+    /// The SMTP relay.
+    #[serde(default)]
+    pub smtp: SmtpSettings,
+    /// The digests to send.
+    #[serde(default)]
+    pub schedules: Vec<ScheduleSettings>,
+    /// A run missed while the process was down is caught up once if it was
+    /// due less than this long ago; older ones are logged as missed.
+    #[serde(default = "default_catch_up_window_secs")]
+    pub catch_up_window_secs: u64,
+    /// Consumer group of the reviews and screenings subscription.
+    #[serde(default = "default_consumer_group")]
+    pub consumer_group: String,
+    /// Compose scheduled runs and record them, but send nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Folder of operator templates (`{template}.html`, `{template}.txt`)
+    /// overriding the built-in ones of the same name.
+    #[serde(default)]
+    pub template_dir: Option<PathBuf>,
+    /// How long a confirmation link stays valid.
+    #[serde(default = "default_confirm_ttl_secs")]
+    pub confirm_token_ttl_secs: u64,
+    /// How long an unsubscribe link stays valid (RFC 8058 links live in old mail).
+    #[serde(default = "default_unsubscribe_ttl_secs")]
+    pub unsubscribe_token_ttl_secs: u64,
+}
+
+fn default_catch_up_window_secs() -> u64 {
+    6 * 3600
+}
+
+fn default_consumer_group() -> String {
+    "digest".to_owned()
+}
+
+fn default_confirm_ttl_secs() -> u64 {
+    48 * 3600
+}
+
+fn default_unsubscribe_ttl_secs() -> u64 {
+    400 * 24 * 3600
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Plain text: a relay on loopback or in a private network.
+    None,
+    /// Plain connection upgraded by STARTTLS (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// The `[digest.smtp]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSettings {
+    /// Relay host name.
+    pub host: String,
+    /// Relay port.
+    pub port: u16,
+    /// Connection security.
+    pub tls: TlsMode,
+    /// Login, when the relay wants one.
+    pub username: Option<String>,
+    /// Password of `username`.
+    pub password: Option<SecretString>,
+    /// Most messages sent per second; 0 for no limit.
+    pub max_per_second: u32,
+    /// Messages in flight at once (and pooled connections).
+    pub concurrency: usize,
+    /// Attempts per message when the relay fails transiently (4xx, lost connection).
+    pub max_attempts: u32,
+    /// Wait before the first retry; doubles after each.
+    pub retry_backoff_ms: u64,
+    /// A run pauses itself after this many messages in a row failed.
+    pub pause_after_errors: u32,
+    /// Seconds to wait for the relay to answer.
+    pub timeout_secs: u64,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 1025,
+            tls: TlsMode::None,
+            username: None,
+            password: None,
+            max_per_second: 50,
+            concurrency: 4,
+            max_attempts: 3,
+            retry_backoff_ms: 500,
+            pause_after_errors: 10,
+            timeout_secs: 30,
+        }
+    }
+}
+
+/// One digest schedule.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSettings {
+    /// Unique name, e.g. `weekly`.
+    pub name: String,
+    /// Cron expression, 5 fields (`30 8 * * THU`) or 6-7 with seconds first.
+    pub cron: String,
+    /// IANA time zone the expression is read in, e.g. `Europe/London`.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// Template name: `{template}.html` and `{template}.txt`.
+    #[serde(default = "default_template")]
+    pub template: String,
+    /// Subscriber list the digest goes to; `all` for every confirmed subscriber.
+    #[serde(default = "default_audience")]
+    pub audience: String,
+    /// Send even when there is nothing new (otherwise the run is skipped).
+    #[serde(default)]
+    pub send_when_empty: bool,
+}
+
+fn default_time_zone() -> String {
+    "Europe/London".to_owned()
+}
+
+fn default_template() -> String {
+    "weekly".to_owned()
+}
+
+fn default_audience() -> String {
+    "all".to_owned()
+}
+
+/// Why the settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A schedule's cron expression or time zone is invalid.
+    #[error(transparent)]
+    Schedule(#[from] InvalidSchedule),
+    /// Two schedules share a name.
+    #[error("schedule `{0}` is configured twice; give every schedule its own name")]
+    DuplicateSchedule(String),
+    /// The `from` address does not parse.
+    #[error("`from` is not a mailbox ({0}); use e.g. `Marquee <digest@films.example>`")]
+    From(String),
+    /// Links are joined onto the public URL, which needs a host.
+    #[error("public_base_url `{0}` must be an absolute http(s) URL")]
+    BaseUrl(Url),
+    /// Zero would never send anything.
+    #[error("smtp.concurrency and smtp.max_attempts must be at least 1")]
+    Zero,
+}
+
+impl Settings {
+    /// Checks what serde cannot and returns the parsed schedules.
+    pub fn validate(&self) -> Result<Vec<CronSchedule>, SettingsError> {
+        if !matches!(self.public_base_url.scheme(), "http" | "https")
+            || self.public_base_url.cannot_be_a_base()
+        {
+            return Err(SettingsError::BaseUrl(self.public_base_url.clone()));
+        }
+        self.from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| SettingsError::From(e.to_string()))?;
+        if self.smtp.concurrency == 0 || self.smtp.max_attempts == 0 {
+            return Err(SettingsError::Zero);
+        }
+        let mut seen = HashSet::new();
+        let mut schedules = Vec::with_capacity(self.schedules.len());
+        for schedule in &self.schedules {
+            if !seen.insert(schedule.name.as_str()) {
+                return Err(SettingsError::DuplicateSchedule(schedule.name.clone()));
+            }
+            schedules.push(CronSchedule::parse(schedule)?);
+        }
+        Ok(schedules)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_settings_get_defaults_and_unknown_keys_are_refused() {
+        let settings: Settings = serde_json::from_value(serde_json::json!({
+            "database_url": "sqlite://digest.sqlite",
+            "public_base_url": "http://127.0.0.1:8080/",
+            "token_secret": "s3cret",
+            "from": "Marquee <digest@films.example>",
+            "schedules": [{"name": "weekly", "cron": "30 8 * * THU"}],
+        }))
+        .expect("minimal settings parse");
+        assert_eq!(settings.consumer_group, "digest");
+        assert_eq!(settings.smtp.tls, TlsMode::None);
+        assert_eq!(settings.schedules[0].time_zone, "Europe/London");
+        assert_eq!(settings.validate().expect("valid").len(), 1);
+
+        let unknown = serde_json::from_value::<Settings>(serde_json::json!({
+            "database_url": "sqlite://digest.sqlite",
+            "public_base_url": "http://127.0.0.1:8080/",
+            "token_secret": "s3cret",
+            "from": "digest@films.example",
+            "dryrun": true,
+        }));
+        assert!(unknown.is_err());
+    }
+}

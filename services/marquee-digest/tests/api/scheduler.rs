@@ -1,0 +1,143 @@
+//! The scheduler on a pinned clock: due runs, DST change days, catch-up,
+//! skipped runs.
+
+use chrono::{DateTime, Utc};
+use marquee_digest::{Preferences, RunStatus, ScheduleSettings};
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{Engine, TestApp, thursday};
+
+on_both_engines!(
+    a_daily_0130_london_schedule_runs_once_on_each_dst_change_day,
+    a_run_missed_while_down_is_caught_up_once_within_the_window,
+    a_run_missed_beyond_the_window_is_recorded_as_missed_not_sent,
+    a_run_with_nothing_new_is_skipped_and_recorded,
+);
+
+fn utc(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn daily() -> ScheduleSettings {
+    ScheduleSettings {
+        name: "nightly".to_owned(),
+        cron: "30 1 * * *".to_owned(),
+        time_zone: "Europe/London".to_owned(),
+        template: "weekly".to_owned(),
+        audience: "all".to_owned(),
+        send_when_empty: true,
+    }
+}
+
+async fn a_daily_0130_london_schedule_runs_once_on_each_dst_change_day(engine: Engine) {
+    let app = TestApp::spawn_with(engine, |s| {
+        s.schedules = vec![daily()];
+        s.catch_up_window_secs = 600;
+    })
+    .await;
+    app.subscriber("reader@films.example", Preferences::default())
+        .await;
+    let shutdown = CancellationToken::new();
+    // Walk each change day in 10-minute steps, ticking at every step.
+    for (from, to, expected) in [
+        (
+            "2026-03-28T23:00:00Z",
+            "2026-03-29T23:00:00Z",
+            "2026-03-29T01:30:00Z",
+        ),
+        (
+            "2026-10-24T23:00:00Z",
+            "2026-10-25T23:50:00Z",
+            "2026-10-25T00:30:00Z",
+        ),
+    ] {
+        let mut now = utc(from);
+        while now <= utc(to) {
+            app.clock.set(now);
+            app.service.tick(&shutdown).await.unwrap();
+            now += chrono::Duration::minutes(10);
+        }
+        let runs: Vec<_> = app
+            .service
+            .status(100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.run.scheduled_for >= utc(from) && r.run.scheduled_for <= utc(to))
+            .collect();
+        assert_eq!(runs.len(), 1, "one run on the change day: {runs:?}");
+        assert_eq!(runs[0].run.scheduled_for, utc(expected));
+        assert_eq!(runs[0].run.status, RunStatus::Sent);
+        assert_eq!(runs[0].counts.sent, 1);
+    }
+    assert_eq!(app.sink.wait_for(2).await.len(), 2);
+    app.close().await;
+}
+
+async fn a_run_missed_while_down_is_caught_up_once_within_the_window(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    app.seed_content().await;
+    app.subscriber("reader@films.example", Preferences::default())
+        .await;
+    let shutdown = CancellationToken::new();
+    // Down at 08:30; back at 09:10, inside the one-hour window.
+    app.clock.set(thursday() + chrono::Duration::minutes(40));
+    let first = app.service.tick(&shutdown).await.unwrap();
+    assert_eq!(first.len(), 1);
+    let report = app.service.run_report(&first[0]).await.unwrap();
+    assert_eq!(report.run.kind, "catch_up");
+    assert_eq!(report.run.scheduled_for, thursday());
+    assert_eq!(report.run.status, RunStatus::Sent);
+    // A restarted process does not send it again.
+    let restarted = app.restart().await;
+    assert!(restarted.tick(&shutdown).await.unwrap().is_empty());
+    app.clock.set(thursday() + chrono::Duration::minutes(50));
+    assert!(app.service.tick(&shutdown).await.unwrap().is_empty());
+    assert_eq!(app.sink.wait_for(1).await.len(), 1);
+    app.close().await;
+}
+
+async fn a_run_missed_beyond_the_window_is_recorded_as_missed_not_sent(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    app.seed_content().await;
+    app.subscriber("reader@films.example", Preferences::default())
+        .await;
+    // A run a week earlier ran; the process was then down past this week's
+    // run by more than the window.
+    let shutdown = CancellationToken::new();
+    app.clock.set(thursday() - chrono::Duration::days(7));
+    app.service.tick(&shutdown).await.unwrap();
+    app.clock.set(thursday() + chrono::Duration::hours(3));
+    let touched = app.service.tick(&shutdown).await.unwrap();
+    assert_eq!(touched.len(), 1);
+    let report = app.service.run_report(&touched[0]).await.unwrap();
+    assert_eq!(report.run.status, RunStatus::Missed);
+    assert!(
+        report.run.note.contains("catch-up window"),
+        "{}",
+        report.run.note
+    );
+    assert_eq!(report.counts.sent, 0);
+    app.close().await;
+}
+
+async fn a_run_with_nothing_new_is_skipped_and_recorded(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    app.subscriber("reader@films.example", Preferences::default())
+        .await;
+    app.clock.set(thursday());
+    let touched = app.service.tick(&CancellationToken::new()).await.unwrap();
+    let report = app.service.run_report(&touched[0]).await.unwrap();
+    assert_eq!(report.run.status, RunStatus::Skipped);
+    assert!(
+        report.run.note.contains("nothing new"),
+        "{}",
+        report.run.note
+    );
+    let status = app.service.status(10).await.unwrap();
+    assert_eq!(status[0].run.status, RunStatus::Skipped);
+    assert!(app.sink.files().is_empty());
+    app.close().await;
+}

@@ -1,0 +1,208 @@
+//! Double opt-in and one-click unsubscribe over HTTP, bounces, CSV.
+
+use marquee_digest::{Preferences, SubscriberStatus};
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{Engine, TestApp, email, thursday};
+
+on_both_engines!(
+    a_form_subscription_is_confirmed_by_its_emailed_link_and_bad_links_are_refused,
+    one_click_unsubscribe_from_the_list_unsubscribe_header_stops_the_next_digest,
+    a_bounce_suppresses_the_address_and_csv_round_trips,
+);
+
+fn link_in(text: &str, path: &str) -> String {
+    text.split_whitespace()
+        .find(|w| w.contains(path))
+        .unwrap_or_else(|| panic!("no {path} link in {text}"))
+        .to_owned()
+}
+
+async fn a_form_subscription_is_confirmed_by_its_emailed_link_and_bad_links_are_refused(
+    engine: Engine,
+) {
+    let app = TestApp::spawn(engine).await;
+    let invalid = app
+        .client
+        .post(app.url("/subscribe"))
+        .json(&serde_json::json!({"email": "not-an-address"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), 422);
+    let body: serde_json::Value = invalid.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("no @"), "{body}");
+
+    let response = app
+        .client
+        .post(app.url("/subscribe"))
+        .form(&[
+            ("email", "new@films.example"),
+            ("venues", "bfi-southbank, prince-charles"),
+            ("formats", "celluloid"),
+            ("min_rating", "3"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    assert!(response.text().await.unwrap().contains("Check your inbox"));
+    let stored = app
+        .service
+        .store()
+        .subscriber_by_email(&email("new@films.example"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, SubscriberStatus::Pending);
+    assert_eq!(
+        stored.preferences.venues,
+        ["bfi-southbank", "prince-charles"]
+    );
+    assert_eq!(stored.preferences.min_rating, Some(3));
+
+    let confirmation = &app.sink.wait_for(1).await[0];
+    assert_eq!(confirmation.to, "new@films.example");
+    let link = link_in(confirmation.part("text/plain"), "/subscribe/confirm?token=");
+
+    // A tampered token is refused and confirms nobody.
+    let flipped = if link.ends_with('0') { '1' } else { '0' };
+    let tampered = format!("{}{flipped}", &link[..link.len() - 1]);
+    let refused = app.client.get(&tampered).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    // An expired one too: three days later (the link lives two).
+    app.clock.set(thursday() + chrono::Duration::days(3));
+    let expired = app.client.get(&link).send().await.unwrap();
+    assert_eq!(expired.status(), 410);
+    assert!(expired.text().await.unwrap().contains("expired"));
+    let stored = app
+        .service
+        .store()
+        .subscriber_by_email(&email("new@films.example"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, SubscriberStatus::Pending);
+
+    // In time, the link confirms.
+    app.clock.set(thursday() - chrono::Duration::hours(1));
+    let confirmed = app.client.get(&link).send().await.unwrap();
+    assert_eq!(confirmed.status(), 200);
+    let stored = app
+        .service
+        .store()
+        .subscriber_by_email(&email("new@films.example"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, SubscriberStatus::Confirmed);
+    app.close().await;
+}
+
+async fn one_click_unsubscribe_from_the_list_unsubscribe_header_stops_the_next_digest(
+    engine: Engine,
+) {
+    let app = TestApp::spawn_with(engine, |s| s.schedules[0].send_when_empty = true).await;
+    app.subscriber("leaving@films.example", Preferences::default())
+        .await;
+    app.subscriber("staying@films.example", Preferences::default())
+        .await;
+    app.clock.set(thursday());
+    app.service.tick(&CancellationToken::new()).await.unwrap();
+    let messages = app.sink.wait_for(2).await;
+    let leaving = messages
+        .iter()
+        .find(|m| m.to == "leaving@films.example")
+        .unwrap();
+    let url = leaving.unsubscribe_url();
+
+    // Someone else's token cannot be forged from this one.
+    let forged = url.replace("unsubscribe.", "unsubscribe.x");
+    assert_eq!(app.client.post(&forged).send().await.unwrap().status(), 400);
+    // GET shows a form and changes nothing (link scanners fetch links).
+    let page = app.client.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<form method=\"post\""));
+    let stored = app
+        .service
+        .store()
+        .subscriber_by_email(&email("leaving@films.example"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, SubscriberStatus::Confirmed);
+    // RFC 8058: a POST with List-Unsubscribe=One-Click, no confirmation.
+    let response = app
+        .client
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let stored = app
+        .service
+        .store()
+        .subscriber_by_email(&email("leaving@films.example"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, SubscriberStatus::Unsubscribed);
+
+    app.clock.set(thursday() + chrono::Duration::days(7));
+    app.service.tick(&CancellationToken::new()).await.unwrap();
+    let messages = app.sink.wait_for(3).await;
+    assert_eq!(messages.len(), 3);
+    assert_eq!(
+        messages
+            .iter()
+            .filter(|m| m.to == "leaving@films.example")
+            .count(),
+        1
+    );
+    app.close().await;
+}
+
+async fn a_bounce_suppresses_the_address_and_csv_round_trips(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let report = app
+        .service
+        .import_csv(
+            "email,status,list,venues,formats,min_rating\n\
+             a@films.example,,weekly,bfi-southbank;prince-charles,35mm,4\n\
+             broken,,weekly,,,\n\
+             b@films.example,pending,weekly,,,\n",
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.imported, 2);
+    assert_eq!(report.rejected.len(), 1);
+    assert!(report.rejected[0].1.contains("broken"), "{report:?}");
+
+    let response = app
+        .client
+        .post(app.url("/webhooks/bounce"))
+        .json(&serde_json::json!({"email": "a@films.example", "kind": "complaint"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let csv = app.service.export_csv().await.unwrap();
+    assert!(
+        csv.contains("a@films.example,suppressed,weekly,bfi-southbank;prince-charles,35mm,4"),
+        "{csv}"
+    );
+    assert!(csv.contains("b@films.example,pending,weekly,,,"), "{csv}");
+    // A suppressed address is not mailed when it subscribes again.
+    let again = app
+        .client
+        .post(app.url("/subscribe"))
+        .json(&serde_json::json!({"email": "a@films.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 202);
+    assert!(app.sink.files().is_empty());
+    app.close().await;
+}

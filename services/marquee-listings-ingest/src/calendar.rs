@@ -1,0 +1,320 @@
+//! Per-venue iCalendar (RFC 5545) output, a pure function of the screenings.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use marquee_events::Screening;
+
+/// Octets per content line before folding (RFC 5545 §3.1), CRLF excluded.
+const FOLD_AT: usize = 75;
+
+/// Minutes an event lasts when its running time is unknown.
+const DEFAULT_MINUTES: u16 = 120;
+
+const LONDON: &str = "Europe/London";
+
+/// The VTIMEZONE of Europe/London since 1996 (EU rules): BST from 01:00 UTC
+/// on the last Sunday of March to 01:00 UTC on the last Sunday of October.
+const LONDON_VTIMEZONE: [&str; 17] = [
+    "BEGIN:VTIMEZONE",
+    "TZID:Europe/London",
+    "BEGIN:DAYLIGHT",
+    "TZOFFSETFROM:+0000",
+    "TZOFFSETTO:+0100",
+    "TZNAME:BST",
+    "DTSTART:19810329T010000",
+    "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU",
+    "END:DAYLIGHT",
+    "BEGIN:STANDARD",
+    "TZOFFSETFROM:+0100",
+    "TZOFFSETTO:+0000",
+    "TZNAME:GMT",
+    "DTSTART:19961027T020000",
+    "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU",
+    "END:STANDARD",
+    "END:VTIMEZONE",
+];
+
+/// Renders a calendar called `name` of `screenings`, each with its
+/// `SEQUENCE` and whether it is cancelled.
+///
+/// - `UID` is `{screening id}@marquee`, stable across edits; `SEQUENCE`
+///   and `STATUS` (`CONFIRMED`/`CANCELLED`) tell clients what changed.
+/// - Europe/London screenings carry `DTSTART;TZID=Europe/London` and the
+///   calendar its `VTIMEZONE`; any other zone is written in UTC (`Z`).
+/// - `DTSTAMP` is the start in UTC rather than "now", so the same input
+///   always renders the same bytes (stable ETags); clients order revisions
+///   by `SEQUENCE`.
+/// - The event lasts the film's running time, else two hours.
+/// - Lines are folded at 75 octets (never inside a UTF-8 character) and end
+///   in CRLF.
+pub fn render_calendar(
+    name: &str,
+    screenings: &[(Screening, u32, bool)],
+    refresh_interval: Duration,
+) -> String {
+    let mut lines: Vec<String> = vec![
+        "BEGIN:VCALENDAR".to_owned(),
+        "VERSION:2.0".to_owned(),
+        "PRODID:-//Marquee//listings-ingest//EN".to_owned(),
+        "CALSCALE:GREGORIAN".to_owned(),
+        "METHOD:PUBLISH".to_owned(),
+        format!("NAME:{}", escape(name)),
+        format!("X-WR-CALNAME:{}", escape(name)),
+        format!(
+            "REFRESH-INTERVAL;VALUE=DURATION:{}",
+            duration(refresh_interval)
+        ),
+        format!("X-PUBLISHED-TTL:{}", duration(refresh_interval)),
+    ];
+    if screenings.iter().any(|(s, _, _)| s.time_zone == LONDON) {
+        lines.extend(LONDON_VTIMEZONE.iter().map(|l| (*l).to_owned()));
+    }
+    let mut sorted: Vec<&(Screening, u32, bool)> = screenings.iter().collect();
+    sorted.sort_by(|a, b| (a.0.starts_at, a.0.id.as_str()).cmp(&(b.0.starts_at, b.0.id.as_str())));
+    for (screening, sequence, cancelled) in sorted {
+        event(&mut lines, screening, *sequence, *cancelled);
+    }
+    lines.push("END:VCALENDAR".to_owned());
+    let mut out = String::new();
+    for line in lines {
+        fold(&mut out, &line);
+    }
+    out
+}
+
+fn event(lines: &mut Vec<String>, s: &Screening, sequence: u32, cancelled: bool) {
+    let utc = s.starts_at.format("%Y%m%dT%H%M%SZ").to_string();
+    lines.push("BEGIN:VEVENT".to_owned());
+    lines.push(format!("UID:{}@marquee", s.id.as_str()));
+    lines.push(format!("DTSTAMP:{utc}"));
+    lines.push(format!("SEQUENCE:{sequence}"));
+    lines.push(format!(
+        "STATUS:{}",
+        if cancelled { "CANCELLED" } else { "CONFIRMED" }
+    ));
+    if s.time_zone == LONDON {
+        lines.push(format!(
+            "DTSTART;TZID={LONDON}:{}",
+            s.starts_at_local.format("%Y%m%dT%H%M%S")
+        ));
+    } else {
+        lines.push(format!("DTSTART:{utc}"));
+    }
+    let minutes = s
+        .film
+        .runtime_minutes
+        .filter(|m| *m > 0)
+        .unwrap_or(DEFAULT_MINUTES);
+    lines.push(format!("DURATION:PT{minutes}M"));
+    let mut summary = s.film.title.clone();
+    if let Some(format) = &s.format {
+        let _ = write!(summary, " ({format})");
+    }
+    for extra in &s.extras {
+        let _ = write!(summary, " + {extra}");
+    }
+    lines.push(format!("SUMMARY:{}", escape(&summary)));
+    let place: Vec<&str> = [
+        Some(s.venue.name.as_str()),
+        s.screen.as_deref(),
+        s.venue.address.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    lines.push(format!("LOCATION:{}", escape(&place.join(", "))));
+    if let Some(strand) = &s.strand {
+        lines.push(format!("CATEGORIES:{}", escape(strand)));
+    }
+    if let Some(url) = &s.booking_url {
+        lines.push(format!("URL:{url}"));
+    }
+    let mut description = Vec::new();
+    if let Some(year) = s.film.year {
+        description.push(format!("{} ({year})", s.film.title));
+    }
+    if let Some(director) = &s.film.director {
+        description.push(format!("Director: {director}"));
+    }
+    if let Some(strand) = &s.strand {
+        description.push(format!("Season: {strand}"));
+    }
+    if !s.accessibility.is_empty() {
+        let access: Vec<&str> = s
+            .accessibility
+            .iter()
+            .map(|a| match a {
+                marquee_events::Accessibility::Subtitled => "subtitled",
+                marquee_events::Accessibility::AudioDescribed => "audio described",
+                marquee_events::Accessibility::Relaxed => "relaxed screening",
+                marquee_events::Accessibility::BabyFriendly => "parent & baby",
+            })
+            .collect();
+        description.push(format!("Access: {}", access.join(", ")));
+    }
+    if s.sold_out {
+        description.push("Sold out".to_owned());
+    }
+    if let Some(url) = &s.booking_url {
+        description.push(format!("Book: {url}"));
+    }
+    if !description.is_empty() {
+        lines.push(format!("DESCRIPTION:{}", escape(&description.join("\n"))));
+    }
+    lines.push("TRANSP:OPAQUE".to_owned());
+    lines.push("END:VEVENT".to_owned());
+}
+
+/// TEXT escaping (RFC 5545 §3.3.11).
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `PT1H30M`-style DURATION of whole seconds.
+fn duration(interval: Duration) -> String {
+    let secs = interval.as_secs();
+    if secs == 0 {
+        return "PT0S".to_owned();
+    }
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = "PT".to_owned();
+    for (value, unit) in [(h, 'H'), (m, 'M'), (s, 'S')] {
+        if value > 0 {
+            let _ = write!(out, "{value}{unit}");
+        }
+    }
+    out
+}
+
+/// Appends `line` folded at 75 octets, each physical line ending in CRLF.
+fn fold(out: &mut String, line: &str) {
+    let mut rest = line;
+    let mut limit = FOLD_AT;
+    loop {
+        if rest.len() <= limit {
+            out.push_str(rest);
+            out.push_str("\r\n");
+            return;
+        }
+        let mut cut = limit;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.push_str(&rest[..cut]);
+        out.push_str("\r\n ");
+        rest = &rest[cut..];
+        // The leading space counts towards the next line's 75 octets.
+        limit = FOLD_AT - 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn long_lines_fold_at_75_octets_without_splitting_characters() {
+        let mut out = String::new();
+        let line = format!("SUMMARY:{}", "é".repeat(100));
+        fold(&mut out, &line);
+        for physical in out.split("\r\n").filter(|l| !l.is_empty()) {
+            assert!(
+                physical.len() <= 75,
+                "{} octets: {physical}",
+                physical.len()
+            );
+        }
+        let unfolded = out.trim_end_matches("\r\n").replace("\r\n ", "");
+        assert_eq!(unfolded, line);
+    }
+
+    #[test]
+    fn durations_and_text_are_written_the_rfc_5545_way() {
+        assert_eq!(duration(Duration::from_secs(3600)), "PT1H");
+        assert_eq!(duration(Duration::from_secs(5400)), "PT1H30M");
+        assert_eq!(duration(Duration::from_secs(0)), "PT0S");
+        assert_eq!(escape("a, b; c\\d\ne"), "a\\, b\\; c\\\\d\\ne");
+    }
+
+    mod roundtrip {
+        use chrono::{NaiveDateTime, TimeZone};
+        use marquee_events::{ScreeningFilm, Venue};
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::ics;
+
+        fn screening(title: &str, screen: &str) -> Screening {
+            let local =
+                NaiveDateTime::parse_from_str("2026-12-04T18:30", "%Y-%m-%dT%H:%M").unwrap();
+            Screening {
+                id: crate::screening_id("v", Some("u"), None, "", local),
+                venue: Venue {
+                    id: "v".to_owned(),
+                    name: "V".to_owned(),
+                    address: None,
+                },
+                film: ScreeningFilm {
+                    title: title.to_owned(),
+                    year: None,
+                    director: None,
+                    runtime_minutes: None,
+                },
+                starts_at: chrono_tz::Europe::London
+                    .from_local_datetime(&local)
+                    .unwrap()
+                    .to_utc(),
+                starts_at_local: local,
+                time_zone: "Europe/London".to_owned(),
+                screen: Some(screen.to_owned()),
+                format: None,
+                strand: None,
+                extras: vec![],
+                accessibility: vec![],
+                booking_url: None,
+                sold_out: false,
+                review_id: None,
+            }
+        }
+
+        proptest! {
+            /// Whatever the text, folding and escaping are undone by our own
+            /// parser's unfolding and unescaping.
+            #[test]
+            fn rendered_text_reads_back_unchanged(
+                title in "[^\\p{Cc}]{1,200}",
+                screen in "[a-zA-Z0-9 ,;:\\\\\"é—]{1,120}",
+            ) {
+                let title = title.trim().to_owned();
+                prop_assume!(!title.is_empty());
+                let screen = screen.trim().to_owned();
+                let s = screening(&title, &screen);
+                let text = render_calendar(&title, &[(s.clone(), 0, false)], Duration::from_secs(60));
+                for line in text.split("\r\n") {
+                    prop_assert!(line.len() <= 75);
+                }
+                let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().to_utc();
+                let parsed = ics::parse(&text, ics::window(chrono_tz::Europe::London, now, 60)).unwrap();
+                prop_assert!(parsed.rejected.is_empty(), "{:?}", parsed.rejected);
+                prop_assert_eq!(parsed.drafts.len(), 1);
+                prop_assert_eq!(&parsed.drafts[0].title, &title);
+                let location = format!("V, {screen}");
+                prop_assert_eq!(parsed.drafts[0].screen.as_deref(), Some(location.as_str()));
+            }
+        }
+    }
+}

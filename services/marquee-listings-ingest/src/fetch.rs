@@ -1,0 +1,361 @@
+//! Fetching venue listings defensively: http(s) only, public addresses only
+//! (unless allowed), a few redirects at most, a time limit, a size cap
+//! enforced while streaming, and text decoded from its declared encoding.
+//! The same guards as reviews-ingest's fetcher, without conditional GET:
+//! listings are small and every poll needs the full set for the
+//! disappearance sweep.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use encoding_rs::Encoding;
+use regex::Regex;
+use reqwest::dns;
+use reqwest::header::{CONTENT_TYPE, LOCATION};
+use url::{Host, Url};
+
+use crate::error::IngestError;
+
+/// Hops followed before giving up; CMSes need one or two at most.
+const MAX_REDIRECTS: usize = 5;
+
+/// A fetched, decoded document.
+#[derive(Debug)]
+pub(crate) struct Document {
+    /// Where it was found, after redirects: the base for relative links.
+    pub(crate) url: Url,
+    /// The text, decoded from its declared encoding.
+    pub(crate) text: String,
+}
+
+/// The HTTP client with the guards every upstream fetch goes through.
+#[derive(Debug, Clone)]
+pub(crate) struct Fetcher {
+    client: reqwest::Client,
+    max_body_bytes: usize,
+    allow_private: bool,
+}
+
+impl Fetcher {
+    /// A client with `timeout` per request and bodies capped at `max_body_bytes`.
+    pub(crate) fn new(
+        timeout: Duration,
+        max_body_bytes: usize,
+        allow_private: bool,
+    ) -> anyhow::Result<Self> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            // Redirects are followed by hand so every hop passes the guards.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!(
+                "marquee-listings-ingest/",
+                env!("CARGO_PKG_VERSION")
+            ));
+        if !allow_private {
+            // Checked again at connect time, so a name that re-resolves to a
+            // private address between our check and the connection is refused.
+            builder = builder.dns_resolver(Arc::new(PublicOnly));
+        }
+        let client = builder.build().context("Failed to build the HTTP client")?;
+        Ok(Self {
+            client,
+            max_body_bytes,
+            allow_private,
+        })
+    }
+
+    /// GETs `url`.
+    #[tracing::instrument(skip(self), fields(url = %url))]
+    pub(crate) async fn get(&self, url: &Url) -> Result<Document, IngestError> {
+        let mut current = url.clone();
+        let mut visited = HashSet::new();
+        loop {
+            self.guard(&current).await?;
+            if !visited.insert(current.clone()) {
+                return Err(redirect(url, format!("redirect loop back to {current}")));
+            }
+            let response = self
+                .client
+                .get(current.clone())
+                .send()
+                .await
+                .map_err(|e| network(&current, &e))?;
+            let status = response.status();
+            if status.is_redirection() {
+                if visited.len() > MAX_REDIRECTS {
+                    return Err(redirect(
+                        url,
+                        format!("more than {MAX_REDIRECTS} redirects"),
+                    ));
+                }
+                let location = response
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .ok_or_else(|| redirect(url, format!("{status} without a Location")))?;
+                current = current
+                    .join(location)
+                    .map_err(|e| redirect(url, format!("bad Location {location:?}: {e}")))?;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(IngestError::Status {
+                    url: current.to_string(),
+                    status: status.as_u16(),
+                });
+            }
+            return self.read(current, response).await;
+        }
+    }
+
+    /// Refuses non-http(s) URLs and, unless allowed, private destinations.
+    async fn guard(&self, url: &Url) -> Result<(), IngestError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(IngestError::UnsupportedScheme {
+                url: url.to_string(),
+            });
+        }
+        if self.allow_private {
+            return Ok(());
+        }
+        let refused = || IngestError::PrivateAddress {
+            host: url.host_str().unwrap_or_default().to_owned(),
+        };
+        match url.host() {
+            Some(Host::Ipv4(ip)) if !is_public(IpAddr::V4(ip)) => Err(refused()),
+            Some(Host::Ipv6(ip)) if !is_public(IpAddr::V6(ip)) => Err(refused()),
+            Some(Host::Domain(domain)) => {
+                let port = url.port_or_known_default().unwrap_or(80);
+                let addrs = tokio::net::lookup_host((domain, port)).await.map_err(|e| {
+                    IngestError::Network {
+                        url: url.to_string(),
+                        reason: format!("cannot resolve {domain}: {e}"),
+                    }
+                })?;
+                let mut addrs = addrs.peekable();
+                if addrs.peek().is_none() || addrs.any(|a| !is_public(a.ip())) {
+                    return Err(refused());
+                }
+                Ok(())
+            }
+            Some(_) => Ok(()),
+            None => Err(IngestError::UnsupportedScheme {
+                url: url.to_string(),
+            }),
+        }
+    }
+
+    /// Streams the body up to the cap and decodes it.
+    async fn read(
+        &self,
+        url: Url,
+        mut response: reqwest::Response,
+    ) -> Result<Document, IngestError> {
+        let too_large = || IngestError::TooLarge {
+            url: url.to_string(),
+            limit: self.max_body_bytes,
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_body_bytes as u64)
+        {
+            return Err(too_large());
+        }
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = header(CONTENT_TYPE);
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| network(&url, &e))? {
+            if body.len() + chunk.len() > self.max_body_bytes {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let text = decode(&body, content_type.as_deref())?;
+        Ok(Document { url, text })
+    }
+}
+
+/// Decodes `bytes` by its BOM, the `Content-Type` charset, an XML or HTML
+/// declaration, else as UTF-8. Malformed bytes are an error, not U+FFFD,
+/// so a mis-declared feed is noticed instead of published garbled.
+pub(crate) fn decode(bytes: &[u8], content_type: Option<&str>) -> Result<String, IngestError> {
+    if let Some((encoding, bom)) = Encoding::for_bom(bytes) {
+        return decode_as(encoding, &bytes[bom..]);
+    }
+    let label = content_type
+        .and_then(charset_param)
+        .or_else(|| declared_charset(bytes));
+    let encoding = match label {
+        Some(label) => {
+            Encoding::for_label(label.as_bytes()).ok_or(IngestError::UnknownEncoding { label })?
+        }
+        None => encoding_rs::UTF_8,
+    };
+    decode_as(encoding, bytes)
+}
+
+fn decode_as(encoding: &'static Encoding, bytes: &[u8]) -> Result<String, IngestError> {
+    encoding
+        .decode_without_bom_handling_and_without_replacement(bytes)
+        .map(|text| text.into_owned())
+        .ok_or(IngestError::InvalidEncoding {
+            encoding: encoding.name(),
+        })
+}
+
+fn charset_param(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches(['"', '\'']).to_owned())
+    })
+}
+
+/// The charset an XML declaration or HTML `<meta>` names near the start.
+fn declared_charset(bytes: &[u8]) -> Option<String> {
+    static DECLARED: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(
+            r#"(?i)(?:<\?xml[^>]*\bencoding\s*=\s*["']|<meta[^>]*\bcharset\s*=\s*["']?)([A-Za-z0-9._:-]+)"#,
+        )
+        .ok()
+    });
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(2048)]);
+    let caps = DECLARED.as_ref()?.captures(&head)?;
+    Some(caps.get(1)?.as_str().to_owned())
+}
+
+/// Whether `ip` is reachable on the public internet (not loopback, private,
+/// link-local, shared, unspecified or documentation space).
+pub(crate) fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// Resolves names to their public addresses only.
+struct PublicOnly;
+
+impl dns::Resolve for PublicOnly {
+    fn resolve(&self, name: dns::Name) -> dns::Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|addr| is_public(addr.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(format!("{host} has no public address").into());
+            }
+            Ok(Box::new(addrs.into_iter()) as dns::Addrs)
+        })
+    }
+}
+
+fn network(url: &Url, error: &reqwest::Error) -> IngestError {
+    let reason = if error.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        // reqwest's own message is generic; the cause chain says what failed.
+        let mut reason = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            reason.push_str(": ");
+            reason.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        reason
+    };
+    IngestError::Network {
+        url: url.to_string(),
+        reason,
+    }
+}
+
+fn redirect(url: &Url, reason: String) -> IngestError {
+    IngestError::Redirect {
+        url: url.to_string(),
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn encodings_are_honoured_or_refused() {
+        assert_eq!(
+            decode(b"caf\xe9", Some("text/html; charset=ISO-8859-1")).unwrap(),
+            "café"
+        );
+        assert_eq!(
+            decode(
+                b"<?xml version=\"1.0\" encoding=\"windows-1252\"?><a>\x93q\x94</a>",
+                None
+            )
+            .unwrap(),
+            "<?xml version=\"1.0\" encoding=\"windows-1252\"?><a>\u{201c}q\u{201d}</a>"
+        );
+        assert!(matches!(
+            decode(b"x", Some("text/xml; charset=x-klingon")),
+            Err(IngestError::UnknownEncoding { .. })
+        ));
+        assert!(matches!(
+            decode(b"caf\xe9", Some("text/html; charset=utf-8")),
+            Err(IngestError::InvalidEncoding { .. })
+        ));
+        assert_eq!(decode("\u{feff}hé".as_bytes(), None).unwrap(), "hé");
+    }
+
+    #[test]
+    fn private_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "0.0.0.0",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:2800:220:1::1"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The JSON API source; its shape is documented in the crate docs.
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+use url::Url;
+
+use crate::error::IngestError;
+use crate::normalize::{Draft, Label, Parsed, classify, parse_start};
+
+/// One item of the API. Unknown fields are ignored, so the API may grow.
+#[derive(Debug, Deserialize)]
+struct Item {
+    id: Option<serde_json::Value>,
+    title: String,
+    start: String,
+    screen: Option<String>,
+    format: Option<String>,
+    strand: Option<String>,
+    #[serde(default)]
+    extras: Vec<String>,
+    #[serde(default)]
+    accessibility: Vec<String>,
+    booking_url: Option<String>,
+    #[serde(default)]
+    sold_out: bool,
+    #[serde(default)]
+    cancelled: bool,
+    year: Option<u16>,
+    director: Option<String>,
+    runtime_minutes: Option<u16>,
+}
+
+/// Parses `{"screenings": [...]}` (or a bare array).
+pub(crate) fn parse(text: &str, tz: Tz) -> Result<Parsed, IngestError> {
+    let document: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| IngestError::Document(format!("the JSON does not parse: {e}")))?;
+    let items = match document {
+        serde_json::Value::Array(items) => items,
+        serde_json::Value::Object(mut object) => match object.remove("screenings") {
+            Some(serde_json::Value::Array(items)) => items,
+            _ => {
+                return Err(IngestError::Document(
+                    "the JSON has no `screenings` array".to_owned(),
+                ));
+            }
+        },
+        _ => {
+            return Err(IngestError::Document(
+                "the JSON is neither an object with `screenings` nor an array".to_owned(),
+            ));
+        }
+    };
+    let mut parsed = Parsed::default();
+    for (index, value) in items.into_iter().enumerate() {
+        match item(index, value, tz) {
+            Ok(draft) => parsed.drafts.push(draft),
+            Err(error) => parsed.rejected.push(error),
+        }
+    }
+    Ok(parsed)
+}
+
+fn item(index: usize, value: serde_json::Value, tz: Tz) -> Result<Draft, IngestError> {
+    let location = format!("screenings[{index}]");
+    let bad = |kind, reason: String| IngestError::row(&location, kind, reason);
+    let item: Item =
+        serde_json::from_value(value).map_err(|e| bad("invalid_item", e.to_string()))?;
+    let start = parse_start(&item.start, tz).map_err(|reason| bad("bad_date", reason))?;
+    let mut draft = Draft::new(&location, item.title, start);
+    draft.source_uid = item.id.and_then(|id| match id {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    });
+    draft.screen = item.screen;
+    draft.format = item.format;
+    draft.strand = item.strand;
+    draft.extras = item.extras;
+    for value in item.accessibility {
+        match classify(&value) {
+            Some(Label::Access(access)) => draft.accessibility.push(access),
+            _ => {
+                return Err(bad(
+                    "bad_accessibility",
+                    format!(
+                        "accessibility {value:?} is not one of: subtitled, captioned, audio described, relaxed, parent & baby"
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(url) = item.booking_url {
+        draft.booking_url = Some(
+            Url::parse(&url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| {
+                    bad(
+                        "bad_url",
+                        format!("booking_url {url:?} is not an http(s) URL"),
+                    )
+                })?,
+        );
+    }
+    draft.sold_out = item.sold_out;
+    draft.cancelled = item.cancelled;
+    draft.year = item.year;
+    draft.director = item.director;
+    draft.runtime_minutes = item.runtime_minutes;
+    Ok(draft)
+}

@@ -1,0 +1,104 @@
+//! Wall-clock times at a venue, and the clock the service reads "now" from.
+//!
+//! DST rules (the same as RFC 5545 §3.3.5 and most calendar clients):
+//! - a local time that does not exist (spring forward, e.g. 01:30 on the last
+//!   Sunday of March in Europe/London) is read with the offset in force
+//!   *before* the gap, which moves it forward by the gap: 01:30 → 02:30 BST;
+//! - a local time that occurs twice (fall back, e.g. 01:30 on the last Sunday
+//!   of October) is the *earlier* instant, still on summer time: 01:30 BST.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, LocalResult, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// The instant a wall-clock time at `tz` denotes, by the rules above.
+pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Tz> {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(at) => at,
+        LocalResult::Ambiguous(first, second) => first.min(second),
+        LocalResult::None => {
+            // No zone has a gap longer than a few hours; the offset six hours
+            // earlier is the one in force before this gap.
+            let before = tz
+                .from_local_datetime(&(local - TimeDelta::hours(6)))
+                .earliest()
+                .map_or(0, |at| at.offset().fix().local_minus_utc());
+            let utc = local - TimeDelta::seconds(i64::from(before));
+            Utc.from_utc_datetime(&utc).with_timezone(&tz)
+        }
+    }
+}
+
+/// Where "now" comes from: the system clock, or a test's.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self(Arc::new(Utc::now))
+    }
+
+    /// A clock that always reads `at`.
+    pub fn fixed(at: DateTime<Utc>) -> Self {
+        Self(Arc::new(move || at))
+    }
+
+    /// A clock read from `now`, e.g. one a test moves on.
+    pub fn from_fn(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(now))
+    }
+
+    /// The current instant.
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Clock").field(&self.now()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn local(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap()
+    }
+
+    #[test]
+    fn a_time_in_the_spring_gap_moves_forward_by_the_gap() {
+        // 2027-03-28 is the last Sunday of March: 01:00 GMT jumps to 02:00 BST.
+        let at = resolve_local(chrono_tz::Europe::London, local("2027-03-28T01:30"));
+        assert_eq!(at.naive_local(), local("2027-03-28T02:30"));
+        assert_eq!(at.to_utc().to_rfc3339(), "2027-03-28T01:30:00+00:00");
+        // Either side of the gap is untouched.
+        let before = resolve_local(chrono_tz::Europe::London, local("2027-03-28T00:59"));
+        assert_eq!(before.to_utc().to_rfc3339(), "2027-03-28T00:59:00+00:00");
+        let after = resolve_local(chrono_tz::Europe::London, local("2027-03-28T02:00"));
+        assert_eq!(after.to_utc().to_rfc3339(), "2027-03-28T01:00:00+00:00");
+    }
+
+    #[test]
+    fn a_time_in_the_autumn_fold_is_the_earlier_bst_instant() {
+        // 2026-10-25 is the last Sunday of October: 01:00-02:00 happens twice.
+        let at = resolve_local(chrono_tz::Europe::London, local("2026-10-25T01:30"));
+        assert_eq!(at.naive_local(), local("2026-10-25T01:30"));
+        assert_eq!(at.to_utc().to_rfc3339(), "2026-10-25T00:30:00+00:00");
+        let later = resolve_local(chrono_tz::Europe::London, local("2026-10-25T02:30"));
+        assert_eq!(later.to_utc().to_rfc3339(), "2026-10-25T02:30:00+00:00");
+    }
+
+    #[test]
+    fn ordinary_times_use_the_offset_of_their_season() {
+        let winter = resolve_local(chrono_tz::Europe::London, local("2026-12-05T19:30"));
+        assert_eq!(winter.to_utc().to_rfc3339(), "2026-12-05T19:30:00+00:00");
+        let summer = resolve_local(chrono_tz::Europe::London, local("2027-06-05T19:30"));
+        assert_eq!(summer.to_utc().to_rfc3339(), "2027-06-05T18:30:00+00:00");
+    }
+}

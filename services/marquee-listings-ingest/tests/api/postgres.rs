@@ -1,0 +1,125 @@
+//! The ledger on PostgreSQL (127.0.0.1:5432, trust auth), a fresh database
+//! per test, dropped at the end even when the test fails.
+
+use marquee_events::ScreeningEvent;
+use marquee_listings_ingest::SourceKind;
+use sqlx::Executor;
+
+use crate::helpers::{TestApp, ics, source, venue};
+
+const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database that exists while this lives.
+struct FreshDatabase {
+    name: String,
+}
+
+impl FreshDatabase {
+    async fn create() -> Self {
+        let name = format!("listings_ingest_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(ADMIN_URL)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL must answer at {ADMIN_URL}: {e}"));
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        admin.close().await;
+        Self { name }
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime: drop the database from a
+        // thread with its own.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async move {
+                    let admin = sqlx::PgPool::connect(ADMIN_URL).await.unwrap();
+                    admin
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await
+                        .unwrap();
+                    admin.close().await;
+                });
+        })
+        .join();
+        if dropped.is_err() {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_ledger_works_on_postgres_across_a_restart() {
+    let database = FreshDatabase::create().await;
+    let west = "UID:west-1\nSUMMARY:Once Upon a Time in the West [35mm] + Q&A\nDTSTART;TZID=Europe/London:20261204T183000";
+    let mut app = TestApp::spawn_on(Some(database.url()), |up| {
+        vec![source(
+            SourceKind::Ics,
+            "bfi",
+            up.url("/bfi.ics"),
+            venue("bfi", "BFI Southbank"),
+        )]
+    })
+    .await;
+    app.upstream
+        .serve("/bfi.ics", "text/calendar", &ics(&[west]));
+    assert_eq!(app.poll().await["bfi"].listed, 1);
+    app.events().await;
+
+    // A new process on the same database remembers what it published.
+    let upstream = app.upstream.clone();
+    drop(app);
+    let mut app = TestApp::spawn_on(Some(database.url()), |_| {
+        vec![source(
+            SourceKind::Ics,
+            "bfi",
+            upstream.url("/bfi.ics"),
+            venue("bfi", "BFI Southbank"),
+        )]
+    })
+    .await;
+    assert_eq!(app.poll().await["bfi"].unchanged, 1);
+
+    let moved = west.replace("20261204T183000", "20261204T203000");
+    upstream.serve(
+        "/bfi.ics",
+        "text/calendar",
+        &ics(&[&moved, "UID:x\nSUMMARY:Heat\nDTSTART:20261210T200000Z"]),
+    );
+    let report = &app.poll().await["bfi"];
+    assert_eq!((report.changed, report.listed), (1, 1));
+    upstream.serve(
+        "/bfi.ics",
+        "text/calendar",
+        &ics(&["UID:x\nSUMMARY:Heat\nDTSTART:20261210T200000Z"]),
+    );
+    assert_eq!(app.poll().await["bfi"].cancelled, 1);
+    let events = app.events().await;
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| match e.data {
+            ScreeningEvent::Listed(_) => "listed",
+            ScreeningEvent::Changed(_) => "changed",
+            ScreeningEvent::Cancelled(_) => "cancelled",
+        })
+        .collect();
+    assert_eq!(kinds, vec!["changed", "listed", "cancelled"]);
+    let calendar = app.ingest.venue_screenings("bfi").await.unwrap();
+    assert_eq!(calendar.len(), 2);
+    assert!(calendar.iter().any(|(s, seq, cancelled)| s.film.title
+        == "Once Upon a Time in the West"
+        && *seq == 2
+        && *cancelled));
+    app.ingest.check().await.unwrap();
+}
