@@ -4,7 +4,8 @@
 //!
 //! ```sh
 //! python3 scripts/smtp-sink.py 2525 - &
-//! DIGEST_BENCH_SMTP=127.0.0.1:2525 DIGEST_BENCH_N=10000 cargo bench -p marquee-digest --bench send
+//! DIGEST_BENCH_SMTP=127.0.0.1:2525 DIGEST_BENCH_N=10000 DIGEST_BENCH_CONCURRENCY=32 \
+//!   cargo bench -p marquee-digest --bench send
 //! ```
 #![allow(clippy::unwrap_used)]
 
@@ -27,12 +28,14 @@ async fn main() -> anyhow::Result<()> {
         .rsplit_once(':')
         .ok_or_else(|| anyhow::anyhow!("DIGEST_BENCH_SMTP is host:port"))?;
     let port: u16 = port.parse()?;
-    let concurrency = 8;
+    // SMTP is latency-bound: throughput grows with connections in flight.
+    let concurrency: usize =
+        std::env::var("DIGEST_BENCH_CONCURRENCY").map_or(Ok(32), |v| v.parse())?;
     let dir = tempfile::tempdir()?;
     let settings = Settings {
         database_url: format!("sqlite://{}", dir.path().join("bench.sqlite").display()),
         public_base_url: "http://127.0.0.1:8080/".parse()?,
-        token_secret: SecretString::from("bench".to_owned()),
+        token_secret: SecretString::from("bench-secret-of-enough-length".to_owned()),
         from: "Marquee <digest@films.example>".to_owned(),
         unsubscribe_mailto: None,
         smtp: SmtpSettings {
