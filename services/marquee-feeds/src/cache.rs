@@ -11,8 +11,6 @@ use axum::http::HeaderValue;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::render::Format;
-
 /// A content coding the client accepts and a representation is stored in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Encoding {
@@ -143,27 +141,28 @@ impl Representation {
     }
 }
 
-/// The three formats of one feed, as rendered at one moment.
+/// Every format of one document (a feed's three, a venue's three and its
+/// calendar, ...), by file extension, as rendered at one moment.
 #[derive(Debug, Clone)]
 pub(crate) struct RenderedFeed {
     pub(crate) rendered_at: Instant,
-    formats: [Representation; 3],
+    representations: Vec<(&'static str, Representation)>,
 }
 
 impl RenderedFeed {
-    pub(crate) fn new(rss: Representation, atom: Representation, json: Representation) -> Self {
+    pub(crate) fn new(representations: Vec<(&'static str, Representation)>) -> Self {
         Self {
             rendered_at: Instant::now(),
-            formats: [rss, atom, json],
+            representations,
         }
     }
 
-    pub(crate) fn get(&self, format: Format) -> &Representation {
-        match format {
-            Format::Rss => &self.formats[0],
-            Format::Atom => &self.formats[1],
-            Format::Json => &self.formats[2],
-        }
+    /// The representation served at `extension`, if this document has one.
+    pub(crate) fn get(&self, extension: &str) -> Option<&Representation> {
+        self.representations
+            .iter()
+            .find(|(ext, _)| *ext == extension)
+            .map(|(_, representation)| representation)
     }
 }
 

@@ -1,9 +1,10 @@
-//! The review-event handler: store, then republish what changed.
+//! The event handlers: store, then republish what changed.
 
 use marquee_bus::{Handler, HandlerError, Message};
-use marquee_events::{Envelope, ReviewEvent};
+use marquee_events::{Envelope, ReviewEvent, ScreeningEvent};
 
 use crate::FeedsService;
+use crate::screening_store::ScreeningApplied;
 use crate::store::Applied;
 
 /// Applies review events to the feeds; see [`FeedsService::handler`].
@@ -53,6 +54,54 @@ impl Handler for FeedsHandler {
                 review_id = %event.data.review_id(),
                 reason,
                 "Review event left the feeds unchanged"
+            ),
+        }
+        Ok(())
+    }
+}
+
+/// Applies screening events to the screening feeds and calendars; see
+/// [`FeedsService::screenings_handler`].
+#[derive(Clone)]
+pub struct ScreeningsHandler {
+    service: FeedsService,
+}
+
+impl ScreeningsHandler {
+    pub(crate) fn new(service: FeedsService) -> Self {
+        Self { service }
+    }
+}
+
+impl Handler for ScreeningsHandler {
+    #[tracing::instrument(
+        skip_all,
+        fields(topic = %message.topic, partition = message.partition, offset = message.offset)
+    )]
+    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+        let event: Envelope<ScreeningEvent> = message.decode()?;
+        let applied = self
+            .service
+            .inner
+            .store
+            .apply_screening(&event)
+            .await
+            .map_err(|error| HandlerError::Transient(error.into()))?;
+        match applied {
+            ScreeningApplied::Changed { venue_id, strands } => {
+                tracing::info!(
+                    event_id = %event.id,
+                    screening_id = %event.subject,
+                    event_type = %event.event_type,
+                    "Applied a screening event to the feeds"
+                );
+                self.service.publish_screening(&venue_id, &strands).await;
+            }
+            ScreeningApplied::Ignored(reason) => tracing::debug!(
+                event_id = %event.id,
+                screening_id = %event.subject,
+                reason,
+                "Screening event left the feeds unchanged"
             ),
         }
         Ok(())

@@ -77,13 +77,18 @@ pub struct Site {
 impl Site {
     /// Public URL of `slug` in `format`.
     pub fn feed_url(&self, slug: &FeedSlug, format: Format) -> Url {
+        self.document_url("feeds", slug.as_str(), format.extension())
+    }
+
+    /// Public URL of `folder/name.extension`, `name` percent-encoded.
+    pub(crate) fn document_url(&self, folder: &str, name: &str, extension: &str) -> Url {
         let mut url = self.base_url.clone();
         url.path_segments_mut()
             .map(|mut segments| {
                 segments
                     .pop_if_empty()
-                    .push("feeds")
-                    .push(&format!("{slug}.{}", format.extension()));
+                    .push(folder)
+                    .push(&format!("{name}.{extension}"));
             })
             // Settings::validate refused base URLs that cannot be a base.
             .unwrap_or_default();
@@ -119,27 +124,96 @@ pub fn render(
     let updated = modified_at
         .or_else(|| items.iter().map(|r| r.updated_at).max())
         .unwrap_or(DateTime::UNIX_EPOCH);
+    let channel = Channel {
+        title: &feed.title,
+        description: &feed.description,
+        id: feed_id(&feed.slug),
+        folder: "feeds",
+        name: feed.slug.as_str(),
+    };
+    let entries: Vec<Entry> = items.iter().map(review_entry).collect();
+    render_entries(site, &channel, &entries, updated, format)
+}
+
+fn review_entry(review: &Review) -> Entry {
+    Entry {
+        id: review_guid(&review.id),
+        url: Some(review.url.to_string()),
+        title: review.headline.clone(),
+        summary: review.standfirst.clone(),
+        content_html: review.body_html.clone(),
+        image: review
+            .image
+            .as_ref()
+            .map(|image| (image.url.to_string(), image.alt.clone())),
+        published: review.published_at,
+        updated: review.updated_at,
+        author: review.author.clone(),
+        categories: vec![review.section.clone()],
+    }
+}
+
+/// A feed as the format writers see it, whatever its items are about.
+#[derive(Debug)]
+pub(crate) struct Channel<'a> {
+    pub(crate) title: &'a str,
+    pub(crate) description: &'a str,
+    /// Stable feed id (Atom `id`).
+    pub(crate) id: String,
+    /// URL folder of the feed, e.g. `feeds` or `venues`.
+    pub(crate) folder: &'static str,
+    /// File stem of the feed in its folder.
+    pub(crate) name: &'a str,
+}
+
+/// One feed item, whatever it is about.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    /// Stable GUID.
+    pub(crate) id: String,
+    pub(crate) url: Option<String>,
+    /// Plain text.
+    pub(crate) title: String,
+    /// Plain text.
+    pub(crate) summary: String,
+    /// Sanitized HTML.
+    pub(crate) content_html: String,
+    /// Image URL and its alt text.
+    pub(crate) image: Option<(String, Option<String>)>,
+    pub(crate) published: DateTime<Utc>,
+    pub(crate) updated: DateTime<Utc>,
+    pub(crate) author: Option<String>,
+    pub(crate) categories: Vec<String>,
+}
+
+/// Renders `entries` as `channel` in `format`; `updated` is when it last changed.
+pub(crate) fn render_entries(
+    site: &Site,
+    channel: &Channel<'_>,
+    entries: &[Entry],
+    updated: DateTime<Utc>,
+    format: Format,
+) -> Result<Vec<u8>, RenderError> {
     match format {
-        Format::Rss => rss_feed(site, feed, items, updated),
-        Format::Atom => atom_feed(site, feed, items, updated),
-        Format::Json => json_feed(site, feed, items),
+        Format::Rss => rss_feed(site, channel, entries, updated),
+        Format::Atom => atom_feed(site, channel, entries, updated),
+        Format::Json => json_feed(site, channel, entries),
     }
 }
 
 /// Stable, URI-shaped id of a review: a name-based UUID of its id, so edits,
 /// URL changes and base URL moves never change it.
 pub fn review_guid(id: &ReviewId) -> String {
-    format!(
-        "urn:uuid:{}",
-        Uuid::new_v5(&NAMESPACE, format!("review:{id}").as_bytes())
-    )
+    name_based_id(&format!("review:{id}"))
 }
 
 fn feed_id(slug: &FeedSlug) -> String {
-    format!(
-        "urn:uuid:{}",
-        Uuid::new_v5(&NAMESPACE, format!("feed:{slug}").as_bytes())
-    )
+    name_based_id(&format!("feed:{slug}"))
+}
+
+/// `urn:uuid:` of a name-based UUID of `name` in Marquee's namespace.
+pub(crate) fn name_based_id(name: &str) -> String {
+    format!("urn:uuid:{}", Uuid::new_v5(&NAMESPACE, name.as_bytes()))
 }
 
 /// Namespace of Marquee's name-based ids; changing it changes every GUID.
@@ -150,15 +224,17 @@ const GENERATOR: &str = "Marquee";
 
 fn rss_feed(
     site: &Site,
-    feed: &FeedDefinition,
-    items: &[Review],
+    feed: &Channel<'_>,
+    items: &[Entry],
     updated: DateTime<Utc>,
 ) -> Result<Vec<u8>, RenderError> {
     use rss::extension::atom::{AtomExtension, Link};
     use rss::extension::dublincore::DublinCoreExtension;
 
     let mut links = vec![Link {
-        href: site.feed_url(&feed.slug, Format::Rss).into(),
+        href: site
+            .document_url(feed.folder, feed.name, Format::Rss.extension())
+            .into(),
         rel: "self".to_owned(),
         mime_type: Some(Format::Rss.media_type().to_owned()),
         ..Link::default()
@@ -172,37 +248,41 @@ fn rss_feed(
     }
     let items = items
         .iter()
-        .map(|review| rss::Item {
-            title: Some(xml_text(&review.headline).into_owned()),
-            link: Some(review.url.to_string()),
-            description: Some(html_escape(&xml_text(&review.standfirst))),
-            content: Some(xml_text(&review.body_html).into_owned()),
+        .map(|entry| rss::Item {
+            title: Some(xml_text(&entry.title).into_owned()),
+            link: entry.url.clone(),
+            description: Some(html_escape(&xml_text(&entry.summary))),
+            content: Some(xml_text(&entry.content_html).into_owned()),
             guid: Some(rss::Guid {
-                value: review_guid(&review.id),
+                value: entry.id.clone(),
                 permalink: false,
             }),
-            pub_date: Some(review.published_at.to_rfc2822()),
-            categories: vec![rss::Category {
-                name: xml_text(&review.section).into_owned(),
-                domain: None,
-            }],
-            dublin_core_ext: review.author.as_deref().map(|author| DublinCoreExtension {
+            pub_date: Some(entry.published.to_rfc2822()),
+            categories: entry
+                .categories
+                .iter()
+                .map(|name| rss::Category {
+                    name: xml_text(name).into_owned(),
+                    domain: None,
+                })
+                .collect(),
+            dublin_core_ext: entry.author.as_deref().map(|author| DublinCoreExtension {
                 creators: vec![xml_text(author).into_owned()],
                 ..DublinCoreExtension::default()
             }),
-            extensions: review
+            extensions: entry
                 .image
                 .as_ref()
-                .map(|image| {
+                .map(|(url, alt)| {
                     let mut media = rss::extension::Extension {
                         name: "media:content".to_owned(),
                         attrs: BTreeMap::from([
-                            ("url".to_owned(), image.url.to_string()),
+                            ("url".to_owned(), url.clone()),
                             ("medium".to_owned(), "image".to_owned()),
                         ]),
                         ..Default::default()
                     };
-                    if let Some(alt) = &image.alt {
+                    if let Some(alt) = alt {
                         media.children.insert(
                             "description".to_owned(),
                             vec![rss::extension::Extension {
@@ -227,9 +307,9 @@ fn rss_feed(
         namespaces.insert("media".to_owned(), MEDIA_NS.to_owned());
     }
     let channel = rss::Channel {
-        title: xml_text(&feed.title).into_owned(),
+        title: xml_text(feed.title).into_owned(),
         link: site.base_url.to_string(),
-        description: xml_text(&feed.description).into_owned(),
+        description: xml_text(feed.description).into_owned(),
         last_build_date: Some(updated.to_rfc2822()),
         generator: Some(GENERATOR.to_owned()),
         atom_ext: Some(AtomExtension { links }),
@@ -242,8 +322,8 @@ fn rss_feed(
 
 fn atom_feed(
     site: &Site,
-    feed: &FeedDefinition,
-    items: &[Review],
+    feed: &Channel<'_>,
+    items: &[Entry],
     updated: DateTime<Utc>,
 ) -> Result<Vec<u8>, RenderError> {
     use atom_syndication::{Category, Content, Entry, Feed, Generator, Link, Person, Text};
@@ -257,7 +337,8 @@ fn atom_feed(
     let mut links = vec![
         link(site.base_url.to_string(), "alternate", Some("text/html")),
         link(
-            site.feed_url(&feed.slug, Format::Atom).into(),
+            site.document_url(feed.folder, feed.name, Format::Atom.extension())
+                .into(),
             "self",
             Some(Format::Atom.media_type()),
         ),
@@ -267,12 +348,12 @@ fn atom_feed(
     }
     let entries = items
         .iter()
-        .map(|review| Entry {
-            title: Text::plain(xml_text(&review.headline)),
-            id: review_guid(&review.id),
-            updated: review.updated_at.fixed_offset(),
-            published: Some(review.published_at.fixed_offset()),
-            authors: review
+        .map(|entry| Entry {
+            title: Text::plain(xml_text(&entry.title)),
+            id: entry.id.clone(),
+            updated: entry.updated.fixed_offset(),
+            published: Some(entry.published.fixed_offset()),
+            authors: entry
                 .author
                 .iter()
                 .map(|name| Person {
@@ -280,14 +361,22 @@ fn atom_feed(
                     ..Person::default()
                 })
                 .collect(),
-            categories: vec![Category {
-                term: xml_text(&review.section).into_owned(),
-                ..Category::default()
-            }],
-            links: vec![link(review.url.to_string(), "alternate", Some("text/html"))],
-            summary: Some(Text::plain(xml_text(&review.standfirst))),
+            categories: entry
+                .categories
+                .iter()
+                .map(|term| Category {
+                    term: xml_text(term).into_owned(),
+                    ..Category::default()
+                })
+                .collect(),
+            links: entry
+                .url
+                .iter()
+                .map(|url| link(url.clone(), "alternate", Some("text/html")))
+                .collect(),
+            summary: Some(Text::plain(xml_text(&entry.summary))),
             content: Some(Content {
-                value: Some(xml_text(&review.body_html).into_owned()),
+                value: Some(xml_text(&entry.content_html).into_owned()),
                 content_type: Some("html".to_owned()),
                 ..Content::default()
             }),
@@ -298,15 +387,15 @@ fn atom_feed(
     // entries without a byline.
     let authors = if entries.iter().any(|entry| entry.authors.is_empty()) {
         vec![Person {
-            name: xml_text(&feed.title).into_owned(),
+            name: xml_text(feed.title).into_owned(),
             ..Person::default()
         }]
     } else {
         Vec::new()
     };
     let atom = Feed {
-        title: Text::plain(xml_text(&feed.title)),
-        id: feed_id(&feed.slug),
+        title: Text::plain(xml_text(feed.title)),
+        id: feed.id.clone(),
         updated: updated.fixed_offset(),
         authors,
         generator: Some(Generator {
@@ -314,7 +403,7 @@ fn atom_feed(
             ..Generator::default()
         }),
         links,
-        subtitle: Some(Text::plain(xml_text(&feed.description))),
+        subtitle: Some(Text::plain(xml_text(feed.description))),
         entries,
         ..Feed::default()
     };
@@ -346,8 +435,9 @@ struct JsonHub<'a> {
 
 #[derive(Serialize)]
 struct JsonItem<'a> {
-    id: String,
-    url: &'a str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
     title: &'a str,
     summary: &'a str,
     content_html: &'a str,
@@ -357,7 +447,7 @@ struct JsonItem<'a> {
     date_modified: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     authors: Vec<JsonAuthor<'a>>,
-    tags: [&'a str; 1],
+    tags: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -365,14 +455,16 @@ struct JsonAuthor<'a> {
     name: &'a str,
 }
 
-fn json_feed(site: &Site, feed: &FeedDefinition, items: &[Review]) -> Result<Vec<u8>, RenderError> {
+fn json_feed(site: &Site, feed: &Channel<'_>, items: &[Entry]) -> Result<Vec<u8>, RenderError> {
     let rfc3339 = |time: DateTime<Utc>| time.to_rfc3339_opts(SecondsFormat::Secs, true);
     let json = JsonFeed {
         version: "https://jsonfeed.org/version/1.1",
-        title: &feed.title,
+        title: feed.title,
         home_page_url: site.base_url.as_str(),
-        feed_url: site.feed_url(&feed.slug, Format::Json).into(),
-        description: &feed.description,
+        feed_url: site
+            .document_url(feed.folder, feed.name, Format::Json.extension())
+            .into(),
+        description: feed.description,
         hubs: site
             .websub_hub
             .iter()
@@ -383,21 +475,21 @@ fn json_feed(site: &Site, feed: &FeedDefinition, items: &[Review]) -> Result<Vec
             .collect(),
         items: items
             .iter()
-            .map(|review| JsonItem {
-                id: review_guid(&review.id),
-                url: review.url.as_str(),
-                title: &review.headline,
-                summary: &review.standfirst,
-                content_html: &review.body_html,
-                image: review.image.as_ref().map(|image| image.url.as_str()),
-                date_published: rfc3339(review.published_at),
-                date_modified: rfc3339(review.updated_at),
-                authors: review
+            .map(|entry| JsonItem {
+                id: &entry.id,
+                url: entry.url.as_deref(),
+                title: &entry.title,
+                summary: &entry.summary,
+                content_html: &entry.content_html,
+                image: entry.image.as_ref().map(|(url, _)| url.as_str()),
+                date_published: rfc3339(entry.published),
+                date_modified: rfc3339(entry.updated),
+                authors: entry
                     .author
                     .iter()
                     .map(|name| JsonAuthor { name })
                     .collect(),
-                tags: [&review.section],
+                tags: entry.categories.iter().map(String::as_str).collect(),
             })
             .collect(),
     };
@@ -434,7 +526,7 @@ impl serde_json::ser::Formatter for HtmlSafeJson {
 
 /// `text` without the characters XML 1.0 cannot carry at all (most C0
 /// controls, U+FFFE, U+FFFF), which would make the whole feed unparseable.
-fn xml_text(text: &str) -> Cow<'_, str> {
+pub(crate) fn xml_text(text: &str) -> Cow<'_, str> {
     let allowed = |c: char| {
         matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
     };

@@ -29,9 +29,18 @@ pub struct Settings {
     /// When set, every feed file is also written here after it changes.
     #[serde(default)]
     pub output_dir: Option<PathBuf>,
-    /// Consumer group of the review-event subscription.
+    /// Consumer group of the review-event subscription; screening events
+    /// are consumed by `{consumer_group}-screenings`.
     #[serde(default = "default_consumer_group")]
     pub consumer_group: String,
+    /// How often calendar clients should re-fetch a calendar
+    /// (`REFRESH-INTERVAL`), in seconds.
+    #[serde(default = "default_calendar_refresh_interval_secs")]
+    pub calendar_refresh_interval_secs: u64,
+}
+
+fn default_calendar_refresh_interval_secs() -> u64 {
+    3600
 }
 
 fn default_item_limit() -> usize {
@@ -60,6 +69,9 @@ pub enum SettingsError {
     /// A feed needs a title and description: RSS requires both.
     #[error("feed `{0}` needs a non-empty title and description")]
     MissingText(FeedSlug),
+    /// Calendar clients would poll without pause.
+    #[error("calendar_refresh_interval_secs must be at least 60")]
+    RefreshInterval,
     /// A zero limit would publish empty feeds forever.
     #[error("item_limit must be at least 1")]
     ZeroItemLimit,
@@ -73,6 +85,9 @@ impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         if self.item_limit == 0 {
             return Err(SettingsError::ZeroItemLimit);
+        }
+        if self.calendar_refresh_interval_secs < 60 {
+            return Err(SettingsError::RefreshInterval);
         }
         if !matches!(self.base_url.scheme(), "http" | "https") || self.base_url.cannot_be_a_base() {
             return Err(SettingsError::BaseUrl(self.base_url.clone()));
@@ -194,6 +209,7 @@ mod tests {
         .expect("minimal settings parse");
         assert_eq!(settings.item_limit, 50);
         assert_eq!(settings.consumer_group, "feeds");
+        assert_eq!(settings.calendar_refresh_interval_secs, 3600);
         assert_eq!(settings.feeds.len(), 1);
         assert!(settings.feeds[0].includes("Features"));
         settings.validate().expect("defaults are valid");

@@ -1,5 +1,5 @@
 //! Durable feed items: the newest known version of every review, or its
-//! tombstone, in SQLite or PostgreSQL through portable SQL.
+//! tombstone (screenings are in `screening_store`), in SQLite or PostgreSQL through portable SQL.
 //!
 //! Applying an event is idempotent twice over: an event id is applied once
 //! (`feed_events`), and an event older than the stored version of its item is
@@ -104,7 +104,7 @@ const SCHEMA: [&str; 3] = [
 /// The feed items table.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
 }
 
 /// The live items of one feed and when its content last changed.
@@ -120,7 +120,7 @@ impl Store {
     /// Connects to `database_url` and creates the tables if missing.
     pub async fn open(database_url: &str) -> Result<Self, StoreError> {
         let pool = marquee_runtime::database::connect(database_url).await?;
-        for statement in SCHEMA {
+        for statement in SCHEMA.iter().chain(&crate::screening_store::SCHEMA) {
             sqlx::query(statement)
                 .execute(&pool)
                 .await

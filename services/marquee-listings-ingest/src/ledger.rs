@@ -127,18 +127,6 @@ impl Ledger {
         Ok(())
     }
 
-    /// Every screening in the ledger with its sequence and cancellation,
-    /// ordered by start; what a calendar of the venue is rendered from.
-    pub(crate) async fn all(&self) -> anyhow::Result<Vec<Entry>> {
-        let rows = sqlx::query(
-            "SELECT screening, sequence, cancelled FROM listings_ingest_ledger ORDER BY starts_at, id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .context("Failed to read the ledger")?;
-        rows.iter().map(entry).collect()
-    }
-
     /// Records (or re-records) a review's film; idempotent.
     pub(crate) async fn put_review(
         &self,

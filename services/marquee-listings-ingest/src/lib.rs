@@ -1,7 +1,7 @@
 //! Listings ingest: turns cinemas' repertory listings into
 //! `screening.listed`, `screening.changed` and `screening.cancelled` events
-//! on the `screenings` topic, and renders per-venue iCalendar feeds
-//! ([`render_calendar`]).
+//! on the `screenings` topic. (Calendars of the screenings are rendered by
+//! the feeds service, which owns every output format.)
 //!
 //! # Sources
 //! Any number per venue; each names its venue (id, name, address, IANA
@@ -82,7 +82,6 @@
 //! and counted in `marquee_ingest_rejected_total{source, reason}`; the valid
 //! rows are still ingested.
 
-mod calendar;
 mod csv_listings;
 mod error;
 mod fetch;
@@ -101,11 +100,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use marquee_events::Screening;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use calendar::render_calendar;
 pub use error::IngestError;
 pub use localtime::{Clock, resolve_local};
 pub use normalize::{screening_id, title_key};
@@ -224,22 +221,5 @@ impl ListingsIngest {
     /// Whether the ledger database answers; for readiness probes.
     pub async fn check(&self) -> anyhow::Result<()> {
         self.pipeline.ledger.check().await
-    }
-
-    /// Every screening the ledger knows at `venue_id`, with its `SEQUENCE`
-    /// and whether it is cancelled, by start: the input of [`render_calendar`].
-    pub async fn venue_screenings(
-        &self,
-        venue_id: &str,
-    ) -> anyhow::Result<Vec<(Screening, u32, bool)>> {
-        Ok(self
-            .pipeline
-            .ledger
-            .all()
-            .await?
-            .into_iter()
-            .filter(|e| e.screening.venue.id == venue_id)
-            .map(|e| (e.screening, e.sequence, e.cancelled))
-            .collect())
     }
 }

@@ -166,12 +166,20 @@ pub async fn start(
                         async move { feeds.check().await }
                     }
                 });
-                let subscription =
-                    Subscription::new(&feeds.settings().consumer_group, &[topics::REVIEWS]);
+                let group = &feeds.settings().consumer_group;
+                let reviews = Subscription::new(group, &[topics::REVIEWS]);
                 tasks.spawn(consume(
                     bus.clone(),
-                    subscription,
+                    reviews,
                     feeds.handler(),
+                    shutdown.clone(),
+                ));
+                let screenings =
+                    Subscription::new(format!("{group}-screenings"), &[topics::SCREENINGS]);
+                tasks.spawn(consume(
+                    bus.clone(),
+                    screenings,
+                    feeds.screenings_handler(),
                     shutdown.clone(),
                 ));
             }

@@ -182,6 +182,20 @@ async fn up_serves_the_samples_and_keeps_its_state_across_a_restart() {
     );
     let index = first.get("/").await.unwrap().1;
     assert!(index.contains(r#"rel="alternate""#), "{index}");
+    // The sample venues' screenings, as a calendar and a feed. BFI Southbank's
+    // sample has a standing weekly screening, so this holds whatever the date.
+    let calendar = first
+        .wait_for("/venues/bfi-southbank.ics", |c| c.contains("BEGIN:VEVENT"))
+        .await;
+    assert!(
+        calendar.contains("X-WR-CALNAME:BFI Southbank"),
+        "{calendar}"
+    );
+    first
+        .wait_for("/venues/bfi-southbank.rss", |f| {
+            f.contains("Wonderful Life")
+        })
+        .await;
     // Dry-run posts: one per sample review per configured account.
     let outbox = first
         .wait_for("/social/outbox.json", |o| {
@@ -312,6 +326,9 @@ async fn services_as_separate_processes_on_kafka_and_postgres() {
     assert_eq!(items(&feed), SAMPLE_ITEMS, "each sample exactly once");
     let in_cinemas = feeds.get("/feeds/in-cinemas.rss").await.unwrap().1;
     assert!(items(&in_cinemas) >= 1 && items(&in_cinemas) < SAMPLE_ITEMS);
+    feeds
+        .wait_for("/calendars/all.ics", |c| c.contains("Wonderful Life"))
+        .await;
     social
         .wait_for("/social/outbox.json", |o| {
             posts(o) == SAMPLE_ITEMS * ACCOUNTS

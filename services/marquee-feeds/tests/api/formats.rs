@@ -9,7 +9,7 @@ use url::Url;
 use crate::helpers::{Engine, TestApp, at, feed, feedparser, published, review};
 
 /// Compares `actual` with `tests/golden/{name}`; `UPDATE_GOLDEN=1` rewrites it.
-fn assert_golden(name: &str, actual: &[u8]) {
+pub fn assert_golden(name: &str, actual: &[u8]) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(name);

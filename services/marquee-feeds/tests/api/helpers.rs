@@ -8,10 +8,11 @@ use std::process::Command;
 use chrono::{DateTime, TimeZone, Utc};
 use marquee_bus::{Handler, HandlerError, Message, Record};
 use marquee_events::{
-    Envelope, EventData, Film, Image, Rating, Review, ReviewId, ReviewPublished, ReviewUpdated,
-    ReviewWithdrawn,
+    Accessibility, Envelope, EventData, Film, Image, Rating, Review, ReviewId, ReviewPublished,
+    ReviewUpdated, ReviewWithdrawn, Screening, ScreeningCancelled, ScreeningChanged, ScreeningFilm,
+    ScreeningId, ScreeningListed, Venue,
 };
-use marquee_feeds::{FeedDefinition, FeedSlug, FeedsService, Settings};
+use marquee_feeds::{Clock, FeedDefinition, FeedSlug, FeedsService, Settings};
 use tempfile::TempDir;
 use url::Url;
 
@@ -82,6 +83,20 @@ impl TestApp {
 
     /// Starts the service with test settings that `configure` may adjust.
     pub async fn spawn_with(engine: Engine, configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_with_clock(engine, Clock::system(), configure).await
+    }
+
+    /// Starts the service with "now" pinned to `now`.
+    pub async fn spawn_at(engine: Engine, now: DateTime<Utc>) -> Self {
+        Self::spawn_with_clock(engine, Clock::fixed(now), |_| {}).await
+    }
+
+    /// Starts the service reading `clock`, with settings `configure` may adjust.
+    pub async fn spawn_with_clock(
+        engine: Engine,
+        clock: Clock,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         let database_url = fresh_database(engine, dir.path()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -101,9 +116,12 @@ impl TestApp {
             websub_hub: None,
             output_dir: None,
             consumer_group: "feeds".to_owned(),
+            calendar_refresh_interval_secs: 3600,
         };
         configure(&mut settings);
-        let service = FeedsService::build(settings).await.expect("service builds");
+        let service = FeedsService::build_with_clock(settings, clock)
+            .await
+            .expect("service builds");
         let router = service.router();
         tokio::spawn(async move {
             axum::serve(listener, router).await.expect("server runs");
@@ -130,6 +148,20 @@ impl TestApp {
             .offset
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.service.handler().handle(&message(event, offset)).await
+    }
+
+    /// Hands a screening event to the screenings handler.
+    pub async fn deliver_screening<T: EventData>(
+        &self,
+        event: &Envelope<T>,
+    ) -> Result<(), HandlerError> {
+        let offset = self
+            .offset
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.service
+            .screenings_handler()
+            .handle(&message(event, offset))
+            .await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -199,6 +231,71 @@ pub fn review(id: &str, section: &str, minute: i64) -> Review {
         published_at: at(minute),
         updated_at: at(minute),
     }
+}
+
+/// A screening at `venue_id` (`Europe/London`) starting at `local` (wall
+/// clock, `2026-12-04T18:30`; December, so UTC equals local time).
+pub fn screening(id: &str, venue_id: &str, title: &str, local: &str) -> Screening {
+    let local = chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M").expect("local time");
+    Screening {
+        id: ScreeningId::parse(id).expect("valid id"),
+        venue: Venue {
+            id: venue_id.to_owned(),
+            name: match venue_id {
+                "bfi-southbank" => "BFI Southbank".to_owned(),
+                other => format!("Venue {other}"),
+            },
+            address: Some("Belvedere Road, London SE1 8XT".to_owned()),
+        },
+        film: ScreeningFilm {
+            title: title.to_owned(),
+            year: Some(1968),
+            director: Some("Sergio Leone".to_owned()),
+            runtime_minutes: Some(165),
+        },
+        starts_at: local.and_utc(),
+        starts_at_local: local,
+        time_zone: "Europe/London".to_owned(),
+        screen: Some("NFT1".to_owned()),
+        format: Some("35mm".to_owned()),
+        strand: Some("Sergio Leone season".to_owned()),
+        extras: vec!["Q&A".to_owned()],
+        accessibility: vec![Accessibility::AudioDescribed],
+        booking_url: Some(
+            Url::parse(&format!("https://whatson.bfi.org.uk/book?id={id}&x=2")).expect("URL"),
+        ),
+        sold_out: false,
+        review_id: None,
+    }
+}
+
+pub fn listed(screening: &Screening, time: DateTime<Utc>) -> Envelope<ScreeningListed> {
+    envelope(
+        ScreeningListed {
+            screening: screening.clone(),
+        },
+        time,
+    )
+}
+
+pub fn changed(screening: &Screening, time: DateTime<Utc>) -> Envelope<ScreeningChanged> {
+    envelope(
+        ScreeningChanged {
+            screening: screening.clone(),
+            changed: vec!["screen".to_owned()],
+        },
+        time,
+    )
+}
+
+pub fn cancelled(screening: &Screening, time: DateTime<Utc>) -> Envelope<ScreeningCancelled> {
+    envelope(
+        ScreeningCancelled {
+            screening: screening.clone(),
+            reason: "marked cancelled by source `bfi`".to_owned(),
+        },
+        time,
+    )
 }
 
 fn envelope<T: EventData>(data: T, time: DateTime<Utc>) -> Envelope<T> {

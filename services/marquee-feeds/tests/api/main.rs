@@ -2,8 +2,10 @@
 //! SQLite or PostgreSQL database, events handed straight to its handler.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod calendar;
 mod formats;
 mod helpers;
 mod http;
+mod screenings;
 mod store;
 mod websub;

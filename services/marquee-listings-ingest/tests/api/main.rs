@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod bad_input;
-mod calendar;
 mod changes;
 mod helpers;
 mod postgres;

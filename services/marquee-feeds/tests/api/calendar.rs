@@ -1,11 +1,12 @@
-//! The rendered calendar, read back by a real client: Python's `icalendar`.
+//! The calendar renderer, read back by a real client: Python's `icalendar`.
 
 use std::process::Command;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime};
-use marquee_events::{Accessibility, Screening, ScreeningFilm, Venue};
-use marquee_listings_ingest::{render_calendar, resolve_local, screening_id};
+use chrono::{TimeDelta, TimeZone};
+use marquee_events::{Accessibility, Screening, ScreeningFilm, ScreeningId, Venue};
+use marquee_feeds::render_calendar;
 
 const READER: &str = r#"
 import json, sys
@@ -42,9 +43,23 @@ print(json.dumps(out))
 fn screening(title: &str, local: &str, tz: &str) -> Screening {
     let local = NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M").unwrap();
     let zone: chrono_tz::Tz = tz.parse().unwrap();
-    let at = resolve_local(zone, local);
+    // As ingest resolves wall-clock times: a time in a DST gap moves forward
+    // by the gap, an ambiguous one takes the earlier instant.
+    let at = zone
+        .from_local_datetime(&local)
+        .earliest()
+        .or_else(|| {
+            zone.from_local_datetime(&(local + TimeDelta::hours(1)))
+                .earliest()
+        })
+        .unwrap();
     Screening {
-        id: screening_id("bfi-southbank", None, None, title, at.naive_local()),
+        id: ScreeningId::parse(&format!(
+            "bfi-southbank-{}-{}",
+            title.len(),
+            at.naive_local()
+        ))
+        .unwrap(),
         venue: Venue {
             id: "bfi-southbank".to_owned(),
             name: "BFI Southbank".to_owned(),
@@ -70,7 +85,9 @@ fn screening(title: &str, local: &str, tz: &str) -> Screening {
     }
 }
 
-fn read_back(ics: &str) -> serde_json::Value {
+/// What Python's `icalendar` made of `ics`; fails the test (with a pip
+/// hint) when python3 or the module is missing.
+pub fn read_back(ics: &str) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("calendar.ics");
     std::fs::write(&path, ics).unwrap();
@@ -202,8 +219,8 @@ fn the_calendar_matches_its_golden_file() {
         &[(gap, 1, true), (west, 0, false)],
         Duration::from_secs(6 * 3600),
     );
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/bfi-southbank.ics");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/calendar-bfi-southbank.ics");
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &ics).unwrap();
     }

@@ -1,0 +1,187 @@
+//! Pure rendering of screenings: feed items for the venue, strand and
+//! this-week feeds, and the documents each of those URLs serves.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use marquee_events::{Accessibility, Review, ReviewId, ScreeningId};
+
+use crate::calendar::render_calendar;
+use crate::render::{
+    Channel, Entry, Format, RenderError, Site, html_escape, name_based_id, render_entries,
+};
+use crate::screening_store::StoredScreening;
+
+/// Stable, URI-shaped GUID of a screening: a name-based UUID of its id.
+pub fn screening_guid(id: &ScreeningId) -> String {
+    name_based_id(&format!("screening:{}", id.as_str()))
+}
+
+/// What one screenings URL family serves, with its texts.
+#[derive(Debug, Clone)]
+pub(crate) struct ListingDocument {
+    /// URL folder: `venues`, `strands`, `repertory` or `calendars`.
+    pub(crate) folder: &'static str,
+    /// File stem: venue id, strand slug, `this-week` or `all`.
+    pub(crate) name: String,
+    pub(crate) title: String,
+    pub(crate) description: String,
+    /// Whether the feed formats are served.
+    pub(crate) feeds: bool,
+    /// Whether `.ics` is served.
+    pub(crate) calendar: bool,
+}
+
+/// Renders every format of `document`: the feeds carry the screenings
+/// not cancelled that start at or after `now`, soonest first, at most
+/// `limit`; the calendar carries all of `screenings`, cancelled included.
+pub(crate) fn render_listing(
+    site: &Site,
+    document: &ListingDocument,
+    screenings: &[StoredScreening],
+    reviews: &HashMap<ReviewId, Review>,
+    now: DateTime<Utc>,
+    limit: usize,
+    refresh_interval: Duration,
+) -> Result<Vec<(&'static str, Vec<u8>)>, RenderError> {
+    let mut out = Vec::new();
+    if document.feeds {
+        let live: Vec<&StoredScreening> = screenings
+            .iter()
+            .filter(|s| !s.cancelled && s.screening.starts_at >= now)
+            .take(limit)
+            .collect();
+        // Cancelled screenings count: their leaving changed the feed.
+        let updated = screenings
+            .iter()
+            .map(|s| s.modified_at)
+            .max()
+            .unwrap_or(DateTime::UNIX_EPOCH);
+        let entries: Vec<Entry> = live.iter().map(|s| entry(s, reviews)).collect();
+        let channel = Channel {
+            title: &document.title,
+            description: &document.description,
+            id: name_based_id(&format!("{}:{}", document.folder, document.name)),
+            folder: document.folder,
+            name: &document.name,
+        };
+        for format in Format::ALL {
+            out.push((
+                format.extension(),
+                render_entries(site, &channel, &entries, updated, format)?,
+            ));
+        }
+    }
+    if document.calendar {
+        let events: Vec<_> = screenings
+            .iter()
+            .map(|s| (s.screening.clone(), s.sequence, s.cancelled))
+            .collect();
+        out.push((
+            CALENDAR_EXTENSION,
+            render_calendar(&document.title, &events, refresh_interval).into_bytes(),
+        ));
+    }
+    Ok(out)
+}
+
+/// File extension of calendars.
+pub(crate) const CALENDAR_EXTENSION: &str = "ics";
+
+fn entry(stored: &StoredScreening, reviews: &HashMap<ReviewId, Review>) -> Entry {
+    let s = &stored.screening;
+    let review = s.review_id.as_ref().and_then(|id| reviews.get(id));
+    let film = match s.film.year {
+        Some(year) => format!("{} ({year})", s.film.title),
+        None => s.film.title.clone(),
+    };
+    let when = s.starts_at_local.format("%a %-d %b %Y, %H:%M").to_string();
+    let mut title = format!("{film} at {}, {when}", s.venue.name);
+    if s.sold_out {
+        title.push_str(" (sold out)");
+    }
+    let mut summary = vec![s.venue.name.clone(), when.clone()];
+    summary.extend(s.screen.clone());
+    summary.extend(s.format.clone());
+
+    let mut facts: Vec<(&str, String)> = vec![
+        ("Film", html_escape(&film)),
+        ("Venue", html_escape(&s.venue.name)),
+        (
+            "When",
+            format!("{} ({})", html_escape(&when), html_escape(&s.time_zone)),
+        ),
+    ];
+    let mut push = |label, value: &Option<String>| {
+        if let Some(value) = value {
+            facts.push((label, html_escape(value)));
+        }
+    };
+    push("Screen", &s.screen);
+    push("Format", &s.format);
+    push("Strand", &s.strand);
+    if !s.extras.is_empty() {
+        facts.push(("Extras", html_escape(&s.extras.join(", "))));
+    }
+    if !s.accessibility.is_empty() {
+        let access: Vec<&str> = s.accessibility.iter().map(|a| accessibility(*a)).collect();
+        facts.push(("Access", html_escape(&access.join(", "))));
+    }
+    if s.sold_out {
+        facts.push(("Tickets", "Sold out".to_owned()));
+    }
+    if let Some(url) = &s.booking_url {
+        facts.push((
+            "Book",
+            format!("<a href=\"{}\">Book tickets</a>", html_escape(url.as_str())),
+        ));
+    }
+    if let Some(review) = review {
+        let mut text = format!(
+            "<a href=\"{}\">{}</a>",
+            html_escape(review.url.as_str()),
+            html_escape(&review.headline)
+        );
+        if let Some(rating) = review.rating {
+            let _ = write!(text, " ({}/5)", rating.stars());
+        }
+        facts.push(("Our review", text));
+    }
+    let mut content_html = "<ul>".to_owned();
+    for (label, value) in facts {
+        let _ = write!(content_html, "<li>{label}: {value}</li>");
+    }
+    content_html.push_str("</ul>");
+
+    let mut categories = vec![s.venue.name.clone()];
+    categories.extend(s.strand.clone());
+    Entry {
+        id: screening_guid(&s.id),
+        url: s
+            .booking_url
+            .as_ref()
+            .map(ToString::to_string)
+            .or_else(|| review.map(|r| r.url.to_string())),
+        title,
+        summary: summary.join(" · "),
+        content_html,
+        image: review
+            .and_then(|r| r.image.as_ref())
+            .map(|image| (image.url.to_string(), image.alt.clone())),
+        published: stored.listed_at,
+        updated: stored.modified_at,
+        author: None,
+        categories,
+    }
+}
+
+fn accessibility(a: Accessibility) -> &'static str {
+    match a {
+        Accessibility::Subtitled => "subtitled",
+        Accessibility::AudioDescribed => "audio described",
+        Accessibility::Relaxed => "relaxed screening",
+        Accessibility::BabyFriendly => "parent & baby",
+    }
+}

@@ -1,0 +1,472 @@
+//! Screening events: venue, strand and this-week feeds, venue and all-venue
+//! calendars, versions and cancellations. Store scenarios run on SQLite and
+//! on PostgreSQL.
+
+use chrono::{DateTime, TimeZone, Utc};
+use marquee_feeds::{screening_guid, strand_slug};
+
+use crate::calendar::read_back;
+use crate::formats::assert_golden;
+use crate::helpers::{
+    Engine, TestApp, at, cancelled, changed, feedparser, listed, published, review, screening,
+};
+
+/// Runs `$scenario` once per database engine.
+macro_rules! on_both_engines {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(crate::helpers::Engine::Sqlite).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(crate::helpers::Engine::Postgres).await;
+            })*
+        }
+    };
+}
+
+on_both_engines!(
+    listed_screenings_appear_in_the_venue_feeds_and_calendar,
+    a_change_bumps_the_sequence_and_updates_in_place,
+    a_cancellation_marks_the_calendar_and_leaves_the_feeds,
+    this_week_holds_the_next_seven_days_on_a_pinned_clock,
+    redelivered_and_stale_events_change_nothing,
+);
+
+/// "Now" in these tests: Tuesday 1 December 2026, noon.
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0)
+        .single()
+        .expect("valid date")
+}
+
+const FEEDS: [&str; 3] = ["rss", "atom", "json"];
+
+async fn listed_screenings_appear_in_the_venue_feeds_and_calendar(engine: Engine) {
+    let app = TestApp::spawn_at(engine, now()).await;
+    let mut film_review = review("cms-west", "In Cinemas", 0);
+    film_review.headline = "Once Upon a Time in the West review – operatic".to_owned();
+    app.deliver(&published(&film_review, at(1))).await.unwrap();
+    let mut west = screening(
+        "bfi-west",
+        "bfi-southbank",
+        "Once Upon a Time in the West",
+        "2026-12-04T18:30",
+    );
+    west.review_id = Some(film_review.id.clone());
+    let dollars = screening(
+        "bfi-dollars",
+        "bfi-southbank",
+        "A Fistful of Dollars",
+        "2026-12-10T20:00",
+    );
+    let heat = screening("pcc-heat", "prince-charles", "Heat", "2026-12-02T20:00");
+    for (n, s) in [&west, &dollars, &heat].into_iter().enumerate() {
+        app.deliver_screening(&listed(s, at(10 + n as i64)))
+            .await
+            .unwrap();
+    }
+
+    for format in FEEDS {
+        let body = app.body(&format!("/venues/bfi-southbank.{format}")).await;
+        let parsed = feedparser(body.as_bytes());
+        assert!(!parsed.bozo, "{format}: {:?}", parsed.bozo_exception);
+        assert_eq!(parsed.title, "BFI Southbank: screenings", "{format}");
+        let ids: Vec<&str> = parsed.entries.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            vec![screening_guid(&west.id), screening_guid(&dollars.id)],
+            "{format}: soonest first, this venue only"
+        );
+        let first = &parsed.entries[0];
+        assert_eq!(
+            first.title,
+            "Once Upon a Time in the West (1968) at BFI Southbank, Fri 4 Dec 2026, 18:30",
+            "{format}"
+        );
+        assert_eq!(
+            first.link, "https://whatson.bfi.org.uk/book?id=bfi-west&x=2",
+            "{format}"
+        );
+        let content = first.content.concat();
+        for fact in [
+            "Screen: NFT1",
+            "Format: 35mm",
+            "Strand: Sergio Leone season",
+            "Extras: Q&amp;A",
+            "Access: audio described",
+            "https://films.example/reviews/cms-west",
+            "(4/5)",
+        ] {
+            assert!(content.contains(fact), "{format}: {fact} in {content}");
+        }
+    }
+
+    let response = app.get("/venues/bfi-southbank.ics").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/calendar; charset=utf-8"
+    );
+    let ics = response.text().await.unwrap();
+    let parsed = read_back(&ics);
+    assert_eq!(parsed["errors"], serde_json::json!([]), "{parsed}");
+    assert_eq!(parsed["name"], "BFI Southbank: screenings");
+    assert_eq!(parsed["calname"], "BFI Southbank: screenings");
+    assert_eq!(parsed["refresh"], "PT1H");
+    let events = parsed["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{parsed}");
+    assert_eq!(events[0]["uid"], "bfi-west@marquee");
+    assert_eq!(events[0]["sequence"], 0);
+    assert_eq!(events[0]["status"], "CONFIRMED");
+    assert_eq!(events[0]["start"], "2026-12-04T18:30:00+00:00");
+
+    let all = read_back(&app.body("/calendars/all.ics").await);
+    assert_eq!(all["errors"], serde_json::json!([]), "{all}");
+    assert_eq!(all["events"].as_array().unwrap().len(), 3, "{all}");
+
+    let strand = feedparser(
+        app.body(&format!(
+            "/strands/{}.atom",
+            strand_slug("Sergio Leone season")
+        ))
+        .await
+        .as_bytes(),
+    );
+    assert!(!strand.bozo, "{:?}", strand.bozo_exception);
+    assert_eq!(strand.entries.len(), 3);
+}
+
+async fn a_change_bumps_the_sequence_and_updates_in_place(engine: Engine) {
+    let app = TestApp::spawn_at(engine, now()).await;
+    let west = screening(
+        "bfi-west",
+        "bfi-southbank",
+        "Once Upon a Time in the West",
+        "2026-12-04T18:30",
+    );
+    app.deliver_screening(&listed(&west, at(1))).await.unwrap();
+    let mut moved = west.clone();
+    moved.screen = Some("NFT3".to_owned());
+    moved.sold_out = true;
+    app.deliver_screening(&changed(&moved, at(2)))
+        .await
+        .unwrap();
+    let mut later = moved.clone();
+    later.format = Some("70mm".to_owned());
+    app.deliver_screening(&changed(&later, at(3)))
+        .await
+        .unwrap();
+
+    let parsed = read_back(&app.body("/venues/bfi-southbank.ics").await);
+    let events = parsed["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "updated in place: {parsed}");
+    assert_eq!(events[0]["uid"], "bfi-west@marquee");
+    assert_eq!(events[0]["sequence"], 2, "one bump per change");
+    assert!(
+        events[0]["location"].as_str().unwrap().contains("NFT3"),
+        "{parsed}"
+    );
+    for format in FEEDS {
+        let body = app.body(&format!("/venues/bfi-southbank.{format}")).await;
+        let feed = feedparser(body.as_bytes());
+        assert_eq!(feed.entries.len(), 1, "{format}");
+        assert_eq!(feed.entries[0].id, screening_guid(&west.id), "{format}");
+        assert!(feed.entries[0].title.ends_with("(sold out)"), "{format}");
+        let content = feed.entries[0].content.concat();
+        assert!(
+            content.contains("Screen: NFT3") && content.contains("Format: 70mm"),
+            "{format}: {content}"
+        );
+    }
+}
+
+async fn a_cancellation_marks_the_calendar_and_leaves_the_feeds(engine: Engine) {
+    let app = TestApp::spawn_at(engine, now()).await;
+    let west = screening(
+        "bfi-west",
+        "bfi-southbank",
+        "Once Upon a Time in the West",
+        "2026-12-04T18:30",
+    );
+    let kept = screening(
+        "bfi-kept",
+        "bfi-southbank",
+        "For a Few Dollars More",
+        "2026-12-05T18:30",
+    );
+    app.deliver_screening(&listed(&west, at(1))).await.unwrap();
+    app.deliver_screening(&listed(&kept, at(2))).await.unwrap();
+    app.deliver_screening(&cancelled(&west, at(3)))
+        .await
+        .unwrap();
+
+    for path in ["/venues/bfi-southbank.ics", "/calendars/all.ics"] {
+        let parsed = read_back(&app.body(path).await);
+        let events = parsed["events"].as_array().unwrap();
+        assert_eq!(events.len(), 2, "{path}: cancelled ones stay: {parsed}");
+        let gone = events
+            .iter()
+            .find(|e| e["uid"] == "bfi-west@marquee")
+            .unwrap();
+        assert_eq!(gone["status"], "CANCELLED", "{path}");
+        assert_eq!(gone["sequence"], 1, "{path}");
+    }
+    let strand = strand_slug("Sergio Leone season");
+    for format in FEEDS {
+        for path in [
+            format!("/venues/bfi-southbank.{format}"),
+            format!("/strands/{strand}.{format}"),
+            format!("/repertory/this-week.{format}"),
+        ] {
+            let feed = feedparser(app.body(&path).await.as_bytes());
+            assert!(!feed.bozo, "{path}: {:?}", feed.bozo_exception);
+            let ids: Vec<&str> = feed.entries.iter().map(|e| e.id.as_str()).collect();
+            assert_eq!(ids, vec![screening_guid(&kept.id)], "{path}");
+        }
+    }
+}
+
+async fn this_week_holds_the_next_seven_days_on_a_pinned_clock(engine: Engine) {
+    let app = TestApp::spawn_at(engine, now()).await;
+    let started = screening("started", "bfi-southbank", "Started", "2026-12-01T11:00");
+    let tomorrow = screening("tomorrow", "bfi-southbank", "Tomorrow", "2026-12-02T18:00");
+    let sixth = screening("sixth", "prince-charles", "Sixth day", "2026-12-07T20:00");
+    let next_week = screening(
+        "next-week",
+        "bfi-southbank",
+        "Next week",
+        "2026-12-08T12:00",
+    );
+    for (n, s) in [&started, &tomorrow, &sixth, &next_week]
+        .into_iter()
+        .enumerate()
+    {
+        app.deliver_screening(&listed(s, at(n as i64)))
+            .await
+            .unwrap();
+    }
+    for format in FEEDS {
+        let feed = feedparser(
+            app.body(&format!("/repertory/this-week.{format}"))
+                .await
+                .as_bytes(),
+        );
+        assert!(!feed.bozo, "{format}: {:?}", feed.bozo_exception);
+        assert_eq!(feed.title, "This week in repertory");
+        let ids: Vec<&str> = feed.entries.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            vec![screening_guid(&tomorrow.id), screening_guid(&sixth.id)],
+            "{format}: from now to now + 7 days, every venue"
+        );
+    }
+    // The venue feed carries every upcoming screening; its calendar also
+    // the one that has started.
+    let venue = feedparser(app.body("/venues/bfi-southbank.json").await.as_bytes());
+    assert_eq!(venue.entries.len(), 2);
+    let calendar = read_back(&app.body("/venues/bfi-southbank.ics").await);
+    assert_eq!(calendar["events"].as_array().unwrap().len(), 3);
+}
+
+async fn redelivered_and_stale_events_change_nothing(engine: Engine) {
+    let app = TestApp::spawn_at(engine, now()).await;
+    let west = screening(
+        "bfi-west",
+        "bfi-southbank",
+        "Once Upon a Time in the West",
+        "2026-12-04T18:30",
+    );
+    let first = listed(&west, at(1));
+    app.deliver_screening(&first).await.unwrap();
+    let mut moved = west.clone();
+    moved.screen = Some("NFT3".to_owned());
+    let change = changed(&moved, at(5));
+    app.deliver_screening(&change).await.unwrap();
+    // The same events again, a copy under a new id, and an older change.
+    app.deliver_screening(&first).await.unwrap();
+    app.deliver_screening(&change).await.unwrap();
+    app.deliver_screening(&changed(&moved, at(6)))
+        .await
+        .unwrap();
+    let mut stale = west.clone();
+    stale.screen = Some("NFT2".to_owned());
+    app.deliver_screening(&changed(&stale, at(4)))
+        .await
+        .unwrap();
+
+    let parsed = read_back(&app.body("/venues/bfi-southbank.ics").await);
+    let events = parsed["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["sequence"], 1, "{parsed}");
+    assert!(events[0]["location"].as_str().unwrap().contains("NFT3"));
+
+    let stored = app
+        .service
+        .store()
+        .screenings(marquee_feeds::ScreeningScope::All, now(), None)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!((stored[0].sequence, stored[0].cancelled), (1, false));
+    assert_eq!(stored[0].screening, moved);
+}
+
+#[tokio::test]
+async fn unknown_venues_strands_and_files_are_not_found() {
+    let app = TestApp::spawn_at(Engine::Sqlite, now()).await;
+    let west = screening("bfi-west", "bfi-southbank", "West", "2026-12-04T18:30");
+    app.deliver_screening(&listed(&west, at(1))).await.unwrap();
+    for path in [
+        "/venues/nowhere.rss",
+        "/venues/nowhere.ics",
+        "/venues/bfi-southbank.html",
+        "/strands/no-such-strand.rss",
+        "/strands/sergio-leone-season.ics",
+        "/repertory/next-week.rss",
+        "/calendars/bfi-southbank.ics",
+        "/calendars/all.rss",
+    ] {
+        assert_eq!(app.get(path).await.status(), 404, "{path}");
+    }
+    assert_eq!(app.get("/venues/bfi-southbank.ics").await.status(), 200);
+}
+
+#[tokio::test]
+async fn calendars_answer_conditional_get_head_and_compression() {
+    let app = TestApp::spawn_at(Engine::Sqlite, now()).await;
+    let west = screening("bfi-west", "bfi-southbank", "West", "2026-12-04T18:30");
+    app.deliver_screening(&listed(&west, at(1))).await.unwrap();
+    for path in ["/venues/bfi-southbank.ics", "/calendars/all.ics"] {
+        let first = app.get(path).await;
+        assert_eq!(first.status(), 200);
+        let etag = first.headers()["etag"].clone();
+        let last_modified = first.headers()["last-modified"].clone();
+        assert_eq!(last_modified, "Fri, 10 Jan 2025 09:01:00 GMT");
+
+        let again = app
+            .client
+            .get(app.url(path))
+            .header("if-none-match", etag.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304, "{path}");
+        assert!(again.bytes().await.unwrap().is_empty());
+        let since = app
+            .client
+            .get(app.url(path))
+            .header("if-modified-since", last_modified)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(since.status(), 304, "{path}");
+
+        let head = app.client.head(app.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), 200);
+        assert_eq!(head.headers()["etag"], etag);
+        assert_eq!(
+            head.headers()["content-type"],
+            "text/calendar; charset=utf-8"
+        );
+        assert!(head.bytes().await.unwrap().is_empty());
+
+        let gzip = app
+            .client
+            .get(app.url(path))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gzip.headers()["content-encoding"], "gzip");
+        assert_ne!(gzip.headers()["etag"], etag);
+        let mut decoded = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(&gzip.bytes().await.unwrap()[..]),
+            &mut decoded,
+        )
+        .unwrap();
+        assert_eq!(decoded, app.body(path).await);
+    }
+    // A change is a new ETag: the old one no longer gets a 304.
+    let before = app.get("/venues/bfi-southbank.ics").await.headers()["etag"].clone();
+    let mut sold = west.clone();
+    sold.sold_out = true;
+    app.deliver_screening(&changed(&sold, at(2))).await.unwrap();
+    let after = app
+        .client
+        .get(app.url("/venues/bfi-southbank.ics"))
+        .header("if-none-match", before)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 200);
+    assert!(after.text().await.unwrap().contains("SEQUENCE:1\r\n"));
+}
+
+#[tokio::test]
+async fn the_index_page_lists_venue_feeds_and_calendars() {
+    let app = TestApp::spawn_at(Engine::Sqlite, now()).await;
+    let west = screening("bfi-west", "bfi-southbank", "West", "2026-12-04T18:30");
+    app.deliver_screening(&listed(&west, at(1))).await.unwrap();
+    let page = app.body("/").await;
+    let head = &page[..page.find("</head>").unwrap()];
+    for (format, media_type) in [
+        ("rss", "application/rss+xml"),
+        ("atom", "application/atom+xml"),
+        ("json", "application/feed+json"),
+    ] {
+        for path in [
+            format!("/venues/bfi-southbank.{format}"),
+            format!("/repertory/this-week.{format}"),
+        ] {
+            let link = format!(
+                "<link rel=\"alternate\" type=\"{media_type}\" href=\"{}\"",
+                app.url(&path)
+            );
+            assert!(head.contains(&link), "missing {link}");
+        }
+    }
+    assert!(page.contains(&app.url("/venues/bfi-southbank.ics")));
+    assert!(page.contains(&app.url("/calendars/all.ics")));
+}
+
+/// One venue feed and one calendar, byte for byte, with the test server's
+/// address replaced by a fixed one.
+#[tokio::test]
+async fn a_venue_feed_and_calendar_match_their_golden_files() {
+    let app = TestApp::spawn_at(Engine::Sqlite, now()).await;
+    let west = screening(
+        "bfi-west",
+        "bfi-southbank",
+        "Once Upon a Time in the West",
+        "2026-12-04T18:30",
+    );
+    let mut dollars = screening(
+        "bfi-dollars",
+        "bfi-southbank",
+        "A Fistful of Dollars",
+        "2026-12-10T20:00",
+    );
+    dollars.strand = None;
+    dollars.sold_out = true;
+    app.deliver_screening(&listed(&west, at(1))).await.unwrap();
+    app.deliver_screening(&listed(&dollars, at(2)))
+        .await
+        .unwrap();
+    app.deliver_screening(&cancelled(&dollars, at(3)))
+        .await
+        .unwrap();
+    let base = app.base_url.as_str();
+    for file in ["bfi-southbank.rss", "bfi-southbank.ics"] {
+        let body = app
+            .body(&format!("/venues/{file}"))
+            .await
+            .replace(base, "http://feeds.example/");
+        assert_golden(&format!("venue-{file}"), body.as_bytes());
+    }
+}
