@@ -144,13 +144,12 @@ pub async fn start(
     let address = server.address();
     let mut router = Router::new();
     let mut admin = Router::new();
-    let mut readiness = Readiness::default().check("bus", {
-        let bus = bus.clone();
-        move || {
-            let bus = bus.clone();
-            async move { Ok(bus.check().await?) }
-        }
-    });
+    let mut readiness =
+        Readiness::default().check(
+            "bus",
+            bus.clone(),
+            |bus| async move { Ok(bus.check().await?) },
+        );
     let mut tasks = JoinSet::new();
     for service in services {
         match service {
@@ -159,12 +158,8 @@ pub async fn start(
                     .await
                     .context("Failed to start the feeds service")?;
                 router = router.merge(feeds.router());
-                readiness = readiness.check("feeds-database", {
-                    let feeds = feeds.clone();
-                    move || {
-                        let feeds = feeds.clone();
-                        async move { feeds.check().await }
-                    }
+                readiness = readiness.check("feeds-database", feeds.clone(), |feeds| async move {
+                    feeds.check().await
                 });
                 let group = &feeds.settings().consumer_group;
                 let reviews = Subscription::new(group, &[topics::REVIEWS]);
@@ -188,13 +183,10 @@ pub async fn start(
                     .await
                     .context("Failed to start the social service")?;
                 router = router.merge(social.router());
-                readiness = readiness.check("social-database", {
-                    let social = social.clone();
-                    move || {
-                        let social = social.clone();
-                        async move { social.check().await }
-                    }
-                });
+                readiness =
+                    readiness.check("social-database", social.clone(), |social| async move {
+                        social.check().await
+                    });
                 let subscription =
                     Subscription::new(&social.settings().consumer_group, &[topics::REVIEWS]);
                 tasks.spawn(consume(
@@ -211,13 +203,10 @@ pub async fn start(
                     .context("Failed to start the digest service")?;
                 router = router.merge(digest.router());
                 admin = admin.merge(digest.admin_router());
-                readiness = readiness.check("digest-database", {
-                    let digest = digest.clone();
-                    move || {
-                        let digest = digest.clone();
-                        async move { digest.check().await }
-                    }
-                });
+                readiness =
+                    readiness.check("digest-database", digest.clone(), |digest| async move {
+                        digest.check().await
+                    });
                 tasks.spawn(consume(
                     bus.clone(),
                     digest.subscription(),
@@ -230,13 +219,11 @@ pub async fn start(
                 let listings = ListingsIngest::build(settings.listings_ingest.clone(), bus.clone())
                     .await
                     .context("Failed to start the listings-ingest service")?;
-                readiness = readiness.check("listings-ingest-database", {
-                    let listings = listings.clone();
-                    move || {
-                        let listings = listings.clone();
-                        async move { listings.check().await }
-                    }
-                });
+                readiness = readiness.check(
+                    "listings-ingest-database",
+                    listings.clone(),
+                    |listings| async move { listings.check().await },
+                );
                 // Reviews, to link screenings to the publication's review of the film.
                 let subscription =
                     Subscription::new(&listings.settings().consumer_group, &[topics::REVIEWS]);
@@ -253,13 +240,11 @@ pub async fn start(
                     .await
                     .context("Failed to start the reviews-ingest service")?;
                 router = router.merge(ingest.router());
-                readiness = readiness.check("reviews-ingest-database", {
-                    let ingest = ingest.clone();
-                    move || {
-                        let ingest = ingest.clone();
-                        async move { ingest.check().await }
-                    }
-                });
+                readiness = readiness.check(
+                    "reviews-ingest-database",
+                    ingest.clone(),
+                    |ingest| async move { ingest.check().await },
+                );
                 tasks.spawn(ingest.run(shutdown.clone()));
             }
         }

@@ -44,14 +44,16 @@ pub struct Readiness {
 }
 
 impl Readiness {
-    /// Adds a check that must pass for the process to be ready.
-    pub fn check<F, Fut>(mut self, name: impl Into<String>, check: F) -> Self
+    /// Adds a check that must pass for the process to be ready: `check`
+    /// runs on a clone of `target` (a service or client) at every probe.
+    pub fn check<T, F, Fut>(mut self, name: impl Into<String>, target: T, check: F) -> Self
     where
-        F: Fn() -> Fut + Send + Sync + 'static,
+        T: Clone + Send + Sync + 'static,
+        F: Fn(T) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
-        self.checks
-            .push((name.into(), Arc::new(move || Box::pin(check()))));
+        let check: Check = Arc::new(move || Box::pin(check(target.clone())));
+        self.checks.push((name.into(), check));
         self
     }
 }
@@ -124,5 +126,49 @@ impl Server {
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
             .context("HTTP server failed")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn readyz(readiness: Readiness) -> (StatusCode, serde_json::Value) {
+        let response = operations_router(readiness)
+            .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn readiness_fails_with_the_reason_of_each_failing_check() {
+        let readiness = Readiness::default()
+            .check("bus", (), |()| async { Ok(()) })
+            .check("database", "db.example:5432", |host| async move {
+                anyhow::bail!("connection to {host} refused")
+            });
+        let (status, report) = readyz(readiness).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(report["bus"], "ok");
+        assert_eq!(report["database"], "connection to db.example:5432 refused");
+    }
+
+    #[tokio::test]
+    async fn readiness_passes_when_every_check_does() {
+        let readiness = Readiness::default().check("bus", (), |()| async { Ok(()) });
+        let (status, report) = readyz(readiness).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(report["bus"], "ok");
     }
 }
