@@ -195,9 +195,12 @@ impl KafkaBus {
                     }
                 }
             }
-            consumer
-                .store_offset_from_message(&borrowed)
-                .map_err(consume_error)?;
+            // Fails when a rebalance took the partition away meanwhile: the new
+            // owner then redelivers the message, which at-least-once allows.
+            if let Err(error) = consumer.store_offset_from_message(&borrowed) {
+                tracing::warn!(group, topic = %message.topic, partition = message.partition,
+                    offset = message.offset, %error, "Could not store the offset; it will be redelivered");
+            }
         }
         // Commit what was stored before leaving, so the next member of the
         // group starts exactly after the last finished message.
