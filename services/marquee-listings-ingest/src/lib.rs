@@ -84,7 +84,6 @@
 
 mod csv_listings;
 mod error;
-mod fetch;
 mod handler;
 mod ics;
 mod json_listings;
@@ -109,11 +108,11 @@ pub use normalize::{screening_id, title_key};
 pub use pipeline::{Outcome, PollReport};
 pub use settings::{Settings, SourceKind, SourceSettings, VenueSettings};
 
-use crate::fetch::Fetcher;
 use crate::handler::ReviewsHandler;
 use crate::ledger::Ledger;
 use crate::normalize::VenueZone;
 use crate::pipeline::{Pipeline, Source};
+use marquee_fetch::Fetcher;
 
 /// The listings-ingest service: one poller per source.
 #[derive(Clone)]
@@ -156,6 +155,7 @@ impl ListingsIngest {
             Duration::from_secs(settings.fetch_timeout_secs.max(1)),
             settings.max_body_bytes,
             settings.allow_private_addresses,
+            concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION")),
         )?;
         let pipeline = Pipeline::new(ledger, bus, fetcher, clock, settings.rrule_horizon_days);
         Ok(Self {

@@ -9,9 +9,9 @@ use marquee_bus::Bus;
 use marquee_events::{
     Envelope, EventData, ReviewId, Screening, ScreeningCancelled, ScreeningChanged, ScreeningListed,
 };
+use marquee_fetch::{Fetched, Fetcher};
 
 use crate::error::IngestError;
-use crate::fetch::Fetcher;
 use crate::ledger::{Entry, Ledger, ReviewIndex};
 use crate::localtime::Clock;
 use crate::normalize::{Normalized, Parsed, VenueZone, normalize};
@@ -124,7 +124,17 @@ impl Pipeline {
     }
 
     async fn read(&self, source: &Source, now: DateTime<Utc>) -> Result<Parsed, IngestError> {
-        let document = self.fetcher.get(&source.settings.url).await?;
+        // Unconditional: every poll needs the full set for the disappearance
+        // sweep, so there are no validators and no 304 to expect.
+        let document = match self.fetcher.get(&source.settings.url, None).await? {
+            Fetched::Document(document) => document,
+            Fetched::NotModified => {
+                return Err(IngestError::Unexpected(anyhow::anyhow!(
+                    "{} answered 304 Not Modified to an unconditional GET",
+                    source.settings.url
+                )));
+            }
+        };
         let tz = source.venue.tz;
         match source.settings.kind {
             SourceKind::Ics => ics::parse(&document.text, ics::window(tz, now, self.horizon_days)),

@@ -4,64 +4,9 @@
 /// its source and counted by [`IngestError::kind`]; none stops the service.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    /// The URL is not http(s).
-    #[error("refusing {url}: only http and https URLs can be fetched")]
-    UnsupportedScheme {
-        /// The URL.
-        url: String,
-    },
-    /// The host is (or resolves to) a loopback, private or link-local address.
-    #[error(
-        "refusing {host}: it resolves to a loopback or private address (set allow_private_addresses = true for local sources)"
-    )]
-    PrivateAddress {
-        /// The host.
-        host: String,
-    },
-    /// The request failed: DNS, connection, TLS or timeout.
-    #[error("fetching {url} failed: {reason}")]
-    Network {
-        /// The URL.
-        url: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// The server answered with an error status.
-    #[error("{url} answered HTTP {status}")]
-    Status {
-        /// The URL.
-        url: String,
-        /// The status code.
-        status: u16,
-    },
-    /// Redirects went round in a circle or on for too long.
-    #[error("{url}: {reason}")]
-    Redirect {
-        /// The URL first asked for.
-        url: String,
-        /// Loop, too many hops, or a bad `Location`.
-        reason: String,
-    },
-    /// The body is larger than `max_body_bytes`.
-    #[error("{url} sent more than {limit} bytes (raise max_body_bytes if this is legitimate)")]
-    TooLarge {
-        /// The URL.
-        url: String,
-        /// The limit in bytes.
-        limit: usize,
-    },
-    /// The document declares a character encoding we do not know.
-    #[error("unknown character encoding {label:?}")]
-    UnknownEncoding {
-        /// The declared label.
-        label: String,
-    },
-    /// The bytes are not valid in the declared encoding.
-    #[error("the document is not valid {encoding}")]
-    InvalidEncoding {
-        /// The encoding it claims.
-        encoding: &'static str,
-    },
+    /// Fetching the document was refused or failed.
+    #[error(transparent)]
+    Fetch(#[from] marquee_fetch::FetchError),
     /// The XML declares entities (the shape of an entity-expansion attack).
     #[error("the feed declares XML entities in a DOCTYPE, which is refused")]
     EntityDeclaration,
@@ -83,13 +28,7 @@ impl IngestError {
     /// A short, stable label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::UnsupportedScheme { .. } => "unsupported_scheme",
-            Self::PrivateAddress { .. } => "private_address",
-            Self::Network { .. } => "network",
-            Self::Status { .. } => "http_status",
-            Self::Redirect { .. } => "redirect",
-            Self::TooLarge { .. } => "too_large",
-            Self::UnknownEncoding { .. } | Self::InvalidEncoding { .. } => "encoding",
+            Self::Fetch(error) => error.kind(),
             Self::EntityDeclaration => "xml_entities",
             Self::MalformedFeed(_) => "malformed_feed",
             Self::InvalidItem(_) => "invalid_item",

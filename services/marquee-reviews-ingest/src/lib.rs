@@ -21,7 +21,6 @@
 mod draft;
 mod error;
 mod feed;
-mod fetch;
 mod film;
 mod ledger;
 mod page;
@@ -48,9 +47,9 @@ pub use webhook::{
     WebhookPayload, WebhookReview,
 };
 
-use crate::fetch::Fetcher;
 use crate::ledger::Ledger;
 use crate::pipeline::Pipeline;
+use marquee_fetch::Fetcher;
 
 /// State shared by the pollers and the webhook handler.
 pub(crate) struct Inner {
@@ -84,6 +83,7 @@ impl ReviewsIngest {
             Duration::from_secs(settings.fetch_timeout_secs.max(1)),
             settings.max_body_bytes,
             settings.allow_private_addresses,
+            concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION")),
         )?;
         let pipeline = Pipeline::new(
             ledger,

@@ -10,12 +10,12 @@ use marquee_bus::Bus;
 use marquee_events::{
     Envelope, EventData, ReviewId, ReviewPublished, ReviewUpdated, ReviewWithdrawn,
 };
+use marquee_fetch::{Fetched, Fetcher, Validators};
 use url::Url;
 
 use crate::draft::Candidate;
 use crate::error::IngestError;
 use crate::feed::parse_feed;
-use crate::fetch::{Fetched, Fetcher, Validators};
 use crate::ledger::{Entry, Ledger, Withdrawn, changed_fields, fingerprint};
 use crate::page::{article_links, extract_article};
 use crate::settings::SourceSettings;
@@ -265,7 +265,7 @@ impl Pipeline {
         &self,
         url: &Url,
         cached: Option<&Cached>,
-    ) -> Result<Option<crate::fetch::Document>, IngestError> {
+    ) -> Result<Option<marquee_fetch::Document>, IngestError> {
         match self.fetcher.get(url, cached.map(|c| &c.validators)).await? {
             Fetched::NotModified => Ok(None),
             Fetched::Document(document) => Ok(Some(document)),

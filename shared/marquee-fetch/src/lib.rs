@@ -1,9 +1,11 @@
-//! Fetching venue listings defensively: http(s) only, public addresses only
-//! (unless allowed), a few redirects at most, a time limit, a size cap
-//! enforced while streaming, and text decoded from its declared encoding.
-//! The same guards as reviews-ingest's fetcher, without conditional GET:
-//! listings are small and every poll needs the full set for the
-//! disappearance sweep.
+//! Fetching upstream documents defensively, shared by the ingest services:
+//! http(s) only, public addresses only (unless allowed), a few redirects at
+//! most, a time limit, a size cap enforced while streaming, text decoded from
+//! its declared encoding, and conditional GET when validators are given.
+
+mod error;
+
+pub use error::FetchError;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
@@ -13,48 +15,69 @@ use std::time::Duration;
 use anyhow::Context;
 use encoding_rs::Encoding;
 use regex::Regex;
-use reqwest::dns;
-use reqwest::header::{CONTENT_TYPE, LOCATION};
+use reqwest::header::{
+    CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
+};
+use reqwest::{StatusCode, dns};
 use url::{Host, Url};
-
-use crate::error::IngestError;
 
 /// Hops followed before giving up; CMSes need one or two at most.
 const MAX_REDIRECTS: usize = 5;
 
+/// Cache validators remembered for a conditional GET.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    /// `ETag` of the last copy processed.
+    pub etag: Option<String>,
+    /// `Last-Modified` of the last copy processed.
+    pub last_modified: Option<String>,
+}
+
+/// What a fetch produced.
+#[derive(Debug)]
+pub enum Fetched {
+    /// 304: the copy processed last time is current.
+    NotModified,
+    /// A fresh document.
+    Document(Document),
+}
+
 /// A fetched, decoded document.
 #[derive(Debug)]
-pub(crate) struct Document {
+pub struct Document {
     /// Where it was found, after redirects: the base for relative links.
-    pub(crate) url: Url,
+    pub url: Url,
     /// The text, decoded from its declared encoding.
-    pub(crate) text: String,
+    pub text: String,
+    /// Validators for the next conditional GET.
+    pub validators: Validators,
 }
 
 /// The HTTP client with the guards every upstream fetch goes through.
 #[derive(Debug, Clone)]
-pub(crate) struct Fetcher {
+pub struct Fetcher {
     client: reqwest::Client,
     max_body_bytes: usize,
     allow_private: bool,
 }
 
 impl Fetcher {
-    /// A client with `timeout` per request and bodies capped at `max_body_bytes`.
-    pub(crate) fn new(
+    /// A client with `timeout` per request and bodies capped at
+    /// `max_body_bytes`, refusing private destinations unless
+    /// `allow_private`. `user_agent` is the calling service's
+    /// `product/version` token, so upstreams can tell the services apart.
+    pub fn new(
         timeout: Duration,
         max_body_bytes: usize,
         allow_private: bool,
+        user_agent: &str,
     ) -> anyhow::Result<Self> {
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             // Redirects are followed by hand so every hop passes the guards.
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!(
-                "marquee-listings-ingest/",
-                env!("CARGO_PKG_VERSION")
-            ));
+            .user_agent(user_agent);
         if !allow_private {
             // Checked again at connect time, so a name that re-resolves to a
             // private address between our check and the connection is refused.
@@ -68,9 +91,16 @@ impl Fetcher {
         })
     }
 
-    /// GETs `url`.
-    #[tracing::instrument(skip(self), fields(url = %url))]
-    pub(crate) async fn get(&self, url: &Url) -> Result<Document, IngestError> {
+    /// GETs `url`, conditionally when `validators` are given. Without
+    /// validators a 304 is not expected and is treated like any other
+    /// redirect without a `Location`, so `Fetched::NotModified` is only ever
+    /// returned to a conditional GET.
+    #[tracing::instrument(skip(self, validators), fields(url = %url))]
+    pub async fn get(
+        &self,
+        url: &Url,
+        validators: Option<&Validators>,
+    ) -> Result<Fetched, FetchError> {
         let mut current = url.clone();
         let mut visited = HashSet::new();
         loop {
@@ -78,14 +108,19 @@ impl Fetcher {
             if !visited.insert(current.clone()) {
                 return Err(redirect(url, format!("redirect loop back to {current}")));
             }
-            let response = self
-                .client
-                .get(current.clone())
-                .send()
-                .await
-                .map_err(|e| network(&current, &e))?;
+            let mut request = self.client.get(current.clone());
+            if let Some(validators) = validators {
+                if let Some(etag) = &validators.etag {
+                    request = request.header(IF_NONE_MATCH, etag);
+                }
+                if let Some(modified) = &validators.last_modified {
+                    request = request.header(IF_MODIFIED_SINCE, modified);
+                }
+            }
+            let response = request.send().await.map_err(|e| network(&current, &e))?;
             let status = response.status();
-            if status.is_redirection() {
+            let not_modified = validators.is_some() && status == StatusCode::NOT_MODIFIED;
+            if status.is_redirection() && !not_modified {
                 if visited.len() > MAX_REDIRECTS {
                     return Err(redirect(
                         url,
@@ -102,27 +137,30 @@ impl Fetcher {
                     .map_err(|e| redirect(url, format!("bad Location {location:?}: {e}")))?;
                 continue;
             }
+            if not_modified {
+                return Ok(Fetched::NotModified);
+            }
             if !status.is_success() {
-                return Err(IngestError::Status {
+                return Err(FetchError::Status {
                     url: current.to_string(),
                     status: status.as_u16(),
                 });
             }
-            return self.read(current, response).await;
+            return self.read(current, response).await.map(Fetched::Document);
         }
     }
 
     /// Refuses non-http(s) URLs and, unless allowed, private destinations.
-    async fn guard(&self, url: &Url) -> Result<(), IngestError> {
+    async fn guard(&self, url: &Url) -> Result<(), FetchError> {
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(IngestError::UnsupportedScheme {
+            return Err(FetchError::UnsupportedScheme {
                 url: url.to_string(),
             });
         }
         if self.allow_private {
             return Ok(());
         }
-        let refused = || IngestError::PrivateAddress {
+        let refused = || FetchError::PrivateAddress {
             host: url.host_str().unwrap_or_default().to_owned(),
         };
         match url.host() {
@@ -131,7 +169,7 @@ impl Fetcher {
             Some(Host::Domain(domain)) => {
                 let port = url.port_or_known_default().unwrap_or(80);
                 let addrs = tokio::net::lookup_host((domain, port)).await.map_err(|e| {
-                    IngestError::Network {
+                    FetchError::Network {
                         url: url.to_string(),
                         reason: format!("cannot resolve {domain}: {e}"),
                     }
@@ -143,7 +181,7 @@ impl Fetcher {
                 Ok(())
             }
             Some(_) => Ok(()),
-            None => Err(IngestError::UnsupportedScheme {
+            None => Err(FetchError::UnsupportedScheme {
                 url: url.to_string(),
             }),
         }
@@ -154,8 +192,8 @@ impl Fetcher {
         &self,
         url: Url,
         mut response: reqwest::Response,
-    ) -> Result<Document, IngestError> {
-        let too_large = || IngestError::TooLarge {
+    ) -> Result<Document, FetchError> {
+        let too_large = || FetchError::TooLarge {
             url: url.to_string(),
             limit: self.max_body_bytes,
         };
@@ -172,6 +210,10 @@ impl Fetcher {
                 .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
                 .map(str::to_owned)
         };
+        let validators = Validators {
+            etag: header(ETAG),
+            last_modified: header(LAST_MODIFIED),
+        };
         let content_type = header(CONTENT_TYPE);
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| network(&url, &e))? {
@@ -181,14 +223,18 @@ impl Fetcher {
             body.extend_from_slice(&chunk);
         }
         let text = decode(&body, content_type.as_deref())?;
-        Ok(Document { url, text })
+        Ok(Document {
+            url,
+            text,
+            validators,
+        })
     }
 }
 
 /// Decodes `bytes` by its BOM, the `Content-Type` charset, an XML or HTML
 /// declaration, else as UTF-8. Malformed bytes are an error, not U+FFFD,
 /// so a mis-declared feed is noticed instead of published garbled.
-pub(crate) fn decode(bytes: &[u8], content_type: Option<&str>) -> Result<String, IngestError> {
+fn decode(bytes: &[u8], content_type: Option<&str>) -> Result<String, FetchError> {
     if let Some((encoding, bom)) = Encoding::for_bom(bytes) {
         return decode_as(encoding, &bytes[bom..]);
     }
@@ -197,18 +243,18 @@ pub(crate) fn decode(bytes: &[u8], content_type: Option<&str>) -> Result<String,
         .or_else(|| declared_charset(bytes));
     let encoding = match label {
         Some(label) => {
-            Encoding::for_label(label.as_bytes()).ok_or(IngestError::UnknownEncoding { label })?
+            Encoding::for_label(label.as_bytes()).ok_or(FetchError::UnknownEncoding { label })?
         }
         None => encoding_rs::UTF_8,
     };
     decode_as(encoding, bytes)
 }
 
-fn decode_as(encoding: &'static Encoding, bytes: &[u8]) -> Result<String, IngestError> {
+fn decode_as(encoding: &'static Encoding, bytes: &[u8]) -> Result<String, FetchError> {
     encoding
         .decode_without_bom_handling_and_without_replacement(bytes)
         .map(|text| text.into_owned())
-        .ok_or(IngestError::InvalidEncoding {
+        .ok_or(FetchError::InvalidEncoding {
             encoding: encoding.name(),
         })
 }
@@ -237,7 +283,7 @@ fn declared_charset(bytes: &[u8]) -> Option<String> {
 
 /// Whether `ip` is reachable on the public internet (not loopback, private,
 /// link-local, shared, unspecified or documentation space).
-pub(crate) fn is_public(ip: IpAddr) -> bool {
+fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             let [a, b, ..] = v4.octets();
@@ -282,7 +328,7 @@ impl dns::Resolve for PublicOnly {
     }
 }
 
-fn network(url: &Url, error: &reqwest::Error) -> IngestError {
+fn network(url: &Url, error: &reqwest::Error) -> FetchError {
     let reason = if error.is_timeout() {
         "timed out".to_owned()
     } else {
@@ -296,14 +342,14 @@ fn network(url: &Url, error: &reqwest::Error) -> IngestError {
         }
         reason
     };
-    IngestError::Network {
+    FetchError::Network {
         url: url.to_string(),
         reason,
     }
 }
 
-fn redirect(url: &Url, reason: String) -> IngestError {
-    IngestError::Redirect {
+fn redirect(url: &Url, reason: String) -> FetchError {
+    FetchError::Redirect {
         url: url.to_string(),
         reason,
     }
@@ -330,11 +376,11 @@ mod tests {
         );
         assert!(matches!(
             decode(b"x", Some("text/xml; charset=x-klingon")),
-            Err(IngestError::UnknownEncoding { .. })
+            Err(FetchError::UnknownEncoding { .. })
         ));
         assert!(matches!(
             decode(b"caf\xe9", Some("text/html; charset=utf-8")),
-            Err(IngestError::InvalidEncoding { .. })
+            Err(FetchError::InvalidEncoding { .. })
         ));
         assert_eq!(decode("\u{feff}hé".as_bytes(), None).unwrap(), "hé");
     }
