@@ -85,7 +85,7 @@ impl Settings {
 /// A service a process can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Service {
-    /// RSS, Atom and JSON Feed over HTTP, from review events.
+    /// RSS, Atom, JSON Feed and iCalendar over HTTP, from review and screening events.
     Feeds,
     /// Reviews from CMS feeds, article pages and the CMS webhook, to review events.
     ReviewsIngest,
