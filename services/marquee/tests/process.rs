@@ -297,7 +297,7 @@ async fn services_as_separate_processes_on_kafka_and_postgres() {
         ("listings", "LISTINGS_INGEST"),
         ("digest", "DIGEST"),
     ] {
-        let db = fresh_postgres_database().await;
+        let db = marquee_test_support::create_postgres_database("marquee_e2e").await;
         env.push((leak(format!("MARQUEE_{key}__DATABASE_URL")), db));
         if service != "reviews" {
             env.push((
@@ -376,18 +376,4 @@ fn uuid_like() -> String {
             .unwrap()
             .as_nanos()
     )
-}
-
-/// A new empty database on the local PostgreSQL, by URL.
-async fn fresh_postgres_database() -> String {
-    use sqlx::Connection;
-    let name = format!("marquee_e2e_{}", uuid_like());
-    let mut admin = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
-        .await
-        .expect("PostgreSQL answers at 127.0.0.1:5432 (the test command starts it)");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    format!("postgres://postgres@127.0.0.1:5432/{name}")
 }

@@ -22,49 +22,11 @@ use secrecy::SecretString;
 use tempfile::TempDir;
 use url::Url;
 
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy)]
-pub enum Engine {
-    Sqlite,
-    Postgres,
-}
-
-const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub use marquee_test_support::{Engine, drop_database};
 
 /// A fresh, empty database URL on `engine`.
 pub async fn fresh_database(engine: Engine, dir: &Path) -> String {
-    match engine {
-        Engine::Sqlite => format!("sqlite://{}", dir.join("digest.sqlite").display()),
-        Engine::Postgres => {
-            let name = format!("digest_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = marquee_runtime::database::connect(POSTGRES_ADMIN)
-                .await
-                .expect("PostgreSQL runs at 127.0.0.1:5432 with trust auth");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&admin)
-                .await
-                .expect("create a test database");
-            admin.close().await;
-            format!("postgres://postgres@127.0.0.1:5432/{name}")
-        }
-    }
-}
-
-async fn drop_database(database_url: &str) {
-    let Some(name) = database_url
-        .strip_prefix("postgres://postgres@127.0.0.1:5432/")
-        .map(str::to_owned)
-    else {
-        return;
-    };
-    let admin = marquee_runtime::database::connect(POSTGRES_ADMIN)
-        .await
-        .expect("connect to PostgreSQL");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await
-        .expect("drop the test database");
-    admin.close().await;
+    marquee_test_support::fresh_database(engine, dir, "digest").await
 }
 
 fn free_port() -> u16 {

@@ -3,39 +3,29 @@
 
 use marquee_events::ScreeningEvent;
 use marquee_listings_ingest::SourceKind;
-use sqlx::Executor;
 
 use crate::helpers::{TestApp, ics, source, venue};
 
-const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
 /// A database that exists while this lives.
 struct FreshDatabase {
-    name: String,
+    url: String,
 }
 
 impl FreshDatabase {
     async fn create() -> Self {
-        let name = format!("listings_ingest_test_{}", uuid::Uuid::new_v4().simple());
-        let admin = sqlx::PgPool::connect(ADMIN_URL)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL must answer at {ADMIN_URL}: {e}"));
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .unwrap();
-        admin.close().await;
-        Self { name }
+        Self {
+            url: marquee_test_support::create_postgres_database("listings_ingest").await,
+        }
     }
 
     fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
+        self.url.clone()
     }
 }
 
 impl Drop for FreshDatabase {
     fn drop(&mut self) {
-        let name = self.name.clone();
+        let url = self.url.clone();
         // Drop runs inside the test's runtime: drop the database from a
         // thread with its own.
         let dropped = std::thread::spawn(move || {
@@ -43,18 +33,11 @@ impl Drop for FreshDatabase {
                 .enable_all()
                 .build()
                 .unwrap()
-                .block_on(async move {
-                    let admin = sqlx::PgPool::connect(ADMIN_URL).await.unwrap();
-                    admin
-                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                        .await
-                        .unwrap();
-                    admin.close().await;
-                });
+                .block_on(marquee_test_support::drop_database(&url));
         })
         .join();
         if dropped.is_err() {
-            eprintln!("could not drop test database {}", self.name);
+            eprintln!("could not drop test database {}", self.url);
         }
     }
 }

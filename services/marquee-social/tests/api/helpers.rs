@@ -18,44 +18,11 @@ use marquee_social::{
 use tempfile::TempDir;
 use url::Url;
 
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy)]
-pub enum Engine {
-    Sqlite,
-    Postgres,
-}
-
-const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub use marquee_test_support::{Engine, drop_database};
 
 /// A fresh, empty database URL on `engine`.
 pub async fn fresh_database(engine: Engine, dir: &Path) -> String {
-    match engine {
-        Engine::Sqlite => format!("sqlite://{}", dir.join("social.sqlite").display()),
-        Engine::Postgres => {
-            let name = format!("social_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = marquee_runtime::database::connect(POSTGRES_ADMIN)
-                .await
-                .expect("PostgreSQL runs at 127.0.0.1:5432 with trust auth");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&admin)
-                .await
-                .expect("create a test database");
-            admin.close().await;
-            format!("postgres://postgres@127.0.0.1:5432/{name}")
-        }
-    }
-}
-
-/// Drops a PostgreSQL test database.
-pub async fn drop_database(database_url: &str) {
-    let name = database_url.rsplit('/').next().expect("database name");
-    let admin = marquee_runtime::database::connect(POSTGRES_ADMIN)
-        .await
-        .expect("connect to PostgreSQL");
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await
-        .expect("drop the test database");
+    marquee_test_support::fresh_database(engine, dir, "social").await
 }
 
 /// A clock that moves only when told to.
