@@ -1,9 +1,13 @@
 //! Test-only helpers shared by the services' integration tests (a
 //! dev-dependency, never linked into a service): a fresh database per test on
 //! SQLite or on the local PostgreSQL (127.0.0.1:5432, trust auth, as the test
-//! command guarantees).
+//! command guarantees), and a fake upstream site for the ingest services.
+
+mod upstream;
 
 use std::path::Path;
+
+pub use upstream::Upstream;
 
 /// Where the tests create and drop their databases.
 pub const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";

@@ -3,10 +3,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
 use chrono::{DateTime, Utc};
 use marquee_bus::{
     Bus, BusSettings, EmbeddedSettings, Handler, HandlerError, Message, Record, Subscription,
@@ -22,59 +18,7 @@ use tokio_util::sync::CancellationToken;
 /// "Today" in every test, unless a test moves the clock.
 pub const NOW: &str = "2026-11-23T12:00:00Z";
 
-/// A fake upstream site: bodies by path.
-#[derive(Clone)]
-pub struct Upstream {
-    pub base: String,
-    routes: Arc<Mutex<HashMap<String, (String, String)>>>,
-}
-
-async fn answer(State(upstream): State<Upstream>, request: Request) -> Response {
-    let route = upstream
-        .routes
-        .lock()
-        .unwrap()
-        .get(request.uri().path())
-        .cloned();
-    let Some((content_type, body)) = route else {
-        let mut response = Response::new(Body::from("not found"));
-        *response.status_mut() = StatusCode::NOT_FOUND;
-        return response;
-    };
-    let mut response = Response::new(Body::from(body));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(&content_type).unwrap(),
-    );
-    response
-}
-
-impl Upstream {
-    pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let upstream = Self {
-            base: format!("http://{}", listener.local_addr().unwrap()),
-            routes: Arc::default(),
-        };
-        let app = axum::Router::new()
-            .fallback(answer)
-            .with_state(upstream.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        upstream
-    }
-
-    pub fn url(&self, path: &str) -> url::Url {
-        url::Url::parse(&format!("{}{path}", self.base)).unwrap()
-    }
-
-    /// Serves `text` at `path` from now on.
-    pub fn serve(&self, path: &str, content_type: &str, text: &str) {
-        self.routes
-            .lock()
-            .unwrap()
-            .insert(path.to_owned(), (content_type.to_owned(), text.to_owned()));
-    }
-}
+pub use marquee_test_support::Upstream;
 
 pub fn fixture(file: &str) -> String {
     read(

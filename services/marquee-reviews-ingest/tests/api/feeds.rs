@@ -10,7 +10,7 @@ async fn rss_app(grace_secs: u64) -> TestApp {
         |s| s.withdraw_grace_secs = grace_secs,
     )
     .await;
-    app.upstream.serve_fixture("/feed.rss", "feed.rss", RSS);
+    app.upstream.serve("/feed.rss", RSS, &fixture("feed.rss"));
     app
 }
 
@@ -213,7 +213,7 @@ async fn an_item_is_not_withdrawn_within_grace_or_when_it_scrolled_off() {
 async fn atom_entries_are_published() {
     let mut app = TestApp::spawn(|up| vec![feed("atom", up.url("/feed.atom"))], |_| {}).await;
     app.upstream
-        .serve_fixture("/feed.atom", "feed.atom", "application/atom+xml");
+        .serve("/feed.atom", "application/atom+xml", &fixture("feed.atom"));
     assert_eq!(app.poll().await["atom"].published, 2);
     let reviews = published(&app.events().await);
     let jeanne = &reviews["urn:marquee:review:2001"];

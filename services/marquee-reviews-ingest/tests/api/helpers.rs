@@ -3,136 +3,18 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
 use marquee_bus::{
     Bus, BusSettings, EmbeddedSettings, Handler, HandlerError, Message, Record, Subscription,
     Transport,
 };
 use marquee_events::{Envelope, ReviewEvent, topics};
 use marquee_reviews_ingest::{PollReport, ReviewsIngest, Settings, SourceSettings};
-use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
 pub const SECRET: &str = "webhook-test-secret";
 
-#[derive(Clone)]
-struct Fixture {
-    status: StatusCode,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-/// A fake upstream site: fixtures by path, ETags, and a log of answers.
-#[derive(Clone)]
-pub struct Upstream {
-    pub base: String,
-    routes: Arc<Mutex<HashMap<String, Fixture>>>,
-    answers: Arc<Mutex<Vec<(String, u16)>>>,
-}
-
-async fn answer(State(upstream): State<Upstream>, request: Request) -> Response {
-    let path = request.uri().path().to_owned();
-    let fixture = upstream.routes.lock().unwrap().get(&path).cloned();
-    let fixture = fixture.unwrap_or(Fixture {
-        status: StatusCode::NOT_FOUND,
-        headers: vec![],
-        body: b"not found".to_vec(),
-    });
-    let etag = format!("\"{}\"", hex::encode(Sha256::digest(&fixture.body)));
-    let not_modified = request
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.to_str().unwrap() == etag);
-    let status = if not_modified && fixture.status == StatusCode::OK {
-        StatusCode::NOT_MODIFIED
-    } else {
-        fixture.status
-    };
-    upstream
-        .answers
-        .lock()
-        .unwrap()
-        .push((path, status.as_u16()));
-    let mut response = Response::new(if status == StatusCode::NOT_MODIFIED {
-        Body::empty()
-    } else {
-        Body::from(fixture.body)
-    });
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::ETAG, HeaderValue::from_str(&etag).unwrap());
-    for (name, value) in fixture.headers {
-        response.headers_mut().insert(
-            header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            HeaderValue::from_str(&value).unwrap(),
-        );
-    }
-    response
-}
-
-impl Upstream {
-    pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let upstream = Self {
-            base: format!("http://{}", listener.local_addr().unwrap()),
-            routes: Arc::default(),
-            answers: Arc::default(),
-        };
-        let app = axum::Router::new()
-            .fallback(answer)
-            .with_state(upstream.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        upstream
-    }
-
-    pub fn url(&self, path: &str) -> url::Url {
-        url::Url::parse(&format!("{}{path}", self.base)).unwrap()
-    }
-
-    pub fn respond(
-        &self,
-        path: &str,
-        status: u16,
-        headers: &[(&str, &str)],
-        body: impl Into<Vec<u8>>,
-    ) {
-        let fixture = Fixture {
-            status: StatusCode::from_u16(status).unwrap(),
-            headers: headers
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
-            body: body.into(),
-        };
-        self.routes.lock().unwrap().insert(path.to_owned(), fixture);
-    }
-
-    /// Serves `text` with `{{BASE}}` replaced by this server's address.
-    pub fn serve(&self, path: &str, content_type: &str, text: &str) {
-        let body = text.replace("{{BASE}}", &self.base);
-        self.respond(path, 200, &[("content-type", content_type)], body);
-    }
-
-    pub fn serve_fixture(&self, path: &str, file: &str, content_type: &str) {
-        self.serve(path, content_type, &fixture(file));
-    }
-
-    /// Statuses answered for `path`, in order.
-    pub fn answers(&self, path: &str) -> Vec<u16> {
-        self.answers
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(p, _)| p == path)
-            .map(|(_, s)| *s)
-            .collect()
-    }
-}
+pub use marquee_test_support::Upstream;
 
 pub fn fixture(file: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,6 +1,6 @@
 use marquee_events::Rating;
 
-use crate::helpers::{TestApp, pages, published};
+use crate::helpers::{TestApp, fixture, pages, published};
 
 const HTML: &str = "text/html; charset=utf-8";
 
@@ -8,9 +8,13 @@ const HTML: &str = "text/html; charset=utf-8";
 async fn pages_like_the_reference_page_are_read_from_their_markup() {
     let mut app = TestApp::spawn(|up| vec![pages("site", up.url("/index.html"))], |_| {}).await;
     let up = &app.upstream;
-    up.serve_fixture("/index.html", "index.html", HTML);
-    up.serve_fixture("/pages/reference-page.html", "reference-page.html", HTML);
-    up.serve_fixture("/pages/plain-page.html", "plain-page.html", HTML);
+    up.serve("/index.html", HTML, &fixture("index.html"));
+    up.serve(
+        "/pages/reference-page.html",
+        HTML,
+        &fixture("reference-page.html"),
+    );
+    up.serve("/pages/plain-page.html", HTML, &fixture("plain-page.html"));
 
     let reports = app.poll().await;
     assert_eq!(reports["site"].published, 2, "{reports:?}");
@@ -70,10 +74,18 @@ async fn pages_like_the_reference_page_are_read_from_their_markup() {
 async fn json_ld_and_opengraph_pages_are_read_from_a_sitemap() {
     let mut app = TestApp::spawn(|up| vec![pages("site", up.url("/sitemap.xml"))], |_| {}).await;
     let up = &app.upstream;
-    up.serve_fixture("/sitemap.xml", "sitemap.xml", "application/xml");
-    up.serve_fixture("/pages/reference-page.html", "reference-page.html", HTML);
-    up.serve_fixture("/pages/jsonld-review.html", "jsonld-review.html", HTML);
-    up.serve_fixture("/pages/og-only.html", "og-only.html", HTML);
+    up.serve("/sitemap.xml", "application/xml", &fixture("sitemap.xml"));
+    up.serve(
+        "/pages/reference-page.html",
+        HTML,
+        &fixture("reference-page.html"),
+    );
+    up.serve(
+        "/pages/jsonld-review.html",
+        HTML,
+        &fixture("jsonld-review.html"),
+    );
+    up.serve("/pages/og-only.html", HTML, &fixture("og-only.html"));
 
     let reports = app.poll().await;
     assert_eq!(reports["site"].published, 3, "{reports:?}");

@@ -1,4 +1,4 @@
-use crate::helpers::{TestApp, feed, published};
+use crate::helpers::{TestApp, feed, fixture, published};
 
 const RSS: &str = "application/rss+xml";
 
@@ -29,8 +29,8 @@ async fn malformed_sources_are_rejected_and_the_others_keep_flowing() {
     )
     .await;
     let up = &app.upstream;
-    up.serve_fixture("/broken.xml", "broken.xml", RSS);
-    up.serve_fixture("/bomb.xml", "entity-bomb.xml", RSS);
+    up.serve("/broken.xml", RSS, &fixture("broken.xml"));
+    up.serve("/bomb.xml", RSS, &fixture("entity-bomb.xml"));
     up.respond(
         "/oversize.xml",
         200,
@@ -57,7 +57,7 @@ async fn malformed_sources_are_rejected_and_the_others_keep_flowing() {
         "text/html",
         "<html><body>Hello</body></html>",
     );
-    up.serve_fixture("/feed.rss", "feed.rss", RSS);
+    up.serve("/feed.rss", RSS, &fixture("feed.rss"));
 
     let reports = app.poll().await;
     for (name, kind) in expected {
@@ -111,7 +111,7 @@ async fn loopback_sources_are_refused_unless_allowed() {
         |s| s.allow_private_addresses = false,
     )
     .await;
-    app.upstream.serve_fixture("/feed.rss", "feed.rss", RSS);
+    app.upstream.serve("/feed.rss", RSS, &fixture("feed.rss"));
     let reports = app.poll().await;
     assert_eq!(reports["loopback"].rejection_kinds, vec!["private_address"]);
     assert_eq!(
