@@ -201,13 +201,7 @@ impl DigestService {
         scheduled_for: DateTime<Utc>,
         kind: &str,
     ) -> anyhow::Result<Run> {
-        let reviews_since = self
-            .inner
-            .store
-            .last_sent(schedule.name())
-            .await?
-            .filter(|t| *t < scheduled_for)
-            .unwrap_or(scheduled_for - WEEK);
+        let reviews_since = self.reviews_since(schedule, scheduled_for).await?;
         Ok(Run {
             id: uuid::Uuid::new_v4().simple().to_string(),
             schedule: schedule.name().to_owned(),
@@ -285,6 +279,33 @@ impl DigestService {
             );
         }
         self.create(run, recipients).await
+    }
+
+    /// Reviews published after this instant go into `schedule`'s digest at
+    /// `at`: its last sent digest, or a week back for the first one.
+    async fn reviews_since(
+        &self,
+        schedule: &CronSchedule,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<DateTime<Utc>> {
+        Ok(self
+            .inner
+            .store
+            .last_sent(schedule.name())
+            .await?
+            .filter(|t| *t < at)
+            .unwrap_or(at - WEEK))
+    }
+
+    /// The schedule called `name` and what its digest would carry now.
+    async fn content_now(&self, name: &str) -> anyhow::Result<(CronSchedule, DigestContent)> {
+        let schedule = self
+            .schedule(name)
+            .with_context(|| format!("no schedule `{name}`"))?;
+        let now = self.now();
+        let since = self.reviews_since(&schedule, now).await?;
+        let content = self.content(&schedule, since, now).await?;
+        Ok((schedule, content))
     }
 
     /// What a digest of `schedule` at `at` carries before preferences.
@@ -589,17 +610,7 @@ impl DigestService {
         schedule: &str,
         subscriber: Option<&EmailAddress>,
     ) -> anyhow::Result<RenderedDigest> {
-        let schedule = self
-            .schedule(schedule)
-            .with_context(|| format!("no schedule `{schedule}`"))?;
-        let now = self.now();
-        let since = self
-            .inner
-            .store
-            .last_sent(schedule.name())
-            .await?
-            .unwrap_or(now - WEEK);
-        let content = self.content(&schedule, since, now).await?;
+        let (schedule, content) = self.content_now(schedule).await?;
         let (content, url) = match subscriber {
             Some(email) => {
                 let found = self
@@ -624,17 +635,7 @@ impl DigestService {
     /// Composes `schedule`'s digest for every recipient as if sent now,
     /// sends nothing, and reports the counts.
     pub async fn dry_run(&self, schedule: &str) -> anyhow::Result<DryRunReport> {
-        let schedule = self
-            .schedule(schedule)
-            .with_context(|| format!("no schedule `{schedule}`"))?;
-        let now = self.now();
-        let since = self
-            .inner
-            .store
-            .last_sent(schedule.name())
-            .await?
-            .unwrap_or(now - WEEK);
-        let content = self.content(&schedule, since, now).await?;
+        let (schedule, content) = self.content_now(schedule).await?;
         let audience = self
             .inner
             .store
