@@ -6,5 +6,6 @@ pub mod admin;
 pub mod config;
 pub mod database;
 pub mod http;
+pub mod jobs;
 pub mod shutdown;
 pub mod telemetry;
