@@ -120,3 +120,91 @@ fn kubernetes_workloads_have_probes_resources_and_known_services() {
     }
     assert_eq!(deployments, Service::value_variants().len());
 }
+
+/// Runs a checker the test command installs; missing, it fails saying so.
+fn check_with(program: &str, args: &[&str], install: &str) {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} ({e}): {install}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} refused it:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn kubernetes_manifests_validate_against_the_api_schemas() {
+    let dir = repo().join("deploy/kubernetes");
+    let kustomization = &yaml_documents(&dir.join("kustomization.yaml"))[0];
+    let files: Vec<String> = kustomization["resources"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|r| dir.join(r.as_str().unwrap()).display().to_string())
+        .collect();
+    let mut args = vec!["--strict", "--kubernetes-version", "1.31.0"];
+    args.extend(files.iter().map(String::as_str));
+    check_with(
+        "kubernetes-validate",
+        &args,
+        "pip install -r scripts/test-requirements.txt",
+    );
+}
+
+#[test]
+fn the_compose_gateway_config_is_valid_nginx() {
+    let prefix = tempfile::tempdir().unwrap();
+    std::fs::create_dir(prefix.path().join("logs")).unwrap();
+    let config = repo().join("deploy/gateway/nginx.conf");
+    check_with(
+        "nginx",
+        &[
+            "-t",
+            "-p",
+            prefix.path().to_str().unwrap(),
+            "-c",
+            config.to_str().unwrap(),
+        ],
+        "apt-get install nginx-light (scripts/test does)",
+    );
+}
+
+#[test]
+fn gateway_and_ingress_route_each_admin_prefix_to_the_same_service() {
+    let gateway = std::fs::read_to_string(repo().join("deploy/gateway/nginx.conf")).unwrap();
+    let ingress = &yaml_documents(&repo().join("deploy/kubernetes/ingress.yaml"))[0];
+    let paths = ingress["spec"]["rules"][0]["http"]["paths"]
+        .as_sequence()
+        .unwrap();
+    let ingress_service = |path: &str| {
+        paths
+            .iter()
+            .find(|p| p["path"] == path)
+            .unwrap_or_else(|| panic!("the ingress does not route {path}"))["backend"]["service"]
+            ["name"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    for (prefix, service) in [
+        ("/admin/digest", "digest"),
+        ("/admin/reviews-ingest", "reviews-ingest"),
+        ("/admin/listings-ingest", "listings-ingest"),
+        ("/admin", "feeds"),
+        ("/console", "console"),
+    ] {
+        assert_eq!(ingress_service(prefix), service, "ingress {prefix}");
+        let patterns = [format!("~^{prefix}/"), format!("~^{prefix}(/|$)")];
+        let routed_to = gateway
+            .lines()
+            .map(|line| line.split_whitespace().collect::<Vec<_>>())
+            .find(|words| words.first().is_some_and(|w| patterns.iter().any(|p| p == w)))
+            .unwrap_or_else(|| panic!("the gateway does not route {prefix}"))[1]
+            .trim_end_matches(';')
+            .to_owned();
+        assert_eq!(routed_to, service, "gateway {prefix}");
+    }
+}
