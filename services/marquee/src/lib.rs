@@ -5,6 +5,8 @@
 //! SERVICE` runs one on Kafka, as a container does. Both go through
 //! [`start`], so tests exercise exactly what operators run.
 
+pub mod admin;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -34,6 +34,9 @@ enum Command {
         /// The service to run.
         service: Service,
     },
+    /// Operate a running Marquee through its admin API: schedules, digests,
+    /// subscribers, sources, replay, dead letters.
+    Admin(marquee::admin::AdminArgs),
 }
 
 #[tokio::main]
@@ -49,33 +52,44 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut settings: Settings =
-        marquee_runtime::config::load(DEFAULT_CONFIG, cli.config.as_deref())?;
-    marquee_runtime::telemetry::init(&settings.telemetry);
-    let shutdown = marquee_runtime::shutdown::on_signal();
-    let started = match cli.command {
+    match cli.command {
+        // A client of the API: the process's own settings do not apply.
+        Command::Admin(args) => marquee::admin::run(args).await,
         Command::Up { data_dir } => {
+            let mut settings = settings(cli.config)?;
             if let Some(data_dir) = data_dir {
                 settings.data_dir = data_dir;
             }
             let data_dir = settings.data_dir.clone();
+            let shutdown = marquee_runtime::shutdown::on_signal();
             let started = marquee::start(settings, &Service::ALL, true, shutdown).await?;
             println!(
-                "Marquee is up.\n  feeds:   http://{0}/\n  health:  http://{0}/healthz  metrics: http://{0}/metrics\n  state:   {1}\nPress Ctrl-C to stop.",
+                "Marquee is up.\n  feeds:   http://{0}/\n  console: http://{0}/console/ (token marquee-local-admin)\n  health:  http://{0}/healthz  metrics: http://{0}/metrics\n  state:   {1}\nPress Ctrl-C to stop.",
                 started.address,
                 data_dir.display()
             );
-            started
+            started.wait().await
         }
         Command::Run { service } => {
+            let settings = settings(cli.config)?;
             anyhow::ensure!(
                 settings.bus.transport == Transport::Kafka,
                 "`marquee run` runs one service of a distributed deployment and needs \
                  bus.transport = \"kafka\" (e.g. --config config/distributed.toml or \
                  MARQUEE_BUS__TRANSPORT=kafka); `marquee up` runs everything in one process"
             );
-            marquee::start(settings, &[service], false, shutdown).await?
+            let shutdown = marquee_runtime::shutdown::on_signal();
+            marquee::start(settings, &[service], false, shutdown)
+                .await?
+                .wait()
+                .await
         }
-    };
-    started.wait().await
+    }
+}
+
+/// The layered settings, with logging started from them.
+fn settings(config: Option<PathBuf>) -> anyhow::Result<Settings> {
+    let settings: Settings = marquee_runtime::config::load(DEFAULT_CONFIG, config.as_deref())?;
+    marquee_runtime::telemetry::init(&settings.telemetry);
+    Ok(settings)
 }
