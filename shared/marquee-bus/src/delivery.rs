@@ -42,6 +42,8 @@ pub mod dead_letter_header {
     pub const GROUP: &str = "dlq_group";
     /// Attempts made.
     pub const ATTEMPTS: &str = "dlq_attempts";
+    /// On a re-driven message: `dead-letters/{partition}/{offset}` it came back from.
+    pub const REDRIVEN_FROM: &str = "redriven_from";
 }
 
 /// What became of a message.

@@ -9,6 +9,7 @@
 //! directly instead of having them poll.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +22,11 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::delivery::{Outcome, deliver};
-use crate::{BusError, EmbeddedSettings, Handler, Message, Record, Subscription};
+use crate::history::Range;
+use crate::{
+    BusError, EmbeddedSettings, Handler, Logged, Message, PartitionLag, Position, Record,
+    Subscription,
+};
 
 const TRANSPORT: &str = "embedded";
 /// Messages read from a partition per query.
@@ -38,7 +43,8 @@ CREATE TABLE IF NOT EXISTS bus_messages (
     partition INTEGER NOT NULL,
     key TEXT,
     headers TEXT NOT NULL,
-    payload BLOB NOT NULL
+    payload BLOB NOT NULL,
+    published_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS bus_messages_by_partition ON bus_messages (topic, partition, seq);
 CREATE TABLE IF NOT EXISTS bus_offsets (
@@ -96,6 +102,19 @@ impl EmbeddedBus {
             .execute(&pool)
             .await
             .map_err(|e| connect_error(&path, e))?;
+        // Logs written before messages carried a publish time get the column.
+        let has_time: bool = sqlx::query_scalar(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('bus_messages') WHERE name = 'published_at'",
+        )
+        .fetch_one(&pool)
+        .await
+        .map_err(|e| connect_error(&path, e))?;
+        if !has_time {
+            sqlx::query("ALTER TABLE bus_messages ADD COLUMN published_at INTEGER")
+                .execute(&pool)
+                .await
+                .map_err(|e| connect_error(&path, e))?;
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
@@ -143,17 +162,20 @@ impl EmbeddedBus {
         let headers =
             serde_json::to_string(&record.headers).map_err(|e| publish_error(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO bus_messages (topic, partition, key, headers, payload) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO bus_messages (topic, partition, key, headers, payload, published_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&record.topic)
         .bind(partition_for(&record.key, partitions))
         .bind(&record.key)
         .bind(headers)
         .bind(&record.payload)
+        .bind(chrono::Utc::now().timestamp_millis())
         .execute(&self.inner.pool)
         .await
         .map_err(|e| publish_error(e.to_string()))?;
         self.inner.wake.notify_waiters();
+        crate::published(&record.topic);
         Ok(())
     }
 
@@ -254,15 +276,7 @@ impl EmbeddedBus {
         .map_err(|e| self.consume_error(group, e))?;
         let progressed = !rows.is_empty();
         for row in rows {
-            let headers: String = row.get("headers");
-            let message = Message {
-                topic: topic.to_owned(),
-                partition,
-                offset: row.get("seq"),
-                key: row.get("key"),
-                headers: serde_json::from_str(&headers).unwrap_or_default(),
-                payload: row.get("payload"),
-            };
+            let message = message_from_row(topic, partition, &row);
             match deliver(handler, &message, group, subscription.retry, shutdown).await {
                 Ok(Outcome::Done) => {}
                 Ok(Outcome::Interrupted) => return Ok(progressed),
@@ -281,6 +295,124 @@ impl EmbeddedBus {
             .map_err(|e| self.consume_error(group, e))?;
         }
         Ok(progressed)
+    }
+
+    pub(crate) async fn plan(
+        &self,
+        topics: &[&str],
+        from: Position,
+        only: Option<i32>,
+    ) -> Result<Vec<Range>, BusError> {
+        let mut ranges = Vec::new();
+        for topic in topics {
+            let partitions = self.partitions(topic).await?;
+            for partition in (0..partitions).filter(|p| only.is_none_or(|only| only == *p)) {
+                let (start, time) = match from {
+                    Position::Beginning => (0, 0),
+                    Position::Offset(offset) => (offset, 0),
+                    Position::Time(time) => (0, time.timestamp_millis()),
+                };
+                let (first, last, count): (Option<i64>, Option<i64>, i64) = sqlx::query_as(
+                    "SELECT MIN(seq), MAX(seq), COUNT(*) FROM bus_messages WHERE topic = ? \
+                     AND partition = ? AND seq >= ? AND COALESCE(published_at, 0) >= ?",
+                )
+                .bind(topic)
+                .bind(partition)
+                .bind(start)
+                .bind(time)
+                .fetch_one(&self.inner.pool)
+                .await
+                .map_err(|e| self.connect_error(e))?;
+                if let (Some(first), Some(last)) = (first, last) {
+                    ranges.push(Range {
+                        topic: (*topic).to_owned(),
+                        partition,
+                        start: first,
+                        end: last + 1,
+                        count: u64::try_from(count).unwrap_or(0),
+                    });
+                }
+            }
+        }
+        Ok(ranges)
+    }
+
+    pub(crate) async fn scan<F, Fut>(&self, ranges: &[Range], mut visit: F) -> Result<(), BusError>
+    where
+        F: FnMut(Logged) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        for range in ranges {
+            let mut next = range.start;
+            while next < range.end {
+                let rows = sqlx::query(
+                    "SELECT seq, key, headers, payload, published_at FROM bus_messages \
+                     WHERE topic = ? AND partition = ? AND seq >= ? AND seq < ? ORDER BY seq LIMIT ?",
+                )
+                .bind(&range.topic)
+                .bind(range.partition)
+                .bind(next)
+                .bind(range.end)
+                .bind(BATCH)
+                .fetch_all(&self.inner.pool)
+                .await
+                .map_err(|e| self.connect_error(e))?;
+                let Some(last) = rows.last() else { break };
+                next = last.get::<i64, _>("seq") + 1;
+                for row in rows {
+                    let published_at: Option<i64> = row.get("published_at");
+                    let logged = Logged {
+                        message: message_from_row(&range.topic, range.partition, &row),
+                        timestamp: published_at.and_then(chrono::DateTime::from_timestamp_millis),
+                    };
+                    if !visit(logged).await {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn lag(
+        &self,
+        group: &str,
+        topics: &[&str],
+    ) -> Result<Vec<PartitionLag>, BusError> {
+        let mut lags = Vec::new();
+        for topic in topics {
+            for partition in 0..self.partitions(topic).await? {
+                let committed: Option<i64> = sqlx::query_scalar(
+                    "SELECT last_seq FROM bus_offsets WHERE group_id = ? AND topic = ? AND partition = ?",
+                )
+                .bind(group)
+                .bind(topic)
+                .bind(partition)
+                .fetch_optional(&self.inner.pool)
+                .await
+                .map_err(|e| self.connect_error(e))?;
+                let (last, behind): (Option<i64>, i64) = sqlx::query_as(
+                    "SELECT (SELECT MAX(seq) FROM bus_messages WHERE topic = ?1 AND partition = ?2), \
+                     (SELECT COUNT(*) FROM bus_messages WHERE topic = ?1 AND partition = ?2 AND seq > ?3)",
+                )
+                .bind(topic)
+                .bind(partition)
+                .bind(committed.unwrap_or(0))
+                .fetch_one(&self.inner.pool)
+                .await
+                .map_err(|e| self.connect_error(e))?;
+                lags.push(PartitionLag {
+                    group: group.to_owned(),
+                    topic: (*topic).to_owned(),
+                    partition,
+                    // As Kafka reports it: the next offset the group will read.
+                    committed: committed.map(|seq| seq + 1),
+                    end: last.map_or(0, |seq| seq + 1),
+                    lag: behind,
+                });
+            }
+        }
+        Ok(lags)
     }
 
     fn partition_lock(
@@ -321,6 +453,18 @@ impl EmbeddedBus {
             group: group.to_owned(),
             reason: format!("{} ({})", error, self.inner.path.display()),
         }
+    }
+}
+
+fn message_from_row(topic: &str, partition: i32, row: &sqlx::sqlite::SqliteRow) -> Message {
+    let headers: String = row.get("headers");
+    Message {
+        topic: topic.to_owned(),
+        partition,
+        offset: row.get("seq"),
+        key: row.get("key"),
+        headers: serde_json::from_str(&headers).unwrap_or_default(),
+        payload: row.get("payload"),
     }
 }
 

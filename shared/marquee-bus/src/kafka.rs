@@ -5,22 +5,28 @@
 //! message was dead-lettered) and auto-committed from there, the
 //! at-least-once pattern of rust-rdkafka's `at_least_once` example.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::Message as _;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::config::{ClientConfig, FromClientConfig};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Headers, OwnedHeaders};
+use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
+use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
 use crate::delivery::{Outcome, deliver};
-use crate::{BusError, Handler, KafkaSettings, Message, Record, Subscription};
+use crate::history::Range;
+use crate::{
+    BusError, Handler, KafkaSettings, Logged, Message, PartitionLag, Position, Record, Subscription,
+};
 
 const TRANSPORT: &str = "kafka";
 /// How long a readiness or admin call may wait for the cluster.
@@ -114,7 +120,7 @@ impl KafkaBus {
             .producer
             .send(future_record, Timeout::After(Duration::from_secs(30)))
             .await
-            .map(drop)
+            .map(|_| crate::published(&record.topic))
             .map_err(|(error, _)| BusError::Publish {
                 topic: record.topic.clone(),
                 retriable: is_retriable(&error),
@@ -164,28 +170,7 @@ impl KafkaBus {
                     continue;
                 }
             };
-            let message = Message {
-                topic: borrowed.topic().to_owned(),
-                partition: borrowed.partition(),
-                offset: borrowed.offset(),
-                key: borrowed
-                    .key()
-                    .map(|k| String::from_utf8_lossy(k).into_owned()),
-                headers: borrowed
-                    .headers()
-                    .map(|headers| {
-                        headers
-                            .iter()
-                            .map(|h| {
-                                let value =
-                                    h.value.map(String::from_utf8_lossy).unwrap_or_default();
-                                (h.key.to_owned(), value.into_owned())
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                payload: borrowed.payload().unwrap_or_default().to_vec(),
-            };
+            let message = to_message(&borrowed);
             match deliver(&handler, &message, group, subscription.retry, &shutdown).await {
                 Ok(Outcome::Done) => {}
                 Ok(Outcome::Interrupted) => break,
@@ -243,6 +228,244 @@ impl KafkaBus {
 
     pub(crate) fn describe(&self) -> String {
         format!("Kafka at {}", self.inner.settings.brokers)
+    }
+
+    /// A consumer that joins no group and commits nothing, for reading
+    /// history; `group` only names whose committed offsets it may look up.
+    fn reader<C: FromClientConfig>(&self, group: &str) -> Result<C, BusError> {
+        self.inner
+            .settings
+            .client_config(&[
+                ("group.id", group),
+                ("enable.auto.commit", "false"),
+                ("enable.auto.offset.store", "false"),
+                ("fetch.wait.max.ms", "10"),
+            ])
+            .create()
+            .map_err(connect_error)
+    }
+
+    pub(crate) async fn plan(
+        &self,
+        topics: &[&str],
+        from: Position,
+        only: Option<i32>,
+    ) -> Result<Vec<Range>, BusError> {
+        let consumer: BaseConsumer = self.reader(READER_GROUP)?;
+        let topics: Vec<String> = topics.iter().map(|t| (*t).to_owned()).collect();
+        blocking(move || {
+            let mut ranges = Vec::new();
+            for topic in topics {
+                let partitions: Vec<i32> = partitions(&consumer, &topic)?
+                    .into_iter()
+                    .filter(|p| only.is_none_or(|only| only == *p))
+                    .collect();
+                let by_time = match from {
+                    Position::Time(time) => {
+                        let mut wanted = TopicPartitionList::new();
+                        for partition in &partitions {
+                            wanted
+                                .add_partition_offset(
+                                    &topic,
+                                    *partition,
+                                    Offset::Offset(time.timestamp_millis()),
+                                )
+                                .map_err(connect_error)?;
+                        }
+                        Some(
+                            consumer
+                                .offsets_for_times(wanted, ADMIN_TIMEOUT)
+                                .map_err(connect_error)?,
+                        )
+                    }
+                    _ => None,
+                };
+                for partition in partitions {
+                    let (low, high) = consumer
+                        .fetch_watermarks(&topic, partition, ADMIN_TIMEOUT)
+                        .map_err(connect_error)?;
+                    let start = match (from, &by_time) {
+                        (Position::Offset(offset), _) => offset.max(low),
+                        (Position::Time(_), Some(found)) => {
+                            match found.find_partition(&topic, partition).map(|p| p.offset()) {
+                                Some(Offset::Offset(offset)) => offset.max(low),
+                                // No message that late.
+                                _ => high,
+                            }
+                        }
+                        _ => low,
+                    };
+                    if start < high {
+                        ranges.push(Range {
+                            topic: topic.clone(),
+                            partition,
+                            start,
+                            end: high,
+                            count: u64::try_from(high - start).unwrap_or(0),
+                        });
+                    }
+                }
+            }
+            Ok(ranges)
+        })
+        .await
+    }
+
+    pub(crate) async fn scan<F, Fut>(&self, ranges: &[Range], mut visit: F) -> Result<(), BusError>
+    where
+        F: FnMut(Logged) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        if ranges.is_empty() {
+            return Ok(());
+        }
+        let consumer: StreamConsumer = self.reader(READER_GROUP)?;
+        let mut assignment = TopicPartitionList::new();
+        let mut ends = HashMap::new();
+        for range in ranges {
+            assignment
+                .add_partition_offset(&range.topic, range.partition, Offset::Offset(range.start))
+                .map_err(connect_error)?;
+            ends.insert((range.topic.clone(), range.partition), range.end);
+        }
+        consumer.assign(&assignment).map_err(connect_error)?;
+        while !ends.is_empty() {
+            let received = tokio::time::timeout(SCAN_STALL, consumer.recv()).await;
+            let borrowed = match received {
+                Ok(Ok(message)) => message,
+                Ok(Err(error)) => return Err(connect_error(error)),
+                Err(_) => {
+                    return Err(BusError::Connect {
+                        transport: TRANSPORT,
+                        reason: format!(
+                            "reading history stalled for {}s with {} partitions unfinished",
+                            SCAN_STALL.as_secs(),
+                            ends.len()
+                        ),
+                    });
+                }
+            };
+            let key = (borrowed.topic().to_owned(), borrowed.partition());
+            let Some(end) = ends.get(&key).copied() else {
+                continue;
+            };
+            if borrowed.offset() + 1 >= end {
+                ends.remove(&key);
+            }
+            if borrowed.offset() >= end {
+                continue;
+            }
+            let logged = Logged {
+                timestamp: borrowed
+                    .timestamp()
+                    .to_millis()
+                    .and_then(chrono::DateTime::from_timestamp_millis),
+                message: to_message(&borrowed),
+            };
+            if !visit(logged).await {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn lag(
+        &self,
+        group: &str,
+        topics: &[&str],
+    ) -> Result<Vec<PartitionLag>, BusError> {
+        let consumer: BaseConsumer = self.reader(group)?;
+        let group = group.to_owned();
+        let topics: Vec<String> = topics.iter().map(|t| (*t).to_owned()).collect();
+        blocking(move || {
+            let mut lags = Vec::new();
+            for topic in topics {
+                let mut wanted = TopicPartitionList::new();
+                let partitions = partitions(&consumer, &topic)?;
+                for partition in &partitions {
+                    wanted.add_partition(&topic, *partition);
+                }
+                let committed = consumer
+                    .committed_offsets(wanted, ADMIN_TIMEOUT)
+                    .map_err(connect_error)?;
+                for partition in partitions {
+                    let (low, high) = consumer
+                        .fetch_watermarks(&topic, partition, ADMIN_TIMEOUT)
+                        .map_err(connect_error)?;
+                    let committed = match committed
+                        .find_partition(&topic, partition)
+                        .map(|p| p.offset())
+                    {
+                        Some(Offset::Offset(offset)) => Some(offset),
+                        _ => None,
+                    };
+                    lags.push(PartitionLag {
+                        group: group.clone(),
+                        topic: topic.clone(),
+                        partition,
+                        committed,
+                        end: high,
+                        lag: (high - committed.unwrap_or(low)).max(0),
+                    });
+                }
+            }
+            Ok(lags)
+        })
+        .await
+    }
+}
+
+/// Names the history readers' client; they never join it.
+const READER_GROUP: &str = "marquee-history-reader";
+/// How long reading history may see nothing before it gives up.
+const SCAN_STALL: Duration = Duration::from_secs(30);
+
+/// The partitions of `topic`; an unknown topic is an error.
+fn partitions(consumer: &BaseConsumer, topic: &str) -> Result<Vec<i32>, BusError> {
+    let metadata = consumer
+        .fetch_metadata(Some(topic), ADMIN_TIMEOUT)
+        .map_err(connect_error)?;
+    let found = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+        .ok_or_else(|| BusError::UnknownTopic(topic.to_owned()))?;
+    Ok(found.partitions().iter().map(|p| p.id()).collect())
+}
+
+/// Runs librdkafka's blocking calls off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, BusError> + Send + 'static,
+) -> Result<T, BusError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| BusError::Connect {
+            transport: TRANSPORT,
+            reason: e.to_string(),
+        })?
+}
+
+fn to_message(borrowed: &BorrowedMessage<'_>) -> Message {
+    Message {
+        topic: borrowed.topic().to_owned(),
+        partition: borrowed.partition(),
+        offset: borrowed.offset(),
+        key: borrowed
+            .key()
+            .map(|k| String::from_utf8_lossy(k).into_owned()),
+        headers: borrowed
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|h| {
+                        let value = h.value.map(String::from_utf8_lossy).unwrap_or_default();
+                        (h.key.to_owned(), value.into_owned())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        payload: borrowed.payload().unwrap_or_default().to_vec(),
     }
 }
 

@@ -15,6 +15,7 @@
 
 mod delivery;
 mod embedded;
+mod history;
 mod kafka;
 mod settings;
 
@@ -25,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use delivery::{RetryPolicy, dead_letter_header};
 pub use embedded::EmbeddedBus;
+pub use history::{Logged, PartitionLag, Position};
 pub use kafka::KafkaBus;
 pub use settings::{BusSettings, EmbeddedSettings, KafkaSettings, Transport};
 
@@ -105,6 +107,11 @@ pub trait Handler: Send + Sync + 'static {
     fn handle(&self, message: &Message) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
+/// Counts a message the transport durably accepted.
+fn published(topic: &str) {
+    metrics::counter!("marquee_events_published_total", "topic" => topic.to_owned()).increment(1);
+}
+
 /// Who consumes what.
 #[derive(Debug, Clone)]
 pub struct Subscription {
@@ -151,6 +158,9 @@ pub enum BusError {
     /// The topic does not exist; topics are created up front.
     #[error("topic `{0}` does not exist: create it first (`ensure_topics`)")]
     UnknownTopic(String),
+    /// What an operator asked for is not in the log.
+    #[error("{0}")]
+    NotFound(String),
     /// Consuming failed in a way the consumer cannot ride out.
     #[error("consumer of group `{group}` failed: {reason}")]
     Consume {

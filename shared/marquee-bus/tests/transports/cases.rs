@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use marquee_bus::{Transport, dead_letter_header};
+use marquee_bus::{Position, Transport, dead_letter_header};
 use marquee_events::topics;
 use tokio_util::sync::CancellationToken;
 
@@ -281,4 +281,211 @@ async fn dead_letters_from(test: &TestBus, topic: &str, count: usize) -> Vec<mar
     stop.cancel();
     task.await.unwrap();
     from_topic(&recorder)
+}
+
+fn payload(message: &marquee_bus::Message) -> String {
+    String::from_utf8(message.payload.clone()).unwrap()
+}
+
+pub async fn history_reads_from_the_beginning_an_offset_or_a_time(test: TestBus) {
+    let topic = test.topic(2).await;
+    for n in 0..5 {
+        let key = if n % 2 == 0 { "a" } else { "b" };
+        test.bus
+            .publish(record(&topic, key, &n.to_string()))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let cut = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    for n in 5..10 {
+        let key = if n % 2 == 0 { "a" } else { "b" };
+        test.bus
+            .publish(record(&topic, key, &n.to_string()))
+            .await
+            .unwrap();
+    }
+
+    let all = test
+        .bus
+        .read(&topic, Position::Beginning, 100)
+        .await
+        .unwrap();
+    let mut payloads: Vec<String> = all.iter().map(|l| payload(&l.message)).collect();
+    payloads.sort();
+    assert_eq!(payloads, (0..10).map(|n| n.to_string()).collect::<Vec<_>>());
+    assert!(
+        all.iter().all(|l| l.timestamp.is_some()),
+        "publish times are known"
+    );
+    assert_eq!(
+        test.bus
+            .read(&topic, Position::Beginning, 3)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let mut later: Vec<String> = test
+        .bus
+        .read(&topic, Position::Time(cut), 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| payload(&l.message))
+        .collect();
+    later.sort();
+    assert_eq!(later, ["5", "6", "7", "8", "9"]);
+
+    let seven = all.iter().find(|l| payload(&l.message) == "7").unwrap();
+    let from = seven.message.offset;
+    let read = test
+        .bus
+        .read(&topic, Position::Offset(from), 100)
+        .await
+        .unwrap();
+    let expected: HashSet<String> = all
+        .iter()
+        .filter(|l| l.message.offset >= from)
+        .map(|l| payload(&l.message))
+        .collect();
+    let got: HashSet<String> = read.iter().map(|l| payload(&l.message)).collect();
+    assert!(got.contains("7"));
+    assert_eq!(got, expected, "every partition read from offset {from}");
+}
+
+pub async fn replay_runs_a_handler_over_history_outside_any_group(test: TestBus) {
+    let topic = test.topic(2).await;
+    for n in 0..20 {
+        let key = if n % 2 == 0 { "even" } else { "odd" };
+        test.bus
+            .publish(record(&topic, key, &n.to_string()))
+            .await
+            .unwrap();
+    }
+    let recorder = Recorder::default();
+    let last_progress = std::sync::Mutex::new((0, 0));
+    let replayed = test
+        .bus
+        .replay(&[&topic], Position::Beginning, &recorder, |done, total| {
+            *last_progress.lock().unwrap() = (done, total);
+        })
+        .await
+        .unwrap();
+    assert_eq!(replayed, 20);
+    assert_eq!(*last_progress.lock().unwrap(), (20, 20));
+    for key in ["even", "odd"] {
+        let sequence: Vec<u32> = recorder
+            .handled
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.key.as_deref() == Some(key))
+            .map(|m| payload(m).parse().unwrap())
+            .collect();
+        let mut sorted = sequence.clone();
+        sorted.sort_unstable();
+        assert_eq!(sequence, sorted, "order of key {key}");
+        assert_eq!(sequence.len(), 10);
+    }
+
+    // No group moved: a group's first consumer still gets everything.
+    let group = group();
+    let lag: i64 = test
+        .bus
+        .lag(&group, &[&topic])
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.lag)
+        .sum();
+    assert_eq!(lag, 20);
+    let consumer = Recorder::default();
+    let (stop, task) = test.consume(&group, &topic, consumer.clone());
+    eventually("the group reads all 20", || consumer.count() >= 20).await;
+    stop.cancel();
+    task.await.unwrap();
+}
+
+pub async fn lag_counts_what_a_group_has_not_finished(test: TestBus) {
+    let topic = test.topic(1).await;
+    for n in 0..6 {
+        test.bus
+            .publish(record(&topic, "k", &n.to_string()))
+            .await
+            .unwrap();
+    }
+    let group = group();
+    let before = test.bus.lag(&group, &[&topic]).await.unwrap();
+    assert_eq!(before.len(), 1);
+    assert_eq!((before[0].committed, before[0].lag), (None, 6));
+    assert_eq!(before[0].group, group);
+
+    let recorder = Recorder::default();
+    let (stop, task) = test.consume(&group, &topic, recorder.clone());
+    eventually("all 6 are handled", || recorder.count() >= 6).await;
+    stop.cancel();
+    task.await.unwrap();
+    let after = test.bus.lag(&group, &[&topic]).await.unwrap();
+    assert_eq!(after[0].lag, 0, "{after:?}");
+    assert_eq!(after[0].committed, Some(after[0].end));
+}
+
+pub async fn a_dead_letter_is_redriven_to_its_topic(test: TestBus) {
+    let topic = test.topic(1).await;
+    test.bus
+        .publish(record(&topic, "k", "poison"))
+        .await
+        .unwrap();
+    let recorder = Recorder::poisoned_by("poison");
+    let (stop, task) = test.consume(&group(), &topic, recorder.clone());
+    dead_letters_from(&test, &topic, 1).await;
+    stop.cancel();
+    task.await.unwrap();
+
+    let dead = test
+        .bus
+        .read(topics::DEAD_LETTERS, Position::Beginning, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.message.header(dead_letter_header::TOPIC) == Some(topic.as_str()))
+        .unwrap()
+        .message;
+    let redriven_to = test.bus.redrive(dead.partition, dead.offset).await.unwrap();
+    assert_eq!(redriven_to, topic);
+
+    let messages = test
+        .bus
+        .read(&topic, Position::Beginning, 10)
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 2, "the original and the re-driven copy");
+    let again = &messages[1].message;
+    assert_eq!(again.payload, b"poison");
+    assert_eq!(again.key.as_deref(), Some("k"));
+    assert_eq!(again.header("test"), Some("yes"), "original headers kept");
+    assert_eq!(
+        again.header(dead_letter_header::REDRIVEN_FROM),
+        Some(format!("dead-letters/{}/{}", dead.partition, dead.offset).as_str())
+    );
+    assert!(
+        again
+            .headers
+            .iter()
+            .all(|(name, _)| !name.starts_with("dlq_")),
+        "dead-letter headers dropped: {:?}",
+        again.headers
+    );
+
+    let missing = test
+        .bus
+        .redrive(dead.partition, dead.offset + 1_000_000)
+        .await;
+    assert!(
+        matches!(missing, Err(marquee_bus::BusError::NotFound(_))),
+        "{missing:?}"
+    );
 }

@@ -37,4 +37,8 @@ on_both_transports!(
     a_message_failing_every_attempt_is_dead_lettered,
     consumers_of_one_group_share_the_partitions,
     publishing_survives_a_restart_of_the_log_or_broker,
+    history_reads_from_the_beginning_an_offset_or_a_time,
+    replay_runs_a_handler_over_history_outside_any_group,
+    lag_counts_what_a_group_has_not_finished,
+    a_dead_letter_is_redriven_to_its_topic,
 );

@@ -1,0 +1,208 @@
+//! Reading the log's history for operators, the same way on both transports:
+//! inspecting dead letters, re-driving one, replaying a topic through a
+//! handler outside any consumer group, and consumer lag.
+//!
+//! Each transport does two things: *plan* the ranges (per partition, from a
+//! [`Position`] to the end as of now) and *scan* them in order. Everything
+//! else lives here once.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::delivery::deliver;
+use crate::{Bus, BusError, Handler, Message, Record, RetryPolicy, dead_letter_header};
+
+/// Where in a topic reading starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// The oldest message kept.
+    Beginning,
+    /// This offset in every partition (the embedded log's offsets are one
+    /// global sequence, so there it is that sequence), as
+    /// `kafka-consumer-groups --reset-offsets --to-offset` reads it.
+    Offset(i64),
+    /// The first message published at or after this time.
+    Time(DateTime<Utc>),
+}
+
+/// A message read back from the log, with when it was published.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logged {
+    /// The message.
+    pub message: Message,
+    /// When the log accepted it, where the log knows.
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// How far a consumer group is behind in one partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionLag {
+    /// Consumer group.
+    pub group: String,
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// The group's committed position (the next offset it will read), if any.
+    pub committed: Option<i64>,
+    /// The partition's end: the offset the next message will get.
+    pub end: i64,
+    /// Messages published and not yet finished by the group.
+    pub lag: i64,
+}
+
+/// One partition's messages to read: offsets `start..end`, `count` of them.
+#[derive(Debug, Clone)]
+pub(crate) struct Range {
+    pub topic: String,
+    pub partition: i32,
+    pub start: i64,
+    pub end: i64,
+    pub count: u64,
+}
+
+impl Bus {
+    async fn plan(
+        &self,
+        topics: &[&str],
+        from: Position,
+        partition: Option<i32>,
+    ) -> Result<Vec<Range>, BusError> {
+        match self {
+            Self::Kafka(bus) => bus.plan(topics, from, partition).await,
+            Self::Embedded(bus) => bus.plan(topics, from, partition).await,
+        }
+    }
+
+    /// Calls `visit` on each message of `ranges` in order per partition,
+    /// until it answers false.
+    async fn scan<F, Fut>(&self, ranges: &[Range], visit: F) -> Result<(), BusError>
+    where
+        F: FnMut(Logged) -> Fut + Send,
+        Fut: Future<Output = bool> + Send,
+    {
+        match self {
+            Self::Kafka(bus) => bus.scan(ranges, visit).await,
+            Self::Embedded(bus) => bus.scan(ranges, visit).await,
+        }
+    }
+
+    /// Up to `limit` messages of `topic` from `from` to its current end,
+    /// outside any consumer group (nothing is committed): for inspection.
+    pub async fn read(
+        &self,
+        topic: &str,
+        from: Position,
+        limit: usize,
+    ) -> Result<Vec<Logged>, BusError> {
+        let ranges = self.plan(&[topic], from, None).await?;
+        let mut read = Vec::new();
+        if limit > 0 {
+            self.scan(&ranges, |logged| {
+                read.push(logged);
+                std::future::ready(read.len() < limit)
+            })
+            .await?;
+        }
+        Ok(read)
+    }
+
+    /// Runs `handler` over `topics` from `from` to their current end, in
+    /// order per partition, outside any consumer group: no group's position
+    /// moves, so other consumers (mail, posts) never see the replay. Transient
+    /// failures are retried as in a consumer; a poison message is logged and
+    /// skipped (its consumer already dead-lettered it). `progress(done,
+    /// total)` follows along. Returns the messages handled.
+    pub async fn replay<H: Handler>(
+        &self,
+        topics: &[&str],
+        from: Position,
+        handler: &H,
+        progress: impl Fn(u64, u64) + Send + Sync,
+    ) -> Result<u64, BusError> {
+        let ranges = self.plan(topics, from, None).await?;
+        let total = ranges.iter().map(|range| range.count).sum();
+        progress(0, total);
+        let shutdown = CancellationToken::new();
+        let done = AtomicU64::new(0);
+        self.scan(&ranges, |logged| {
+            let (shutdown, progress, done) = (&shutdown, &progress, &done);
+            async move {
+                let message = &logged.message;
+                if deliver(handler, message, "replay", RetryPolicy::default(), shutdown)
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!(topic = %message.topic, partition = message.partition,
+                        offset = message.offset, "Replay skipped a message its handler refuses");
+                }
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                true
+            }
+        })
+        .await?;
+        let done = done.into_inner();
+        Ok(done)
+    }
+
+    /// How far `group` is behind on each partition of `topics`.
+    pub async fn lag(&self, group: &str, topics: &[&str]) -> Result<Vec<PartitionLag>, BusError> {
+        match self {
+            Self::Kafka(bus) => bus.lag(group, topics).await,
+            Self::Embedded(bus) => bus.lag(group, topics).await,
+        }
+    }
+
+    /// Publishes the dead letter at `partition`/`offset` of `dead-letters`
+    /// again, as it was, to the topic it came from, and returns that topic.
+    /// Every group of that topic sees it again; handlers are idempotent by
+    /// event id, so groups that had handled it change nothing.
+    pub async fn redrive(&self, partition: i32, offset: i64) -> Result<String, BusError> {
+        let dead_letters = marquee_events::topics::DEAD_LETTERS;
+        let not_found = || BusError::NotFound(format!("no dead letter at {partition}/{offset}"));
+        let ranges = self
+            .plan(&[dead_letters], Position::Offset(offset), Some(partition))
+            .await?;
+        // The range starts at `offset`: its first message is the one, if any.
+        let mut first = None;
+        self.scan(&ranges, |logged| {
+            first = Some(logged.message);
+            std::future::ready(false)
+        })
+        .await?;
+        let dead_letter = first
+            .filter(|message| message.offset == offset)
+            .ok_or_else(not_found)?;
+        let topic = dead_letter
+            .header(dead_letter_header::TOPIC)
+            .ok_or_else(|| {
+                BusError::NotFound(format!(
+                    "the message at {partition}/{offset} has no `{}` header: not a dead letter",
+                    dead_letter_header::TOPIC
+                ))
+            })?
+            .to_owned();
+        let mut headers: Vec<(String, String)> = dead_letter
+            .headers
+            .into_iter()
+            .filter(|(name, _)| !name.starts_with("dlq_"))
+            .collect();
+        headers.push((
+            dead_letter_header::REDRIVEN_FROM.to_owned(),
+            format!("{dead_letters}/{partition}/{offset}"),
+        ));
+        self.publish(Record {
+            topic: topic.clone(),
+            key: dead_letter.key.unwrap_or_default(),
+            headers,
+            payload: dead_letter.payload,
+        })
+        .await?;
+        tracing::info!(%topic, partition, offset, "Re-drove a dead letter");
+        Ok(topic)
+    }
+}
