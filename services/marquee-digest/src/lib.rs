@@ -123,20 +123,9 @@ impl DigestService {
     }
 
     /// The handler of `reviews` and `screenings` events, for `Bus::consume`
-    /// with [`DigestService::subscription`].
+    /// in the `consumer_group` of the settings.
     pub fn handler(&self) -> impl marquee_bus::Handler + use<> {
         DigestHandler::new(self.clone())
-    }
-
-    /// What the handler consumes, in the configured consumer group.
-    pub fn subscription(&self) -> marquee_bus::Subscription {
-        marquee_bus::Subscription::new(
-            &self.inner.settings.consumer_group,
-            &[
-                marquee_events::topics::REVIEWS,
-                marquee_events::topics::SCREENINGS,
-            ],
-        )
     }
 
     /// Whether the database answers, for readiness probes.

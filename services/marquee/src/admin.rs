@@ -31,7 +31,12 @@ pub struct AdminArgs {
     )]
     api: String,
     /// One of the `[admin] tokens`.
-    #[arg(long, env = "MARQUEE_ADMIN_TOKEN", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "MARQUEE_ADMIN_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
     token: Option<String>,
     #[command(subcommand)]
     command: AdminCommand,
@@ -399,8 +404,8 @@ async fn subscribers(api: &Api, command: SubscriberCommand) -> anyhow::Result<()
 /// Uploads the file in chunks of rows, each with the header, and sums the
 /// reports; rejected rows keep their line numbers in the whole file.
 async fn import(api: &Api, file: &std::path::Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut lines = text.lines();
     let header = lines
         .next()
@@ -511,7 +516,9 @@ impl Api {
 
     /// Starts a job and follows it with a progress bar until it finishes.
     async fn job(&self, path: &str, body: &Value, unit: &str) -> anyhow::Result<()> {
-        let response = self.send(self.request(Method::POST, path).json(body)).await?;
+        let response = self
+            .send(self.request(Method::POST, path).json(body))
+            .await?;
         let location = response
             .headers()
             .get(reqwest::header::LOCATION)

@@ -6,6 +6,7 @@
 //! [`start`], so tests exercise exactly what operators run.
 
 pub mod admin;
+mod operations;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -110,6 +111,65 @@ impl Service {
     ];
 }
 
+/// Every consumer group of a deployment: one definition for starting the
+/// consumers and for reporting their lag, whichever process runs them.
+struct Subscriptions {
+    feeds_reviews: Subscription,
+    feeds_screenings: Subscription,
+    social: Subscription,
+    digest: Subscription,
+    listings_ingest: Subscription,
+}
+
+impl Subscriptions {
+    fn new(settings: &Settings) -> Self {
+        let feeds = &settings.feeds.consumer_group;
+        Self {
+            feeds_reviews: Subscription::new(feeds, &[topics::REVIEWS]),
+            feeds_screenings: Subscription::new(
+                format!("{feeds}-screenings"),
+                &[topics::SCREENINGS],
+            ),
+            social: Subscription::new(&settings.social.consumer_group, &[topics::REVIEWS]),
+            digest: Subscription::new(
+                &settings.digest.consumer_group,
+                &[topics::REVIEWS, topics::SCREENINGS],
+            ),
+            // Reviews, to link screenings to the publication's review of the film.
+            listings_ingest: Subscription::new(
+                &settings.listings_ingest.consumer_group,
+                &[topics::REVIEWS],
+            ),
+        }
+    }
+
+    fn all(&self) -> Vec<Subscription> {
+        vec![
+            self.feeds_reviews.clone(),
+            self.feeds_screenings.clone(),
+            self.social.clone(),
+            self.digest.clone(),
+            self.listings_ingest.clone(),
+        ]
+    }
+}
+
+/// The admin API's OpenAPI document: every service's operator endpoints,
+/// whichever of them this process runs, since clients see one API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    let mut document = operations::openapi();
+    document.info = utoipa::openapi::Info::new("Marquee admin API", env!("CARGO_PKG_VERSION"));
+    document
+        .components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    document
+}
+
 /// A started process: its HTTP address, and its tasks to wait for.
 pub struct Started {
     /// Where the HTTP listener is bound.
@@ -144,8 +204,14 @@ pub async fn start(
     // (the samples) is reachable from their first poll.
     let server = Server::bind(&settings.http).await?;
     let address = server.address();
+    let subscriptions = Subscriptions::new(&settings);
     let mut router = Router::new();
-    let mut admin = Router::new();
+    let openapi = openapi();
+    let mut admin = operations::router(bus.clone(), subscriptions.all()).route(
+        "/admin/openapi.json",
+        axum::routing::get(move || async move { axum::Json(openapi) }),
+    );
+
     let mut readiness =
         Readiness::default().check(
             "bus",
@@ -153,6 +219,11 @@ pub async fn start(
             |bus| async move { Ok(bus.check().await?) },
         );
     let mut tasks = JoinSet::new();
+    tasks.spawn(operations::sample_lag(
+        bus.clone(),
+        subscriptions.all(),
+        shutdown.clone(),
+    ));
     for service in services {
         match service {
             Service::Feeds => {
@@ -163,19 +234,15 @@ pub async fn start(
                 readiness = readiness.check("feeds-database", feeds.clone(), |feeds| async move {
                     feeds.check().await
                 });
-                let group = &feeds.settings().consumer_group;
-                let reviews = Subscription::new(group, &[topics::REVIEWS]);
                 tasks.spawn(consume(
                     bus.clone(),
-                    reviews,
+                    subscriptions.feeds_reviews.clone(),
                     feeds.handler(),
                     shutdown.clone(),
                 ));
-                let screenings =
-                    Subscription::new(format!("{group}-screenings"), &[topics::SCREENINGS]);
                 tasks.spawn(consume(
                     bus.clone(),
-                    screenings,
+                    subscriptions.feeds_screenings.clone(),
                     feeds.screenings_handler(),
                     shutdown.clone(),
                 ));
@@ -189,11 +256,9 @@ pub async fn start(
                     readiness.check("social-database", social.clone(), |social| async move {
                         social.check().await
                     });
-                let subscription =
-                    Subscription::new(&social.settings().consumer_group, &[topics::REVIEWS]);
                 tasks.spawn(consume(
                     bus.clone(),
-                    subscription,
+                    subscriptions.social.clone(),
                     social.handler(),
                     shutdown.clone(),
                 ));
@@ -211,7 +276,7 @@ pub async fn start(
                     });
                 tasks.spawn(consume(
                     bus.clone(),
-                    digest.subscription(),
+                    subscriptions.digest.clone(),
                     digest.handler(),
                     shutdown.clone(),
                 ));
@@ -226,12 +291,9 @@ pub async fn start(
                     listings.clone(),
                     |listings| async move { listings.check().await },
                 );
-                // Reviews, to link screenings to the publication's review of the film.
-                let subscription =
-                    Subscription::new(&listings.settings().consumer_group, &[topics::REVIEWS]);
                 tasks.spawn(consume(
                     bus.clone(),
-                    subscription,
+                    subscriptions.listings_ingest.clone(),
                     listings.handler(),
                     shutdown.clone(),
                 ));

@@ -201,7 +201,11 @@ fn gateway_and_ingress_route_each_admin_prefix_to_the_same_service() {
         let routed_to = gateway
             .lines()
             .map(|line| line.split_whitespace().collect::<Vec<_>>())
-            .find(|words| words.first().is_some_and(|w| patterns.iter().any(|p| p == w)))
+            .find(|words| {
+                words
+                    .first()
+                    .is_some_and(|w| patterns.iter().any(|p| p == w))
+            })
             .unwrap_or_else(|| panic!("the gateway does not route {prefix}"))[1]
             .trim_end_matches(';')
             .to_owned();

@@ -1,0 +1,229 @@
+//! The admin API on the one-process demo, over HTTP and through the
+//! `marquee admin` CLI: authentication, the OpenAPI document, the bus's
+//! endpoints and the feeds replay.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+const TOKEN: &str = "marquee-local-admin";
+const SAMPLE_ITEMS: usize = 6;
+
+/// `marquee up` in this process, on a free port, in a temporary folder.
+struct Demo {
+    base: String,
+    http: reqwest::Client,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+impl Demo {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config =
+            marquee::DEFAULT_CONFIG.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
+        let mut settings: marquee::Settings = marquee_runtime::config::load(&config, None).unwrap();
+        settings.data_dir = dir.path().to_owned();
+        for sample in settings.samples.values_mut() {
+            *sample = repo().join(&*sample);
+        }
+        let shutdown = CancellationToken::new();
+        let started = marquee::start(settings, &marquee::Service::ALL, true, shutdown.clone())
+            .await
+            .unwrap();
+        tokio::spawn(started.wait());
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+            shutdown,
+            _dir: dir,
+        }
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    async fn admin(&self, path: &str) -> Value {
+        let (status, body) = self.get(path, Some(TOKEN)).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Polls `path` until `accept` holds for its body, for up to 60 s.
+    async fn until(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        accept: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, body) = self.get(path, token).await;
+            if status == 200 && accept(&body) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {path}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `marquee admin ARGS` against this demo.
+    fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_marquee"))
+            .arg("admin")
+            .args(args)
+            .env("MARQUEE_API", &self.base)
+            .env("MARQUEE_ADMIN_TOKEN", TOKEN)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn items(feed: &str) -> usize {
+    feed.matches("<item>").count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_routes_refuse_a_missing_or_wrong_token() {
+    let demo = Demo::start().await;
+    for path in [
+        "/admin/openapi.json",
+        "/admin/bus/lag",
+        "/admin/bus/dead-letters",
+    ] {
+        assert_eq!(demo.get(path, None).await.0, 401, "{path} without a token");
+        assert_eq!(
+            demo.get(path, Some("wrong")).await.0,
+            401,
+            "{path} with a wrong token"
+        );
+        assert_eq!(
+            demo.get(path, Some(TOKEN)).await.0,
+            200,
+            "{path} with the token"
+        );
+    }
+    let refused = demo
+        .http
+        .post(format!("{}/admin/bus/dead-letters/0/0/redrive", demo.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_the_admin_api() {
+    let demo = Demo::start().await;
+    let document = demo.admin("/admin/openapi.json").await;
+    assert_eq!(document["info"]["title"], "Marquee admin API");
+    assert!(document["components"]["securitySchemes"]["bearer"].is_object());
+    let paths = document["paths"].as_object().unwrap();
+    for path in [
+        "/admin/bus/lag",
+        "/admin/bus/dead-letters",
+        "/admin/bus/dead-letters/{partition}/{offset}/redrive",
+    ] {
+        assert!(
+            paths.contains_key(path),
+            "{path} missing from {:?}",
+            paths.keys()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lag_reaches_zero_once_the_feeds_caught_up() {
+    let demo = Demo::start().await;
+    demo.until("/feeds/all.rss", None, |f| items(f) >= SAMPLE_ITEMS)
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let lags = demo.admin("/admin/bus/lag").await;
+        let feeds: Vec<&Value> = lags
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["group"] == "feeds")
+            .collect();
+        assert_eq!(feeds.len(), 3, "one row per partition of reviews: {lags}");
+        let groups: std::collections::BTreeSet<&str> = lags
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["group"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            groups.into_iter().collect::<Vec<_>>(),
+            [
+                "digest",
+                "feeds",
+                "feeds-screenings",
+                "listings-ingest",
+                "social"
+            ]
+        );
+        if feeds.iter().all(|l| l["lag"] == 0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "feeds lag stayed above 0: {lags}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let output = demo.cli(&["lag"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        printed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["group"] == "social")
+    );
+
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_marquee"))
+        .args(["admin", "--api", &demo.base, "--token", "wrong", "lag"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("401"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
