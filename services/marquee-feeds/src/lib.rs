@@ -18,6 +18,7 @@
 //!   - `/calendars/all.ics` — every venue's screenings.
 //! - [`render()`] and [`render_calendar`] are the pure renderers.
 
+mod admin;
 mod cache;
 mod calendar;
 mod clock;
@@ -39,6 +40,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use tracing::Instrument;
 
+pub use admin::{ReplayRequest, openapi};
 pub use calendar::render_calendar;
 pub use clock::Clock;
 pub use handler::{FeedsHandler, ScreeningsHandler};
@@ -180,6 +182,22 @@ impl FeedsService {
     /// The HTTP routes: `/`, and the documents listed in the crate docs.
     pub fn router(&self) -> axum::Router {
         http::router(self.clone())
+    }
+
+    /// The operator routes under `/admin/feeds/` (replay); authentication
+    /// is the caller's.
+    pub fn admin_router(&self, bus: marquee_bus::Bus) -> axum::Router {
+        admin::router(self.clone(), bus)
+    }
+
+    /// Drops every rendered document, so each is rendered from the database
+    /// at its next request.
+    fn forget_rendered(&self) {
+        self.inner
+            .cache
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     /// The review-event handler, for `Bus::consume` on `topics::REVIEWS`.

@@ -129,6 +129,26 @@ impl Store {
         Ok(Self { pool })
     }
 
+    /// Forgets every review and screening and every applied event id, so a
+    /// replay from the log rebuilds the feeds from nothing.
+    pub async fn clear(&self) -> Result<(), StoreError> {
+        let context = "Failed to empty the feed tables";
+        let mut transaction = self.pool.begin().await.context(context)?;
+        for table in [
+            "feed_items",
+            "feed_events",
+            "feed_screenings",
+            "feed_screening_events",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *transaction)
+                .await
+                .context(context)?;
+        }
+        transaction.commit().await.context(context)?;
+        Ok(())
+    }
+
     /// Whether the database answers.
     pub async fn check(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")

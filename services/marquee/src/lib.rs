@@ -159,6 +159,7 @@ impl Subscriptions {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     let mut document = operations::openapi();
+    document.merge(marquee_feeds::openapi());
     document.info = utoipa::openapi::Info::new("Marquee admin API", env!("CARGO_PKG_VERSION"));
     document
         .components
@@ -231,6 +232,7 @@ pub async fn start(
                     .await
                     .context("Failed to start the feeds service")?;
                 router = router.merge(feeds.router());
+                admin = admin.merge(feeds.admin_router(bus.clone()));
                 readiness = readiness.check("feeds-database", feeds.clone(), |feeds| async move {
                     feeds.check().await
                 });

@@ -151,6 +151,7 @@ async fn the_openapi_document_describes_the_admin_api() {
         "/admin/bus/lag",
         "/admin/bus/dead-letters",
         "/admin/bus/dead-letters/{partition}/{offset}/redrive",
+        "/admin/feeds/replay",
     ] {
         assert!(
             paths.contains_key(path),
@@ -226,4 +227,81 @@ async fn lag_reaches_zero_once_the_feeds_caught_up() {
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
+}
+
+fn guids(feed: &str) -> Vec<String> {
+    let mut guids: Vec<String> = feed
+        .split("<guid")
+        .skip(1)
+        .map(|rest| rest.split("</guid>").next().unwrap().to_owned())
+        .collect();
+    guids.sort();
+    guids
+}
+
+fn posts(outbox: &str) -> usize {
+    let outbox: Value = serde_json::from_str(outbox).unwrap();
+    outbox["posts"].as_array().unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_replay_restores_the_feeds_and_posts_nothing_again() {
+    let demo = Demo::start().await;
+    let feed = demo
+        .until("/feeds/all.rss", None, |f| items(f) >= SAMPLE_ITEMS)
+        .await;
+    let outbox = demo
+        .until("/social/outbox.json", None, |o| {
+            posts(o) >= SAMPLE_ITEMS * 3
+        })
+        .await;
+
+    let started = demo
+        .http
+        .post(format!("{}/admin/feeds/replay", demo.base))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({ "rebuild": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    let location = started.headers()["location"].to_str().unwrap().to_owned();
+    let job = demo
+        .until(&location, Some(TOKEN), |job| !job.contains("\"running\""))
+        .await;
+    let job: Value = serde_json::from_str(&job).unwrap();
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert!(job["processed"].as_u64().unwrap() >= SAMPLE_ITEMS as u64);
+    assert_eq!(job["processed"], job["total"]);
+
+    let rebuilt = demo.get("/feeds/all.rss", None).await.1;
+    assert_eq!(
+        guids(&rebuilt),
+        guids(&feed),
+        "the same items after the rebuild"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = demo.get("/social/outbox.json", None).await.1;
+    assert_eq!(posts(&after), posts(&outbox), "a replay posts nothing");
+
+    // The CLI follows the same job to the end, from a time this time.
+    let output = demo.cli(&["replay", "--from-time", "2000-01-01T00:00:00Z"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed["state"], "succeeded");
+    assert_eq!(printed["kind"], "replay");
+
+    let both = demo
+        .http
+        .post(format!("{}/admin/feeds/replay", demo.base))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({ "from_offset": 0, "from_time": "2026-01-01T00:00:00Z" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(both.status(), 422);
 }
