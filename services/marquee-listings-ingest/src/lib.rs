@@ -82,6 +82,7 @@
 //! and counted in `marquee_ingest_rejected_total{source, reason}`; the valid
 //! rows are still ingested.
 
+mod admin;
 mod csv_listings;
 mod error;
 mod handler;
@@ -102,11 +103,14 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+pub use admin::openapi;
 pub use error::IngestError;
 pub use localtime::{Clock, resolve_local};
 pub use normalize::{screening_id, title_key};
 pub use pipeline::{Outcome, PollReport};
 pub use settings::{Settings, SourceKind, SourceSettings, VenueSettings};
+
+use marquee_runtime::sources::{PollOutcome, SourceHealthLog, SourceRef};
 
 use crate::handler::ReviewsHandler;
 use crate::ledger::Ledger;
@@ -120,6 +124,7 @@ pub struct ListingsIngest {
     pipeline: Arc<Pipeline>,
     sources: Arc<[Source]>,
     settings: Arc<Settings>,
+    health: SourceHealthLog,
 }
 
 impl ListingsIngest {
@@ -157,11 +162,25 @@ impl ListingsIngest {
             settings.allow_private_addresses,
             concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION")),
         )?;
+        let health = SourceHealthLog::open(
+            &settings.database_url,
+            settings
+                .sources
+                .iter()
+                .map(|source| SourceRef {
+                    name: source.name.clone(),
+                    kind: source.kind.as_str().to_owned(),
+                    url: source.url.to_string(),
+                })
+                .collect(),
+        )
+        .await?;
         let pipeline = Pipeline::new(ledger, bus, fetcher, clock, settings.rrule_horizon_days);
         Ok(Self {
             pipeline: Arc::new(pipeline),
             sources: sources.into(),
             settings: Arc::new(settings),
+            health,
         })
     }
 
@@ -180,10 +199,32 @@ impl ListingsIngest {
     pub async fn poll_once(&self) -> Vec<(String, PollReport)> {
         let mut reports = Vec::new();
         for source in self.sources.iter() {
-            let report = self.pipeline.poll(source).await;
+            let report = self.poll(source).await;
             reports.push((source.settings.name.clone(), report));
         }
         reports
+    }
+
+    /// Polls `source` and records how it went in the sources' health.
+    async fn poll(&self, source: &Source) -> PollReport {
+        let report = self.pipeline.poll(source).await;
+        let outcome = PollOutcome {
+            read: report.read,
+            seen: (report.listed + report.changed + report.unchanged) as u64,
+            rejected: report.rejected as u64,
+            published: (report.listed + report.changed + report.cancelled) as u64,
+            error: report.rejections.first().cloned(),
+        };
+        self.health
+            .record(&source.settings.name, &outcome, self.pipeline.now())
+            .await;
+        report
+    }
+
+    /// The operator routes under `/admin/listings-ingest/`: sources' health
+    /// and backfill; authentication is the caller's.
+    pub fn admin_router(&self) -> axum::Router {
+        admin::router(self.clone())
     }
 
     /// Polls every source on its interval, the first time at once, until
@@ -191,7 +232,7 @@ impl ListingsIngest {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut pollers = JoinSet::new();
         for source in self.sources.iter().cloned() {
-            let pipeline = self.pipeline.clone();
+            let service = self.clone();
             let shutdown = shutdown.clone();
             pollers.spawn(async move {
                 let interval = source.settings.poll_interval();
@@ -200,7 +241,7 @@ impl ListingsIngest {
                     // only after a publish succeeded, so the next run redoes it.
                     tokio::select! {
                         () = shutdown.cancelled() => break,
-                        _ = pipeline.poll(&source) => {}
+                        _ = service.poll(&source) => {}
                     }
                     tokio::select! {
                         () = shutdown.cancelled() => break,

@@ -51,6 +51,8 @@ pub struct PollReport {
     /// Whether screenings missing from the source were looked for (only
     /// after a poll with no rejection, so a broken row never cancels).
     pub swept: bool,
+    /// Whether the source was fetched and parsed (some rows may still be rejected).
+    pub read: bool,
 }
 
 impl PollReport {
@@ -104,6 +106,11 @@ impl Pipeline {
         }
     }
 
+    /// Now, on the pipeline's clock.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// Polls `source` once; failures are logged, counted and reported.
     #[tracing::instrument(skip_all, fields(source = %source.settings.name))]
     pub(crate) async fn poll(&self, source: &Source) -> PollReport {
@@ -111,7 +118,10 @@ impl Pipeline {
         let name = source.settings.name.as_str();
         let now = self.clock.now();
         match self.read(source, now).await {
-            Ok(parsed) => self.ingest(source, parsed, now, &mut report).await,
+            Ok(parsed) => {
+                report.read = true;
+                self.ingest(source, parsed, now, &mut report).await;
+            }
             Err(error) => report.reject(name, &error),
         }
         tracing::info!(

@@ -18,6 +18,7 @@
 //! its source and reason, counted in `marquee_ingest_rejected_total`, and
 //! skipped; nothing upstream can stop the service.
 
+mod admin;
 mod draft;
 mod error;
 mod feed;
@@ -39,6 +40,7 @@ use secrecy::SecretString;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+pub use admin::openapi;
 pub use error::IngestError;
 pub use pipeline::{Outcome, PollReport};
 pub use settings::{Settings, SourceSettings};
@@ -46,6 +48,8 @@ pub use webhook::{
     SIGNATURE_HEADER, TIMESTAMP_HEADER, WEBHOOK_SOURCE, WebhookAction, WebhookFilm, WebhookImage,
     WebhookPayload, WebhookReview,
 };
+
+use marquee_runtime::sources::{PollOutcome, SourceHealthLog, SourceRef};
 
 use crate::ledger::Ledger;
 use crate::pipeline::Pipeline;
@@ -64,6 +68,7 @@ pub struct ReviewsIngest {
     inner: Arc<Inner>,
     sources: Vec<SourceSettings>,
     max_body_bytes: usize,
+    health: SourceHealthLog,
 }
 
 impl ReviewsIngest {
@@ -91,6 +96,25 @@ impl ReviewsIngest {
             fetcher,
             Duration::from_secs(settings.withdraw_grace_secs),
         );
+        let health = SourceHealthLog::open(
+            &settings.database_url,
+            settings
+                .sources
+                .iter()
+                .map(|source| {
+                    let (kind, url) = match source {
+                        SourceSettings::Feed { url, .. } => ("feed", url),
+                        SourceSettings::Pages { index_url, .. } => ("pages", index_url),
+                    };
+                    SourceRef {
+                        name: source.name().to_owned(),
+                        kind: kind.to_owned(),
+                        url: url.to_string(),
+                    }
+                })
+                .collect(),
+        )
+        .await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 pipeline,
@@ -99,6 +123,7 @@ impl ReviewsIngest {
             }),
             sources: settings.sources,
             max_body_bytes: settings.max_body_bytes,
+            health,
         })
     }
 
@@ -114,18 +139,40 @@ impl ReviewsIngest {
     pub async fn poll_once(&self) -> Vec<(String, PollReport)> {
         let mut reports = Vec::new();
         for source in &self.sources {
-            let report = self.inner.pipeline.poll(source).await;
+            let report = self.poll(source).await;
             reports.push((source.name().to_owned(), report));
         }
         reports
+    }
+
+    /// Polls `source` and records how it went in the sources' health.
+    async fn poll(&self, source: &SourceSettings) -> PollReport {
+        let report = self.inner.pipeline.poll(source).await;
+        let outcome = PollOutcome {
+            read: report.read,
+            seen: (report.published + report.updated + report.unchanged) as u64,
+            rejected: report.rejected as u64,
+            published: (report.published + report.updated + report.withdrawn) as u64,
+            error: report.rejections.first().cloned(),
+        };
+        self.health
+            .record(source.name(), &outcome, chrono::Utc::now())
+            .await;
+        report
+    }
+
+    /// The operator routes under `/admin/reviews-ingest/`: sources' health
+    /// and backfill; authentication is the caller's.
+    pub fn admin_router(&self) -> Router {
+        admin::router(self.clone())
     }
 
     /// Polls every source on its interval, the first time at once, until
     /// `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut pollers = JoinSet::new();
-        for source in self.sources {
-            let inner = self.inner.clone();
+        for source in self.sources.clone() {
+            let service = self.clone();
             let shutdown = shutdown.clone();
             pollers.spawn(async move {
                 let interval = source.poll_interval();
@@ -134,7 +181,7 @@ impl ReviewsIngest {
                     // only after a publish succeeded, so the next run redoes it.
                     tokio::select! {
                         () = shutdown.cancelled() => break,
-                        _ = inner.pipeline.poll(&source) => {}
+                        _ = service.poll(&source) => {}
                     }
                     tokio::select! {
                         () = shutdown.cancelled() => break,

@@ -48,6 +48,11 @@ pub struct PollReport {
     pub rejected: usize,
     /// The [`IngestError::kind`] of each rejection, in order.
     pub rejection_kinds: Vec<&'static str>,
+    /// Each rejection as logged, in order.
+    pub rejections: Vec<String>,
+    /// Whether the source answered (a document it could parse, or 304
+    /// Not Modified); some items may still be rejected.
+    pub read: bool,
 }
 
 impl PollReport {
@@ -64,6 +69,7 @@ impl PollReport {
         error.report(source);
         self.rejected += 1;
         self.rejection_kinds.push(error.kind());
+        self.rejections.push(error.to_string());
     }
 }
 
@@ -152,6 +158,7 @@ impl Pipeline {
         let document = match self.fetch(url, cached.as_ref()).await {
             Ok(Some(document)) => document,
             Ok(None) => {
+                report.read = true;
                 self.still_listed(name, cached, report).await;
                 return None;
             }
@@ -167,6 +174,7 @@ impl Pipeline {
                 return None;
             }
         };
+        report.read = true;
         let mut listing = Listing {
             complete: true,
             ..Listing::default()
@@ -202,7 +210,10 @@ impl Pipeline {
         // changes the index, and the articles themselves are fetched conditionally.
         let links = match self.fetch(index, None).await {
             Ok(Some(document)) => article_links(&document.text, &document.url),
-            Ok(None) => return None,
+            Ok(None) => {
+                report.read = true;
+                return None;
+            }
             Err(error) => Err(error),
         };
         let links = match links {
@@ -212,6 +223,7 @@ impl Pipeline {
                 return None;
             }
         };
+        report.read = true;
         let mut listing = Listing {
             complete: true,
             ..Listing::default()
@@ -247,6 +259,15 @@ impl Pipeline {
             }
         }
         Some(listing)
+    }
+
+    /// Forgets every conditional-GET validator, so the next polls read
+    /// every document in full.
+    pub(crate) fn forget_validators(&self) {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     async fn accept_item(

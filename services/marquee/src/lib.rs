@@ -160,6 +160,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     let mut document = operations::openapi();
     document.merge(marquee_feeds::openapi());
+    document.merge(marquee_listings_ingest::openapi());
+    document.merge(marquee_reviews_ingest::openapi());
     document.info = utoipa::openapi::Info::new("Marquee admin API", env!("CARGO_PKG_VERSION"));
     document
         .components
@@ -288,6 +290,7 @@ pub async fn start(
                 let listings = ListingsIngest::build(settings.listings_ingest.clone(), bus.clone())
                     .await
                     .context("Failed to start the listings-ingest service")?;
+                admin = admin.merge(listings.admin_router());
                 readiness = readiness.check(
                     "listings-ingest-database",
                     listings.clone(),
@@ -306,6 +309,7 @@ pub async fn start(
                     .await
                     .context("Failed to start the reviews-ingest service")?;
                 router = router.merge(ingest.router());
+                admin = admin.merge(ingest.admin_router());
                 readiness = readiness.check(
                     "reviews-ingest-database",
                     ingest.clone(),

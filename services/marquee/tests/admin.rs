@@ -27,6 +27,11 @@ fn repo() -> PathBuf {
 
 impl Demo {
     async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// The demo with its settings changed by `change` first.
+    async fn start_with(change: impl FnOnce(&mut marquee::Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -37,6 +42,7 @@ impl Demo {
             marquee::DEFAULT_CONFIG.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
         let mut settings: marquee::Settings = marquee_runtime::config::load(&config, None).unwrap();
         settings.data_dir = dir.path().to_owned();
+        change(&mut settings);
         for sample in settings.samples.values_mut() {
             *sample = repo().join(&*sample);
         }
@@ -152,6 +158,10 @@ async fn the_openapi_document_describes_the_admin_api() {
         "/admin/bus/dead-letters",
         "/admin/bus/dead-letters/{partition}/{offset}/redrive",
         "/admin/feeds/replay",
+        "/admin/reviews-ingest/sources",
+        "/admin/reviews-ingest/backfill",
+        "/admin/listings-ingest/sources",
+        "/admin/listings-ingest/backfill",
     ] {
         assert!(
             paths.contains_key(path),
@@ -304,4 +314,106 @@ async fn a_rebuild_replay_restores_the_feeds_and_posts_nothing_again() {
         .await
         .unwrap();
     assert_eq!(both.status(), 422);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_report_their_health_and_backfill_as_a_job() {
+    let demo = Demo::start_with(|settings| {
+        let mut broken = settings.listings_ingest.sources[0].clone();
+        broken.name = "gone-ics".to_owned();
+        broken.url = broken.url.join("gone.ics").unwrap();
+        settings.listings_ingest.sources.push(broken);
+    })
+    .await;
+    let listings = demo
+        .until("/admin/listings-ingest/sources", Some(TOKEN), |body| {
+            let sources: Value = serde_json::from_str(body).unwrap();
+            sources
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| !s["last_poll"].is_null())
+        })
+        .await;
+    let listings: Value = serde_json::from_str(&listings).unwrap();
+    let listings = listings.as_array().unwrap();
+    assert_eq!(listings.len(), 5);
+    let bfi = listings
+        .iter()
+        .find(|s| s["name"] == "bfi-southbank-ics")
+        .unwrap();
+    assert_eq!(bfi["kind"], "ics");
+    assert!(bfi["last_success"].is_string(), "{bfi}");
+    assert!(bfi["items_seen"].as_u64().unwrap() > 0, "{bfi}");
+    assert!(bfi["events_published"].as_u64().unwrap() > 0, "{bfi}");
+    let gone = listings.iter().find(|s| s["name"] == "gone-ics").unwrap();
+    assert!(gone["last_success"].is_null(), "{gone}");
+    assert!(
+        gone["last_error"].as_str().unwrap().contains("404"),
+        "{gone}"
+    );
+    assert_eq!(gone["rejected"], 1);
+
+    let reviews = demo
+        .until("/admin/reviews-ingest/sources", Some(TOKEN), |body| {
+            body.contains("last_success\":\"")
+        })
+        .await;
+    let reviews: Value = serde_json::from_str(&reviews).unwrap();
+    assert_eq!(reviews[0]["name"], "sample-cms-feed");
+    assert_eq!(reviews[0]["items_seen"], SAMPLE_ITEMS);
+
+    let started = demo
+        .http
+        .post(format!(
+            "{}/admin/listings-ingest/backfill?source=bfi-southbank-ics",
+            demo.base
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    let location = started.headers()["location"].to_str().unwrap().to_owned();
+    let job = demo
+        .until(&location, Some(TOKEN), |job| !job.contains("\"running\""))
+        .await;
+    let job: Value = serde_json::from_str(&job).unwrap();
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(
+        (job["processed"].as_u64(), job["total"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(
+        job["summary"].as_str().unwrap().starts_with("1 sources"),
+        "{job}"
+    );
+
+    let unknown = demo
+        .http
+        .post(format!(
+            "{}/admin/listings-ingest/backfill?source=nowhere",
+            demo.base
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+
+    let output = demo.cli(&["backfill", "reviews-ingest"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed["state"], "succeeded");
+    let output = demo.cli(&["sources"]);
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        printed.as_array().unwrap().len(),
+        6,
+        "both services' sources"
+    );
 }

@@ -8,4 +8,5 @@ pub mod database;
 pub mod http;
 pub mod jobs;
 pub mod shutdown;
+pub mod sources;
 pub mod telemetry;
