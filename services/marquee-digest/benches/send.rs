@@ -15,7 +15,8 @@ use std::time::Instant;
 use futures::StreamExt;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use marquee_digest::{
-    DigestService, ManualClock, ScheduleSettings, Settings, SmtpSettings, TlsMode,
+    DigestService, FreshnessSettings, ManualClock, ScheduleSettings, Settings, SmtpSettings,
+    TlsMode,
 };
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
@@ -46,6 +47,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             ..SmtpSettings::default()
         },
+        freshness: FreshnessSettings::default(),
         schedules: vec![ScheduleSettings {
             name: "weekly".to_owned(),
             cron: "30 8 * * THU".to_owned(),
@@ -53,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
             template: "weekly".to_owned(),
             audience: "all".to_owned(),
             send_when_empty: true,
+            max_source_age_secs: None,
         }],
         catch_up_window_secs: 3600,
         consumer_group: "digest".to_owned(),

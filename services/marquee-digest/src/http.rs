@@ -1,18 +1,17 @@
-//! HTTP routes: the public subscription flow and the operator API.
+//! HTTP routes of the public subscription flow.
 
 use axum::Router;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json};
 use serde::Deserialize;
-use tokio_util::sync::CancellationToken;
 
 use crate::store::Preferences;
 use crate::subscribers::{SubscribeOutcome, SubscriptionError};
 use crate::token::TokenError;
-use crate::{DigestService, EmailAddress, ScheduleSettings};
+use crate::{DigestService, EmailAddress};
 
 pub(crate) fn public_router(service: DigestService) -> Router {
     Router::new()
@@ -20,20 +19,6 @@ pub(crate) fn public_router(service: DigestService) -> Router {
         .route("/subscribe/confirm", get(confirm))
         .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe))
         .route("/webhooks/bounce", post(bounce))
-        .with_state(service)
-}
-
-pub(crate) fn admin_router(service: DigestService) -> Router {
-    Router::new()
-        .route("/digest/schedules", get(schedules).post(put_schedule))
-        .route("/digest/runs", get(runs))
-        .route("/digest/runs/{id}", get(run))
-        .route("/digest/runs/{id}/pause", post(pause))
-        .route("/digest/runs/{id}/resume", post(resume))
-        .route("/digest/preview/{schedule}", get(preview))
-        .route("/digest/dry-run/{schedule}", post(dry_run))
-        .route("/digest/send/{schedule}", post(send_now))
-        .route("/digest/subscribers.csv", get(export).post(import))
         .with_state(service)
 }
 
@@ -53,7 +38,7 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
     (status, Html(body)).into_response()
 }
 
-fn json_error(status: StatusCode, message: impl ToString) -> Response {
+pub(crate) fn json_error(status: StatusCode, message: impl ToString) -> Response {
     (
         status,
         Json(serde_json::json!({ "error": message.to_string() })),
@@ -61,7 +46,7 @@ fn json_error(status: StatusCode, message: impl ToString) -> Response {
         .into_response()
 }
 
-fn internal(error: &anyhow::Error) -> Response {
+pub(crate) fn internal(error: &anyhow::Error) -> Response {
     tracing::error!(error = format!("{error:#}"), "Digest request failed");
     json_error(StatusCode::INTERNAL_SERVER_ERROR, format!("{error:#}"))
 }
@@ -272,133 +257,6 @@ async fn bounce(State(service): State<DigestService>, Json(bounce): Json<Bounce>
     };
     match service.suppress(&email, &bounce.kind).await {
         Ok(known) => Json(serde_json::json!({ "suppressed": known })).into_response(),
-        Err(error) => internal(&error),
-    }
-}
-
-async fn schedules(State(service): State<DigestService>) -> Response {
-    Json(service.schedule_reports()).into_response()
-}
-
-async fn put_schedule(
-    State(service): State<DigestService>,
-    Json(settings): Json<ScheduleSettings>,
-) -> Response {
-    match service.put_schedule(&settings) {
-        Ok(_) => (StatusCode::CREATED, Json(service.schedule_reports())).into_response(),
-        Err(error) => json_error(StatusCode::UNPROCESSABLE_ENTITY, format!("{error:#}")),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct Limit {
-    #[serde(default = "default_limit")]
-    limit: i64,
-}
-
-fn default_limit() -> i64 {
-    20
-}
-
-async fn runs(State(service): State<DigestService>, Query(limit): Query<Limit>) -> Response {
-    match service.status(limit.limit.clamp(1, 500)).await {
-        Ok(reports) => Json(reports).into_response(),
-        Err(error) => internal(&error),
-    }
-}
-
-async fn run(State(service): State<DigestService>, Path(id): Path<String>) -> Response {
-    match service.run_report(&id).await {
-        Ok(report) => Json(report).into_response(),
-        Err(error) => json_error(StatusCode::NOT_FOUND, format!("{error:#}")),
-    }
-}
-
-async fn pause(State(service): State<DigestService>, Path(id): Path<String>) -> Response {
-    match service.pause(&id).await {
-        Ok(true) => Json(serde_json::json!({ "paused": id })).into_response(),
-        Ok(false) => json_error(StatusCode::CONFLICT, format!("run {id} is not sending")),
-        Err(error) => internal(&error),
-    }
-}
-
-async fn resume(State(service): State<DigestService>, Path(id): Path<String>) -> Response {
-    let run = match service.store().run(&id).await {
-        Ok(Some(run)) if run.status == crate::RunStatus::Paused => run,
-        Ok(_) => return json_error(StatusCode::CONFLICT, format!("run {id} is not paused")),
-        Err(error) => return internal(&error.into()),
-    };
-    tokio::spawn(async move {
-        if let Err(error) = service.resume(&run.id, &CancellationToken::new()).await {
-            tracing::error!(digest_id = %run.id, error = format!("{error:#}"), "Resuming a run failed");
-        }
-    });
-    (
-        StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "resuming": id })),
-    )
-        .into_response()
-}
-
-#[derive(Debug, Deserialize)]
-struct PreviewQuery {
-    #[serde(default)]
-    email: Option<String>,
-}
-
-async fn preview(
-    State(service): State<DigestService>,
-    Path(schedule): Path<String>,
-    Query(query): Query<PreviewQuery>,
-) -> Response {
-    let email = match query.email.as_deref().map(EmailAddress::parse).transpose() {
-        Ok(email) => email,
-        Err(error) => return json_error(StatusCode::UNPROCESSABLE_ENTITY, error),
-    };
-    match service.preview(&schedule, email.as_ref()).await {
-        Ok(digest) => Html(digest.html).into_response(),
-        Err(error) => json_error(StatusCode::NOT_FOUND, format!("{error:#}")),
-    }
-}
-
-async fn dry_run(State(service): State<DigestService>, Path(schedule): Path<String>) -> Response {
-    match service.dry_run(&schedule).await {
-        Ok(report) => Json(report).into_response(),
-        Err(error) => json_error(StatusCode::NOT_FOUND, format!("{error:#}")),
-    }
-}
-
-async fn send_now(State(service): State<DigestService>, Path(schedule): Path<String>) -> Response {
-    let run = match service.open_manual(&schedule).await {
-        Ok(run) => run,
-        Err(error) => return json_error(StatusCode::NOT_FOUND, format!("{error:#}")),
-    };
-    let id = run.id.clone();
-    let status = run.status;
-    if status == crate::RunStatus::Sending {
-        tokio::spawn(async move {
-            if let Err(error) = service.deliver(&run, &CancellationToken::new()).await {
-                tracing::error!(digest_id = %run.id, error = format!("{error:#}"), "Sending a run failed");
-            }
-        });
-    }
-    (
-        StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "run": id, "status": status })),
-    )
-        .into_response()
-}
-
-async fn export(State(service): State<DigestService>) -> Response {
-    match service.export_csv().await {
-        Ok(csv) => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response(),
-        Err(error) => internal(&error),
-    }
-}
-
-async fn import(State(service): State<DigestService>, body: String) -> Response {
-    match service.import_csv(&body).await {
-        Ok(report) => Json(report).into_response(),
         Err(error) => internal(&error),
     }
 }

@@ -13,8 +13,10 @@
 //!   one-click unsubscribe (RFC 8058) and the bounce webhook;
 //!   [`DigestService::admin_router`] the operator routes under `/digest/`.
 
+mod admin;
 mod compose;
 mod email;
+mod freshness;
 mod handler;
 mod http;
 mod mailer;
@@ -25,18 +27,22 @@ mod store;
 mod subscribers;
 mod token;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
+use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+pub use admin::openapi;
 pub use compose::{DigestContent, RenderedDigest, TemplateError, Templates, subject};
 pub use email::{EmailAddress, InvalidEmail};
 pub use handler::DigestHandler;
 pub use mailer::SendError;
 pub use runs::{DryRunReport, NextRun, RunReport, ScheduleReport};
 pub use schedule::{Clock, CronSchedule, InvalidSchedule, ManualClock, SystemClock};
-pub use settings::{ScheduleSettings, Settings, SettingsError, SmtpSettings, TlsMode};
+pub use settings::{
+    FreshnessSettings, ScheduleSettings, Settings, SettingsError, SmtpSettings, TlsMode,
+};
 pub use store::{
     DeliveryCounts, Preferences, Run, RunStatus, Store, StoreError, Subscriber, SubscriberStatus,
 };
@@ -54,7 +60,12 @@ pub struct DigestService {
 
 struct Inner {
     settings: Settings,
+    /// The stored schedules (the admin API changes them).
     schedules: RwLock<Vec<CronSchedule>>,
+    /// Names of the paused schedules.
+    paused: RwLock<HashSet<String>>,
+    /// Asks the ingest services about their sources for the freshness gate.
+    http: reqwest::Client,
     store: Store,
     templates: Templates,
     mailer: Mailer,
@@ -75,7 +86,7 @@ impl DigestService {
         mut settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
-        let schedules = settings.validate()?;
+        settings.validate()?;
         // A short secret makes every subscriber's tokens guessable.
         anyhow::ensure!(
             secrecy::ExposeSecret::expose_secret(&settings.token_secret).len() >= 16,
@@ -87,6 +98,8 @@ impl DigestService {
             settings.public_base_url.set_path(&path);
         }
         let templates = Templates::load(settings.template_dir.as_deref())?;
+        let store = Store::open(&settings.database_url).await?;
+        let (schedules, paused) = stored_schedules(&store, &settings.schedules).await?;
         for schedule in &schedules {
             let template = &schedule.settings().template;
             anyhow::ensure!(
@@ -95,13 +108,16 @@ impl DigestService {
                 schedule.name()
             );
         }
-        let store = Store::open(&settings.database_url).await?;
         let mailer = Mailer::new(&settings.smtp, &settings.from)?;
         let signer = Signer::new(settings.token_secret.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,
                 schedules: RwLock::new(schedules),
+                paused: RwLock::new(paused),
+                http: reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(10))
+                    .build()?,
                 store,
                 templates,
                 mailer,
@@ -117,9 +133,9 @@ impl DigestService {
         http::public_router(self.clone())
     }
 
-    /// The operator routes under `/digest/`; authentication is the caller's.
+    /// The operator routes under `/admin/digest/`; authentication is the caller's.
     pub fn admin_router(&self) -> axum::Router {
-        http::admin_router(self.clone())
+        admin::router(self.clone())
     }
 
     /// The handler of `reviews` and `screenings` events, for `Bus::consume`
@@ -161,15 +177,42 @@ impl DigestService {
         self.schedules().into_iter().find(|s| s.name() == name)
     }
 
-    /// Adds a schedule, or replaces the one of the same name, until the
-    /// process stops (settings are the durable source of schedules).
-    pub fn put_schedule(&self, settings: &ScheduleSettings) -> anyhow::Result<CronSchedule> {
-        let schedule = CronSchedule::parse(settings)?;
-        anyhow::ensure!(
-            self.inner.templates.has(&settings.template),
-            "template `{}` has no `.html` and `.txt`",
-            settings.template
-        );
+    /// Whether the schedule called `name` is paused.
+    pub fn is_paused(&self, name: &str) -> bool {
+        self.inner
+            .paused
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(name)
+    }
+
+    /// Stores a new schedule (`create`) or new settings for an existing one.
+    pub async fn save_schedule(
+        &self,
+        settings: &ScheduleSettings,
+        create: bool,
+    ) -> Result<CronSchedule, ScheduleChangeError> {
+        let schedule = CronSchedule::parse(settings)
+            .map_err(|e| ScheduleChangeError::Invalid(e.to_string()))?;
+        if !self.inner.templates.has(&settings.template) {
+            return Err(ScheduleChangeError::Invalid(format!(
+                "template `{0}` has no `{0}.html` and `{0}.txt`",
+                settings.template
+            )));
+        }
+        let json = serde_json::to_string(settings).map_err(anyhow::Error::from)?;
+        if !self
+            .inner
+            .store
+            .save_schedule(&settings.name, &json, create)
+            .await?
+        {
+            return Err(if create {
+                ScheduleChangeError::Exists(settings.name.clone())
+            } else {
+                ScheduleChangeError::Unknown(settings.name.clone())
+            });
+        }
         let mut schedules = self
             .inner
             .schedules
@@ -180,7 +223,92 @@ impl DigestService {
         Ok(schedule)
     }
 
+    /// Pauses (or resumes) a schedule: its due runs are recorded as skipped.
+    pub async fn set_paused(&self, name: &str, paused: bool) -> Result<(), ScheduleChangeError> {
+        if !self.inner.store.set_schedule_paused(name, paused).await? {
+            return Err(ScheduleChangeError::Unknown(name.to_owned()));
+        }
+        let mut names = self
+            .inner
+            .paused
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if paused {
+            names.insert(name.to_owned());
+        } else {
+            names.remove(name);
+        }
+        tracing::info!(
+            schedule = name,
+            paused,
+            "Schedule paused or resumed by an operator"
+        );
+        Ok(())
+    }
+
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.inner.clock.now()
     }
+}
+
+/// Why a schedule could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleChangeError {
+    /// Its cron expression, time zone or template is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// A schedule of that name exists already.
+    #[error("schedule `{0}` exists already")]
+    Exists(String),
+    /// There is no schedule of that name.
+    #[error("no schedule `{0}`")]
+    Unknown(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for ScheduleChangeError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error.into())
+    }
+}
+
+/// The stored schedules and the paused ones' names, after storing each
+/// configured schedule that is not stored yet.
+async fn stored_schedules(
+    store: &Store,
+    configured: &[ScheduleSettings],
+) -> anyhow::Result<(Vec<CronSchedule>, HashSet<String>)> {
+    let mut stored = Vec::new();
+    let mut paused = HashSet::new();
+    for (json, is_paused) in store.schedules().await? {
+        let settings: ScheduleSettings = serde_json::from_str(&json)
+            .with_context(|| format!("a stored schedule does not parse: {json}"))?;
+        if is_paused {
+            paused.insert(settings.name.clone());
+        }
+        stored.push(settings);
+    }
+    for settings in configured {
+        match stored.iter().find(|s| s.name == settings.name) {
+            Some(current) if current != settings => tracing::warn!(
+                schedule = %settings.name,
+                "The configured schedule differs from the stored one, which the admin API owns; \
+                 the stored one is used (change it with PUT /admin/digest/schedules/{{name}})"
+            ),
+            Some(_) => {}
+            None => {
+                store
+                    .save_schedule(&settings.name, &serde_json::to_string(settings)?, true)
+                    .await?;
+                stored.push(settings.clone());
+            }
+        }
+    }
+    let schedules = stored
+        .iter()
+        .map(CronSchedule::parse)
+        .collect::<Result<_, _>>()?;
+    Ok((schedules, paused))
 }

@@ -212,3 +212,14 @@ impl Mailer {
         Ok(())
     }
 }
+
+/// Counts one message handed to the relay, by what it was for: a schedule's
+/// name, or `confirmation`.
+pub(crate) fn count(purpose: &str, sent: bool) {
+    let name = if sent {
+        "marquee_mails_sent_total"
+    } else {
+        "marquee_mails_failed_total"
+    };
+    metrics::counter!(name, "schedule" => purpose.to_owned()).increment(1);
+}

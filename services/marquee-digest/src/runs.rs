@@ -50,6 +50,8 @@ pub struct ScheduleReport {
     /// The schedule as configured.
     #[serde(flatten)]
     pub settings: crate::ScheduleSettings,
+    /// Whether an operator paused it: due runs are recorded as skipped.
+    pub paused: bool,
     /// Its next five runs.
     pub next_runs: Vec<NextRun>,
 }
@@ -243,7 +245,20 @@ impl DigestService {
             .audience(&schedule.settings().audience)
             .await?;
         let mut recipients: &[Subscriber] = &audience;
-        if content.is_empty() && !schedule.settings().send_when_empty {
+        let scheduled = kind != "manual" && kind != "forced";
+        let stale = match schedule.settings().max_source_age_secs {
+            Some(max_age) if kind != "forced" && !self.inner.settings.dry_run => {
+                self.stale_sources(max_age).await
+            }
+            _ => None,
+        };
+        if scheduled && self.is_paused(schedule.name()) {
+            run.status = RunStatus::Skipped;
+            run.finished_at = Some(self.now());
+            run.note = "skipped: schedule paused by an operator".to_owned();
+            recipients = &[];
+            tracing::warn!(digest_id = %run.id, schedule = schedule.name(), "Digest run skipped: schedule paused");
+        } else if content.is_empty() && !schedule.settings().send_when_empty {
             run.status = RunStatus::Skipped;
             run.finished_at = Some(self.now());
             run.note = format!(
@@ -257,6 +272,17 @@ impl DigestService {
                 scheduled_for = %scheduled_for,
                 "Digest run skipped: nothing new"
             );
+        } else if let Some(stale) = stale {
+            run.status = RunStatus::Held;
+            run.finished_at = Some(self.now());
+            run.note = format!(
+                "held by the freshness gate: {stale}; send with force once the sources are fixed"
+            );
+            recipients = &[];
+            metrics::counter!("marquee_digest_held_total", "schedule" => schedule.name().to_owned())
+                .increment(1);
+            tracing::error!(digest_id = %run.id, schedule = schedule.name(), note = %run.note,
+                "Digest held: its sources are stale");
         } else if self.inner.settings.dry_run {
             run.status = RunStatus::DryRun;
             run.finished_at = Some(self.now());
@@ -566,7 +592,9 @@ impl DigestService {
             list_unsubscribe: Some(self.list_unsubscribe(&unsubscribe)),
         };
         let message = self.inner.mailer.digest_message(&envelope, &digest)?;
-        match self.inner.mailer.send(&message).await {
+        let sent = self.inner.mailer.send(&message).await;
+        crate::mailer::count(&run.schedule, sent.is_ok());
+        match sent {
             Ok(attempts) => {
                 store
                     .mark(
@@ -664,7 +692,7 @@ impl DigestService {
         schedule: &str,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<RunReport> {
-        let run = self.open_manual(schedule).await?;
+        let run = self.open_manual(schedule, false).await?;
         if run.status == RunStatus::Sending {
             self.deliver(&run, shutdown).await?;
         }
@@ -693,12 +721,14 @@ impl DigestService {
         self.run_report(run_id).await
     }
 
-    /// Records a manual run of `schedule` at the clock's now, unsent.
-    pub async fn open_manual(&self, schedule: &str) -> anyhow::Result<Run> {
+    /// Records a manual run of `schedule` at the clock's now, unsent;
+    /// `force` skips the freshness gate.
+    pub async fn open_manual(&self, schedule: &str, force: bool) -> anyhow::Result<Run> {
         let schedule = self
             .schedule(schedule)
             .with_context(|| format!("no schedule `{schedule}`"))?;
-        self.open_run(&schedule, self.now(), "manual")
+        let kind = if force { "forced" } else { "manual" };
+        self.open_run(&schedule, self.now(), kind)
             .await?
             .context("a run of this schedule was started at the same instant")
     }
@@ -778,6 +808,7 @@ impl DigestService {
             .iter()
             .map(|s| ScheduleReport {
                 settings: s.settings().clone(),
+                paused: self.is_paused(s.name()),
                 next_runs: s
                     .next_runs(now, 5)
                     .into_iter()

@@ -222,6 +222,7 @@ mod tests {
             template: "weekly".to_owned(),
             audience: "all".to_owned(),
             send_when_empty: false,
+            max_source_age_secs: None,
         })
         .expect("valid schedule")
     }

@@ -30,9 +30,14 @@ pub struct Settings {
     /// The SMTP relay.
     #[serde(default)]
     pub smtp: SmtpSettings,
-    /// The digests to send.
+    /// The digests to send. Stored in the database at the first start; from
+    /// then on the admin API owns them, and a changed entry here is ignored
+    /// with a warning.
     #[serde(default)]
     pub schedules: Vec<ScheduleSettings>,
+    /// Where the freshness gate reads the sources' health.
+    #[serde(default)]
+    pub freshness: FreshnessSettings,
     /// A run missed while the process was down is caught up once if it was
     /// due less than this long ago; older ones are logged as missed.
     #[serde(default = "default_catch_up_window_secs")]
@@ -69,6 +74,17 @@ fn default_confirm_ttl_secs() -> u64 {
 
 fn default_unsubscribe_ttl_secs() -> u64 {
     400 * 24 * 3600
+}
+
+/// The `[digest.freshness]` section: the ingest services' source health
+/// endpoints, asked before a gated schedule sends.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FreshnessSettings {
+    /// `…/admin/reviews-ingest/sources`, `…/admin/listings-ingest/sources`.
+    pub urls: Vec<Url>,
+    /// A bearer token those endpoints accept.
+    pub token: Option<SecretString>,
 }
 
 /// How the SMTP connection is secured.
@@ -130,7 +146,7 @@ impl Default for SmtpSettings {
 }
 
 /// One digest schedule.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSettings {
     /// Unique name, e.g. `weekly`.
@@ -149,6 +165,10 @@ pub struct ScheduleSettings {
     /// Send even when there is nothing new (otherwise the run is skipped).
     #[serde(default)]
     pub send_when_empty: bool,
+    /// The freshness gate: hold the digest (and alert) instead of sending
+    /// when a source was last read longer ago than this, or cannot be asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_source_age_secs: Option<u64>,
 }
 
 fn default_time_zone() -> String {

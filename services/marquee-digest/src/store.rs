@@ -27,7 +27,14 @@ pub enum StoreError {
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-const SCHEMA: [&str; 8] = [
+const SCHEMA: [&str; 9] = [
+    // Schedules as operators last saved them (JSON of `ScheduleSettings`).
+    "CREATE TABLE IF NOT EXISTS digest_schedules (
+        name TEXT PRIMARY KEY,
+        settings TEXT NOT NULL,
+        paused BIGINT NOT NULL DEFAULT 0,
+        updated_at BIGINT NOT NULL
+    )",
     "CREATE TABLE IF NOT EXISTS digest_events (
         event_id TEXT PRIMARY KEY,
         applied_at BIGINT NOT NULL
@@ -194,6 +201,8 @@ pub enum RunStatus {
     DryRun,
     /// Due while the process was down, outside the catch-up window.
     Missed,
+    /// Not sent because a source was stale (the freshness gate); alerted.
+    Held,
 }
 
 impl RunStatus {
@@ -206,6 +215,7 @@ impl RunStatus {
             Self::Skipped => "skipped",
             Self::DryRun => "dry_run",
             Self::Missed => "missed",
+            Self::Held => "held",
         }
     }
 }
@@ -220,6 +230,7 @@ impl FromStr for RunStatus {
             "skipped" => Self::Skipped,
             "dry_run" => Self::DryRun,
             "missed" => Self::Missed,
+            "held" => Self::Held,
             other => anyhow::bail!("unknown run status `{other}`"),
         })
     }
@@ -333,6 +344,65 @@ impl Store {
     /// Closes the pool (tests drop their database afterwards).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    // ---- Schedules ----
+
+    /// Every stored schedule: its settings as JSON, and whether it is paused.
+    pub async fn schedules(&self) -> Result<Vec<(String, bool)>> {
+        let rows = sqlx::query("SELECT settings, paused FROM digest_schedules ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .context("Failed to read the schedules")?;
+        rows.iter()
+            .map(|row| {
+                let settings: String = row.try_get("settings")?;
+                let paused: i64 = row.try_get("paused")?;
+                Ok((settings, paused != 0))
+            })
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .context("Failed to read a schedule")
+            .map_err(StoreError::from)
+    }
+
+    /// Stores a schedule's settings; `create` refuses (false) when `name`
+    /// exists, otherwise it must exist (false when it does not).
+    pub async fn save_schedule(&self, name: &str, settings: &str, create: bool) -> Result<bool> {
+        let now = micros(Utc::now());
+        let result = if create {
+            sqlx::query(
+                "INSERT INTO digest_schedules (name, settings, paused, updated_at) \
+                 VALUES ($1, $2, 0, $3) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(settings)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+        } else {
+            sqlx::query(
+                "UPDATE digest_schedules SET settings = $2, updated_at = $3 WHERE name = $1",
+            )
+            .bind(name)
+            .bind(settings)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+        };
+        Ok(result.context("Failed to save a schedule")?.rows_affected() == 1)
+    }
+
+    /// Pauses or resumes a schedule; false if there is none of that name.
+    pub async fn set_schedule_paused(&self, name: &str, paused: bool) -> Result<bool> {
+        let result =
+            sqlx::query("UPDATE digest_schedules SET paused = $2, updated_at = $3 WHERE name = $1")
+                .bind(name)
+                .bind(i64::from(paused))
+                .bind(micros(Utc::now()))
+                .execute(&self.pool)
+                .await
+                .context("Failed to pause or resume a schedule")?;
+        Ok(result.rows_affected() == 1)
     }
 
     // ---- Content consumed from the bus ----

@@ -149,11 +149,9 @@ impl DigestService {
                 text,
             )
             .map_err(SubscriptionError::Send)?;
-        self.inner
-            .mailer
-            .send(&message)
-            .await
-            .map_err(|e| SubscriptionError::Send(e.into()))?;
+        let sent = self.inner.mailer.send(&message).await;
+        crate::mailer::count("confirmation", sent.is_ok());
+        sent.map_err(|e| SubscriptionError::Send(e.into()))?;
         tracing::info!(subscriber_id = %subscriber.id, "Subscription pending; confirmation sent");
         Ok(SubscribeOutcome::ConfirmationSent(subscriber))
     }
@@ -212,7 +210,8 @@ impl DigestService {
         Ok(subscriber)
     }
 
-    /// Suppresses `email` after a bounce or complaint; returns whether the
+    /// Suppresses `email` after a bounce, a complaint or an operator's
+    /// request (`kind` says which); returns whether the
     /// address was known.
     pub async fn suppress(&self, email: &EmailAddress, kind: &str) -> anyhow::Result<bool> {
         let store = &self.inner.store;
@@ -228,11 +227,25 @@ impl DigestService {
                     SubscriberStatus::Unsubscribed,
                 ],
                 SubscriberStatus::Suppressed,
-                &format!("suppressed after a {kind}"),
+                &format!("suppressed: {kind}"),
             )
             .await?;
         tracing::warn!(subscriber_id = %subscriber.id, kind, "Address suppressed");
         Ok(true)
+    }
+
+    /// Up to `limit` subscribers whose address contains `text`, any case.
+    pub async fn search(&self, text: &str, limit: usize) -> anyhow::Result<Vec<Subscriber>> {
+        let text = text.trim().to_lowercase();
+        Ok(self
+            .inner
+            .store
+            .subscribers()
+            .await?
+            .into_iter()
+            .filter(|s| s.email.as_str().to_lowercase().contains(&text))
+            .take(limit)
+            .collect())
     }
 
     /// Every subscriber as CSV: `email,status,list,venues,formats,min_rating`.

@@ -162,6 +162,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     document.merge(marquee_feeds::openapi());
     document.merge(marquee_listings_ingest::openapi());
     document.merge(marquee_reviews_ingest::openapi());
+    document.merge(marquee_digest::openapi());
     document.info = utoipa::openapi::Info::new("Marquee admin API", env!("CARGO_PKG_VERSION"));
     document
         .components

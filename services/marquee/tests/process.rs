@@ -338,7 +338,7 @@ async fn services_as_separate_processes_on_kafka_and_postgres() {
     // calendar has a standing weekly screening, so whatever the date, the
     // coming week has one.
     digest
-        .admin_get_until("/digest/preview/weekly", |page| {
+        .admin_get_until("/admin/digest/preview/weekly", |page| {
             page.contains("BFI Southbank")
         })
         .await;

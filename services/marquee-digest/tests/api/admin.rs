@@ -24,7 +24,7 @@ async fn operators_preview_dry_run_send_and_watch_runs(engine: Engine) {
 
     let schedules: serde_json::Value = app
         .client
-        .get(app.url("/digest/schedules"))
+        .get(app.url("/admin/digest/schedules"))
         .send()
         .await
         .unwrap()
@@ -40,7 +40,7 @@ async fn operators_preview_dry_run_send_and_watch_runs(engine: Engine) {
 
     let preview = app
         .client
-        .get(app.url("/digest/preview/weekly?email=all@films.example"))
+        .get(app.url("/admin/digest/preview/weekly?email=all@films.example"))
         .send()
         .await
         .unwrap();
@@ -49,7 +49,7 @@ async fn operators_preview_dry_run_send_and_watch_runs(engine: Engine) {
     assert!(html.contains("Once Upon a Time in the West") && html.contains("Hamnet review"));
     assert_eq!(
         app.client
-            .get(app.url("/digest/preview/nope"))
+            .get(app.url("/admin/digest/preview/nope"))
             .send()
             .await
             .unwrap()
@@ -59,7 +59,7 @@ async fn operators_preview_dry_run_send_and_watch_runs(engine: Engine) {
 
     let dry: serde_json::Value = app
         .client
-        .post(app.url("/digest/dry-run/weekly"))
+        .post(app.url("/admin/digest/dry-run/weekly"))
         .send()
         .await
         .unwrap()
@@ -75,7 +75,7 @@ async fn operators_preview_dry_run_send_and_watch_runs(engine: Engine) {
 
     let sent: serde_json::Value = app
         .client
-        .post(app.url("/digest/send/weekly"))
+        .post(app.url("/admin/digest/send/weekly"))
         .send()
         .await
         .unwrap()
@@ -89,7 +89,7 @@ async fn operators_preview_dry_run_send_and_watch_runs(engine: Engine) {
     loop {
         let run: serde_json::Value = app
             .client
-            .get(app.url(&format!("/digest/runs/{id}")))
+            .get(app.url(&format!("/admin/digest/runs/{id}")))
             .send()
             .await
             .unwrap()
@@ -106,7 +106,7 @@ async fn operators_preview_dry_run_send_and_watch_runs(engine: Engine) {
     }
     let runs: serde_json::Value = app
         .client
-        .get(app.url("/digest/runs"))
+        .get(app.url("/admin/digest/runs"))
         .send()
         .await
         .unwrap()
@@ -118,7 +118,7 @@ async fn operators_preview_dry_run_send_and_watch_runs(engine: Engine) {
     // A finished run cannot be paused.
     assert_eq!(
         app.client
-            .post(app.url(&format!("/digest/runs/{id}/pause")))
+            .post(app.url(&format!("/admin/digest/runs/{id}/pause")))
             .send()
             .await
             .unwrap()
@@ -129,13 +129,13 @@ async fn operators_preview_dry_run_send_and_watch_runs(engine: Engine) {
     // Schedules can be added over the API; bad ones are explained.
     let bad = app
         .client
-        .post(app.url("/digest/schedules"))
+        .post(app.url("/admin/digest/schedules"))
         .json(&serde_json::json!({"name": "x", "cron": "nope"}))
         .send()
         .await
         .unwrap();
     assert_eq!(bad.status(), 422);
-    let added = app.client.post(app.url("/digest/schedules")).json(&serde_json::json!({"name": "sunday", "cron": "0 10 * * SUN", "time_zone": "Europe/London"})).send().await.unwrap();
+    let added = app.client.post(app.url("/admin/digest/schedules")).json(&serde_json::json!({"name": "sunday", "cron": "0 10 * * SUN", "time_zone": "Europe/London"})).send().await.unwrap();
     assert_eq!(added.status(), 201);
     assert_eq!(app.service.schedules().len(), 2);
     app.close().await;

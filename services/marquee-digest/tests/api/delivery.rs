@@ -135,7 +135,7 @@ async fn a_run_killed_mid_way_resumes_and_every_subscriber_gets_exactly_one(engi
         .await;
     }
     app.clock.set(thursday());
-    let run = app.service.open_manual("weekly").await.unwrap();
+    let run = app.service.open_manual("weekly", false).await.unwrap();
     assert_eq!(
         app.service
             .run_report(&run.id)

@@ -11,8 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use marquee_bus::{Handler, Message, Record};
 use marquee_digest::{
-    DigestService, EmailAddress, ManualClock, Preferences, ScheduleSettings, Settings,
-    SmtpSettings, TlsMode,
+    DigestService, EmailAddress, FreshnessSettings, ManualClock, Preferences, ScheduleSettings,
+    Settings, SmtpSettings, TlsMode,
 };
 use marquee_events::{
     Envelope, EventData, Film, Rating, Review, ReviewId, ReviewPublished, Screening, ScreeningFilm,
@@ -236,6 +236,7 @@ pub fn weekly() -> ScheduleSettings {
         template: "weekly".to_owned(),
         audience: "all".to_owned(),
         send_when_empty: false,
+        max_source_age_secs: None,
     }
 }
 
@@ -258,6 +259,7 @@ pub fn test_settings(database_url: &str, smtp_port: u16, base: &Url) -> Settings
             timeout_secs: 5,
             ..SmtpSettings::default()
         },
+        freshness: FreshnessSettings::default(),
         schedules: vec![weekly()],
         catch_up_window_secs: 3600,
         consumer_group: "digest".to_owned(),

@@ -24,5 +24,6 @@ macro_rules! on_both_engines {
 mod admin;
 mod delivery;
 mod helpers;
+mod operations;
 mod scheduler;
 mod subscriptions;

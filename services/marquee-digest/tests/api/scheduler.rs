@@ -28,6 +28,7 @@ fn daily() -> ScheduleSettings {
         template: "weekly".to_owned(),
         audience: "all".to_owned(),
         send_when_empty: true,
+        max_source_age_secs: None,
     }
 }
 
