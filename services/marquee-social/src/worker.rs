@@ -102,6 +102,7 @@ impl SocialService {
                     ledger
                         .mark_posted(&entry, sent.id.as_deref(), sent.url.as_deref(), now)
                         .await?;
+                    count(account, "marquee_posts_sent_total");
                     tracing::info!(
                         review_id = %entry.review_id,
                         account = account.name(),
@@ -125,6 +126,7 @@ impl SocialService {
                 Err(SendError::Transient(reason) | SendError::Permanent(reason)) => {
                     tracing::error!(review_id = %entry.review_id, account = account.name(), reason, "Posting failed for good; recorded in the ledger");
                     ledger.mark_failed(&entry, &reason, now).await?;
+                    count(account, "marquee_posts_failed_total");
                 }
             }
         }
@@ -192,4 +194,12 @@ mod tests {
         assert_eq!(backoff(2), chrono::Duration::seconds(10));
         assert_eq!(backoff(20), chrono::Duration::minutes(15));
     }
+}
+
+/// Counts a post delivered (to the network, or to the dry-run outbox) or
+/// given up on, by network and account.
+fn count(account: &Account, name: &'static str) {
+    metrics::counter!(name, "network" => account.settings.network().as_str(),
+        "account" => account.name().to_owned())
+    .increment(1);
 }

@@ -212,3 +212,45 @@ fn gateway_and_ingress_route_each_admin_prefix_to_the_same_service() {
         assert_eq!(routed_to, service, "gateway {prefix}");
     }
 }
+
+#[test]
+fn alert_rules_name_only_metrics_the_services_export() {
+    let rules = &yaml_documents(&repo().join("deploy/prometheus/alerts.yml"))[0];
+    let sources: String = ["services", "shared"]
+        .iter()
+        .flat_map(|dir| walk(&repo().join(dir)))
+        .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+        .map(|path| std::fs::read_to_string(path).unwrap())
+        .collect();
+    let mut checked = 0;
+    for rule in rules["groups"][0]["rules"].as_sequence().unwrap() {
+        let expr = rule["expr"].as_str().unwrap();
+        for metric in expr
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|word| word.starts_with("marquee_"))
+        {
+            assert!(
+                sources.contains(&format!("\"{metric}\"")),
+                "alert {} uses {metric}, which no service exports",
+                rule["alert"].as_str().unwrap()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n != "target") {
+                files.extend(walk(&path));
+            }
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
