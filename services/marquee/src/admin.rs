@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use marquee_console::{ApiClient, encode};
 use marquee_runtime::jobs::{JobState, JobStatus};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
@@ -443,21 +444,13 @@ fn bar(total: u64, unit: &str) -> ProgressBar {
     bar
 }
 
-fn encode(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
-}
-
 fn print_json(value: &Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
-/// The admin API at one base URL.
-struct Api {
-    base: String,
-    token: String,
-    http: reqwest::Client,
-}
+/// The admin API, through the client the console uses too.
+struct Api(ApiClient);
 
 impl Api {
     fn new(base: &str, token: Option<String>) -> anyhow::Result<Self> {
@@ -465,49 +458,19 @@ impl Api {
             "an admin token is needed: pass --token or set MARQUEE_ADMIN_TOKEN \
              (`marquee up` accepts marquee-local-admin)",
         )?;
-        Ok(Self {
-            base: base.trim_end_matches('/').to_owned(),
-            token,
-            http: reqwest::Client::new(),
-        })
+        Ok(Self(ApiClient::new(reqwest::Client::new(), base, &token)))
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
+        self.0.request(method, path)
     }
 
-    /// Sends `request`; an answer other than 2xx is an error with the API's reason.
     async fn send(&self, request: RequestBuilder) -> anyhow::Result<Response> {
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("the admin API at {} does not answer", self.base))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let reason = response.text().await.unwrap_or_default();
-        let reason = serde_json::from_str::<Value>(&reason)
-            .ok()
-            .and_then(|body| body["error"].as_str().map(str::to_owned))
-            .unwrap_or(reason);
-        bail!("{status}: {}", reason.trim())
+        Ok(self.0.send(request).await?)
     }
 
     async fn json(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        let mut request = self.request(method, path);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = self.send(request).await?;
-        let text = response.text().await?;
-        Ok(if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).with_context(|| format!("{path} did not answer JSON"))?
-        })
+        Ok(self.0.json(method, path, body.as_ref()).await?)
     }
 
     async fn print(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<()> {

@@ -61,6 +61,9 @@ pub struct Settings {
     pub listings_ingest: marquee_listings_ingest::Settings,
     /// The weekly digest service.
     pub digest: marquee_digest::Settings,
+    /// The operators' web console.
+    #[serde(default)]
+    pub console: marquee_console::Settings,
 }
 
 impl Settings {
@@ -98,16 +101,19 @@ pub enum Service {
     Digest,
     /// Screenings from venue calendars, JSON-LD pages, CSV and JSON, to screening events.
     ListingsIngest,
+    /// The operators' web console at /console/, over the admin API.
+    Console,
 }
 
 impl Service {
     /// Every service, in start order: consumers before producers.
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; 6] = [
         Service::Feeds,
         Service::Social,
         Service::Digest,
         Service::ReviewsIngest,
         Service::ListingsIngest,
+        Service::Console,
     ];
 }
 
@@ -304,6 +310,9 @@ pub async fn start(
                     shutdown.clone(),
                 ));
                 tasks.spawn(listings.run(shutdown.clone()));
+            }
+            Service::Console => {
+                router = router.merge(marquee_console::router(&settings.console, address));
             }
             Service::ReviewsIngest => {
                 let ingest = ReviewsIngest::build(settings.reviews_ingest.clone(), bus.clone())
