@@ -96,11 +96,13 @@ fn token(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The API client of a logged-in operator, or the way to the login page.
-fn session(console: &Console, headers: &HeaderMap) -> Result<ApiClient, Response> {
-    token(headers)
-        .map(|token| console.client(&token))
-        .ok_or_else(|| Redirect::to("/console/login").into_response())
+/// The API client of a logged-in operator.
+fn session(console: &Console, headers: &HeaderMap) -> Option<ApiClient> {
+    token(headers).map(|token| console.client(&token))
+}
+
+fn to_login() -> Response {
+    Redirect::to("/console/login").into_response()
 }
 
 /// A page, or the login page again when the API stopped accepting the token.
@@ -122,9 +124,7 @@ fn page(result: Result<Markup, ApiError>) -> Response {
 fn back(to: &str, outcome: Result<String, ApiError>) -> Response {
     let (kind, message) = match outcome {
         Ok(message) => ("ok", message),
-        Err(ApiError::Refused { status: 401, .. }) => {
-            return Redirect::to("/console/login").into_response();
-        }
+        Err(ApiError::Refused { status: 401, .. }) => return to_login(),
         Err(error) => ("error", error.to_string()),
     };
     let separator = if to.contains('?') { '&' } else { '?' };
@@ -194,9 +194,8 @@ async fn logout() -> Response {
 }
 
 async fn dashboard(State(console): State<Console>, headers: HeaderMap) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     let (reviews, listings, lag, runs, dead) = tokio::join!(
         api.get("/admin/reviews-ingest/sources"),
@@ -222,9 +221,8 @@ async fn calendar(
     headers: HeaderMap,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     page(
         api.get("/admin/digest/schedules")
@@ -253,9 +251,8 @@ async fn save_schedule(
     headers: HeaderMap,
     Form(form): Form<ScheduleForm>,
 ) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     let max_age = match form.max_source_age_hours.trim() {
         "" => None,
@@ -306,9 +303,8 @@ async fn toggle_schedule(
     headers: HeaderMap,
     Form(form): Form<NameForm>,
 ) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     let action = if form.action == "pause" {
         "pause"
@@ -335,9 +331,8 @@ async fn send_digest(
     headers: HeaderMap,
     Form(form): Form<SendForm>,
 ) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     let schedule = encode(&form.schedule);
     let outcome = match form.action.as_str() {
@@ -374,9 +369,8 @@ async fn runs(
     headers: HeaderMap,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     let (runs, schedules) = tokio::join!(
         api.get("/admin/digest/runs?limit=50"),
@@ -397,9 +391,8 @@ async fn toggle_run(
     headers: HeaderMap,
     Form(form): Form<RunForm>,
 ) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     let action = if form.action == "pause" {
         "pause"
@@ -427,9 +420,8 @@ async fn preview(
     headers: HeaderMap,
     Query(query): Query<PreviewQuery>,
 ) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     page(
         api.get("/admin/digest/schedules")
@@ -444,9 +436,8 @@ async fn preview_frame(
     headers: HeaderMap,
     Query(query): Query<PreviewQuery>,
 ) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     let mut path = format!("/admin/digest/preview/{}", encode(&query.schedule));
     if !query.email.trim().is_empty() {
@@ -479,9 +470,8 @@ async fn subscribers(
     headers: HeaderMap,
     Query(query): Query<SearchQuery>,
 ) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     let path = format!("/admin/digest/subscribers?q={}&limit=100", encode(&query.q));
     let flash = pages::Flash {
@@ -505,9 +495,8 @@ async fn suppress(
     headers: HeaderMap,
     Form(form): Form<EmailForm>,
 ) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     let path = format!("/admin/digest/subscribers/{}/suppress", encode(&form.email));
     let outcome = api.json(Method::POST, &path, None).await;
@@ -518,9 +507,8 @@ async fn suppress(
 }
 
 async fn export(State(console): State<Console>, headers: HeaderMap) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     match api
         .text(api.request(Method::GET, "/admin/digest/subscribers.csv"))
@@ -551,9 +539,8 @@ async fn import(
     headers: HeaderMap,
     Form(form): Form<ImportForm>,
 ) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     let request = api
         .request(Method::POST, "/admin/digest/subscribers.csv")
@@ -577,9 +564,8 @@ async fn sources(
     headers: HeaderMap,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     let (reviews, listings) = tokio::join!(
         api.get("/admin/reviews-ingest/sources"),
@@ -613,9 +599,8 @@ async fn backfill(
     headers: HeaderMap,
     Form(form): Form<BackfillForm>,
 ) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     let Some(service) = job_service(&form.service).filter(|s| *s != "feeds") else {
         return (StatusCode::BAD_REQUEST, "unknown ingest service").into_response();
@@ -646,9 +631,8 @@ async fn replay(
     headers: HeaderMap,
     Form(form): Form<ReplayForm>,
 ) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     let mut body = json!({ "rebuild": form.rebuild.is_some() });
     if let Ok(offset) = form.from_offset.trim().parse::<i64>() {
@@ -688,9 +672,8 @@ async fn job(
     headers: HeaderMap,
     Query(query): Query<JobQuery>,
 ) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     let Some(service) = job_service(&query.service) else {
         return (StatusCode::BAD_REQUEST, "unknown service").into_response();
@@ -707,9 +690,8 @@ async fn dead_letters(
     headers: HeaderMap,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     page(
         api.get("/admin/bus/dead-letters?limit=500")
@@ -729,9 +711,8 @@ async fn redrive(
     headers: HeaderMap,
     Form(form): Form<RedriveForm>,
 ) -> Response {
-    let api = match session(&console, &headers) {
-        Ok(api) => api,
-        Err(login) => return login,
+    let Some(api) = session(&console, &headers) else {
+        return to_login();
     };
     let path = format!(
         "/admin/bus/dead-letters/{}/{}/redrive",

@@ -184,6 +184,14 @@ impl SocialService {
     }
 }
 
+/// Counts a post delivered (to the network, or to the dry-run outbox) or
+/// given up on, by network and account.
+fn count(account: &Account, name: &'static str) {
+    metrics::counter!(name, "network" => account.settings.network().as_str(),
+        "account" => account.name().to_owned())
+    .increment(1);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,12 +202,4 @@ mod tests {
         assert_eq!(backoff(2), chrono::Duration::seconds(10));
         assert_eq!(backoff(20), chrono::Duration::minutes(15));
     }
-}
-
-/// Counts a post delivered (to the network, or to the dry-run outbox) or
-/// given up on, by network and account.
-fn count(account: &Account, name: &'static str) {
-    metrics::counter!(name, "network" => account.settings.network().as_str(),
-        "account" => account.name().to_owned())
-    .increment(1);
 }
