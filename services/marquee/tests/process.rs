@@ -342,6 +342,25 @@ async fn services_as_separate_processes_on_kafka_and_postgres() {
             page.contains("BFI Southbank")
         })
         .await;
+    // The admin API across processes: sources' health from the ingest
+    // process, consumer lag from the broker as any process sees it.
+    listings
+        .admin_get_until("/admin/listings-ingest/sources", |sources| {
+            sources.contains("\"name\":\"bfi-southbank-ics\"") && !sources.contains("\"last_success\":null")
+        })
+        .await;
+    feeds
+        .admin_get_until("/admin/bus/lag", |lag| {
+            let lag: serde_json::Value = serde_json::from_str(lag).unwrap();
+            let feeds_group = lag
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|row| row["group"] == format!("feeds-{run}").as_str())
+                .collect::<Vec<_>>();
+            !feeds_group.is_empty() && feeds_group.iter().all(|row| row["lag"] == 0)
+        })
+        .await;
     for process in [listings, reviews, digest, social, feeds] {
         process.stop();
     }
