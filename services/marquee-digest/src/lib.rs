@@ -20,6 +20,8 @@ mod freshness;
 mod handler;
 mod http;
 mod mailer;
+#[cfg(test)]
+mod malformed;
 mod runs;
 pub mod schedule;
 mod settings;

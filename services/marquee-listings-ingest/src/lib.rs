@@ -91,6 +91,8 @@ mod json_listings;
 mod jsonld;
 mod ledger;
 mod localtime;
+#[cfg(test)]
+mod malformed;
 mod normalize;
 mod pipeline;
 mod rrule;

@@ -24,6 +24,8 @@ mod error;
 mod feed;
 mod film;
 mod ledger;
+#[cfg(test)]
+mod malformed;
 mod page;
 mod pipeline;
 mod sanitize;

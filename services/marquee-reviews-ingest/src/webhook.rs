@@ -255,7 +255,7 @@ pub(crate) async fn receive(
 }
 
 /// A validated webhook request.
-enum Action {
+pub(crate) enum Action {
     /// Publish or update this review, resolved against its URL.
     Review(Box<Draft>, Url),
     /// Withdraw this id.

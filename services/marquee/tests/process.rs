@@ -346,7 +346,8 @@ async fn services_as_separate_processes_on_kafka_and_postgres() {
     // process, consumer lag from the broker as any process sees it.
     listings
         .admin_get_until("/admin/listings-ingest/sources", |sources| {
-            sources.contains("\"name\":\"bfi-southbank-ics\"") && !sources.contains("\"last_success\":null")
+            sources.contains("\"name\":\"bfi-southbank-ics\"")
+                && !sources.contains("\"last_success\":null")
         })
         .await;
     feeds

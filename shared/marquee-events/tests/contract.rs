@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use chrono::{TimeZone, Utc};
 use marquee_events::{
     DecodeError, Envelope, EventData, Film, Rating, Review, ReviewEvent, ReviewId, ReviewPublished,
-    ReviewWithdrawn, header as ce, schemas,
+    ReviewWithdrawn, ScreeningEvent, header as ce, schemas,
 };
 
 fn schema_path(event_type: &str) -> PathBuf {
@@ -138,4 +138,32 @@ fn malformed_messages_are_refused_with_the_reason() {
         .replace(r#""rating":4"#, r#""rating":9"#);
     let err = Envelope::<ReviewEvent>::from_wire(&wire.headers, bad_rating.as_bytes()).unwrap_err();
     assert!(err.to_string().contains("0 to 5 stars"), "{err}");
+}
+
+fn valid_wire() -> marquee_events::WireEvent {
+    Envelope::new("marquee/test", ReviewPublished { review: review() }).to_wire()
+}
+
+proptest::proptest! {
+    /// Broken bodies and header values are refused with a reason, never a panic.
+    #[test]
+    fn broken_events_are_refused_with_a_reason(
+        body in marquee_test_support::mutated(&String::from_utf8(valid_wire().body).unwrap()),
+        header_at in 0..7usize,
+        header_value in ".*",
+    ) {
+        let valid = valid_wire();
+        let mut broken = valid.headers.clone();
+        if let Some(header) = broken.get_mut(header_at) {
+            header.1 = header_value;
+        }
+        for headers in [&valid.headers, &broken] {
+            if let Err(error) = Envelope::<ReviewEvent>::from_wire(headers, body.as_bytes()) {
+                proptest::prop_assert!(!error.to_string().is_empty());
+            }
+            if let Err(error) = Envelope::<ScreeningEvent>::from_wire(headers, body.as_bytes()) {
+                proptest::prop_assert!(!error.to_string().is_empty());
+            }
+        }
+    }
 }

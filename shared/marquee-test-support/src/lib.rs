@@ -1,12 +1,15 @@
 //! Test-only helpers shared by the services' integration tests (a
 //! dev-dependency, never linked into a service): a fresh database per test on
 //! SQLite or on the local PostgreSQL (127.0.0.1:5432, trust auth, as the test
-//! command guarantees), and a fake upstream site for the ingest services.
+//! command guarantees), a fake upstream site for the ingest services, and
+//! malformed inputs for the parsers' property tests.
 
+mod mutation;
 mod upstream;
 
 use std::path::Path;
 
+pub use mutation::mutated;
 pub use upstream::Upstream;
 
 /// Where the tests create and drop their databases.

@@ -1,0 +1,82 @@
+//! Property tests: every reviews parser (CMS feeds, index pages and
+//! sitemaps, article pages, dates, webhook bodies), fed broken versions of
+//! real documents and random text, answers with reviews or with reasons,
+//! never a panic. `scripts/fuzz` runs them longer.
+
+#![allow(clippy::unwrap_used)]
+
+use marquee_test_support::mutated;
+use proptest::prelude::*;
+use url::Url;
+
+use crate::webhook::{Action, WebhookPayload};
+use crate::{IngestError, draft, feed, page};
+
+const RSS: &str = include_str!("../tests/fixtures/feed.rss");
+const ATOM: &str = include_str!("../tests/fixtures/feed.atom");
+const INDEX: &str = include_str!("../tests/fixtures/index.html");
+const SITEMAP: &str = include_str!("../tests/fixtures/sitemap.xml");
+const JSON_LD: &str = include_str!("../tests/fixtures/jsonld-review.html");
+const REFERENCE: &str = include_str!("../tests/fixtures/reference-page.html");
+const WEBHOOK: &str = r#"{"action":"published","review":{"id":"9f1c2a4e-0000-4000-8000-000000000001","url":"https://films.example/reviews/hamnet","headline":"Hamnet review","standfirst":"Grief","body_html":"<p>Body</p>","section":"In Cinemas","authors":["Ada Lee"],"rating":4,"published_at":"2026-11-20T09:00:00Z","film":{"title":"Hamnet","year":2025}}}"#;
+
+fn base() -> Url {
+    Url::parse("https://films.example/reviews/").unwrap()
+}
+
+fn has_reason(error: &IngestError) {
+    assert!(
+        !error.to_string().trim().is_empty(),
+        "an error without a reason"
+    );
+}
+
+proptest! {
+    #[test]
+    fn feeds_never_panic(text in prop_oneof![mutated(RSS), mutated(ATOM), ".*"]) {
+        match feed::parse_feed(&text, &base()) {
+            Ok(items) => items.iter().filter_map(|item| item.as_ref().err()).for_each(has_reason),
+            Err(error) => has_reason(&error),
+        }
+    }
+
+    #[test]
+    fn index_pages_and_sitemaps_never_panic(text in prop_oneof![mutated(INDEX), mutated(SITEMAP), ".*"]) {
+        if let Err(error) = page::article_links(&text, &base()) {
+            has_reason(&error);
+        }
+    }
+
+    #[test]
+    fn articles_never_panic(text in prop_oneof![mutated(JSON_LD), mutated(REFERENCE), ".*"]) {
+        if let Err(error) = page::extract_article(&text, &base()) {
+            has_reason(&error);
+        }
+    }
+
+    #[test]
+    fn dates_never_panic(text in ".*") {
+        let _ = draft::parse_date(&text);
+    }
+
+    #[test]
+    fn webhook_bodies_never_panic(text in prop_oneof![mutated(WEBHOOK), ".*"]) {
+        if let Ok(payload) = serde_json::from_str::<WebhookPayload>(&text)
+            && let Err(reason) = Action::try_from(payload)
+        {
+            prop_assert!(!reason.is_empty());
+        }
+    }
+}
+
+#[test]
+fn the_unbroken_documents_are_read() {
+    assert!(
+        feed::parse_feed(RSS, &base())
+            .unwrap()
+            .iter()
+            .all(Result::is_ok)
+    );
+    let payload: WebhookPayload = serde_json::from_str(WEBHOOK).unwrap();
+    assert!(Action::try_from(payload).is_ok());
+}
