@@ -196,6 +196,27 @@ async fn an_operator_logs_in_previews_a_digest_and_walks_the_console() {
         "{calendar}"
     );
     screenshot(&browser, "calendar.png").await;
+    // Pause and resume the schedule from the calendar.
+    for (button, state) in [("Pause", "paused"), ("Resume", "active")] {
+        browser
+            .find(Locator::XPath(&format!(
+                "//table[@id='schedules']//button[text()='{button}']"
+            )))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert!(
+            text_of(&browser, "[role=status]")
+                .await
+                .starts_with("schedule weekly:")
+        );
+        assert!(
+            text_of(&browser, "#schedules").await.contains(state),
+            "{button}"
+        );
+    }
 
     // Import a subscriber who only wants BFI Southbank, then find them.
     browser
