@@ -70,6 +70,16 @@ proptest! {
 }
 
 #[test]
+fn a_character_across_the_64_kib_mark_is_no_panic() {
+    // 🎬 is four bytes; pad so it straddles byte 65,536 where the prolog check cuts.
+    let pad = 64 * 1024 - RSS.len() - 2;
+    let text = format!("{RSS}<!--{}🎬-->", "x".repeat(pad - 4));
+    assert!(!text.is_char_boundary(64 * 1024));
+    assert!(feed::parse_feed(&text, &base()).is_ok());
+    assert!(page::article_links(&text, &base()).is_ok());
+}
+
+#[test]
 fn the_unbroken_documents_are_read() {
     assert!(
         feed::parse_feed(RSS, &base())
