@@ -15,6 +15,7 @@ pub(crate) fn parse_feed(
     base: &Url,
 ) -> Result<Vec<Result<Candidate, IngestError>>, IngestError> {
     let text = without_prolog(text)?;
+    within_depth(text)?;
     let drafts = match root_element(text) {
         Some("rss") => rss_drafts(text)?,
         Some("feed") => atom_drafts(text)?,
@@ -54,6 +55,40 @@ pub(crate) fn without_prolog(text: &str) -> Result<&str, IngestError> {
         Some(rest) => rest.split_once("?>").map_or(text, |(_, after)| after),
         None => text,
     })
+}
+
+/// Deepest element nesting a feed may have; RSS and Atom need five or six
+/// levels.
+const MAX_DEPTH: usize = 64;
+
+/// Refuses documents nested deeper than [`MAX_DEPTH`]: the feed parsers read
+/// extension elements (`<media:…>`) recursively, so thousands of nested ones
+/// overflowed the stack and aborted the process (found by scripts/fuzz).
+/// Checked with a streaming reader, which keeps no stack of its own.
+fn within_depth(text: &str) -> Result<(), IngestError> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    // Counted however the tags pair up: mismatched end tags must not end
+    // the check early.
+    reader.config_mut().check_end_names = false;
+    let mut depth = 0usize;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(_)) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(IngestError::MalformedFeed(format!(
+                        "elements nested more than {MAX_DEPTH} deep (at byte {})",
+                        reader.buffer_position()
+                    )));
+                }
+            }
+            Ok(Event::End(_)) => depth = depth.saturating_sub(1),
+            // What the feed parsers make of broken XML is theirs to say.
+            Ok(Event::Eof) | Err(_) => return Ok(()),
+            Ok(_) => {}
+        }
+    }
 }
 
 /// The name of the first element, skipping comments, DOCTYPE and PIs.

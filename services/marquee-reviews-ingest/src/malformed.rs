@@ -90,3 +90,16 @@ fn the_unbroken_documents_are_read() {
     let payload: WebhookPayload = serde_json::from_str(WEBHOOK).unwrap();
     assert!(Action::try_from(payload).is_ok());
 }
+
+#[test]
+fn thousands_of_nested_elements_are_refused_not_a_stack_overflow() {
+    // Nested extension elements overflowed the RSS parser's stack (scripts/fuzz).
+    for (doc, anchor) in [(RSS, "<media:description>"), (ATOM, "<summary")] {
+        let nested = doc.replacen(anchor, &format!("{}{anchor}", "<media:x>".repeat(5_000)), 1);
+        let error = feed::parse_feed(&nested, &base()).unwrap_err();
+        assert!(
+            error.to_string().contains("nested more than 64 deep"),
+            "{error}"
+        );
+    }
+}
