@@ -19,9 +19,11 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
+    /// Ten attempts, about 33 s of waiting in all: a sound message rides
+    /// out a database or broker restart instead of being dead-lettered.
     fn default() -> Self {
         Self {
-            max_attempts: 5,
+            max_attempts: 10,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
         }
@@ -42,8 +44,10 @@ pub mod dead_letter_header {
     pub const GROUP: &str = "dlq_group";
     /// Attempts made.
     pub const ATTEMPTS: &str = "dlq_attempts";
-    /// On a re-driven message: `dead-letters/{partition}/{offset}` it came back from.
-    pub const REDRIVEN_FROM: &str = "redriven_from";
+    /// On a re-driven message: `dead-letters/{partition}/{offset}` it came
+    /// back from. A re-drive drops every `dlq_` header before adding it, so a
+    /// message re-driven twice names only its latest dead letter.
+    pub const REDRIVEN_FROM: &str = "dlq_redriven_from";
 }
 
 /// What became of a message.
@@ -55,16 +59,26 @@ pub(crate) enum Outcome {
     Interrupted,
 }
 
-/// Hands `message` to `handler`, retrying transient failures. A message that
-/// is poison or exhausts its attempts becomes the returned dead letter, which
-/// the transport must publish before moving past the message.
-pub(crate) async fn deliver<H: Handler>(
+/// A message its handler would not take: poison, or still failing after
+/// the last attempt.
+#[derive(Debug)]
+pub(crate) struct Refused {
+    /// The last error.
+    pub error: HandlerError,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+/// Hands `message` to `handler`, retrying transient failures with `retry`'s
+/// backoff. What happens to a refused message is the caller's: a consumer
+/// dead-letters it ([`deliver`]), a replay skips or stops.
+pub(crate) async fn attempt<H: Handler>(
     handler: &H,
     message: &Message,
     group: &str,
     retry: RetryPolicy,
     shutdown: &CancellationToken,
-) -> Result<Outcome, Record> {
+) -> Result<Outcome, Refused> {
     let mut backoff = retry.initial_backoff;
     let mut attempt = 1;
     loop {
@@ -76,13 +90,11 @@ pub(crate) async fn deliver<H: Handler>(
             Err(error) => error,
         };
         metrics::counter!("marquee_handler_errors_total", "topic" => message.topic.clone(), "group" => group.to_owned()).increment(1);
-        let give_up = matches!(error, HandlerError::Poison(_)) || attempt >= retry.max_attempts;
-        if give_up {
-            tracing::error!(
-                topic = %message.topic, partition = message.partition, offset = message.offset,
-                group, attempt, %error, "Dead-lettering a message the handler cannot process"
-            );
-            return Err(dead_letter(message, group, attempt, &error));
+        if matches!(error, HandlerError::Poison(_)) || attempt >= retry.max_attempts {
+            return Err(Refused {
+                error,
+                attempts: attempt,
+            });
         }
         tracing::warn!(
             topic = %message.topic, partition = message.partition, offset = message.offset,
@@ -96,6 +108,27 @@ pub(crate) async fn deliver<H: Handler>(
         backoff = (backoff * 2).min(retry.max_backoff);
         attempt += 1;
     }
+}
+
+/// [`attempt`], for a consumer: a refused message becomes the returned dead
+/// letter, which the transport must publish before moving past the message.
+pub(crate) async fn deliver<H: Handler>(
+    handler: &H,
+    message: &Message,
+    group: &str,
+    retry: RetryPolicy,
+    shutdown: &CancellationToken,
+) -> Result<Outcome, Record> {
+    attempt(handler, message, group, retry, shutdown)
+        .await
+        .map_err(|refused| {
+            tracing::error!(
+                topic = %message.topic, partition = message.partition, offset = message.offset,
+                group, attempts = refused.attempts, error = %refused.error,
+                "Dead-lettering a message the handler cannot process"
+            );
+            dead_letter(message, group, refused.attempts, &refused.error)
+        })
 }
 
 fn dead_letter(message: &Message, group: &str, attempts: u32, error: &HandlerError) -> Record {

@@ -7,14 +7,20 @@
 //! else lives here once.
 
 use std::future::Future;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::delivery::deliver;
-use crate::{Bus, BusError, Handler, Message, Record, RetryPolicy, dead_letter_header};
+use crate::delivery::{Refused, attempt};
+use crate::{
+    Bus, BusError, Handler, HandlerError, Message, Record, RetryPolicy, dead_letter_header,
+};
+
+/// The `group` label of a replay's handled and failed counters.
+const REPLAY: &str = "replay";
 
 /// Where in a topic reading starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,9 +120,12 @@ impl Bus {
     /// Runs `handler` over `topics` from `from` to their current end, in
     /// order per partition, outside any consumer group: no group's position
     /// moves, so other consumers (mail, posts) never see the replay. Transient
-    /// failures are retried as in a consumer; a poison message is logged and
-    /// skipped (its consumer already dead-lettered it). `progress(done,
-    /// total)` follows along. Returns the messages handled.
+    /// failures are retried with [`RetryPolicy::default`]'s backoff; a poison
+    /// message is logged and skipped (its consumer already dead-lettered it);
+    /// a message still failing after the last attempt stops the replay with
+    /// [`BusError::Replay`], since skipping it would leave a gap no consumer
+    /// dead-lettered. `progress(done, total)` follows along, skipped messages
+    /// counted as done. Returns the messages handled.
     pub async fn replay<H: Handler>(
         &self,
         topics: &[&str],
@@ -127,26 +136,47 @@ impl Bus {
         let ranges = self.plan(topics, from, None).await?;
         let total = ranges.iter().map(|range| range.count).sum();
         progress(0, total);
+        // Never cancelled: a replay runs to the end or to its first failure.
         let shutdown = CancellationToken::new();
-        let done = AtomicU64::new(0);
+        let (done, handled) = (AtomicU64::new(0), AtomicU64::new(0));
+        let stopped = OnceLock::new();
         self.scan(&ranges, |logged| {
-            let (shutdown, progress, done) = (&shutdown, &progress, &done);
+            let (shutdown, progress, done, handled, stopped) =
+                (&shutdown, &progress, &done, &handled, &stopped);
             async move {
                 let message = &logged.message;
-                if deliver(handler, message, "replay", RetryPolicy::default(), shutdown)
-                    .await
-                    .is_err()
-                {
-                    tracing::warn!(topic = %message.topic, partition = message.partition,
-                        offset = message.offset, "Replay skipped a message its handler refuses");
+                match attempt(handler, message, REPLAY, RetryPolicy::default(), shutdown).await {
+                    Ok(_) => {
+                        handled.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(Refused {
+                        error: HandlerError::Poison(error),
+                        ..
+                    }) => {
+                        tracing::warn!(topic = %message.topic, partition = message.partition,
+                            offset = message.offset, error = %format!("{error:#}"),
+                            "Replay skipped a poison message");
+                    }
+                    Err(Refused { error, attempts }) => {
+                        let _ = stopped.set(BusError::Replay {
+                            topic: message.topic.clone(),
+                            partition: message.partition,
+                            offset: message.offset,
+                            attempts,
+                            reason: error.to_string(),
+                        });
+                        return false;
+                    }
                 }
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                 true
             }
         })
         .await?;
-        let done = done.into_inner();
-        Ok(done)
+        match stopped.into_inner() {
+            Some(error) => Err(error),
+            None => Ok(handled.into_inner()),
+        }
     }
 
     /// How far `group` is behind on each partition of `topics`.
@@ -158,7 +188,9 @@ impl Bus {
     }
 
     /// Publishes the dead letter at `partition`/`offset` of `dead-letters`
-    /// again, as it was, to the topic it came from, and returns that topic.
+    /// again to the topic it came from, and returns that topic: key, body and
+    /// original headers, its `dlq_*` headers replaced by
+    /// [`dead_letter_header::REDRIVEN_FROM`].
     /// Every group of that topic sees it again; handlers are idempotent by
     /// event id, so groups that had handled it change nothing.
     pub async fn redrive(&self, partition: i32, offset: i64) -> Result<String, BusError> {

@@ -150,6 +150,14 @@ impl KafkaBus {
                 // librdkafka's 500 ms default dominates end-to-end latency
                 // when a topic is quiet; 10 ms costs little.
                 ("fetch.wait.max.ms", "10"),
+                // A consumer killed without leaving holds its partitions
+                // until its session lapses (10 s, not the default 45 s), or,
+                // on brokers that wait out a rebalance instead (tansu),
+                // until the rebalance timeout, which librdkafka takes from
+                // the poll interval: 60 s, not 5 minutes, still above the
+                // ~33 s a message's retries can take (RetryPolicy).
+                ("session.timeout.ms", "10000"),
+                ("max.poll.interval.ms", "60000"),
             ])
             .create()
             .map_err(consume_error)?;

@@ -161,6 +161,23 @@ pub enum BusError {
     /// What an operator asked for is not in the log.
     #[error("{0}")]
     NotFound(String),
+    /// A replay's handler still failed on a message after the last attempt.
+    #[error(
+        "replay stopped at `{topic}` partition {partition} offset {offset}: the handler \
+         failed {attempts} times ({reason}); fix the cause and replay again"
+    )]
+    Replay {
+        /// Topic of the message.
+        topic: String,
+        /// Its partition.
+        partition: i32,
+        /// Its offset.
+        offset: i64,
+        /// Attempts made.
+        attempts: u32,
+        /// The last error.
+        reason: String,
+    },
     /// Consuming failed in a way the consumer cannot ride out.
     #[error("consumer of group `{group}` failed: {reason}")]
     Consume {

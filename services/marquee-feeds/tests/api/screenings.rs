@@ -11,24 +11,6 @@ use crate::helpers::{
     Engine, TestApp, at, cancelled, changed, feedparser, listed, published, review, screening,
 };
 
-/// Runs `$scenario` once per database engine.
-macro_rules! on_both_engines {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $scenario() {
-                super::$scenario(crate::helpers::Engine::Sqlite).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $scenario() {
-                super::$scenario(crate::helpers::Engine::Postgres).await;
-            })*
-        }
-    };
-}
-
 on_both_engines!(
     listed_screenings_appear_in_the_venue_feeds_and_calendar,
     a_change_bumps_the_sequence_and_updates_in_place,

@@ -8,24 +8,6 @@ use crate::helpers::{
     Engine, TestApp, at, drop_database, feedparser, published, review, updated, withdrawn,
 };
 
-/// Runs `$scenario` once per database engine.
-macro_rules! on_both_engines {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $scenario() {
-                super::$scenario(crate::helpers::Engine::Sqlite).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $scenario() {
-                super::$scenario(crate::helpers::Engine::Postgres).await;
-            })*
-        }
-    };
-}
-
 on_both_engines!(
     an_edit_updates_the_item_in_place_under_the_same_guid,
     a_withdrawn_item_leaves_the_feeds_and_a_late_publication_does_not_resurrect_it,

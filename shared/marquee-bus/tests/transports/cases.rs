@@ -6,7 +6,7 @@ use marquee_bus::{Position, Transport, dead_letter_header};
 use marquee_events::topics;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::{OwnBroker, Recorder, TestBus, consume_on, eventually, group, record};
+use crate::harness::{Recorder, TestBus, consume_on, eventually, group, record};
 
 pub async fn order_is_kept_per_key(test: TestBus) {
     let topic = test.topic(3).await;
@@ -223,7 +223,7 @@ pub async fn publishing_survives_a_restart_of_the_log_or_broker(test: TestBus) {
             assert_eq!(payloads, (10..20).collect::<Vec<_>>());
         }
         Transport::Kafka => {
-            let mut broker = OwnBroker::start();
+            let mut broker = marquee_test_support::DurableBroker::start();
             let test = TestBus::kafka_at(&broker.address).await;
             let topic = test.topic(1).await;
             for n in 0..10 {
@@ -409,6 +409,66 @@ pub async fn replay_runs_a_handler_over_history_outside_any_group(test: TestBus)
     task.await.unwrap();
 }
 
+pub async fn replay_skips_poison_and_stops_where_a_handler_keeps_failing(test: TestBus) {
+    let topic = test.topic(1).await;
+    for payload in ["0", "poison", "2", "broken", "4"] {
+        test.bus
+            .publish(record(&topic, "k", payload))
+            .await
+            .unwrap();
+    }
+
+    let skipping = Recorder::poisoned_by("poison");
+    let last_progress = std::sync::Mutex::new((0, 0));
+    let replayed = test
+        .bus
+        .replay(&[&topic], Position::Beginning, &skipping, |done, total| {
+            *last_progress.lock().unwrap() = (done, total);
+        })
+        .await
+        .unwrap();
+    assert_eq!(replayed, 4, "the poison message is not counted as handled");
+    assert_eq!(skipping.payloads(), ["0", "2", "broken", "4"]);
+    assert_eq!(
+        *last_progress.lock().unwrap(),
+        (5, 5),
+        "skipped counts as done"
+    );
+
+    let failing = Recorder::always_failing_on("broken");
+    let stopped = test
+        .bus
+        .replay(&[&topic], Position::Beginning, &failing, |_, _| {})
+        .await;
+    let broken_at = test
+        .bus
+        .read(&topic, Position::Beginning, 10)
+        .await
+        .unwrap()[3]
+        .message
+        .offset;
+    match stopped {
+        Err(marquee_bus::BusError::Replay {
+            topic: at_topic,
+            offset,
+            attempts,
+            ..
+        }) => {
+            let policy = marquee_bus::RetryPolicy::default();
+            assert_eq!(
+                (at_topic, offset, attempts),
+                (topic, broken_at, policy.max_attempts)
+            );
+        }
+        other => panic!("expected the replay to stop at `broken`, got {other:?}"),
+    }
+    assert_eq!(
+        failing.payloads(),
+        ["0", "poison", "2"],
+        "nothing after the failure"
+    );
+}
+
 pub async fn lag_counts_what_a_group_has_not_finished(test: TestBus) {
     let topic = test.topic(1).await;
     for n in 0..6 {
@@ -439,21 +499,14 @@ pub async fn a_dead_letter_is_redriven_to_its_topic(test: TestBus) {
         .publish(record(&topic, "k", "poison"))
         .await
         .unwrap();
+    let consumers = group();
     let recorder = Recorder::poisoned_by("poison");
-    let (stop, task) = test.consume(&group(), &topic, recorder.clone());
+    let (stop, task) = test.consume(&consumers, &topic, recorder.clone());
     dead_letters_from(&test, &topic, 1).await;
     stop.cancel();
     task.await.unwrap();
 
-    let dead = test
-        .bus
-        .read(topics::DEAD_LETTERS, Position::Beginning, 100_000)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|l| l.message.header(dead_letter_header::TOPIC) == Some(topic.as_str()))
-        .unwrap()
-        .message;
+    let dead = dead_letters_in_log(&test, &topic).await.remove(0);
     let redriven_to = test.bus.redrive(dead.partition, dead.offset).await.unwrap();
     assert_eq!(redriven_to, topic);
 
@@ -467,18 +520,31 @@ pub async fn a_dead_letter_is_redriven_to_its_topic(test: TestBus) {
     assert_eq!(again.payload, b"poison");
     assert_eq!(again.key.as_deref(), Some("k"));
     assert_eq!(again.header("test"), Some("yes"), "original headers kept");
+    assert_redriven_from(again, &dead);
+
+    // Still poison: the group dead-letters the copy, and re-driving that
+    // names only the latest dead letter.
+    let (stop, task) = test.consume(&consumers, &topic, recorder.clone());
+    dead_letters_from(&test, &topic, 2).await;
+    stop.cancel();
+    task.await.unwrap();
+    let dead_again = dead_letters_in_log(&test, &topic).await.remove(1);
     assert_eq!(
-        again.header(dead_letter_header::REDRIVEN_FROM),
-        Some(format!("dead-letters/{}/{}", dead.partition, dead.offset).as_str())
+        dead_again.header(dead_letter_header::OFFSET),
+        Some(again.offset.to_string().as_str())
     );
-    assert!(
-        again
-            .headers
-            .iter()
-            .all(|(name, _)| !name.starts_with("dlq_")),
-        "dead-letter headers dropped: {:?}",
-        again.headers
-    );
+    test.bus
+        .redrive(dead_again.partition, dead_again.offset)
+        .await
+        .unwrap();
+    let third = test
+        .bus
+        .read(&topic, Position::Beginning, 10)
+        .await
+        .unwrap()
+        .remove(2)
+        .message;
+    assert_redriven_from(&third, &dead_again);
 
     let missing = test
         .bus
@@ -487,5 +553,33 @@ pub async fn a_dead_letter_is_redriven_to_its_topic(test: TestBus) {
     assert!(
         matches!(missing, Err(marquee_bus::BusError::NotFound(_))),
         "{missing:?}"
+    );
+}
+
+/// The dead letters in the log that came from `topic`, oldest first.
+async fn dead_letters_in_log(test: &TestBus, topic: &str) -> Vec<marquee_bus::Message> {
+    test.bus
+        .read(topics::DEAD_LETTERS, Position::Beginning, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|logged| logged.message)
+        .filter(|m| m.header(dead_letter_header::TOPIC) == Some(topic))
+        .collect()
+}
+
+/// `message` was re-driven from `dead`, and carries no other `dlq_` header.
+fn assert_redriven_from(message: &marquee_bus::Message, dead: &marquee_bus::Message) {
+    let dlq: Vec<&(String, String)> = message
+        .headers
+        .iter()
+        .filter(|(name, _)| name.starts_with("dlq_"))
+        .collect();
+    let expected = format!("dead-letters/{}/{}", dead.partition, dead.offset);
+    assert_eq!(
+        dlq,
+        [&(dead_letter_header::REDRIVEN_FROM.to_owned(), expected)],
+        "only where it was re-driven from: {:?}",
+        message.headers
     );
 }

@@ -1,6 +1,5 @@
 //! Buses, topics and recording handlers for the transport tests.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -202,77 +201,5 @@ pub async fn eventually(what: &str, done: impl Fn() -> bool) {
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// A tansu broker of the test's own, on a free port, keeping its data in a
-/// SQLite file so it survives being killed.
-pub struct OwnBroker {
-    pub address: String,
-    dir: tempfile::TempDir,
-    child: Child,
-}
-
-impl OwnBroker {
-    pub fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let address = format!("127.0.0.1:{port}");
-        let child = Self::spawn(&address, &dir);
-        Self {
-            address,
-            dir,
-            child,
-        }
-    }
-
-    fn spawn(address: &str, dir: &tempfile::TempDir) -> Child {
-        let tansu = std::env::var("TANSU_BIN").unwrap_or_else(|_| "tansu".to_owned());
-        let child = Command::new(&tansu)
-            .current_dir(dir.path())
-            .args([
-                "broker",
-                "--listener-url",
-                &format!("tcp://{address}"),
-                "--advertised-listener-url",
-                &format!("tcp://{address}"),
-                "--storage-engine",
-                "sqlite://broker.db",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start the broker `{tansu}` ({e}); the test command installs it")
-            });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(address).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "broker at {address} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child
-    }
-
-    pub fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    pub fn restart(&mut self) {
-        self.child = Self::spawn(&self.address, &self.dir);
-    }
-}
-
-impl Drop for OwnBroker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -7,6 +7,7 @@
 
 mod cases;
 mod harness;
+mod upgrade;
 
 /// Generates one test per case and transport.
 macro_rules! on_both_transports {
@@ -39,6 +40,7 @@ on_both_transports!(
     publishing_survives_a_restart_of_the_log_or_broker,
     history_reads_from_the_beginning_an_offset_or_a_time,
     replay_runs_a_handler_over_history_outside_any_group,
+    replay_skips_poison_and_stops_where_a_handler_keeps_failing,
     lag_counts_what_a_group_has_not_finished,
     a_dead_letter_is_redriven_to_its_topic,
 );
