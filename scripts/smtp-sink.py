@@ -23,7 +23,9 @@ except ImportError:
 class Sink:
     def __init__(self, directory):
         self.directory = directory
-        self.counter = itertools.count()
+        # A restarted sink numbers on after what it kept.
+        kept = 0 if directory == "-" else sum(1 for f in os.listdir(directory) if f.endswith(".eml"))
+        self.counter = itertools.count(kept)
 
     async def handle_DATA(self, server, session, envelope):
         if self.directory != "-":

@@ -1,16 +1,43 @@
 //! Test-only helpers shared by the services' integration tests (a
 //! dev-dependency, never linked into a service): a fresh database per test on
 //! SQLite or on the local PostgreSQL (127.0.0.1:5432, trust auth, as the test
-//! command guarantees), a fake upstream site for the ingest services, and
-//! malformed inputs for the parsers' property tests.
+//! command guarantees), a fake upstream site for the ingest services,
+//! malformed inputs for the parsers' property tests, a real SMTP server,
+//! and a broker and a PostgreSQL of a test's own, to kill and restart.
 
 mod mutation;
+mod processes;
+mod smtp;
 mod upstream;
 
 use std::path::Path;
 
 pub use mutation::mutated;
+pub use processes::{DurableBroker, OwnPostgres, free_port};
+pub use smtp::{Part, Received, SmtpSink};
 pub use upstream::Upstream;
+
+/// Runs each `async fn scenario(engine: Engine)` named once per database
+/// engine, as tests `sqlite::scenario` and `postgres::scenario`. Bring it in
+/// with `#[macro_use] extern crate marquee_test_support;` at the test crate's
+/// root, so every module of the crate has it.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                super::$scenario($crate::Engine::Sqlite).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                super::$scenario($crate::Engine::Postgres).await;
+            })*
+        }
+    };
+}
 
 /// Where the tests create and drop their databases.
 pub const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";

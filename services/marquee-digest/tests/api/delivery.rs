@@ -9,6 +9,7 @@ use crate::helpers::{Engine, TestApp, thursday};
 on_both_engines!(
     every_subscriber_gets_one_multipart_digest_shaped_by_their_preferences,
     a_run_killed_mid_way_resumes_and_every_subscriber_gets_exactly_one,
+    a_delivery_cut_off_mid_send_is_not_sent_again,
     a_failing_relay_pauses_the_run_and_resume_finishes_it,
 );
 
@@ -185,6 +186,46 @@ async fn a_run_killed_mid_way_resumes_and_every_subscriber_gets_exactly_one(engi
         "exactly one each: {recipients:?}"
     );
     assert_eq!(unique.len(), total as usize);
+    app.close().await;
+}
+
+async fn a_delivery_cut_off_mid_send_is_not_sent_again(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    app.seed_content().await;
+    for i in 0..3 {
+        app.subscriber(&format!("reader{i}@films.example"), Preferences::default())
+            .await;
+    }
+    app.clock.set(thursday());
+    let run = app.service.open_manual("weekly", false).await.unwrap();
+    // A process claimed this delivery and died with the message in the
+    // relay's hands: whether it arrived is unknown.
+    let store = app.service.store();
+    let cut_off = store.pending(&run.id).await.unwrap().remove(0);
+    assert!(store.claim(&run.id, &cut_off).await.unwrap());
+    assert!(
+        !store.claim(&run.id, &cut_off).await.unwrap(),
+        "claimed once"
+    );
+
+    let restarted = app.restart().await;
+    restarted.tick(&CancellationToken::new()).await.unwrap();
+    let report = restarted.run_report(&run.id).await.unwrap();
+    assert_eq!(report.run.status, RunStatus::Sent);
+    assert_eq!((report.counts.sent, report.counts.interrupted), (2, 1));
+    assert!(
+        report.run.note.contains("1 interrupted"),
+        "{}",
+        report.run.note
+    );
+    let subscriber = store.subscriber(&cut_off).await.unwrap().unwrap();
+    let messages = app.sink.wait_for(2).await;
+    assert!(
+        messages
+            .iter()
+            .all(|m| !m.to.contains(subscriber.email.as_str())),
+        "the cut-off delivery was sent again"
+    );
     app.close().await;
 }
 

@@ -1,12 +1,9 @@
 //! Test harness: the real service over a fresh database on a pinned clock,
 //! a real SMTP server (aiosmtpd) on loopback, events handed to the handler.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use marquee_bus::{Handler, Message, Record};
@@ -22,193 +19,12 @@ use secrecy::SecretString;
 use tempfile::TempDir;
 use url::Url;
 
-pub use marquee_test_support::{Engine, drop_database};
+pub use marquee_test_support::{Engine, SmtpSink, drop_database};
 
 /// A fresh, empty database URL on `engine`.
 pub async fn fresh_database(engine: Engine, dir: &Path) -> String {
     marquee_test_support::fresh_database(engine, dir, "digest").await
 }
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// `scripts/smtp-sink.py` on a free loopback port, writing to a folder.
-pub struct SmtpSink {
-    pub port: u16,
-    pub dir: TempDir,
-    child: Child,
-}
-
-impl SmtpSink {
-    /// Starts the sink; fails the test when aiosmtpd is missing.
-    pub fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temporary folder");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/smtp-sink.py");
-        let port = free_port();
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .arg(port.to_string())
-            .arg(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("python3 must be installed to run the SMTP sink");
-        let stdout = child.stdout.take().expect("sink stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the sink's first line");
-        if line.trim() != "ready" {
-            let output = child.wait_with_output().expect("sink exit");
-            panic!(
-                "the SMTP sink did not start (install aiosmtpd with `pip install aiosmtpd`): {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        Self { port, dir, child }
-    }
-
-    /// Makes the sink answer 451 until [`SmtpSink::recover`].
-    pub fn fail(&self) {
-        std::fs::write(self.dir.path().join("fail"), b"").expect("write the fail switch");
-    }
-
-    pub fn recover(&self) {
-        std::fs::remove_file(self.dir.path().join("fail")).expect("remove the fail switch");
-    }
-
-    pub fn files(&self) -> Vec<PathBuf> {
-        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
-            .expect("list the sink folder")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-            .collect();
-        files.sort();
-        files
-    }
-
-    /// Waits (polling, with a deadline) until at least `n` messages arrived.
-    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
-        self.wait_for_files(n).await;
-        self.messages()
-    }
-
-    /// [`SmtpSink::wait_for`] without parsing, to react quickly.
-    pub async fn wait_for_files(&self, n: usize) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let count = self.files().len();
-            if count >= n {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "expected {n} messages, the sink has {count}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Every received message, parsed by Python's `email` package.
-    pub fn messages(&self) -> Vec<Received> {
-        let files = self.files();
-        if files.is_empty() {
-            return Vec::new();
-        }
-        let output = Command::new("python3")
-            .arg("-c")
-            .arg(PARSE_EMAIL)
-            .args(&files)
-            .output()
-            .expect("python3 parses the messages");
-        assert!(
-            output.status.success(),
-            "parsing messages failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).expect("the parser printed JSON")
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A message as Python's `email` package reads it.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct Received {
-    pub to: String,
-    pub from: String,
-    pub subject: String,
-    pub message_id: String,
-    pub list_unsubscribe: Option<String>,
-    pub list_unsubscribe_post: Option<String>,
-    pub content_type: String,
-    pub defects: Vec<String>,
-    pub parts: Vec<Part>,
-}
-
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct Part {
-    pub content_type: String,
-    pub body: String,
-}
-
-impl Received {
-    pub fn part(&self, content_type: &str) -> &str {
-        &self
-            .parts
-            .iter()
-            .find(|p| p.content_type == content_type)
-            .unwrap_or_else(|| panic!("no {content_type} part in {self:?}"))
-            .body
-    }
-
-    /// The HTTPS link of `List-Unsubscribe`.
-    pub fn unsubscribe_url(&self) -> String {
-        let header = self.list_unsubscribe.as_deref().expect("List-Unsubscribe");
-        header
-            .split(',')
-            .map(|s| s.trim().trim_start_matches('<').trim_end_matches('>'))
-            .find(|s| s.starts_with("http"))
-            .expect("an http link")
-            .to_owned()
-    }
-}
-
-const PARSE_EMAIL: &str = r#"
-import json, sys
-from email import policy
-from email.parser import BytesParser
-out = []
-for path in sys.argv[1:]:
-    with open(path, "rb") as f:
-        m = BytesParser(policy=policy.default).parse(f)
-    parts = []
-    for part in m.walk():
-        if part.is_multipart():
-            continue
-        parts.append({"content_type": part.get_content_type(), "body": part.get_content()})
-    out.append({
-        "to": str(m["To"]),
-        "from": str(m["From"]),
-        "subject": str(m["Subject"]),
-        "message_id": str(m["Message-ID"]),
-        "list_unsubscribe": str(m["List-Unsubscribe"]) if m["List-Unsubscribe"] else None,
-        "list_unsubscribe_post": str(m["List-Unsubscribe-Post"]) if m["List-Unsubscribe-Post"] else None,
-        "content_type": m.get_content_type(),
-        "defects": [repr(d) for d in m.defects],
-        "parts": parts,
-    })
-print(json.dumps(out))
-"#;
 
 pub struct TestApp {
     pub service: DigestService,

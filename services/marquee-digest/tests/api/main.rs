@@ -3,23 +3,8 @@
 //! (aiosmtpd, `scripts/smtp-sink.py`) on loopback, HTTP over reqwest.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-/// Runs each scenario once per database engine.
-macro_rules! on_both_engines {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $scenario() {
-                super::$scenario(crate::helpers::Engine::Sqlite).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $scenario() {
-                super::$scenario(crate::helpers::Engine::Postgres).await;
-            })*
-        }
-    };
-}
+#[macro_use]
+extern crate marquee_test_support;
 
 mod admin;
 mod delivery;
