@@ -50,6 +50,9 @@ fn schedule_error(error: &ScheduleChangeError) -> Response {
         ScheduleChangeError::Unknown(_) => StatusCode::NOT_FOUND,
         ScheduleChangeError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
+    if status.is_client_error() {
+        tracing::warn!(status = status.as_u16(), reason = %error, "Refused a schedule change");
+    }
     json_error(status, error)
 }
 

@@ -119,6 +119,13 @@ async fn subscribe(State(service): State<DigestService>, request: Request) -> Re
         }
     };
     let reply = |status: StatusCode, message: &str| {
+        if status.is_client_error() {
+            tracing::warn!(
+                status = status.as_u16(),
+                reason = message,
+                "Refused a subscription"
+            );
+        }
         if is_json {
             let key = if status.is_success() {
                 "message"

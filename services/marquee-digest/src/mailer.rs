@@ -223,3 +223,49 @@ pub(crate) fn count(purpose: &str, sent: bool) {
     };
     metrics::counter!(name, "schedule" => purpose.to_owned()).increment(1);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The mailer's connection pool needs a runtime.
+    #[tokio::test]
+    async fn line_breaks_in_subjects_and_names_cannot_add_headers() {
+        let settings = SmtpSettings::default();
+        assert!(
+            Mailer::new(
+                &settings,
+                "Marquee\r\nBcc: boss@evil.example <digest@marquee.example>"
+            )
+            .is_err(),
+            "a sender name with a line break is refused"
+        );
+        let mailer = Mailer::new(&settings, "Marquee <digest@marquee.example>").expect("a mailer");
+        let to = EmailAddress::parse("reader@films.example").expect("valid");
+        let digest = RenderedDigest {
+            subject: "What to watch\r\nBcc: victim@evil.example\nX-Injected: yes".to_owned(),
+            html: "<p>Hi</p>".to_owned(),
+            text: "Hi".to_owned(),
+        };
+        let envelope = Envelope {
+            to: &to,
+            message_id: "<digest-1-2@marquee.example>".to_owned(),
+            list_unsubscribe: None,
+        };
+        let message = mailer
+            .digest_message(&envelope, &digest)
+            .expect("a message");
+        let raw = String::from_utf8(message.formatted()).expect("ASCII");
+        let headers = raw.split("\r\n\r\n").next().expect("headers");
+        for line in headers.lines() {
+            assert!(
+                !line.starts_with("Bcc:") && !line.starts_with("X-Injected:"),
+                "an injected header: {line}\n{headers}"
+            );
+        }
+        assert!(
+            EmailAddress::parse("reader@films.example\r\nBcc: x@evil.example").is_err(),
+            "a recipient with a line break is refused"
+        );
+    }
+}

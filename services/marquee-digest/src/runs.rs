@@ -445,6 +445,15 @@ impl DigestService {
             }
             active.insert(run.id.clone(), stop.clone());
         }
+        // No sender of this process has the run (`active` says so), so a
+        // delivery still `sending` was cut off with a dead process.
+        let interrupted = store.settle_interrupted(&run.id).await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "Deliveries cut off mid-send by a stopped process are not sent again"
+            );
+        }
         let outcome = self.deliver_pending(run, &schedule, &stop).await;
         self.inner
             .active
@@ -469,8 +478,8 @@ impl DigestService {
             .finish_run(
                 &run.id,
                 &format!(
-                    "{} sent, {} failed, {} skipped",
-                    counts.sent, counts.failed, counts.skipped
+                    "{} sent, {} failed, {} skipped, {} interrupted",
+                    counts.sent, counts.failed, counts.skipped, counts.interrupted
                 ),
             )
             .await?
@@ -592,6 +601,9 @@ impl DigestService {
             list_unsubscribe: Some(self.list_unsubscribe(&unsubscribe)),
         };
         let message = self.inner.mailer.digest_message(&envelope, &digest)?;
+        if !store.claim(&run.id, subscriber_id).await? {
+            return Ok(Ok(()));
+        }
         let sent = self.inner.mailer.send(&message).await;
         crate::mailer::count(&run.schedule, sent.is_ok());
         match sent {

@@ -290,6 +290,9 @@ pub struct DeliveryCounts {
     pub failed: u64,
     /// Nothing for this subscriber, or they left before their turn.
     pub skipped: u64,
+    /// In the relay's hands when the process died: it may have the
+    /// message, so it is not sent again (nobody gets a digest twice).
+    pub interrupted: u64,
 }
 
 /// How a delivery ended.
@@ -875,10 +878,44 @@ impl Store {
         Ok(())
     }
 
+    /// Takes a pending delivery to `sending` just before it goes to the
+    /// relay; false when it is not pending (another sender has it).
+    pub async fn claim(&self, run_id: &str, subscriber_id: &str) -> Result<bool> {
+        let claimed = sqlx::query(
+            "UPDATE digest_deliveries SET status = 'sending'
+             WHERE run_id = $1 AND subscriber_id = $2 AND status = 'pending'",
+        )
+        .bind(run_id)
+        .bind(subscriber_id)
+        .execute(&self.pool)
+        .await
+        .context("Failed to claim a delivery")?
+        .rows_affected();
+        Ok(claimed > 0)
+    }
+
+    /// Settles deliveries a dead process left `sending`: the relay may or
+    /// may not have them, and sending again could mail someone twice, so
+    /// they become `interrupted`, for an operator to see. Returns how many.
+    pub async fn settle_interrupted(&self, run_id: &str) -> Result<u64> {
+        let settled = sqlx::query(
+            "UPDATE digest_deliveries SET status = 'interrupted', sent_at = $1,
+                error = 'the sender stopped while the relay had this message; not sent again, so it cannot arrive twice'
+             WHERE run_id = $2 AND status = 'sending'",
+        )
+        .bind(micros(Utc::now()))
+        .bind(run_id)
+        .execute(&self.pool)
+        .await
+        .context("Failed to settle interrupted deliveries")?
+        .rows_affected();
+        Ok(settled)
+    }
+
     /// Records a failed attempt that stays pending (to retry on resume).
     pub async fn note_attempt(&self, run_id: &str, subscriber_id: &str, error: &str) -> Result<()> {
         sqlx::query(
-            "UPDATE digest_deliveries SET attempts = attempts + 1, error = $1
+            "UPDATE digest_deliveries SET status = 'pending', attempts = attempts + 1, error = $1
              WHERE run_id = $2 AND subscriber_id = $3",
         )
         .bind(error)
@@ -908,6 +945,9 @@ impl Store {
                 "pending" => counts.pending = n,
                 "sent" => counts.sent = n,
                 "failed" => counts.failed = n,
+                "interrupted" => counts.interrupted = n,
+                // `sending`: in flight right now.
+                "sending" => counts.pending += n,
                 _ => counts.skipped += n,
             }
         }

@@ -337,6 +337,9 @@ impl DigestService {
                 .await?;
             report.imported += 1;
         }
+        for (line, reason) in &report.rejected {
+            tracing::warn!(line, reason, "Refused a subscriber row of an import");
+        }
         Ok(report)
     }
 }
