@@ -5,143 +5,17 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use common::process::{Marquee, config_on_port, samples_dir};
+use marquee_test_support::free_port;
 
 const SAMPLE_ITEMS: usize = 6;
 /// Social accounts in `config/default.toml`.
 const ACCOUNTS: usize = 3;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn samples_dir(service: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../marquee-{service}-ingest/samples"))
-}
-
-/// The built-in defaults with every `127.0.0.1:8080` (listener, public URLs,
-/// sample sources) moved to `port`, as a config file in `dir`.
-fn config_on_port(dir: &Path, port: u16) -> PathBuf {
-    let file = dir.join(format!("marquee-{port}.toml"));
-    let config = marquee::DEFAULT_CONFIG.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
-    std::fs::write(&file, config).unwrap();
-    file
-}
-
-/// A `marquee` process, stopped with SIGTERM when dropped.
-struct Marquee {
-    child: Child,
-    base: String,
-}
-
-impl Marquee {
-    /// `marquee` with `config` (from [`config_on_port`]) listening on `port`.
-    fn start(config: &Path, args: &[&str], port: u16, env: &[(&str, String)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_marquee"));
-        command
-            .arg("--config")
-            .arg(config)
-            .args(args)
-            .env("MARQUEE_HTTP__LISTEN", format!("127.0.0.1:{port}"))
-            .env("MARQUEE_SAMPLES__REVIEWS", samples_dir("reviews"))
-            .env("MARQUEE_SAMPLES__LISTINGS", samples_dir("listings"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        Self {
-            child: command.spawn().unwrap(),
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Option<(u16, String)> {
-        let response = reqwest::get(format!("{}{path}", self.base)).await.ok()?;
-        let status = response.status().as_u16();
-        Some((status, response.text().await.ok()?))
-    }
-
-    /// Polls `path` until `accept` holds for its body, for up to 60 s.
-    async fn wait_for(&self, path: &str, accept: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some((200, body)) = self.get(path).await
-                && accept(&body)
-            {
-                return body;
-            }
-            if let Ok(Some(status)) = self.child.try_wait_ref() {
-                panic!("marquee exited early with {status}");
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {path}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Polls an operator `path` (with the demo admin token) until `accept` holds.
-    async fn admin_get_until(&self, path: &str, accept: impl Fn(&str) -> bool) -> String {
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let response = client
-                .get(format!("{}{path}", self.base))
-                .bearer_auth("marquee-local-admin")
-                .send()
-                .await;
-            if let Ok(response) = response
-                && response.status() == 200
-                && let Ok(body) = response.text().await
-                && accept(&body)
-            {
-                return body;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {path}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    fn stop(mut self) {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let status = self.child.wait().unwrap();
-        assert!(
-            status.success(),
-            "marquee did not shut down cleanly: {status}"
-        );
-    }
-}
-
-trait TryWaitRef {
-    fn try_wait_ref(&self) -> std::io::Result<Option<std::process::ExitStatus>>;
-}
-
-impl TryWaitRef for Child {
-    fn try_wait_ref(&self) -> std::io::Result<Option<std::process::ExitStatus>> {
-        // `try_wait` needs `&mut`; a signal-0 probe tells the same without it.
-        let alive = Command::new("kill")
-            .args(["-0", &self.id().to_string()])
-            .stderr(Stdio::null())
-            .status()?
-            .success();
-        Ok((!alive).then(std::process::ExitStatus::default))
-    }
-}
-
-impl Drop for Marquee {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn items(feed: &str) -> usize {
     feed.matches("<item>").count()

@@ -1,7 +1,10 @@
 //! `marquee up` in the test's own process, for the admin API, CLI and
-//! console tests.
+//! console tests; `marquee` as a child process ([`process`]). Each test
+//! target uses part of it.
 
 #![allow(dead_code)]
+
+pub mod process;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
