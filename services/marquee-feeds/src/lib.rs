@@ -33,6 +33,7 @@ mod store;
 mod websub;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -129,6 +130,10 @@ struct Inner {
     cache: RwLock<HashMap<Document, Arc<RenderedFeed>>>,
     /// Documents being re-rendered in the background, so requests start one only.
     revalidating: Mutex<HashSet<Document>>,
+    /// Screening documents need re-rendering since a review changed.
+    listings_stale: AtomicBool,
+    /// Held by the one task re-rendering them.
+    listings_rendering: tokio::sync::Mutex<()>,
 }
 
 impl FeedsService {
@@ -167,6 +172,8 @@ impl FeedsService {
                 feeds,
                 cache: RwLock::default(),
                 revalidating: Mutex::default(),
+                listings_stale: AtomicBool::new(false),
+                listings_rendering: tokio::sync::Mutex::new(()),
             }),
         };
         // Warm the cache and bring output_dir up to date with the database.
@@ -478,20 +485,30 @@ impl FeedsService {
             .collect();
         self.publish(&documents).await;
         // Screening feeds link the reviews they match: re-render the cached
-        // ones, without holding up the consumer.
-        let listings: Vec<Document> = self
-            .inner
-            .cache
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .keys()
-            .filter(|document| !matches!(document, Document::Reviews(_)))
-            .cloned()
-            .collect();
-        if !listings.is_empty() {
-            let service = self.clone();
-            tokio::spawn(async move { service.publish(&listings).await });
-        }
+        // ones, without holding up the consumer. One task at a time does it,
+        // taking in every review changed meanwhile: a task per event piled
+        // up renders under a stream of reviews (scripts/load).
+        self.inner.listings_stale.store(true, Ordering::SeqCst);
+        let service = self.clone();
+        tokio::spawn(async move {
+            let inner = &service.inner;
+            while inner.listings_stale.load(Ordering::SeqCst) {
+                let Ok(_rendering) = inner.listings_rendering.try_lock() else {
+                    return; // The holder re-checks once it lets go.
+                };
+                while inner.listings_stale.swap(false, Ordering::SeqCst) {
+                    let listings: Vec<Document> = inner
+                        .cache
+                        .read()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .keys()
+                        .filter(|document| !matches!(document, Document::Reviews(_)))
+                        .cloned()
+                        .collect();
+                    service.publish(&listings).await;
+                }
+            }
+        });
     }
 
     /// Re-renders what a change of a screening at `venue_id` in `strands`
