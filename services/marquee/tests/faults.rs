@@ -10,6 +10,7 @@
 mod common;
 
 use std::collections::HashSet;
+use std::hash::Hash;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -56,15 +57,21 @@ impl Cms {
     }
 }
 
-/// What the pipeline delivered, counted from its outputs.
-#[derive(Debug, Default)]
-struct Counts {
-    in_feed: usize,
-    feed_duplicates: usize,
-    posts: usize,
-    post_duplicates: usize,
-    mails: usize,
-    mail_duplicates: usize,
+/// Distinct items, and how many came more than once.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    distinct: usize,
+    duplicates: usize,
+}
+
+impl Tally {
+    fn of<T: Hash + Eq>(items: &[T]) -> Self {
+        let distinct = items.iter().collect::<HashSet<_>>().len();
+        Self {
+            distinct,
+            duplicates: items.len() - distinct,
+        }
+    }
 }
 
 struct Pipeline {
@@ -160,18 +167,19 @@ impl Pipeline {
         text
     }
 
-    /// Waits until every published review is in the feed and posted, then counts.
-    async fn converged(&self) -> Counts {
+    /// Waits until every published review is in the feed and posted, and
+    /// returns the two tallies.
+    async fn converged(&self) -> (Tally, Tally) {
         let expected = self.cms.published;
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let counts = self.counts().await;
-            if counts.in_feed >= expected && counts.posts >= expected {
-                return counts;
+            let (feed, posts) = (self.feed().await, self.posts().await);
+            if feed.distinct >= expected && posts.distinct >= expected {
+                return (feed, posts);
             }
             assert!(
                 Instant::now() < deadline,
-                "the pipeline did not converge on {expected} reviews: {counts:?}; logs: {}",
+                "the pipeline did not converge on {expected} reviews: feed {feed:?}, posts {posts:?}; logs: {}",
                 self.logs()
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -184,7 +192,8 @@ impl Pipeline {
             .join(" ")
     }
 
-    async fn counts(&self) -> Counts {
+    /// The `<guid>`s of `/feeds/all.rss`.
+    async fn feed(&self) -> Tally {
         let feed = self.feeds.get("/feeds/all.rss").await.map(|(_, body)| body);
         let guids: Vec<&str> = feed
             .as_deref()
@@ -194,6 +203,11 @@ impl Pipeline {
             .filter_map(|item| item.split_once('>').map(|(_, rest)| rest))
             .filter_map(|rest| rest.split_once("</guid>").map(|(guid, _)| guid))
             .collect();
+        Tally::of(&guids)
+    }
+
+    /// The (review, account) pairs of the social outbox.
+    async fn posts(&self) -> Tally {
         let outbox = self
             .social
             .get("/social/outbox.json")
@@ -206,59 +220,56 @@ impl Pipeline {
             .iter()
             .map(|post| format!("{}/{}", post["review_id"], post["account"]))
             .collect();
-        let mails = self.smtp.messages();
-        let mail_ids: HashSet<&str> = mails.iter().map(|m| m.message_id.as_str()).collect();
-        Counts {
-            in_feed: guids.iter().collect::<HashSet<_>>().len(),
-            feed_duplicates: guids.len() - guids.iter().collect::<HashSet<_>>().len(),
-            posts: posts.iter().collect::<HashSet<_>>().len(),
-            post_duplicates: posts.len() - posts.iter().collect::<HashSet<_>>().len(),
-            mails: mail_ids.len(),
-            mail_duplicates: mails.len() - mail_ids.len(),
-        }
+        Tally::of(&posts)
+    }
+
+    /// The `Message-ID`s the SMTP server received.
+    fn mails(&self) -> Tally {
+        let ids: Vec<String> = self
+            .smtp
+            .messages()
+            .into_iter()
+            .map(|mail| mail.message_id)
+            .collect();
+        Tally::of(&ids)
     }
 
     /// Checks nothing was lost or doubled after `scenario`, and records a
-    /// row. `mails_expected` counts the interrupted ones as mailed.
-    async fn check(&mut self, scenario: &str, before: Counts, mails_expected: usize) {
+    /// row. `in_feed_before` is the feed's count before the fault;
+    /// `mails_expected` counts the interrupted ones as mailed.
+    async fn check(&mut self, scenario: &str, in_feed_before: usize, mails_expected: usize) {
         let started = Instant::now();
-        let after = self.converged().await;
-        let expected = self.cms.published;
+        let (feed, posts) = self.converged().await;
+        let converged_after = started.elapsed();
+        let mails = self.mails();
+        let published = self.cms.published;
         let row = format!(
-            "| {scenario} | {:.1} | {} → {} | {} | {} | {} | {} | {} | {} | {} |",
-            started.elapsed().as_secs_f64(),
-            before.in_feed,
-            after.in_feed,
-            expected - after.in_feed.min(expected),
-            after.feed_duplicates,
-            after.posts,
-            after.post_duplicates,
-            after.mails,
-            after.mail_duplicates,
+            "| {scenario} | {:.1} | {published} | {in_feed_before} → {} | {} | {} | {} | {} | {} | {} |",
+            converged_after.as_secs_f64(),
+            feed.distinct,
+            feed.duplicates,
+            posts.distinct,
+            posts.duplicates,
+            mails.distinct,
+            mails.duplicates,
             self.interrupted,
         );
         eprintln!("{row}");
         self.rows.push(row);
         assert_eq!(
-            after.in_feed, expected,
+            feed.distinct, published,
             "reviews in the feed after {scenario}"
         );
-        assert_eq!(after.posts, expected, "reviews posted after {scenario}");
-        assert_eq!(
-            after.feed_duplicates, 0,
-            "duplicate feed items after {scenario}"
-        );
-        assert_eq!(after.post_duplicates, 0, "duplicate posts after {scenario}");
+        assert_eq!(posts.distinct, published, "reviews posted after {scenario}");
+        assert_eq!(feed.duplicates, 0, "duplicate feed items after {scenario}");
+        assert_eq!(posts.duplicates, 0, "duplicate posts after {scenario}");
         assert!(
-            (mails_expected - self.interrupted..=mails_expected).contains(&after.mails),
+            (mails_expected - self.interrupted..=mails_expected).contains(&mails.distinct),
             "{} digests mailed after {scenario}, expected {mails_expected} less at most {} interrupted",
-            after.mails,
+            mails.distinct,
             self.interrupted
         );
-        assert_eq!(
-            after.mail_duplicates, 0,
-            "duplicate digests after {scenario}"
-        );
+        assert_eq!(mails.duplicates, 0, "duplicate digests after {scenario}");
     }
 
     /// Starts a send of `schedule` and returns its run id.
@@ -277,26 +288,14 @@ impl Pipeline {
 
     /// Waits until run `id` has `status`, and returns the run.
     async fn run_until(&self, id: &str, status: &str) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let response = self
-                .http
-                .get(format!("{}/admin/digest/runs/{id}", self.digest.base))
-                .bearer_auth(common::TOKEN)
-                .send()
-                .await;
-            if let Ok(response) = response
-                && let Ok(run) = response.json::<serde_json::Value>().await
-                && run["status"] == status
-            {
-                return run;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run {id} never reached `{status}`"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let run = self
+            .digest
+            .admin_get_until(&format!("/admin/digest/runs/{id}"), |run| {
+                serde_json::from_str::<serde_json::Value>(run)
+                    .is_ok_and(|run| run["status"] == status)
+            })
+            .await;
+        serde_json::from_str(&run).unwrap()
     }
 }
 
@@ -358,10 +357,10 @@ audience = "all"
 async fn nothing_lost_and_nothing_doubled_under_faults() {
     let dir = tempfile::tempdir().unwrap();
     let mut pipeline = Pipeline::start(dir.path()).await;
-    pipeline.check("start", Counts::default(), 0).await;
+    pipeline.check("start", 0, 0).await;
 
     // The broker killed with SIGKILL while reviews arrive, down for 3 s.
-    let before = pipeline.counts().await;
+    let before = pipeline.feed().await.distinct;
     pipeline.cms.publish(BATCH);
     pipeline.broker.kill();
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -371,12 +370,12 @@ async fn nothing_lost_and_nothing_doubled_under_faults() {
         .await;
 
     // The feed and social consumers killed with SIGKILL mid-batch.
-    let before = pipeline.counts().await;
+    let before = pipeline.feed().await.distinct;
     pipeline.cms.publish(BATCH);
     pipeline
         .feeds
         .wait_for("/feeds/all.rss", |feed| {
-            feed.matches("<item>").count() > before.in_feed
+            feed.matches("<item>").count() > before
         })
         .await;
     pipeline.feeds.kill();
@@ -394,7 +393,7 @@ async fn nothing_lost_and_nothing_doubled_under_faults() {
     // The digest killed with SIGKILL mid-send, then started again: it
     // resumes the run where its ledger says it stopped. What was in the
     // relay's hands at the kill is not sent again.
-    let before = pipeline.counts().await;
+    let before = pipeline.feed().await.distinct;
     let run = pipeline.send("first").await;
     pipeline.smtp.wait_for_files(SUBSCRIBERS / 3).await;
     pipeline.digest.kill();
@@ -416,7 +415,7 @@ async fn nothing_lost_and_nothing_doubled_under_faults() {
 
     // The SMTP server down for a while: the run pauses itself after five
     // failures in a row; once the server is back, an operator resumes it.
-    let before = pipeline.counts().await;
+    let before = pipeline.feed().await.distinct;
     pipeline.smtp.stop();
     let run = pipeline.send("second").await;
     let paused = pipeline.run_until(&run, "paused").await;
@@ -435,7 +434,7 @@ async fn nothing_lost_and_nothing_doubled_under_faults() {
         .await;
 
     // PostgreSQL crashed (immediate stop) and restarted while reviews arrive.
-    let before = pipeline.counts().await;
+    let before = pipeline.feed().await.distinct;
     pipeline.cms.publish(BATCH);
     pipeline.postgres.crash_and_restart();
     pipeline
@@ -454,13 +453,14 @@ async fn nothing_lost_and_nothing_doubled_under_faults() {
         ("digest", &pipeline.digest),
         ("reviews-ingest", &pipeline.reviews),
     ] {
-        assert!(
-            process.get("/healthz").await.is_some(),
-            "{service} is still serving after every fault"
+        assert_eq!(
+            process.get("/healthz").await.map(|(status, _)| status),
+            Some(200),
+            "{service} is still healthy after every fault"
         );
     }
     eprintln!(
-        "| Scenario | Converged (s) | Reviews in feed (before → after) | Lost | Duplicate items | Posted | Duplicate posts | Digests mailed (so far) | Duplicate mails | Interrupted, not resent (so far) |\n|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n{}",
+        "| Scenario | Converged (s) | Reviews published | Reviews in feed (before → after) | Duplicate items | Posted | Duplicate posts | Digests mailed (so far) | Duplicate mails | Interrupted, not resent (so far) |\n|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n{}",
         pipeline.rows.join("\n")
     );
 }
