@@ -80,7 +80,9 @@ fn supersedes(incoming: Incoming, stored: Version) -> bool {
     }
 }
 
-const SCHEMA: [&str; 3] = [
+/// Every feed query is an index search: a full scan here would make each
+/// re-render, so each review event, cost more the more reviews are stored.
+const SCHEMA: [&str; 7] = [
     "CREATE TABLE IF NOT EXISTS feed_items (
         review_id TEXT PRIMARY KEY,
         section TEXT NOT NULL,
@@ -92,14 +94,30 @@ const SCHEMA: [&str; 3] = [
         event_id TEXT NOT NULL,
         review TEXT NOT NULL
     )",
-    "CREATE INDEX IF NOT EXISTS feed_items_by_section
-        ON feed_items (section, withdrawn, published_at)",
+    // Replaced by feed_items_newest_in_section, which also orders the tie.
+    "DROP INDEX IF EXISTS feed_items_by_section",
+    "CREATE INDEX IF NOT EXISTS feed_items_newest_in_section
+        ON feed_items (section, withdrawn, published_at DESC, review_id)",
+    "CREATE INDEX IF NOT EXISTS feed_items_newest
+        ON feed_items (withdrawn, published_at DESC, review_id)",
+    "CREATE INDEX IF NOT EXISTS feed_items_modified_in_section
+        ON feed_items (section, modified_at)",
+    "CREATE INDEX IF NOT EXISTS feed_items_modified ON feed_items (modified_at)",
     "CREATE TABLE IF NOT EXISTS feed_events (
         event_id TEXT PRIMARY KEY,
         review_id TEXT NOT NULL,
         applied_at BIGINT NOT NULL
     )",
 ];
+
+// A feed's items and when it last changed, one query shape per filter,
+// each matching an index of SCHEMA.
+const NEWEST_IN_SECTION: &str = "SELECT review FROM feed_items WHERE section = $1 AND withdrawn = 0
+     ORDER BY published_at DESC, review_id LIMIT $2";
+const NEWEST: &str = "SELECT review FROM feed_items WHERE withdrawn = 0
+     ORDER BY published_at DESC, review_id LIMIT $1";
+const MODIFIED_IN_SECTION: &str = "SELECT MAX(modified_at) FROM feed_items WHERE section = $1";
+const MODIFIED: &str = "SELECT MAX(modified_at) FROM feed_items";
 
 /// The feed items table.
 #[derive(Debug, Clone)]
@@ -326,35 +344,22 @@ impl Store {
         limit: usize,
     ) -> Result<FeedItems, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        // One query shape per filter keeps both engines on a plain index scan.
         let (items, modified) = match section {
             Some(section) => {
-                let items = sqlx::query(
-                    "SELECT review FROM feed_items WHERE section = $1 AND withdrawn = 0
-                     ORDER BY published_at DESC, review_id LIMIT $2",
-                )
-                .bind(section)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await;
-                let modified =
-                    sqlx::query("SELECT MAX(modified_at) FROM feed_items WHERE section = $1")
-                        .bind(section)
-                        .fetch_one(&self.pool)
-                        .await;
+                let items = sqlx::query(NEWEST_IN_SECTION)
+                    .bind(section)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await;
+                let modified = sqlx::query(MODIFIED_IN_SECTION)
+                    .bind(section)
+                    .fetch_one(&self.pool)
+                    .await;
                 (items, modified)
             }
             None => {
-                let items = sqlx::query(
-                    "SELECT review FROM feed_items WHERE withdrawn = 0
-                     ORDER BY published_at DESC, review_id LIMIT $1",
-                )
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await;
-                let modified = sqlx::query("SELECT MAX(modified_at) FROM feed_items")
-                    .fetch_one(&self.pool)
-                    .await;
+                let items = sqlx::query(NEWEST).bind(limit).fetch_all(&self.pool).await;
+                let modified = sqlx::query(MODIFIED).fetch_one(&self.pool).await;
                 (items, modified)
             }
         };
@@ -416,6 +421,39 @@ mod tests {
         assert!(supersedes(edit(10, 101), stored));
         assert!(!supersedes(edit(10, 100), stored));
         assert!(!supersedes(edit(9, 200), stored));
+    }
+
+    /// `scripts/load` found the feeds consumer falling behind as reviews
+    /// piled up: the site-wide feed scanned and sorted the whole table.
+    #[tokio::test]
+    async fn feed_queries_search_an_index_instead_of_scanning_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("feeds.sqlite").display());
+        let store = Store::open(&url).await.unwrap();
+        for (query, arguments) in [
+            (NEWEST_IN_SECTION, 2),
+            (NEWEST, 1),
+            (MODIFIED_IN_SECTION, 1),
+            (MODIFIED, 0),
+        ] {
+            let explain = format!("EXPLAIN QUERY PLAN {query}");
+            let mut plan = sqlx::query(&explain);
+            for _ in 0..arguments {
+                plan = plan.bind("reviews");
+            }
+            let plan = plan
+                .fetch_all(&store.pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|step| step.get::<String, _>("detail"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            assert!(
+                plan.contains("USING") && !plan.contains("SCAN") && !plan.contains("TEMP B-TREE"),
+                "{query}\nis planned as: {plan}"
+            );
+        }
     }
 
     #[test]
