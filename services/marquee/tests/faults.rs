@@ -1,9 +1,11 @@
 //! The fault suite (`scripts/faults`, RELIABILITY.md): every service its own
 //! `marquee run` process, on a durable broker (tansu on SQLite) and a
-//! PostgreSQL of the test's own, with reviews arriving from a CMS feed the
-//! whole time. Each scenario breaks one part mid-stream and then counts:
-//! every review in the feed exactly once, every review posted exactly once
-//! per account, every digest mailed exactly once per subscriber.
+//! PostgreSQL of the test's own, with reviews arriving from a CMS feed and
+//! screenings from a cinema's CSV the whole time. Each scenario breaks one
+//! part mid-stream and then counts: every review in the feed exactly once,
+//! every screening in the calendar exactly once, every review posted
+//! exactly once per account, every digest mailed exactly once per
+//! subscriber.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -16,22 +18,35 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use common::process::Marquee;
-use marquee_test_support::{DurableBroker, OwnPostgres, SmtpSink, Upstream, free_port};
+use marquee_bus::{Bus, BusSettings, KafkaSettings, Record, Transport};
+use marquee_events::{
+    Envelope, Film, Rating, Review, ReviewEvent, ReviewId, ReviewPublished,
+};
+use marquee_test_support::{
+    DurableBroker, OwnPostgres, SmtpSink, Upstream, free_port, mutated,
+};
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::TestRunner;
 
-/// Reviews the CMS adds per scenario.
+/// Reviews the CMS and screenings the cinema add per scenario.
 const BATCH: usize = 12;
 /// Digest subscribers: enough that a send is mid-way when it is killed.
 const SUBSCRIBERS: usize = 300;
+/// Undecodable review events put on the bus among good ones.
+const MALFORMED: usize = 100;
+/// The consumer groups of the reviews topic.
+const REVIEW_GROUPS: [&str; 4] = ["digest", "feeds", "listings-ingest", "social"];
 
-/// The CMS: an RSS feed of the first `n` reviews, newest first. Each
-/// review's content is fixed, so a re-poll changes nothing.
-struct Cms {
+/// The sources: the CMS's RSS feed of the first `n` reviews, newest first,
+/// and the cinema's CSV of its first `n` screenings. Each item's content is
+/// fixed, so a re-poll changes nothing.
+struct Sources {
     upstream: Upstream,
     published: usize,
     since: DateTime<Utc>,
 }
 
-impl Cms {
+impl Sources {
     fn publish(&mut self, more: usize) {
         self.published += more;
         let items: String = (1..=self.published)
@@ -52,6 +67,24 @@ impl Cms {
             &format!(
                 "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>CMS</title>\
                  <link>{{{{BASE}}}}/</link><description>Reviews</description>{items}</channel></rss>"
+            ),
+        );
+        // Screenings from tomorrow on, an hour apart: all in the calendar.
+        let screenings: String = (1..=self.published)
+            .map(|n| {
+                let starts = self.since + chrono::Duration::days(2) + chrono::Duration::hours(n as i64);
+                format!(
+                    "faults-cinema,Fault film {n},{},Screen 1,,,,,https://tickets.example/{n},no,no,,,\n",
+                    starts.format("%Y-%m-%dT%H:%M")
+                )
+            })
+            .collect();
+        self.upstream.serve(
+            "/listings.csv",
+            "text/csv",
+            &format!(
+                "venue_id,title,start,screen,format,strand,extras,accessibility,booking_url,\
+                 sold_out,cancelled,year,director,runtime_minutes\n{screenings}"
             ),
         );
     }
@@ -78,11 +111,12 @@ struct Pipeline {
     broker: DurableBroker,
     postgres: OwnPostgres,
     smtp: SmtpSink,
-    cms: Cms,
+    sources: Sources,
     feeds: Marquee,
     social: Marquee,
     digest: Marquee,
     reviews: Marquee,
+    listings: Marquee,
     http: reqwest::Client,
     /// Digests cut off mid-send by a killed process: the relay may or may
     /// not have them, and they are not sent again.
@@ -95,24 +129,21 @@ impl Pipeline {
         let broker = DurableBroker::start();
         let postgres = OwnPostgres::start();
         let smtp = SmtpSink::start();
-        let mut cms = Cms {
+        let mut sources = Sources {
             upstream: Upstream::start().await,
             published: 0,
             since: Utc::now() - chrono::Duration::days(1),
         };
-        cms.publish(BATCH);
+        sources.publish(BATCH);
         let config = dir.join("faults.toml");
-        std::fs::write(
-            &config,
-            faults_config(&cms.upstream.url("/feed.xml"), smtp.port),
-        )
-        .unwrap();
+        std::fs::write(&config, faults_config(&sources.upstream, smtp.port)).unwrap();
         let mut env = vec![("MARQUEE_BUS__KAFKA__BROKERS", broker.address.clone())];
         for (key, database) in [
             ("MARQUEE_FEEDS__DATABASE_URL", "feeds"),
             ("MARQUEE_REVIEWS_INGEST__DATABASE_URL", "reviews"),
             ("MARQUEE_SOCIAL__DATABASE_URL", "social"),
             ("MARQUEE_DIGEST__DATABASE_URL", "digest"),
+            ("MARQUEE_LISTINGS_INGEST__DATABASE_URL", "listings"),
         ] {
             env.push((key, postgres.create_database(database).await));
         }
@@ -123,10 +154,11 @@ impl Pipeline {
         }
         let pipeline = Self {
             reviews: start("reviews-ingest"),
+            listings: start("listings-ingest"),
             broker,
             postgres,
             smtp,
-            cms,
+            sources,
             feeds,
             social,
             digest,
@@ -167,19 +199,20 @@ impl Pipeline {
         text
     }
 
-    /// Waits until every published review is in the feed and posted, and
-    /// returns the two tallies.
-    async fn converged(&self) -> (Tally, Tally) {
-        let expected = self.cms.published;
+    /// Waits until every published review is in the feed and posted and
+    /// every screening in the calendar, and returns the three tallies.
+    async fn converged(&self) -> (Tally, Tally, Tally) {
+        let expected = self.sources.published;
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let (feed, posts) = (self.feed().await, self.posts().await);
-            if feed.distinct >= expected && posts.distinct >= expected {
-                return (feed, posts);
+            let (feed, posts, calendar) =
+                (self.feed().await, self.posts().await, self.calendar().await);
+            if [feed, posts, calendar].iter().all(|t| t.distinct >= expected) {
+                return (feed, posts, calendar);
             }
             assert!(
                 Instant::now() < deadline,
-                "the pipeline did not converge on {expected} reviews: feed {feed:?}, posts {posts:?}; logs: {}",
+                "the pipeline did not converge on {expected} reviews and screenings: feed {feed:?}, posts {posts:?}, calendar {calendar:?}; logs: {}",
                 self.logs()
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -187,8 +220,14 @@ impl Pipeline {
     }
 
     fn logs(&self) -> String {
-        [&self.feeds, &self.social, &self.digest, &self.reviews]
-            .map(|process| process.log.display().to_string())
+        [
+            &self.feeds,
+            &self.social,
+            &self.digest,
+            &self.reviews,
+            &self.listings,
+        ]
+        .map(|process| process.log.display().to_string())
             .join(" ")
     }
 
@@ -204,6 +243,17 @@ impl Pipeline {
             .filter_map(|rest| rest.split_once("</guid>").map(|(guid, _)| guid))
             .collect();
         Tally::of(&guids)
+    }
+
+    /// The `UID`s of `/calendars/all.ics`.
+    async fn calendar(&self) -> Tally {
+        let calendar = self.feeds.get("/calendars/all.ics").await;
+        let uids: Vec<&str> = calendar
+            .as_ref()
+            .filter(|(status, _)| *status == 200)
+            .map(|(_, body)| body.lines().filter_map(|line| line.strip_prefix("UID:")).collect())
+            .unwrap_or_default();
+        Tally::of(&uids)
     }
 
     /// The (review, account) pairs of the social outbox.
@@ -239,15 +289,17 @@ impl Pipeline {
     /// `mails_expected` counts the interrupted ones as mailed.
     async fn check(&mut self, scenario: &str, in_feed_before: usize, mails_expected: usize) {
         let started = Instant::now();
-        let (feed, posts) = self.converged().await;
+        let (feed, posts, calendar) = self.converged().await;
         let converged_after = started.elapsed();
         let mails = self.mails();
-        let published = self.cms.published;
+        let published = self.sources.published;
         let row = format!(
-            "| {scenario} | {:.1} | {published} | {in_feed_before} → {} | {} | {} | {} | {} | {} | {} |",
+            "| {scenario} | {:.1} | {published} | {in_feed_before} → {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             converged_after.as_secs_f64(),
             feed.distinct,
             feed.duplicates,
+            calendar.distinct,
+            calendar.duplicates,
             posts.distinct,
             posts.duplicates,
             mails.distinct,
@@ -260,8 +312,16 @@ impl Pipeline {
             feed.distinct, published,
             "reviews in the feed after {scenario}"
         );
+        assert_eq!(
+            calendar.distinct, published,
+            "screenings in the calendar after {scenario}"
+        );
         assert_eq!(posts.distinct, published, "reviews posted after {scenario}");
         assert_eq!(feed.duplicates, 0, "duplicate feed items after {scenario}");
+        assert_eq!(
+            calendar.duplicates, 0,
+            "duplicate screenings after {scenario}"
+        );
         assert_eq!(posts.duplicates, 0, "duplicate posts after {scenario}");
         assert!(
             (mails_expected - self.interrupted..=mails_expected).contains(&mails.distinct),
@@ -299,7 +359,41 @@ impl Pipeline {
     }
 }
 
-fn faults_config(feed: &impl std::fmt::Display, smtp_port: u16) -> String {
+/// `n` broken copies of a review event's wire form that no consumer can
+/// decode, the same on every run.
+fn malformed_events(n: usize) -> Vec<Record> {
+    let review = Review {
+        id: ReviewId::parse("cms-4821").unwrap(),
+        url: "https://films.example/reviews/hamnet".parse().unwrap(),
+        headline: "Hamnet review".into(),
+        film: Film {
+            title: "Hamnet".into(),
+            year: Some(2025),
+        },
+        standfirst: "Grief".into(),
+        body_html: "<p>Body</p>".into(),
+        author: Some("Ada Lee".into()),
+        rating: Some(Rating::try_from(4).unwrap()),
+        section: "In Cinemas".into(),
+        image: None,
+        published_at: Utc::now(),
+        updated_at: Utc::now(),
+    };
+    let valid = Record::from_event(&Envelope::new("marquee/faults", ReviewPublished { review }));
+    let mutations = mutated(std::str::from_utf8(&valid.payload).unwrap());
+    let mut runner = TestRunner::deterministic();
+    std::iter::repeat_with(|| mutations.new_tree(&mut runner).unwrap().current())
+        .filter(|body| Envelope::<ReviewEvent>::from_wire(&valid.headers, body.as_bytes()).is_err())
+        .take(n)
+        .map(|body| Record {
+            payload: body.into_bytes(),
+            ..valid.clone()
+        })
+        .collect()
+}
+
+fn faults_config(sources: &Upstream, smtp_port: u16) -> String {
+    let (feed, listings) = (sources.url("/feed.xml"), sources.url("/listings.csv"));
     format!(
         r#"
 [bus]
@@ -320,6 +414,19 @@ kind = "feed"
 name = "cms"
 url = "{feed}"
 poll_interval_secs = 1
+
+[listings_ingest]
+allow_private_addresses = true
+
+[[listings_ingest.sources]]
+kind = "csv"
+name = "faults-cinema"
+url = "{listings}"
+poll_interval_secs = 1
+[listings_ingest.sources.venue]
+id = "faults-cinema"
+name = "Faults Cinema"
+time_zone = "UTC"
 
 [[social.accounts]]
 network = "mastodon"
@@ -361,7 +468,7 @@ async fn nothing_lost_and_nothing_doubled_under_faults() {
 
     // The broker killed with SIGKILL while reviews arrive, down for 3 s.
     let before = pipeline.feed().await.distinct;
-    pipeline.cms.publish(BATCH);
+    pipeline.sources.publish(BATCH);
     pipeline.broker.kill();
     tokio::time::sleep(Duration::from_secs(3)).await;
     pipeline.broker.restart();
@@ -369,25 +476,38 @@ async fn nothing_lost_and_nothing_doubled_under_faults() {
         .check("broker killed and restarted", before, 0)
         .await;
 
-    // The feed and social consumers killed with SIGKILL mid-batch.
+    // The feed and social consumers killed with SIGKILL mid-batch, and both
+    // ingest processes mid-poll.
     let before = pipeline.feed().await.distinct;
-    pipeline.cms.publish(BATCH);
+    pipeline.sources.publish(BATCH);
     pipeline
         .feeds
         .wait_for("/feeds/all.rss", |feed| {
             feed.matches("<item>").count() > before
         })
         .await;
-    pipeline.feeds.kill();
-    pipeline.social.kill();
+    for process in [
+        &mut pipeline.feeds,
+        &mut pipeline.social,
+        &mut pipeline.reviews,
+        &mut pipeline.listings,
+    ] {
+        process.kill();
+    }
     // Restarted once the dead members' 10 s sessions lapsed: tansu 0.6
     // hands a member that joins sooner a generation led by the dead one,
     // with no partitions, until that rebalances (RELIABILITY.md).
     tokio::time::sleep(Duration::from_secs(11)).await;
-    pipeline.feeds.restart();
-    pipeline.social.restart();
+    for process in [
+        &mut pipeline.feeds,
+        &mut pipeline.social,
+        &mut pipeline.reviews,
+        &mut pipeline.listings,
+    ] {
+        process.restart();
+    }
     pipeline
-        .check("feeds and social consumers SIGKILLed", before, 0)
+        .check("consumers and ingest SIGKILLed", before, 0)
         .await;
 
     // The digest killed with SIGKILL mid-send, then started again: it
@@ -435,7 +555,7 @@ async fn nothing_lost_and_nothing_doubled_under_faults() {
 
     // PostgreSQL crashed (immediate stop) and restarted while reviews arrive.
     let before = pipeline.feed().await.distinct;
-    pipeline.cms.publish(BATCH);
+    pipeline.sources.publish(BATCH);
     pipeline.postgres.crash_and_restart();
     pipeline
         .check("PostgreSQL crashed and restarted", before, 2 * SUBSCRIBERS)
@@ -447,11 +567,70 @@ async fn nothing_lost_and_nothing_doubled_under_faults() {
         .admin_get_until("/admin/bus/dead-letters", |_| true)
         .await;
     assert_eq!(dead_letters, "[]", "dead-lettered under faults");
+
+    // Undecodable events among good ones: every consumer group of the
+    // topic dead-letters each with its reason and a log line, and the good
+    // ones flow past them.
+    let before = pipeline.feed().await.distinct;
+    let bus = Bus::connect(&BusSettings {
+        transport: Transport::Kafka,
+        kafka: KafkaSettings {
+            brokers: pipeline.broker.address.clone(),
+            ..KafkaSettings::default()
+        },
+        ..BusSettings::default()
+    })
+    .await
+    .unwrap();
+    for record in malformed_events(MALFORMED) {
+        bus.publish(record).await.unwrap();
+    }
+    pipeline.sources.publish(BATCH);
+    pipeline
+        .check("malformed events among good ones", before, 2 * SUBSCRIBERS)
+        .await;
+    let expected = MALFORMED * REVIEW_GROUPS.len();
+    let dead_letters = pipeline
+        .feeds
+        .admin_get_until("/admin/bus/dead-letters?limit=10000", |letters| {
+            serde_json::from_str::<Vec<serde_json::Value>>(letters)
+                .is_ok_and(|letters| letters.len() >= expected)
+        })
+        .await;
+    let dead_letters: Vec<serde_json::Value> = serde_json::from_str(&dead_letters).unwrap();
+    let mut groups: Vec<&str> = dead_letters
+        .iter()
+        .map(|letter| letter["group"].as_str().unwrap())
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    assert_eq!(groups, REVIEW_GROUPS, "groups that dead-lettered");
+    assert_eq!(dead_letters.len(), expected, "dead letters");
+    for letter in &dead_letters {
+        let reason = letter["reason"].as_str().unwrap_or_default();
+        assert!(reason.starts_with("poison message"), "{letter}");
+    }
+    let logged: usize = [
+        &pipeline.feeds,
+        &pipeline.social,
+        &pipeline.digest,
+        &pipeline.listings,
+    ]
+    .iter()
+    .map(|process| {
+        std::fs::read_to_string(&process.log)
+            .unwrap()
+            .matches("Dead-lettering a message the handler cannot process")
+            .count()
+    })
+    .sum();
+    assert_eq!(logged, expected, "log lines of dead-lettered events");
     for (service, process) in [
         ("feeds", &pipeline.feeds),
         ("social", &pipeline.social),
         ("digest", &pipeline.digest),
         ("reviews-ingest", &pipeline.reviews),
+        ("listings-ingest", &pipeline.listings),
     ] {
         assert_eq!(
             process.get("/healthz").await.map(|(status, _)| status),
@@ -460,7 +639,7 @@ async fn nothing_lost_and_nothing_doubled_under_faults() {
         );
     }
     eprintln!(
-        "| Scenario | Converged (s) | Reviews published | Reviews in feed (before → after) | Duplicate items | Posted | Duplicate posts | Digests mailed (so far) | Duplicate mails | Interrupted, not resent (so far) |\n|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n{}",
+        "| Scenario | Converged (s) | Reviews and screenings published | Reviews in feed (before → after) | Duplicate items | Screenings in calendar | Duplicate screenings | Posted | Duplicate posts | Digests mailed (so far) | Duplicate mails | Interrupted, not resent (so far) |\n|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n{}",
         pipeline.rows.join("\n")
     );
 }
