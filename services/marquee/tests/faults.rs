@@ -19,12 +19,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use common::process::Marquee;
 use marquee_bus::{Bus, BusSettings, KafkaSettings, Record, Transport};
-use marquee_events::{
-    Envelope, Film, Rating, Review, ReviewEvent, ReviewId, ReviewPublished,
-};
-use marquee_test_support::{
-    DurableBroker, OwnPostgres, SmtpSink, Upstream, free_port, mutated,
-};
+use marquee_events::{Envelope, Film, Rating, Review, ReviewEvent, ReviewId, ReviewPublished};
+use marquee_test_support::{DurableBroker, OwnPostgres, SmtpSink, Upstream, free_port, mutated};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
@@ -32,6 +28,10 @@ use proptest::test_runner::TestRunner;
 const BATCH: usize = 12;
 /// Digest subscribers: enough that a send is mid-way when it is killed.
 const SUBSCRIBERS: usize = 300;
+/// How long a SIGKILLed consumer stays down: until its 10 s session has
+/// lapsed. tansu 0.6 hands a member that joins sooner a generation led by
+/// the dead one, with no partitions, until that rebalances (RELIABILITY.md).
+const SESSION_LAPSE: Duration = Duration::from_secs(11);
 /// Undecodable review events put on the bus among good ones.
 const MALFORMED: usize = 100;
 /// The consumer groups of the reviews topic.
@@ -207,7 +207,10 @@ impl Pipeline {
         loop {
             let (feed, posts, calendar) =
                 (self.feed().await, self.posts().await, self.calendar().await);
-            if [feed, posts, calendar].iter().all(|t| t.distinct >= expected) {
+            if [feed, posts, calendar]
+                .iter()
+                .all(|t| t.distinct >= expected)
+            {
                 return (feed, posts, calendar);
             }
             assert!(
@@ -228,7 +231,7 @@ impl Pipeline {
             &self.listings,
         ]
         .map(|process| process.log.display().to_string())
-            .join(" ")
+        .join(" ")
     }
 
     /// The `<guid>`s of `/feeds/all.rss`.
@@ -251,7 +254,11 @@ impl Pipeline {
         let uids: Vec<&str> = calendar
             .as_ref()
             .filter(|(status, _)| *status == 200)
-            .map(|(_, body)| body.lines().filter_map(|line| line.strip_prefix("UID:")).collect())
+            .map(|(_, body)| {
+                body.lines()
+                    .filter_map(|line| line.strip_prefix("UID:"))
+                    .collect()
+            })
             .unwrap_or_default();
         Tally::of(&uids)
     }
@@ -494,10 +501,7 @@ async fn nothing_lost_and_nothing_doubled_under_faults() {
     ] {
         process.kill();
     }
-    // Restarted once the dead members' 10 s sessions lapsed: tansu 0.6
-    // hands a member that joins sooner a generation led by the dead one,
-    // with no partitions, until that rebalances (RELIABILITY.md).
-    tokio::time::sleep(Duration::from_secs(11)).await;
+    tokio::time::sleep(SESSION_LAPSE).await;
     for process in [
         &mut pipeline.feeds,
         &mut pipeline.social,
@@ -518,6 +522,9 @@ async fn nothing_lost_and_nothing_doubled_under_faults() {
     pipeline.smtp.wait_for_files(SUBSCRIBERS / 3).await;
     pipeline.digest.kill();
     let mailed_at_kill = pipeline.smtp.files().len();
+    // The digest is a consumer too: restarted once its session lapsed, as
+    // above (without the wait it never read another event on tansu 0.6).
+    tokio::time::sleep(SESSION_LAPSE).await;
     pipeline.digest.restart();
     let report = pipeline.run_until(&run, "sent").await;
     eprintln!("digest killed after {mailed_at_kill} mails; run {report}");
