@@ -57,7 +57,7 @@ impl Network {
                 graphemes <= BLUESKY_GRAPHEMES && bytes <= BLUESKY_BYTES
             }
             Self::X => x_weighted_length(text) <= X_LIMIT,
-            Self::Webhook => text.graphemes(true).count() <= WEBHOOK_LIMIT,
+            Self::Webhook => grapheme_count(text) <= WEBHOOK_LIMIT,
         }
     }
 
@@ -120,17 +120,70 @@ fn with_urls_as_23(text: &str, count: impl Fn(&str) -> usize) -> usize {
 
 /// Length of `text` as Mastodon counts it.
 pub fn mastodon_length(text: &str) -> usize {
-    with_urls_as_23(text, |t| t.graphemes(true).count())
+    with_urls_as_23(text, grapheme_count)
 }
 
 /// Length of `text` as Bluesky counts it: (grapheme clusters, UTF-8 bytes).
 pub fn bluesky_length(text: &str) -> (usize, usize) {
-    (text.graphemes(true).count(), text.len())
+    (grapheme_count(text), text.len())
 }
 
 /// Weighted length of `text` as X counts it.
 pub fn x_weighted_length(text: &str) -> usize {
-    with_urls_as_23(text, |t| t.graphemes(true).map(x_cluster_weight).sum())
+    with_urls_as_23(text, |t| {
+        // An ASCII character weighs 1, and so does each of CR LF.
+        sum_by_runs(t, str::len, |piece| {
+            piece.graphemes(true).map(x_cluster_weight).sum()
+        })
+    })
+}
+
+/// Grapheme clusters in `text`, as `text.graphemes(true).count()`.
+pub fn grapheme_count(text: &str) -> usize {
+    sum_by_runs(
+        text,
+        |run| run.len() - run.matches("\r\n").count(),
+        |piece| piece.graphemes(true).count(),
+    )
+}
+
+/// Sums `ascii` over the runs of `text` that hold only ASCII clusters and
+/// `other` over the pieces between them, each a whole number of clusters.
+///
+/// Counting clusters was most of the time composing took, and posts are
+/// mostly ASCII. UAX #29 always breaks between two ASCII characters other
+/// than CR LF (only non-ASCII characters extend or prepend to a cluster),
+/// so a piece around non-ASCII text ends one ASCII character past it (two
+/// for CR LF) and the runs between need no segmenter.
+fn sum_by_runs(text: &str, ascii: impl Fn(&str) -> usize, other: impl Fn(&str) -> usize) -> usize {
+    let bytes = text.as_bytes();
+    let crlf_at = |i: usize| bytes.get(i..i + 2) == Some(b"\r\n".as_slice());
+    let mut total = 0;
+    let mut done = 0;
+    while let Some(offset) = bytes[done..].iter().position(|b| !b.is_ascii()) {
+        // The ASCII character before non-ASCII text may start its cluster.
+        let mut start = done + offset;
+        if start > done {
+            start -= 1;
+            if start > done && crlf_at(start - 1) {
+                start -= 1;
+            }
+        }
+        let mut end = done + offset;
+        loop {
+            end += bytes[end..].iter().take_while(|b| !b.is_ascii()).count();
+            // ... and the ASCII character after it may end it.
+            if end < bytes.len() {
+                end += if crlf_at(end) { 2 } else { 1 };
+            }
+            if end >= bytes.len() || bytes[end].is_ascii() {
+                break;
+            }
+        }
+        total += ascii(&text[done..start]) + other(&text[start..end]);
+        done = end;
+    }
+    total + ascii(&text[done..])
 }
 
 fn x_cluster_weight(cluster: &str) -> usize {
@@ -383,6 +436,20 @@ mod tests {
         assert_eq!(x_weighted_length("café – ‘quoted’"), 15);
         assert_eq!(mastodon_length("👩‍👩‍👧 é"), 3);
         assert_eq!(bluesky_length("é👍"), (2, 2 + 4));
+    }
+
+    proptest::proptest! {
+        /// The ASCII shortcut counts what the segmenter counts, whatever
+        /// mix of ASCII, CR LF, combining marks, prepended marks, joiners,
+        /// emoji, flags and keycaps surrounds it.
+        #[test]
+        fn cluster_counts_match_the_segmenter(
+            text in r"[a1 .#\r\n\u{301}\u{600}\u{200D}\u{FE0F}\u{20E3}\u{1F1EC}\u{1F1E7}\u{1F469}\u{1F3FD}\u{1100}\u{1161}é–]{0,40}"
+        ) {
+            proptest::prop_assert_eq!(grapheme_count(&text), text.graphemes(true).count());
+            let weight = sum_by_runs(&text, str::len, |p| p.graphemes(true).map(x_cluster_weight).sum());
+            proptest::prop_assert_eq!(weight, text.graphemes(true).map(x_cluster_weight).sum::<usize>());
+        }
     }
 
     #[test]
