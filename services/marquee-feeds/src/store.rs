@@ -427,9 +427,9 @@ mod tests {
     /// piled up: the site-wide feed scanned and sorted the whole table.
     #[tokio::test]
     async fn feed_queries_search_an_index_instead_of_scanning_the_table() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("a temporary folder");
         let url = format!("sqlite://{}", dir.path().join("feeds.sqlite").display());
-        let store = Store::open(&url).await.unwrap();
+        let store = Store::open(&url).await.expect("a SQLite store");
         for (query, arguments) in [
             (NEWEST_IN_SECTION, 2),
             (NEWEST, 1),
@@ -444,7 +444,7 @@ mod tests {
             let plan = plan
                 .fetch_all(&store.pool)
                 .await
-                .unwrap()
+                .expect("a query plan")
                 .iter()
                 .map(|step| step.get::<String, _>("detail"))
                 .collect::<Vec<_>>()
