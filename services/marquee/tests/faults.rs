@@ -366,8 +366,8 @@ impl Pipeline {
     }
 }
 
-/// `n` broken copies of a review event's wire form that no consumer can
-/// decode, the same on every run.
+/// `n` copies of a review event's wire form, broken by seeded random edits
+/// until no consumer can decode them.
 fn malformed_events(n: usize) -> Vec<Record> {
     let review = Review {
         id: ReviewId::parse("cms-4821").unwrap(),
