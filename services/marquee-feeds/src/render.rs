@@ -231,6 +231,8 @@ fn rss_feed(
     use rss::extension::atom::{AtomExtension, Link};
     use rss::extension::dublincore::DublinCoreExtension;
 
+    let out = output_buffer(items);
+
     let mut links = vec![Link {
         href: site
             .document_url(feed.folder, feed.name, Format::Rss.extension())
@@ -317,7 +319,7 @@ fn rss_feed(
         namespaces,
         ..rss::Channel::default()
     };
-    Ok(channel.write_to(Vec::new())?)
+    Ok(channel.write_to(out)?)
 }
 
 fn atom_feed(
@@ -411,7 +413,7 @@ fn atom_feed(
         write_document_declaration: true,
         indent_size: None,
     };
-    Ok(atom.write_with_config(Vec::new(), config)?)
+    Ok(atom.write_with_config(output_buffer(items), config)?)
 }
 
 #[derive(Serialize)]
@@ -493,10 +495,21 @@ fn json_feed(site: &Site, feed: &Channel<'_>, items: &[Entry]) -> Result<Vec<u8>
             })
             .collect(),
     };
-    let mut out = Vec::new();
+    let mut out = output_buffer(items);
     let mut serializer = serde_json::Serializer::with_formatter(&mut out, HtmlSafeJson);
     json.serialize(&mut serializer).map_err(io::Error::from)?;
     Ok(out)
+}
+
+/// A buffer big enough for a feed of `items`, so writing it never copies
+/// what is written so far into a bigger one.
+fn output_buffer(items: &[Entry]) -> Vec<u8> {
+    let text: usize = items
+        .iter()
+        .map(|entry| entry.title.len() + entry.summary.len() + entry.content_html.len())
+        .sum();
+    // Escaping grows the text; each item's markup and dates add about 1 KB.
+    Vec::with_capacity(text + text / 4 + 1024 * (items.len() + 1))
 }
 
 /// Compact JSON that writes `<`, `>` and `&` as `\u` escapes, so a feed
