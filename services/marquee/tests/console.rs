@@ -294,11 +294,23 @@ async fn an_operator_logs_in_previews_a_digest_and_walks_the_console() {
         .click()
         .await
         .unwrap();
+    // The click navigates to the job page, which also reloads itself every
+    // second while the job runs: the state may be missing at any one look.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !text_of(&browser, "#job-state").await.contains("succeeded") {
-        assert!(Instant::now() < deadline, "the backfill job did not finish");
+    loop {
+        let state = match browser.find(Locator::Css("#job-state")).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if state.contains("succeeded") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the backfill job did not finish: {state:?}"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
-        browser.refresh().await.unwrap();
+        let _ = browser.refresh().await;
     }
     screenshot(&browser, "backfill.png").await;
 
