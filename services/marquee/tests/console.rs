@@ -113,6 +113,27 @@ async fn text_of(browser: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// The text of the element at `css` once `accept` holds it. After a click
+/// the browser may still be on the previous page, or between pages (the
+/// element missing or stale), so it looks again until a deadline.
+async fn text_once(browser: &Client, css: &str, accept: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = match browser.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if accept(&text) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} never showed what was wanted; last: {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Reloads `url` until the element at `css` contains `wanted`.
 async fn until_shows(browser: &Client, url: &str, css: &str, wanted: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -164,11 +185,10 @@ async fn an_operator_logs_in_previews_a_digest_and_walks_the_console() {
     let base = demo.base.clone();
 
     log_in(&browser, &base, "not-the-token").await;
-    assert!(
-        text_of(&browser, "[role=alert]")
-            .await
-            .contains("token refused")
-    );
+    text_once(&browser, "[role=alert]", |alert| {
+        alert.contains("token refused")
+    })
+    .await;
 
     log_in(&browser, &base, TOKEN).await;
     let sources = until_shows(
@@ -207,15 +227,14 @@ async fn an_operator_logs_in_previews_a_digest_and_walks_the_console() {
             .click()
             .await
             .unwrap();
-        assert!(
-            text_of(&browser, "[role=status]")
-                .await
-                .starts_with("schedule weekly:")
-        );
-        assert!(
-            text_of(&browser, "#schedules").await.contains(state),
-            "{button}"
-        );
+        text_once(&browser, "[role=status]", |status| {
+            status.starts_with("schedule weekly:")
+        })
+        .await;
+        text_once(&browser, "#schedules", |schedules| {
+            schedules.contains(state)
+        })
+        .await;
     }
 
     // Import a subscriber who only wants BFI Southbank, then find them.
@@ -238,11 +257,10 @@ async fn an_operator_logs_in_previews_a_digest_and_walks_the_console() {
         .click()
         .await
         .unwrap();
-    assert!(
-        text_of(&browser, "[role=status]")
-            .await
-            .starts_with("1 imported")
-    );
+    text_once(&browser, "[role=status]", |status| {
+        status.starts_with("1 imported")
+    })
+    .await;
     browser
         .goto(&format!("{base}/console/subscribers?q=READER"))
         .await
@@ -294,24 +312,8 @@ async fn an_operator_logs_in_previews_a_digest_and_walks_the_console() {
         .click()
         .await
         .unwrap();
-    // The click navigates to the job page, which also reloads itself every
-    // second while the job runs: the state may be missing at any one look.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let state = match browser.find(Locator::Css("#job-state")).await {
-            Ok(element) => element.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if state.contains("succeeded") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the backfill job did not finish: {state:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let _ = browser.refresh().await;
-    }
+    // The job page reloads itself every second while the job runs.
+    text_once(&browser, "#job-state", |state| state.contains("succeeded")).await;
     screenshot(&browser, "backfill.png").await;
 
     browser
@@ -328,6 +330,10 @@ async fn an_operator_logs_in_previews_a_digest_and_walks_the_console() {
         .click()
         .await
         .unwrap();
+    text_once(&browser, "form[action='/console/login'] button", |button| {
+        button == "Log in"
+    })
+    .await;
     browser
         .goto(&format!("{base}/console/calendar"))
         .await
