@@ -1,4 +1,4 @@
-# Shared by scripts/test and scripts/bench: the cached tansu broker.
+# Shared by the scripts: say, die, free_port, and the cached tansu broker.
 # shellcheck shell=bash
 
 TOOLS="${MARQUEE_TOOLS:-$HOME/.cache/marquee-tools}"
@@ -6,6 +6,7 @@ TANSU_VERSION=0.6.0
 export PATH="$TOOLS/bin:$HOME/.cargo/bin:$PATH"
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf "%s: %s\n" "$0" "$*" >&2; exit 1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 install_tansu() {
   if [ "$(tansu --version 2>/dev/null)" = "tansu $TANSU_VERSION" ]; then return; fi
@@ -17,7 +18,7 @@ BROKER_PID=
 BROKER_DIR=
 start_broker() {
   local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   BROKER_DIR=$(mktemp -d)
   tansu broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
     --storage-engine memory://tansu/ >"$BROKER_DIR/broker.log" 2>&1 &

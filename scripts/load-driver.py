@@ -76,7 +76,7 @@ def post(n):
 threading.Thread(target=sample, daemon=True).start()
 latencies, accepted, n = [], 0, 0
 start = time.perf_counter()
-while (elapsed := time.perf_counter() - start) < seconds:
+while time.perf_counter() - start < seconds:
     due = start + n / rate
     if due > time.perf_counter():
         time.sleep(due - time.perf_counter())

@@ -132,8 +132,8 @@ struct Inner {
     revalidating: Mutex<HashSet<Document>>,
     /// Screening documents need re-rendering since a review changed.
     listings_stale: AtomicBool,
-    /// Held by the one task re-rendering them.
-    listings_rendering: tokio::sync::Mutex<()>,
+    /// A task is re-rendering them.
+    listings_rendering: AtomicBool,
 }
 
 impl FeedsService {
@@ -173,7 +173,7 @@ impl FeedsService {
                 cache: RwLock::default(),
                 revalidating: Mutex::default(),
                 listings_stale: AtomicBool::new(false),
-                listings_rendering: tokio::sync::Mutex::new(()),
+                listings_rendering: AtomicBool::new(false),
             }),
         };
         // Warm the cache and bring output_dir up to date with the database.
@@ -488,14 +488,15 @@ impl FeedsService {
         // ones, without holding up the consumer. One task at a time does it,
         // taking in every review changed meanwhile: a task per event piled
         // up renders under a stream of reviews (scripts/load).
-        self.inner.listings_stale.store(true, Ordering::SeqCst);
+        let inner = &self.inner;
+        inner.listings_stale.store(true, Ordering::SeqCst);
+        if inner.listings_rendering.swap(true, Ordering::SeqCst) {
+            return; // The running task takes this change in.
+        }
         let service = self.clone();
         tokio::spawn(async move {
             let inner = &service.inner;
-            while inner.listings_stale.load(Ordering::SeqCst) {
-                let Ok(_rendering) = inner.listings_rendering.try_lock() else {
-                    return; // The holder re-checks once it lets go.
-                };
+            loop {
                 while inner.listings_stale.swap(false, Ordering::SeqCst) {
                     let listings: Vec<Document> = inner
                         .cache
@@ -506,6 +507,14 @@ impl FeedsService {
                         .cloned()
                         .collect();
                     service.publish(&listings).await;
+                }
+                inner.listings_rendering.store(false, Ordering::SeqCst);
+                // A change marked just before letting go found the task
+                // still running: take it in unless another task already has.
+                if !inner.listings_stale.load(Ordering::SeqCst)
+                    || inner.listings_rendering.swap(true, Ordering::SeqCst)
+                {
+                    return;
                 }
             }
         });

@@ -231,6 +231,7 @@ fn rss_feed(
     use rss::extension::atom::{AtomExtension, Link};
     use rss::extension::dublincore::DublinCoreExtension;
 
+    // Sized before `items` is shadowed by the RSS items.
     let out = output_buffer(items);
 
     let mut links = vec![Link {
@@ -501,7 +502,7 @@ fn json_feed(site: &Site, feed: &Channel<'_>, items: &[Entry]) -> Result<Vec<u8>
     Ok(out)
 }
 
-/// A buffer big enough for a feed of `items`, so writing it never copies
+/// A buffer sized for a feed of `items`, so writing it seldom has to copy
 /// what is written so far into a bigger one.
 fn output_buffer(items: &[Entry]) -> Vec<u8> {
     let text: usize = items

@@ -139,7 +139,7 @@ pub fn x_weighted_length(text: &str) -> usize {
 }
 
 /// Grapheme clusters in `text`, as `text.graphemes(true).count()`.
-pub fn grapheme_count(text: &str) -> usize {
+fn grapheme_count(text: &str) -> usize {
     sum_by_runs(
         text,
         |run| run.len() - run.matches("\r\n").count(),

@@ -222,6 +222,17 @@ impl Pipeline {
         }
     }
 
+    /// The processes killed mid-batch: the feed and social consumers and
+    /// both ingest processes.
+    fn consumers_and_ingest(&mut self) -> [&mut Marquee; 4] {
+        [
+            &mut self.feeds,
+            &mut self.social,
+            &mut self.reviews,
+            &mut self.listings,
+        ]
+    }
+
     fn logs(&self) -> String {
         [
             &self.feeds,
@@ -493,21 +504,11 @@ async fn nothing_lost_and_nothing_doubled_under_faults() {
             feed.matches("<item>").count() > before
         })
         .await;
-    for process in [
-        &mut pipeline.feeds,
-        &mut pipeline.social,
-        &mut pipeline.reviews,
-        &mut pipeline.listings,
-    ] {
+    for process in pipeline.consumers_and_ingest() {
         process.kill();
     }
     tokio::time::sleep(SESSION_LAPSE).await;
-    for process in [
-        &mut pipeline.feeds,
-        &mut pipeline.social,
-        &mut pipeline.reviews,
-        &mut pipeline.listings,
-    ] {
+    for process in pipeline.consumers_and_ingest() {
         process.restart();
     }
     pipeline

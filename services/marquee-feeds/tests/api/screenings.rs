@@ -298,6 +298,60 @@ async fn redelivered_and_stale_events_change_nothing(engine: Engine) {
     assert_eq!(stored[0].screening, moved);
 }
 
+/// Screening feeds link the reviews of their films: a review arriving after
+/// a venue's feed was rendered reaches it by the background re-render, well
+/// before the 10 s revalidation would.
+#[tokio::test]
+async fn reviews_arriving_later_reach_rendered_screening_feeds() {
+    let app = TestApp::spawn_at(Engine::Sqlite, now()).await;
+    let reviews = [
+        review("cms-west", "In Cinemas", 0),
+        review("cms-heat", "In Cinemas", 1),
+    ];
+    for (n, (film, review)) in [
+        ("Once Upon a Time in the West", &reviews[0]),
+        ("Heat", &reviews[1]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut listed_film = screening(
+            &format!("bfi-{n}"),
+            "bfi-southbank",
+            film,
+            "2026-12-04T18:30",
+        );
+        listed_film.review_id = Some(review.id.clone());
+        app.deliver_screening(&listed(&listed_film, at(10 + n as i64)))
+            .await
+            .unwrap();
+    }
+    let before = app.body("/venues/bfi-southbank.rss").await;
+    assert!(!before.contains("films.example/reviews"), "{before}");
+
+    // Back to back: one re-render may take in both.
+    for (n, review) in reviews.iter().enumerate() {
+        app.deliver(&published(review, at(20 + n as i64)))
+            .await
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let feed = app.body("/venues/bfi-southbank.rss").await;
+        if reviews
+            .iter()
+            .all(|review| feed.contains(review.url.as_str()))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the venue feed never linked both reviews: {feed}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn unknown_venues_strands_and_files_are_not_found() {
     let app = TestApp::spawn_at(Engine::Sqlite, now()).await;
