@@ -11,7 +11,8 @@ use axum::routing::post;
 use chrono::{DateTime, Utc};
 use marquee_bus::{Bus, Handler, HandlerError, Message, Position};
 use marquee_events::topics;
-use marquee_runtime::jobs::{JobStatus, Jobs};
+use marquee_admin::jobs::JobStatus;
+use marquee_runtime::jobs::Jobs;
 use serde::Deserialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -28,7 +29,7 @@ struct Admin {
 
 /// `/admin/feeds/replay` and its jobs.
 pub(crate) fn router(service: FeedsService, bus: Bus) -> Router {
-    let jobs = Jobs::default();
+    let jobs = Jobs::new(marquee_runtime::clock::SystemClock::shared());
     Router::new()
         .route(&format!("{PREFIX}/replay"), post(replay))
         .with_state(Admin {
@@ -131,7 +132,7 @@ impl<R: Handler, S: Handler> Handler for ReplayHandler<R, S> {
 #[derive(OpenApi)]
 #[openapi(
     paths(replay),
-    components(schemas(JobStatus, marquee_runtime::jobs::JobState))
+    components(schemas(JobStatus, marquee_admin::jobs::JobState))
 )]
 struct FeedsApi;
 

@@ -6,8 +6,9 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
-use marquee_runtime::jobs::{JobStatus, Jobs};
-use marquee_runtime::sources::SourceHealth;
+use marquee_admin::jobs::JobStatus;
+use marquee_runtime::jobs::Jobs;
+use marquee_admin::sources::SourceHealth;
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
 
@@ -22,7 +23,7 @@ struct Admin {
 }
 
 pub(crate) fn router(service: ListingsIngest) -> Router {
-    let jobs = Jobs::default();
+    let jobs = Jobs::new(marquee_runtime::clock::SystemClock::shared());
     Router::new()
         .route(&format!("{PREFIX}/sources"), get(sources))
         .route(&format!("{PREFIX}/backfill"), post(backfill))

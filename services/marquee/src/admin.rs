@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use marquee_console::{ApiClient, encode};
-use marquee_runtime::jobs::{JobState, JobStatus};
+use marquee_admin::jobs::{JobState, JobStatus};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 

@@ -12,45 +12,13 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use marquee_admin::jobs::{JobState, JobStatus};
+
+use crate::clock::SharedClock;
 
 /// Finished jobs kept for status queries; older ones are forgotten.
 const KEPT: usize = 100;
 
-/// Where a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum JobState {
-    /// Still working.
-    Running,
-    /// Done.
-    Succeeded,
-    /// Stopped on an error; `error` says which.
-    Failed,
-}
-
-/// A job as the API reports it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct JobStatus {
-    /// Identifier within the service that runs it.
-    pub id: u64,
-    /// What it does, e.g. `replay`.
-    pub kind: String,
-    /// Where it is.
-    pub state: JobState,
-    /// Items done so far.
-    pub processed: u64,
-    /// Items to do, once known.
-    pub total: Option<u64>,
-    /// What it found or did, once succeeded.
-    pub summary: Option<String>,
-    /// Why it failed.
-    pub error: Option<String>,
-    /// When it started.
-    pub started_at: DateTime<Utc>,
-    /// When it finished.
-    pub finished_at: Option<DateTime<Utc>>,
-}
 
 struct Job {
     id: u64,
@@ -101,13 +69,23 @@ impl Progress {
 }
 
 /// A service's jobs; cheap to clone.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Jobs {
     jobs: Arc<Mutex<Vec<Arc<Job>>>>,
     next_id: Arc<AtomicU64>,
+    clock: SharedClock,
 }
 
 impl Jobs {
+    /// No jobs yet; `clock` stamps when each starts and finishes.
+    pub fn new(clock: SharedClock) -> Self {
+        Self {
+            jobs: Arc::default(),
+            next_id: Arc::default(),
+            clock,
+        }
+    }
+
     /// Starts `work` on the runtime; its `Ok` is the job's summary.
     pub fn spawn<F, Fut>(&self, kind: &str, work: F) -> JobStatus
     where
@@ -117,7 +95,7 @@ impl Jobs {
         let job = Arc::new(Job {
             id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
             kind: kind.to_owned(),
-            started_at: Utc::now(),
+            started_at: self.clock.now(),
             processed: AtomicU64::new(0),
             total: AtomicU64::new(u64::MAX),
             outcome: OnceLock::new(),
@@ -133,12 +111,13 @@ impl Jobs {
         }
         let work = work(Progress(job.clone()));
         let status = job.status();
+        let clock = self.clock.clone();
         tokio::spawn(async move {
             let result = work.await.map_err(|error| format!("{error:#}"));
             if let Err(error) = &result {
                 tracing::error!(job = job.id, kind = %job.kind, %error, "Job failed");
             }
-            let _ = job.outcome.set((Utc::now(), result));
+            let _ = job.outcome.set((clock.now(), result));
         });
         status
     }
@@ -197,7 +176,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_job_reports_progress_then_its_summary() {
-        let jobs = Jobs::default();
+        let jobs = Jobs::new(crate::clock::SystemClock::shared());
         let (go, wait) = tokio::sync::oneshot::channel::<()>();
         let started = jobs.spawn("replay", |progress| async move {
             progress.set_total(3);
@@ -220,7 +199,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_job_says_why() {
-        let jobs = Jobs::default();
+        let jobs = Jobs::new(crate::clock::SystemClock::shared());
         let started = jobs.spawn("backfill", |_| async { anyhow::bail!("source gone") });
         let done = finished(&jobs, started.id).await;
         assert_eq!(done.state, JobState::Failed);

@@ -3,8 +3,11 @@
 //! and Prometheus metrics endpoints.
 
 pub mod admin;
+pub mod clock;
 pub mod config;
 pub mod database;
+pub mod error;
+pub mod html;
 pub mod http;
 pub mod jobs;
 pub mod shutdown;

@@ -10,7 +10,7 @@ use anyhow::Context;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use marquee_admin::sources::SourceHealth;
 use sqlx::{AnyPool, Row};
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS source_health (
@@ -24,30 +24,6 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS source_health (
     events_published BIGINT NOT NULL DEFAULT 0
 )";
 
-/// One source as operators see it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct SourceHealth {
-    /// The configured name.
-    pub name: String,
-    /// What kind of source, e.g. `feed`, `ics`.
-    pub kind: String,
-    /// Where it is read from.
-    pub url: String,
-    /// When it was last polled, whatever came of it.
-    pub last_poll: Option<DateTime<Utc>>,
-    /// When it was last read (even if some items in it were rejected).
-    pub last_success: Option<DateTime<Utc>>,
-    /// The last error, of the source or of an item in it.
-    pub last_error: Option<String>,
-    /// When that error happened.
-    pub last_error_at: Option<DateTime<Utc>>,
-    /// Items the last read saw.
-    pub items_seen: u64,
-    /// Items the last poll rejected.
-    pub rejected: u64,
-    /// Events published from this source, in all.
-    pub events_published: u64,
-}
 
 /// A configured source: name, kind, URL.
 #[derive(Debug, Clone)]

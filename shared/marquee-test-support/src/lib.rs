@@ -5,13 +5,16 @@
 //! malformed inputs for the parsers' property tests, a real SMTP server,
 //! and a broker and a PostgreSQL of a test's own, to kill and restart.
 
+mod clock;
 mod mutation;
 mod processes;
 mod smtp;
 mod upstream;
+pub mod wait;
 
 use std::path::Path;
 
+pub use clock::ManualClock;
 pub use mutation::mutated;
 pub use processes::{DurableBroker, OwnPostgres, free_port};
 pub use smtp::{Part, Received, SmtpSink};
