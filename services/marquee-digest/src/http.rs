@@ -8,8 +8,9 @@ use axum::routing::{get, post};
 use axum::{Form, Json};
 use serde::Deserialize;
 
+use crate::error::SubscriptionError;
 use crate::store::Preferences;
-use crate::subscribers::{SubscribeOutcome, SubscriptionError};
+use crate::subscribers::SubscribeOutcome;
 use crate::token::TokenError;
 use crate::{DigestService, EmailAddress};
 

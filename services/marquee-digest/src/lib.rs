@@ -16,6 +16,7 @@
 mod admin;
 mod compose;
 mod email;
+mod error;
 mod freshness;
 mod handler;
 mod http;
@@ -38,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 pub use admin::openapi;
 pub use compose::{DigestContent, RenderedDigest, TemplateError, Templates, subject};
 pub use email::{EmailAddress, InvalidEmail};
+pub use error::{RunError, ScheduleChangeError, SubscriptionError};
 pub use handler::DigestHandler;
 pub use mailer::SendError;
 pub use runs::{DryRunReport, NextRun, RunReport, ScheduleReport};
@@ -48,7 +50,7 @@ pub use settings::{
 pub use store::{
     DeliveryCounts, Preferences, Run, RunStatus, Store, StoreError, Subscriber, SubscriberStatus,
 };
-pub use subscribers::{ImportReport, SubscribeOutcome, SubscriptionError};
+pub use subscribers::{ImportReport, SubscribeOutcome};
 pub use token::{Purpose, TokenError};
 
 use mailer::Mailer;
@@ -250,29 +252,6 @@ impl DigestService {
 
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.inner.clock.now()
-    }
-}
-
-/// Why a schedule could not be changed.
-#[derive(Debug, thiserror::Error)]
-pub enum ScheduleChangeError {
-    /// Its cron expression, time zone or template is wrong.
-    #[error("{0}")]
-    Invalid(String),
-    /// A schedule of that name exists already.
-    #[error("schedule `{0}` exists already")]
-    Exists(String),
-    /// There is no schedule of that name.
-    #[error("no schedule `{0}`")]
-    Unknown(String),
-    /// The database failed.
-    #[error(transparent)]
-    Store(#[from] anyhow::Error),
-}
-
-impl From<StoreError> for ScheduleChangeError {
-    fn from(error: StoreError) -> Self {
-        Self::Store(error.into())
     }
 }
 

@@ -3,8 +3,9 @@
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::error::SubscriptionError;
 use crate::store::{Preferences, Subscriber, SubscriberStatus};
-use crate::token::{Purpose, TokenError};
+use crate::token::Purpose;
 use crate::{DigestService, EmailAddress};
 
 /// What a subscribe request did. Every outcome looks the same to the
@@ -17,32 +18,6 @@ pub enum SubscribeOutcome {
     AlreadyConfirmed,
     /// The address bounced or complained before; nothing sent.
     Suppressed,
-}
-
-/// Why a subscription action failed.
-#[derive(Debug, thiserror::Error)]
-pub enum SubscriptionError {
-    /// The link's token is bad.
-    #[error(transparent)]
-    Token(#[from] TokenError),
-    /// The token names nobody (deleted since).
-    #[error("this subscription no longer exists")]
-    Unknown,
-    /// The address is suppressed and cannot be confirmed.
-    #[error("this address cannot receive the digest")]
-    Suppressed,
-    /// The confirmation email could not be sent.
-    #[error("the confirmation email could not be sent; try again later")]
-    Send(#[source] anyhow::Error),
-    /// Anything else.
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
-impl From<crate::StoreError> for SubscriptionError {
-    fn from(error: crate::StoreError) -> Self {
-        Self::Unexpected(error.into())
-    }
 }
 
 /// What a CSV import did.
