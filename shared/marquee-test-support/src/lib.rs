@@ -20,25 +20,48 @@ pub use processes::{DurableBroker, OwnPostgres, free_port};
 pub use smtp::{Part, Received, SmtpSink};
 pub use upstream::Upstream;
 
+/// The one way to run a case on several variants (database engines,
+/// transports): for each `module = value`, a module of tests, one per case,
+/// calling `case(value).await`, e.g. `sqlite::scenario` and
+/// `postgres::scenario`. A value is any expression, awaited inside the test
+/// if it is async: `[embedded = TestBus::embedded().await, kafka = …]`.
+/// Values are written as in the calling module (the generated modules
+/// import everything of it).
+///
+/// ```ignore
+/// marquee_test_support::on_each!(
+///     [sqlite = Engine::Sqlite, postgres = Engine::Postgres]
+///     an_edit_updates_the_item, items_survive_a_restart,
+/// );
+/// ```
+#[macro_export]
+macro_rules! on_each {
+    ([] $($case:ident),* $(,)?) => {};
+    ([$module:ident = $value:expr $(, $($variants:tt)*)?] $($case:ident),* $(,)?) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                super::$case($value).await;
+            })*
+        }
+        $crate::on_each!([$($($variants)*)?] $($case),*);
+    };
+}
+
 /// Runs each `async fn scenario(engine: Engine)` named once per database
-/// engine, as tests `sqlite::scenario` and `postgres::scenario`. Bring it in
-/// with `#[macro_use] extern crate marquee_test_support;` at the test crate's
-/// root, so every module of the crate has it.
+/// engine, as tests `sqlite::scenario` and `postgres::scenario`: [`on_each!`]
+/// over [`Engine`]. Bring it in with `#[macro_use] extern crate
+/// marquee_test_support;` at the test crate's root, so every module of the
+/// crate has it.
 #[macro_export]
 macro_rules! on_both_engines {
     ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $scenario() {
-                super::$scenario($crate::Engine::Sqlite).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $scenario() {
-                super::$scenario($crate::Engine::Postgres).await;
-            })*
-        }
+        $crate::on_each!(
+            [sqlite = $crate::Engine::Sqlite, postgres = $crate::Engine::Postgres]
+            $($scenario),*
+        );
     };
 }
 
@@ -73,16 +96,7 @@ pub async fn create_postgres_database(prefix: &str) -> String {
         prefix.replace('-', "_"),
         uuid::Uuid::new_v4().simple()
     );
-    let admin = marquee_runtime::database::connect(POSTGRES_ADMIN)
-        .await
-        .expect(
-            "PostgreSQL answers at 127.0.0.1:5432 with trust auth (the test command starts it)",
-        );
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .expect("create a test database");
-    admin.close().await;
+    create_database(POSTGRES_ADMIN, &name).await;
     format!("{POSTGRES_BASE}{name}")
 }
 
@@ -92,12 +106,44 @@ pub async fn drop_database(database_url: &str) {
     let Some(name) = database_url.strip_prefix(POSTGRES_BASE) else {
         return;
     };
-    let admin = marquee_runtime::database::connect(POSTGRES_ADMIN)
+    administer(
+        POSTGRES_ADMIN,
+        &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", identifier(name)),
+    )
+    .await;
+}
+
+/// Creates database `name` on the server whose `postgres` database is at
+/// `admin_url`.
+pub(crate) async fn create_database(admin_url: &str, name: &str) {
+    administer(admin_url, &format!("CREATE DATABASE {}", identifier(name))).await;
+}
+
+/// Runs one statement on the server's `postgres` database at `admin_url`.
+async fn administer(admin_url: &str, statement: &str) {
+    let admin = marquee_runtime::database::connect(admin_url)
         .await
-        .expect("connect to PostgreSQL");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL answers at {admin_url} with trust auth (the test command starts it): {e}"
+            )
+        });
+    sqlx::query(statement)
         .execute(&admin)
         .await
-        .expect("drop the test database");
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
     admin.close().await;
+}
+
+/// A database name as SQL: PostgreSQL binds values, not names, so a name
+/// is checked to be a plain identifier instead.
+fn identifier(name: &str) -> &str {
+    assert!(
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+        "not a plain database name: {name:?}"
+    );
+    name
 }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
@@ -16,14 +16,11 @@ pub fn free_port() -> u16 {
 }
 
 fn wait_until_listening(address: &str, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(address).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} at {address} did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    crate::wait::blocking_until(
+        &format!("{what} listens at {address}"),
+        Duration::from_secs(30),
+        || std::net::TcpStream::connect(address).ok(),
+    );
 }
 
 /// tansu storing its log in SQLite in a temporary folder, so a restart
@@ -178,14 +175,7 @@ impl OwnPostgres {
 
     /// Creates database `name` and returns its URL.
     pub async fn create_database(&self, name: &str) -> String {
-        let admin = marquee_runtime::database::connect(&self.url("postgres"))
-            .await
-            .expect("connect to the test's own PostgreSQL");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .expect("create a database");
-        admin.close().await;
+        crate::create_database(&self.url("postgres"), name).await;
         self.url(name)
     }
 

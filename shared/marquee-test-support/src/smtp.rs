@@ -94,18 +94,13 @@ impl SmtpSink {
 
     /// [`SmtpSink::wait_for`] without parsing, to react quickly.
     pub async fn wait_for_files(&self, n: usize) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let count = self.files().len();
-            if count >= n {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "expected {n} messages, the sink has {count}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        crate::wait::until_value(
+            &format!("the sink has {n} messages"),
+            Duration::from_secs(20),
+            || std::future::ready(self.files().len()),
+            |count| *count >= n,
+        )
+        .await;
     }
 
     /// Every received message, parsed by Python's `email` package.
