@@ -9,15 +9,14 @@
 //! ```
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use marquee_digest::{
-    DigestService, FreshnessSettings, ManualClock, ScheduleSettings, Settings, SmtpSettings,
-    TlsMode,
+    DigestService, FreshnessSettings, ScheduleSettings, Settings, SmtpSettings, TlsMode,
 };
+use marquee_runtime::clock::SystemClock;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
@@ -64,8 +63,7 @@ async fn main() -> anyhow::Result<()> {
         confirm_token_ttl_secs: 3600,
         unsubscribe_token_ttl_secs: 3600,
     };
-    let clock = ManualClock::new(chrono::Utc::now());
-    let service = DigestService::build_with_clock(settings, Arc::new(clock)).await?;
+    let service = DigestService::build_with_clock(settings, SystemClock::shared()).await?;
     let mut csv = String::from("email\n");
     for i in 0..n {
         csv.push_str(&format!("reader{i}@films.example\n"));

@@ -34,6 +34,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::Context;
+use marquee_runtime::clock::{SharedClock, SystemClock};
 use tokio_util::sync::CancellationToken;
 
 pub use admin::openapi;
@@ -43,12 +44,13 @@ pub use error::{RunError, ScheduleChangeError, SubscriptionError};
 pub use handler::DigestHandler;
 pub use mailer::SendError;
 pub use runs::{DryRunReport, NextRun, RunReport, ScheduleReport};
-pub use schedule::{Clock, CronSchedule, InvalidSchedule, ManualClock, SystemClock};
+pub use schedule::{CronSchedule, InvalidSchedule};
 pub use settings::{
     FreshnessSettings, ScheduleSettings, Settings, SettingsError, SmtpSettings, TlsMode,
 };
 pub use store::{
-    DeliveryCounts, Preferences, Run, RunStatus, Store, StoreError, Subscriber, SubscriberStatus,
+    DeliveryCounts, DeliveryStatus, InvalidDeliveryStatus, Preferences, Run, RunKind, RunStatus,
+    Store, StoreError, Subscriber, SubscriberStatus,
 };
 pub use subscribers::{ImportReport, SubscribeOutcome};
 pub use token::{Purpose, TokenError};
@@ -74,7 +76,7 @@ struct Inner {
     templates: Templates,
     mailer: Mailer,
     signer: Signer,
-    clock: Arc<dyn Clock>,
+    clock: SharedClock,
     /// Pause switches of the runs this process is sending.
     active: Mutex<HashMap<String, CancellationToken>>,
 }
@@ -82,13 +84,13 @@ struct Inner {
 impl DigestService {
     /// Validates the settings, connects to the database and creates its tables.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+        Self::build_with_clock(settings, SystemClock::shared()).await
     }
 
     /// [`DigestService::build`] on another clock (tests pin it).
     pub async fn build_with_clock(
         mut settings: Settings,
-        clock: Arc<dyn Clock>,
+        clock: SharedClock,
     ) -> anyhow::Result<Self> {
         settings.validate()?;
         // A short secret makes every subscriber's tokens guessable.
@@ -102,7 +104,7 @@ impl DigestService {
             settings.public_base_url.set_path(&path);
         }
         let templates = Templates::load(settings.template_dir.as_deref())?;
-        let store = Store::open(&settings.database_url).await?;
+        let store = Store::open(&settings.database_url, clock.clone()).await?;
         let (schedules, paused) = stored_schedules(&store, &settings.schedules).await?;
         for schedule in &schedules {
             let template = &schedule.settings().template;

@@ -2,6 +2,7 @@
 //! readers are accepted or refused with a reason, never a panic; an accepted
 //! address can never carry a header line. `scripts/fuzz` runs them longer.
 
+use marquee_runtime::clock::{Clock, SystemClock};
 use marquee_test_support::mutated;
 use proptest::prelude::*;
 
@@ -37,7 +38,7 @@ proptest! {
         };
         match CronSchedule::parse(&settings) {
             Ok(schedule) => {
-                let _ = schedule.next_runs(chrono::Utc::now(), 3);
+                let _ = schedule.next_runs(SystemClock.now(), 3);
             }
             Err(error) => prop_assert!(!error.to_string().is_empty()),
         }

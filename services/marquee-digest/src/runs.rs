@@ -8,13 +8,14 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::compose::{DigestContent, RenderedDigest, week_start};
 use crate::mailer::{self, SendError};
 use crate::schedule::CronSchedule;
-use crate::store::{DeliveryCounts, DeliveryOutcome, Run, RunStatus, Subscriber, SubscriberStatus};
+use crate::store::{
+    DeliveryCounts, DeliveryOutcome, Run, RunKind, RunStatus, Subscriber, SubscriberStatus,
+};
 use crate::token::Purpose;
 use crate::{DigestService, EmailAddress};
 
@@ -25,55 +26,7 @@ const WEEK: chrono::Duration = chrono::Duration::days(7);
 /// the API and runs resumed by another replica are picked up.
 const MAX_NAP: Duration = Duration::from_secs(30);
 
-/// A run and its delivery counts.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    /// The run.
-    #[serde(flatten)]
-    pub run: Run,
-    /// Its ledger.
-    pub counts: DeliveryCounts,
-}
-
-/// One upcoming run time.
-#[derive(Debug, Clone, Serialize)]
-pub struct NextRun {
-    /// In the schedule's zone, RFC 3339 with offset.
-    pub local: String,
-    /// In UTC.
-    pub utc: DateTime<Utc>,
-}
-
-/// A schedule and its next runs.
-#[derive(Debug, Clone, Serialize)]
-pub struct ScheduleReport {
-    /// The schedule as configured.
-    #[serde(flatten)]
-    pub settings: crate::ScheduleSettings,
-    /// Whether an operator paused it: due runs are recorded as skipped.
-    pub paused: bool,
-    /// Its next five runs.
-    pub next_runs: Vec<NextRun>,
-}
-
-/// What a dry run found.
-#[derive(Debug, Clone, Serialize)]
-pub struct DryRunReport {
-    /// Schedule name.
-    pub schedule: String,
-    /// Subject the digest would carry.
-    pub subject: String,
-    /// New reviews.
-    pub reviews: usize,
-    /// Screenings of the next 7 days.
-    pub screenings: usize,
-    /// Confirmed subscribers in the audience.
-    pub recipients: usize,
-    /// Of whom would get a message.
-    pub would_send: usize,
-    /// Of whom would get none: nothing matches their preferences.
-    pub would_skip: usize,
-}
+pub use marquee_admin::digest::{DryRunReport, NextRun, RunReport, ScheduleReport};
 
 impl DigestService {
     /// The scheduler loop: resumes unfinished runs, starts due ones, and
@@ -174,7 +127,7 @@ impl DigestService {
                 late_secs = late.num_seconds(),
                 "A run was missed outside the catch-up window; recording it as missed"
             );
-            let mut run = self.new_run(schedule, latest, "scheduled").await?;
+            let mut run = self.new_run(schedule, latest, RunKind::Scheduled).await?;
             run.status = RunStatus::Missed;
             run.note = format!(
                 "missed: due {latest}, {} s before the scheduler saw it (catch-up window {} s); {earlier} earlier runs missed too",
@@ -190,9 +143,9 @@ impl DigestService {
                 late_secs = late.num_seconds(),
                 "Catching up a run missed while the process was down"
             );
-            "catch_up"
+            RunKind::CatchUp
         } else {
-            "scheduled"
+            RunKind::Scheduled
         };
         self.open_run(schedule, latest, kind).await
     }
@@ -201,14 +154,14 @@ impl DigestService {
         &self,
         schedule: &CronSchedule,
         scheduled_for: DateTime<Utc>,
-        kind: &str,
+        kind: RunKind,
     ) -> anyhow::Result<Run> {
         let reviews_since = self.reviews_since(schedule, scheduled_for).await?;
         Ok(Run {
             id: uuid::Uuid::new_v4().simple().to_string(),
             schedule: schedule.name().to_owned(),
             scheduled_for,
-            kind: kind.to_owned(),
+            kind,
             status: RunStatus::Sending,
             reviews_since,
             created_at: self.now(),
@@ -233,7 +186,7 @@ impl DigestService {
         &self,
         schedule: &CronSchedule,
         scheduled_for: DateTime<Utc>,
-        kind: &str,
+        kind: RunKind,
     ) -> anyhow::Result<Option<Run>> {
         let mut run = self.new_run(schedule, scheduled_for, kind).await?;
         let content = self
@@ -245,9 +198,9 @@ impl DigestService {
             .audience(&schedule.settings().audience)
             .await?;
         let mut recipients: &[Subscriber] = &audience;
-        let scheduled = kind != "manual" && kind != "forced";
+        let scheduled = kind.is_scheduled();
         let stale = match schedule.settings().max_source_age_secs {
-            Some(max_age) if kind != "forced" && !self.inner.settings.dry_run => {
+            Some(max_age) if kind != RunKind::Forced && !self.inner.settings.dry_run => {
                 self.stale_sources(max_age).await
             }
             _ => None,
@@ -299,7 +252,7 @@ impl DigestService {
                 digest_id = %run.id,
                 schedule = schedule.name(),
                 scheduled_for = %scheduled_for,
-                kind,
+                kind = kind.as_str(),
                 recipients = audience.len(),
                 "Digest run started"
             );
@@ -739,7 +692,11 @@ impl DigestService {
         let schedule = self
             .schedule(schedule)
             .with_context(|| format!("no schedule `{schedule}`"))?;
-        let kind = if force { "forced" } else { "manual" };
+        let kind = if force {
+            RunKind::Forced
+        } else {
+            RunKind::Manual
+        };
         self.open_run(&schedule, self.now(), kind)
             .await?
             .context("a run of this schedule was started at the same instant")

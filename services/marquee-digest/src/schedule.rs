@@ -1,4 +1,4 @@
-//! Cron schedules read in an IANA time zone, and the clock they run on.
+//! Cron schedules read in an IANA time zone.
 //!
 //! # The DST rule
 //!
@@ -15,56 +15,11 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, LocalResult, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::settings::ScheduleSettings;
-
-/// Where "now" comes from; tests pin it.
-pub trait Clock: Send + Sync + 'static {
-    /// The current instant.
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// A clock that shows what it is set to, for tests and replays.
-#[derive(Debug, Clone)]
-pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
-
-impl ManualClock {
-    /// A clock stopped at `now`.
-    pub fn new(now: DateTime<Utc>) -> Self {
-        Self(Arc::new(Mutex::new(now)))
-    }
-
-    /// Moves the clock (every clone) to `now`.
-    pub fn set(&self, now: DateTime<Utc>) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = now;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
+use marquee_admin::digest::ScheduleSettings;
 
 /// Why a schedule cannot be used.
 #[derive(Debug, thiserror::Error)]

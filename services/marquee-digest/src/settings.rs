@@ -145,43 +145,9 @@ impl Default for SmtpSettings {
     }
 }
 
-/// One digest schedule.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScheduleSettings {
-    /// Unique name, e.g. `weekly`.
-    pub name: String,
-    /// Cron expression, 5 fields (`30 8 * * THU`) or 6-7 with seconds first.
-    pub cron: String,
-    /// IANA time zone the expression is read in, e.g. `Europe/London`.
-    #[serde(default = "default_time_zone")]
-    pub time_zone: String,
-    /// Template name: `{template}.html` and `{template}.txt`.
-    #[serde(default = "default_template")]
-    pub template: String,
-    /// Subscriber list the digest goes to; `all` for every confirmed subscriber.
-    #[serde(default = "default_audience")]
-    pub audience: String,
-    /// Send even when there is nothing new (otherwise the run is skipped).
-    #[serde(default)]
-    pub send_when_empty: bool,
-    /// The freshness gate: hold the digest (and alert) instead of sending
-    /// when a source was last read longer ago than this, or cannot be asked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_source_age_secs: Option<u64>,
-}
-
-fn default_time_zone() -> String {
-    "Europe/London".to_owned()
-}
-
-fn default_template() -> String {
-    "weekly".to_owned()
-}
-
-fn default_audience() -> String {
-    "all".to_owned()
-}
+/// One digest schedule: the admin contract's type, since operators send
+/// the same shape over the API that the configuration holds.
+pub use marquee_admin::digest::ScheduleSettings;
 
 /// Why the settings cannot be used.
 #[derive(Debug, thiserror::Error)]

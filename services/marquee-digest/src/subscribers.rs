@@ -20,14 +20,8 @@ pub enum SubscribeOutcome {
     Suppressed,
 }
 
-/// What a CSV import did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ImportReport {
-    /// Rows stored.
-    pub imported: usize,
-    /// Rows refused: line number and reason.
-    pub rejected: Vec<(u64, String)>,
-}
+pub use marquee_admin::digest::ImportReport;
+use marquee_admin::digest::RejectedRow;
 
 /// One CSV row: `email,status,list,venues,formats,min_rating`, lists `;`-separated.
 #[derive(Debug, serde::Deserialize, Serialize)]
@@ -256,7 +250,7 @@ impl DigestService {
                 Ok(row) => (0, row),
                 Err(error) => {
                     let line = error.position().map_or(0, csv::Position::line);
-                    report.rejected.push((line, error.to_string()));
+                    report.rejected.push(RejectedRow(line, error.to_string()));
                     continue;
                 }
             };
@@ -268,7 +262,7 @@ impl DigestService {
             let email = match EmailAddress::parse(&row.email) {
                 Ok(email) => email,
                 Err(error) => {
-                    report.rejected.push((line, error.to_string()));
+                    report.rejected.push(RejectedRow(line, error.to_string()));
                     continue;
                 }
             };
@@ -277,7 +271,7 @@ impl DigestService {
                 Some(s) => match s.parse() {
                     Ok(status) => status,
                     Err(error) => {
-                        report.rejected.push((line, format!("{error}")));
+                        report.rejected.push(RejectedRow(line, format!("{error}")));
                         continue;
                     }
                 },
@@ -289,7 +283,7 @@ impl DigestService {
             {
                 report
                     .rejected
-                    .push((line, format!("{email} is suppressed")));
+                    .push(RejectedRow(line, format!("{email} is suppressed")));
                 continue;
             }
             let subscriber = Subscriber {
@@ -312,7 +306,7 @@ impl DigestService {
                 .await?;
             report.imported += 1;
         }
-        for (line, reason) in &report.rejected {
+        for RejectedRow(line, reason) in &report.rejected {
             tracing::warn!(line, reason, "Refused a subscriber row of an import");
         }
         Ok(report)

@@ -104,6 +104,8 @@ impl Signer {
 
 #[cfg(test)]
 mod tests {
+    use marquee_runtime::clock::{Clock, SystemClock};
+
     use super::*;
 
     fn signer(secret: &str) -> Signer {
@@ -112,7 +114,7 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_refuse_tampering_expiry_and_other_purposes() {
-        let now = Utc::now();
+        let now = SystemClock.now();
         let later = now + chrono::Duration::hours(1);
         let token = signer("k").sign(Purpose::Confirm, "sub-1", later);
         assert_eq!(

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use marquee_bus::{Handler, Message, Record};
 use marquee_digest::{
-    DigestService, EmailAddress, FreshnessSettings, ManualClock, Preferences, ScheduleSettings,
-    Settings, SmtpSettings, TlsMode,
+    DigestService, EmailAddress, FreshnessSettings, Preferences, ScheduleSettings, Settings,
+    SmtpSettings, TlsMode,
 };
 use marquee_events::{
     Envelope, EventData, Film, Rating, Review, ReviewId, ReviewPublished, Screening, ScreeningFilm,
@@ -19,7 +19,7 @@ use secrecy::SecretString;
 use tempfile::TempDir;
 use url::Url;
 
-pub use marquee_test_support::{Engine, SmtpSink, drop_database};
+pub use marquee_test_support::{Engine, ManualClock, SmtpSink, drop_database};
 
 /// A fresh, empty database URL on `engine`.
 pub async fn fresh_database(engine: Engine, dir: &Path) -> String {
@@ -103,7 +103,7 @@ impl TestApp {
         let mut settings = test_settings(&database_url, sink.port, &base);
         configure(&mut settings);
         let clock = ManualClock::new(thursday() - chrono::Duration::hours(1));
-        let service = DigestService::build_with_clock(settings.clone(), Arc::new(clock.clone()))
+        let service = DigestService::build_with_clock(settings.clone(), clock.shared())
             .await
             .expect("service builds");
         let router = service.router().merge(service.admin_router());
@@ -124,7 +124,7 @@ impl TestApp {
 
     /// A second service on the same database and sink: a restarted process.
     pub async fn restart(&self) -> DigestService {
-        DigestService::build_with_clock(self.settings.clone(), Arc::new(self.clock.clone()))
+        DigestService::build_with_clock(self.settings.clone(), self.clock.shared())
             .await
             .expect("service rebuilds")
     }
@@ -265,9 +265,7 @@ pub fn published(review: &Review, at: DateTime<Utc>) -> Envelope<ReviewPublished
     let mut review = review.clone();
     review.published_at = at;
     review.updated_at = at;
-    let mut event = Envelope::new("marquee/tests", ReviewPublished { review });
-    event.time = at;
-    event
+    Envelope::new("marquee/tests", ReviewPublished { review }, at)
 }
 
 pub fn screening(
@@ -309,7 +307,9 @@ pub fn screening(
 }
 
 pub fn listed(screening: Screening) -> Envelope<ScreeningListed> {
-    let mut event = Envelope::new("marquee/tests", ScreeningListed { screening });
-    event.time = thursday() - chrono::Duration::days(3);
-    event
+    Envelope::new(
+        "marquee/tests",
+        ScreeningListed { screening },
+        thursday() - chrono::Duration::days(3),
+    )
 }

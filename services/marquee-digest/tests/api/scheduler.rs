@@ -2,7 +2,7 @@
 //! skipped runs.
 
 use chrono::{DateTime, Utc};
-use marquee_digest::{Preferences, RunStatus, ScheduleSettings};
+use marquee_digest::{Preferences, RunKind, RunStatus, ScheduleSettings};
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Engine, TestApp, thursday};
@@ -12,6 +12,7 @@ on_both_engines!(
     a_run_missed_while_down_is_caught_up_once_within_the_window,
     a_run_missed_beyond_the_window_is_recorded_as_missed_not_sent,
     a_run_with_nothing_new_is_skipped_and_recorded,
+    sent_and_skipped_runs_both_finish_at_the_pinned_clock,
 );
 
 fn utc(text: &str) -> DateTime<Utc> {
@@ -88,7 +89,7 @@ async fn a_run_missed_while_down_is_caught_up_once_within_the_window(engine: Eng
     let first = app.service.tick(&shutdown).await.unwrap();
     assert_eq!(first.len(), 1);
     let report = app.service.run_report(&first[0]).await.unwrap();
-    assert_eq!(report.run.kind, "catch_up");
+    assert_eq!(report.run.kind, RunKind::CatchUp);
     assert_eq!(report.run.scheduled_for, thursday());
     assert_eq!(report.run.status, RunStatus::Sent);
     // A restarted process does not send it again.
@@ -140,5 +141,27 @@ async fn a_run_with_nothing_new_is_skipped_and_recorded(engine: Engine) {
     let status = app.service.status(10).await.unwrap();
     assert_eq!(status[0].run.status, RunStatus::Skipped);
     assert!(app.sink.files().is_empty());
+    app.close().await;
+}
+
+async fn sent_and_skipped_runs_both_finish_at_the_pinned_clock(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    app.seed_content().await;
+    app.subscriber("reader@films.example", Preferences::default())
+        .await;
+    let shutdown = CancellationToken::new();
+    // Sent: the store stamps `finished_at` when the last recipient is done.
+    app.clock.set(thursday());
+    let sent = app.service.tick(&shutdown).await.unwrap();
+    let sent = app.service.run_report(&sent[0]).await.unwrap().run;
+    assert_eq!(sent.status, RunStatus::Sent);
+    assert_eq!(sent.finished_at, Some(thursday()));
+    // Skipped a week later (nothing new since): stamped when it is created.
+    let next_week = thursday() + chrono::Duration::days(7);
+    app.clock.set(next_week);
+    let skipped = app.service.tick(&shutdown).await.unwrap();
+    let skipped = app.service.run_report(&skipped[0]).await.unwrap().run;
+    assert_eq!(skipped.status, RunStatus::Skipped);
+    assert_eq!(skipped.finished_at, Some(next_week));
     app.close().await;
 }

@@ -1,0 +1,186 @@
+//! `digest_events`, `digest_reviews`, `digest_screenings`: the reviews and
+//! screenings consumed from the bus, each event applied once and never over
+//! a newer version of its item.
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use marquee_events::{Envelope, Review, ReviewEvent, Screening, ScreeningEvent};
+use sqlx::Row;
+
+use super::{Result, Store, StoreError, micros};
+
+impl Store {
+    /// Applies a review event once (by event id), never over a newer version.
+    /// Returns whether anything changed.
+    #[tracing::instrument(skip_all, fields(event_id = %event.id, review_id = %event.data.review_id()))]
+    pub async fn apply_review(&self, event: &Envelope<ReviewEvent>) -> Result<bool> {
+        let (review, withdrawn) = match &event.data {
+            ReviewEvent::Published(e) => (Some(&e.review), false),
+            ReviewEvent::Updated(e) => (Some(&e.review), false),
+            ReviewEvent::Withdrawn(_) => (None, true),
+        };
+        let id = event.data.review_id().as_str().to_owned();
+        let published_at = review.map_or(0, |r| micros(r.published_at));
+        let body = review
+            .map(serde_json::to_string)
+            .transpose()
+            .context("Failed to encode a review")?
+            .unwrap_or_default();
+        self.apply_item(
+            event.id,
+            micros(event.time),
+            "INSERT INTO digest_reviews (review_id, published_at, event_time, withdrawn, review)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (review_id) DO UPDATE SET
+                published_at = CASE WHEN excluded.withdrawn = 1
+                    THEN digest_reviews.published_at ELSE excluded.published_at END,
+                event_time = excluded.event_time,
+                withdrawn = excluded.withdrawn,
+                review = CASE WHEN excluded.withdrawn = 1
+                    THEN digest_reviews.review ELSE excluded.review END
+             WHERE digest_reviews.event_time < excluded.event_time",
+            (id, published_at, withdrawn, body),
+        )
+        .await
+    }
+
+    /// Applies a screening event once (by event id), never over a newer version.
+    #[tracing::instrument(skip_all, fields(event_id = %event.id))]
+    pub async fn apply_screening(&self, event: &Envelope<ScreeningEvent>) -> Result<bool> {
+        let (screening, cancelled) = match &event.data {
+            ScreeningEvent::Listed(e) => (&e.screening, false),
+            ScreeningEvent::Changed(e) => (&e.screening, false),
+            ScreeningEvent::Cancelled(e) => (&e.screening, true),
+        };
+        let body = serde_json::to_string(screening).context("Failed to encode a screening")?;
+        self.apply_item(
+            event.id,
+            micros(event.time),
+            "INSERT INTO digest_screenings (screening_id, starts_at, event_time, cancelled, screening)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (screening_id) DO UPDATE SET
+                starts_at = excluded.starts_at,
+                event_time = excluded.event_time,
+                cancelled = excluded.cancelled,
+                screening = excluded.screening
+             WHERE digest_screenings.event_time < excluded.event_time",
+            (
+                screening.id.as_str().to_owned(),
+                micros(screening.starts_at),
+                cancelled,
+                body,
+            ),
+        )
+        .await
+    }
+
+    async fn apply_item(
+        &self,
+        event_id: uuid::Uuid,
+        event_time: i64,
+        upsert: &str,
+        (id, time, flag, body): (String, i64, bool, String),
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await.context("Failed to begin")?;
+        let fresh = sqlx::query(
+            "INSERT INTO digest_events (event_id, applied_at) VALUES ($1, $2)
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(event_id.to_string())
+        .bind(self.now())
+        .execute(&mut *tx)
+        .await
+        .context("Failed to record the event id")?
+        .rows_affected();
+        if fresh == 0 {
+            return Ok(false);
+        }
+        let changed = sqlx::query(upsert)
+            .bind(id)
+            .bind(time)
+            .bind(event_time)
+            .bind(i64::from(flag))
+            .bind(body)
+            .execute(&mut *tx)
+            .await
+            .context("Failed to store an item")?
+            .rows_affected();
+        tx.commit().await.context("Failed to commit an item")?;
+        Ok(changed > 0)
+    }
+
+    /// Live reviews first published in `(since, until]`, newest first.
+    pub async fn reviews_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<Review>> {
+        let rows = sqlx::query(
+            "SELECT review FROM digest_reviews
+             WHERE withdrawn = 0 AND published_at > $1 AND published_at <= $2
+             ORDER BY published_at DESC, review_id",
+        )
+        .bind(micros(since))
+        .bind(micros(until))
+        .fetch_all(&self.pool)
+        .await
+        .context("Failed to read reviews")?;
+        rows.iter()
+            .map(|row| {
+                let body: String = row.try_get("review")?;
+                Ok(serde_json::from_str(&body)?)
+            })
+            .collect::<anyhow::Result<_>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Live screenings starting in `[from, to)`, earliest first.
+    pub async fn screenings_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Screening>> {
+        let rows = sqlx::query(
+            "SELECT screening FROM digest_screenings
+             WHERE cancelled = 0 AND starts_at >= $1 AND starts_at < $2
+             ORDER BY starts_at, screening_id",
+        )
+        .bind(micros(from))
+        .bind(micros(to))
+        .fetch_all(&self.pool)
+        .await
+        .context("Failed to read screenings")?;
+        rows.iter()
+            .map(|row| {
+                let body: String = row.try_get("screening")?;
+                Ok(serde_json::from_str(&body)?)
+            })
+            .collect::<anyhow::Result<_>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Star ratings of the live reviews among `ids`.
+    pub async fn ratings(&self, ids: &[&str]) -> Result<HashMap<String, u8>> {
+        let mut ratings = HashMap::new();
+        for id in ids {
+            let row = sqlx::query(
+                "SELECT review FROM digest_reviews WHERE review_id = $1 AND withdrawn = 0",
+            )
+            .bind(*id)
+            .fetch_optional(&self.pool)
+            .await
+            .context("Failed to read a review")?;
+            if let Some(row) = row {
+                let body: String = row.try_get("review").context("review column")?;
+                let review: Review =
+                    serde_json::from_str(&body).context("Failed to decode a review")?;
+                if let Some(rating) = review.rating {
+                    ratings.insert((*id).to_owned(), rating.stars());
+                }
+            }
+        }
+        Ok(ratings)
+    }
+}
