@@ -3,18 +3,17 @@
 //! outside any consumer group, so the digest and social consumers never see
 //! it: no mail is sent and nothing is posted again.
 
-use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Response};
-use axum::routing::post;
-use chrono::{DateTime, Utc};
+use axum::response::{Json, Response};
+use marquee_admin::ErrorBody;
+pub use marquee_admin::feeds::ReplayRequest;
+use marquee_admin::jobs::JobStatus;
 use marquee_bus::{Bus, Handler, HandlerError, Message, Position};
 use marquee_events::topics;
-use marquee_admin::jobs::JobStatus;
+use marquee_runtime::error::HttpError;
 use marquee_runtime::jobs::Jobs;
-use serde::Deserialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::FeedsService;
 
@@ -27,46 +26,47 @@ struct Admin {
     jobs: Jobs,
 }
 
-/// `/admin/feeds/replay` and its jobs.
-pub(crate) fn router(service: FeedsService, bus: Bus) -> Router {
-    let jobs = Jobs::new(marquee_runtime::clock::SystemClock::shared());
-    Router::new()
-        .route(&format!("{PREFIX}/replay"), post(replay))
+/// The replay route and its description, before the service is attached.
+fn api() -> OpenApiRouter<Admin> {
+    OpenApiRouter::new().routes(routes!(replay))
+}
+
+/// `/admin/feeds/replay` and its jobs, stamped by the service's clock.
+pub(crate) fn router(service: FeedsService, bus: Bus) -> axum::Router {
+    let jobs = Jobs::new(service.inner.clock.clone());
+    let (router, _) = api()
         .with_state(Admin {
             service,
             bus,
             jobs: jobs.clone(),
         })
-        .merge(jobs.router(PREFIX))
+        .split_for_parts();
+    router.merge(jobs.router(PREFIX))
 }
 
-/// Where a replay starts: `from_offset` or `from_time`, or (neither) the beginning.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReplayRequest {
-    /// This offset in every partition of `reviews` and `screenings`.
-    from_offset: Option<i64>,
-    /// The first event published at or after this time.
-    from_time: Option<DateTime<Utc>>,
-    /// Empty the feeds first, so they hold exactly what the log replays.
-    #[serde(default)]
-    rebuild: bool,
+/// The feeds' part of the admin API's OpenAPI document: the replay and its
+/// jobs.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut document = api().into_openapi();
+    document.merge(marquee_admin::jobs::openapi(PREFIX));
+    document
 }
 
 /// Replays `reviews` and `screenings` into the feeds as a job.
 #[utoipa::path(post, path = "/admin/feeds/replay", tag = "feeds",
     security(("bearer" = [])), request_body = ReplayRequest,
     responses((status = 202, body = JobStatus, description = "started; poll the Location"),
-        (status = 422, description = "both from_offset and from_time")))]
-async fn replay(State(admin): State<Admin>, body: Option<Json<ReplayRequest>>) -> Response {
+        (status = 422, body = ErrorBody, description = "both from_offset and from_time")))]
+async fn replay(
+    State(admin): State<Admin>,
+    body: Option<Json<ReplayRequest>>,
+) -> Result<Response, HttpError> {
     let request = body.map(|Json(request)| request).unwrap_or_default();
     let from = match (request.from_offset, request.from_time) {
         (Some(_), Some(_)) => {
-            return (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(serde_json::json!({ "error": "give from_offset or from_time, not both" })),
-            )
-                .into_response();
+            return Err(HttpError::unprocessable(
+                "give from_offset or from_time, not both",
+            ));
         }
         (Some(offset), None) => Position::Offset(offset),
         (None, Some(time)) => Position::Time(time),
@@ -110,7 +110,7 @@ async fn replay(State(admin): State<Admin>, body: Option<Json<ReplayRequest>>) -
             }
         ))
     });
-    Jobs::accepted(PREFIX, status)
+    Ok(Jobs::accepted(PREFIX, status))
 }
 
 /// Each topic to its own handler, as the live consumers do.
@@ -127,16 +127,4 @@ impl<R: Handler, S: Handler> Handler for ReplayHandler<R, S> {
             self.reviews.handle(message).await
         }
     }
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    paths(replay),
-    components(schemas(JobStatus, marquee_admin::jobs::JobState))
-)]
-struct FeedsApi;
-
-/// The feeds' part of the admin API's OpenAPI document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    FeedsApi::openapi()
 }

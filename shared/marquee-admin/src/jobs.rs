@@ -85,12 +85,14 @@ pub fn openapi(prefix: &str) -> utoipa::openapi::OpenApi {
         )
         .build();
     let mut components = utoipa::openapi::Components::new();
-    components
-        .schemas
-        .insert("JobStatus".to_owned(), <JobStatus as utoipa::PartialSchema>::schema());
-    components
-        .schemas
-        .insert("JobState".to_owned(), <JobState as utoipa::PartialSchema>::schema());
+    components.schemas.insert(
+        "JobStatus".to_owned(),
+        <JobStatus as utoipa::PartialSchema>::schema(),
+    );
+    components.schemas.insert(
+        "JobState".to_owned(),
+        <JobState as utoipa::PartialSchema>::schema(),
+    );
     OpenApiBuilder::new()
         .paths(PathsBuilder::new().path(
             format!("{prefix}/jobs/{{id}}"),
