@@ -4,8 +4,8 @@ use marquee_bus::{Handler, HandlerError, Message};
 use marquee_events::{Envelope, ReviewEvent, ScreeningEvent};
 
 use crate::FeedsService;
-use crate::screening_store::ScreeningApplied;
-use crate::store::Applied;
+use crate::store::reviews::Applied;
+use crate::store::screenings::ScreeningApplied;
 
 /// Applies review events to the feeds; see [`FeedsService::handler`].
 #[derive(Clone)]

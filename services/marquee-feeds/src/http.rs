@@ -3,15 +3,17 @@
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
+use marquee_runtime::error::{HtmlError, HttpError};
+use serde::Serialize;
 
 use crate::cache::{Encoding, Representation};
 use crate::listings::CALENDAR_EXTENSION;
-use crate::render::{Format, Site, html_escape};
+use crate::render::{Format, Site};
 use crate::settings::FeedDefinition;
-use crate::{Document, FeedsService};
+use crate::{Document, FeedsService, templates};
 
 /// Feed readers poll; five minutes keeps them and shared caches polite
 /// while a new review still shows up quickly.
@@ -28,26 +30,16 @@ pub(crate) fn router(service: FeedsService) -> Router {
         .with_state(service)
 }
 
-async fn index(State(service): State<FeedsService>) -> Response {
-    let venues = match service.inner.store.venues().await {
-        Ok(venues) => venues,
-        Err(error) => {
-            tracing::error!(error = %error, "Could not list the venues for the index page");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
-        }
-    };
-    let page = index_page(&service.inner.site, &service.inner.settings.feeds, &venues);
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, CACHE_CONTROL),
-        ],
-        page,
-    )
-        .into_response()
+async fn index(State(service): State<FeedsService>) -> Result<Response, HtmlError> {
+    let venues = service
+        .inner
+        .store
+        .venues()
+        .await
+        .map_err(|error| HttpError::from(error).page())?;
+    let page = index_page(&service.inner.site, &service.inner.settings.feeds, &venues)
+        .map_err(|error| HttpError::from(anyhow::Error::from(error)).page())?;
+    Ok(([(header::CACHE_CONTROL, CACHE_CONTROL)], Html(page)).into_response())
 }
 
 /// Splits `name.ext`; the extension must be one of `extensions`.
@@ -123,24 +115,24 @@ async fn serve(
 ) -> Response {
     let Some((document, extension)) = document else {
         count("unknown", "unknown", "404");
-        return StatusCode::NOT_FOUND.into_response();
+        return not_found();
     };
     let label = document.label();
     let rendered = match service.rendered(&document).await {
         Ok(Some(rendered)) => rendered,
         Ok(None) => {
             count("unknown", extension, "404");
-            return StatusCode::NOT_FOUND.into_response();
+            return not_found();
         }
         Err(error) => {
-            tracing::error!(document = %label, error = %error, "Could not render a document");
+            tracing::error!(document = %label, "Could not render a document");
             count(&label, extension, "503");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            return HttpError::from(error).into_response();
         }
     };
     let Some(representation) = rendered.get(extension) else {
         count("unknown", extension, "404");
-        return StatusCode::NOT_FOUND.into_response();
+        return not_found();
     };
     let encoding = Encoding::negotiate(
         request_headers
@@ -166,6 +158,12 @@ async fn serve(
     }
     count(&label, extension, "200");
     (StatusCode::OK, headers, body.clone()).into_response()
+}
+
+/// What a URL outside the feeds answers.
+fn not_found() -> Response {
+    HttpError::not_found("no feed or calendar at this address; the index at / lists them")
+        .into_response()
 }
 
 /// RFC 9110 §13.2.2: If-None-Match decides when present; otherwise
@@ -207,70 +205,79 @@ fn count(feed: &str, format: &str, status: &'static str) {
     .increment(1);
 }
 
+/// One document on the index page: its feeds (also autodiscovery links)
+/// and its calendar.
+#[derive(Debug, Serialize)]
+struct IndexEntry {
+    title: String,
+    description: String,
+    feeds: Vec<IndexLink>,
+    calendars: Vec<IndexLink>,
+}
+
+/// A link to one format of a document.
+#[derive(Debug, Serialize)]
+struct IndexLink {
+    href: String,
+    media_type: &'static str,
+    name: &'static str,
+}
+
 /// The index page: every review feed, the this-week feed and every venue's
 /// feeds and calendar, with autodiscovery links for the feeds in the head.
 pub(crate) fn index_page(
     site: &Site,
     feeds: &[FeedDefinition],
     venues: &[(String, String)],
-) -> Vec<u8> {
-    let mut head = String::new();
-    let mut list = String::new();
-    let mut entry = |folder: &str, name: &str, title: &str, description: &str, calendar: bool| {
-        let title = html_escape(title);
-        let mut links = Vec::new();
-        for format in Format::ALL {
-            let href = html_escape(site.document_url(folder, name, format.extension()).as_str());
-            head.push_str(&format!(
-                "    <link rel=\"alternate\" type=\"{}\" href=\"{href}\" title=\"{title} ({})\">\n",
-                format.media_type(),
-                format.name(),
-            ));
-            links.push(format!("<a href=\"{href}\">{}</a>", format.name()));
-        }
-        if calendar {
-            let href = html_escape(site.document_url(folder, name, CALENDAR_EXTENSION).as_str());
-            links.push(format!("<a href=\"{href}\">iCalendar</a>"));
-        }
-        list.push_str(&format!(
-            "      <li><strong>{title}</strong> — {}<br>{}</li>\n",
-            html_escape(description),
-            links.join(" · "),
-        ));
-    };
-    for feed in feeds {
-        entry(
-            "feeds",
-            feed.slug.as_str(),
-            &feed.title,
-            &feed.description,
-            false,
-        );
-    }
-    entry(
+) -> Result<String, minijinja::Error> {
+    let entry =
+        |folder: &str, name: &str, title: String, description: String, calendar: bool| IndexEntry {
+            title,
+            description,
+            feeds: Format::ALL
+                .into_iter()
+                .map(|format| IndexLink {
+                    href: site.document_url(folder, name, format.extension()).into(),
+                    media_type: format.media_type(),
+                    name: format.name(),
+                })
+                .collect(),
+            calendars: calendar
+                .then(|| IndexLink {
+                    href: site.document_url(folder, name, CALENDAR_EXTENSION).into(),
+                    media_type: "text/calendar",
+                    name: "iCalendar",
+                })
+                .into_iter()
+                .collect(),
+        };
+    let mut entries: Vec<IndexEntry> = feeds
+        .iter()
+        .map(|feed| {
+            let (title, description) = (feed.title.clone(), feed.description.clone());
+            entry("feeds", feed.slug.as_str(), title, description, false)
+        })
+        .collect();
+    entries.push(entry(
         "repertory",
         "this-week",
-        "This week in repertory",
-        "Repertory screenings in the next seven days.",
+        "This week in repertory".to_owned(),
+        "Repertory screenings in the next seven days.".to_owned(),
         false,
-    );
-    for (id, name) in venues {
+    ));
+    entries.extend(venues.iter().map(|(id, name)| {
+        let title = format!("{name}: screenings");
         entry(
             "venues",
             id,
-            &format!("{name}: screenings"),
-            &format!("Repertory screenings at {name}."),
+            title,
+            format!("Repertory screenings at {name}."),
             true,
-        );
-    }
-    let all = html_escape(
-        site.document_url("calendars", "all", CALENDAR_EXTENSION)
-            .as_str(),
-    );
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n  <head>\n    <meta charset=\"utf-8\">\n    \
-         <title>Marquee feeds</title>\n{head}  </head>\n  <body>\n    <h1>Marquee feeds</h1>\n    \
-         <ul>\n{list}    </ul>\n    <p><a href=\"{all}\">Every venue (iCalendar)</a></p>\n  </body>\n</html>\n"
+        )
+    }));
+    let all_calendar = site.document_url("calendars", "all", CALENDAR_EXTENSION);
+    templates::render(
+        "index.html",
+        minijinja::context! { entries, all_calendar => all_calendar.as_str() },
     )
-    .into_bytes()
 }

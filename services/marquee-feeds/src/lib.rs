@@ -21,15 +21,15 @@
 mod admin;
 mod cache;
 mod calendar;
-mod clock;
+mod error;
 mod handler;
 mod http;
 mod listings;
 mod output;
 mod render;
-mod screening_store;
 mod settings;
 mod store;
+mod templates;
 mod websub;
 
 use std::collections::{HashMap, HashSet};
@@ -39,17 +39,19 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use marquee_runtime::clock::{SharedClock, SystemClock};
 use tracing::Instrument;
 
 pub use admin::{ReplayRequest, openapi};
 pub use calendar::render_calendar;
-pub use clock::Clock;
+pub use error::{RenderError, StoreError};
 pub use handler::{FeedsHandler, ScreeningsHandler};
 pub use listings::screening_guid;
-pub use render::{Format, RenderError, Site, render, review_guid};
-pub use screening_store::{ScreeningApplied, ScreeningScope, StoredScreening, strand_slug};
+pub use render::{Format, Site, render, review_guid};
 pub use settings::{FeedDefinition, FeedSlug, InvalidSlug, Settings, SettingsError};
-pub use store::{Applied, FeedItems, Store, StoreError};
+pub use store::Store;
+pub use store::reviews::{Applied, FeedItems};
+pub use store::screenings::{ScreeningApplied, ScreeningScope, StoredScreening, strand_slug};
 
 use cache::{RenderedFeed, Representation};
 use listings::{CALENDAR_EXTENSION, ListingDocument};
@@ -125,7 +127,7 @@ struct Inner {
     site: Site,
     store: Store,
     hub: Option<Hub>,
-    clock: Clock,
+    clock: SharedClock,
     feeds: HashMap<FeedSlug, FeedDefinition>,
     cache: RwLock<HashMap<Document, Arc<RenderedFeed>>>,
     /// Documents being re-rendered in the background, so requests start one only.
@@ -140,18 +142,22 @@ impl FeedsService {
     /// Connects to the database, creates the tables and renders every
     /// review feed once.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with_clock(settings, Clock::system()).await
+        Self::build_with_clock(settings, SystemClock::shared()).await
     }
 
-    /// [`FeedsService::build`] reading "now" from `clock` (tests pin it).
-    pub async fn build_with_clock(mut settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+    /// [`FeedsService::build`] reading "now" from `clock` (tests pin it),
+    /// the store's timestamps included.
+    pub async fn build_with_clock(
+        mut settings: Settings,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
         settings.validate()?;
         // Feed URLs are joined onto the base as onto a folder.
         if !settings.base_url.path().ends_with('/') {
             let path = format!("{}/", settings.base_url.path());
             settings.base_url.set_path(&path);
         }
-        let store = Store::open(&settings.database_url).await?;
+        let store = Store::open(&settings.database_url, clock.clone()).await?;
         let site = Site {
             base_url: settings.base_url.clone(),
             websub_hub: settings.websub_hub.clone(),

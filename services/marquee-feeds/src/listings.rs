@@ -2,17 +2,15 @@
 //! this-week feeds, and the documents each of those URLs serves.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use marquee_events::{Accessibility, Review, ReviewId, ScreeningId};
 
 use crate::calendar::render_calendar;
-use crate::render::{
-    Channel, Entry, Format, RenderError, Site, html_escape, name_based_id, render_entries,
-};
-use crate::screening_store::StoredScreening;
+use crate::render::{Channel, Entry, Format, RenderError, Site, name_based_id, render_entries};
+use crate::store::screenings::StoredScreening;
+use crate::templates;
 
 /// Stable, URI-shaped GUID of a screening: a name-based UUID of its id.
 pub fn screening_guid(id: &ScreeningId) -> String {
@@ -59,7 +57,10 @@ pub(crate) fn render_listing(
             .map(|s| s.modified_at)
             .max()
             .unwrap_or(DateTime::UNIX_EPOCH);
-        let entries: Vec<Entry> = live.iter().map(|s| entry(s, reviews)).collect();
+        let entries = live
+            .iter()
+            .map(|s| entry(s, reviews))
+            .collect::<Result<Vec<Entry>, _>>()?;
         let channel = Channel {
             title: &document.title,
             description: &document.description,
@@ -90,7 +91,10 @@ pub(crate) fn render_listing(
 /// File extension of calendars.
 pub(crate) const CALENDAR_EXTENSION: &str = "ics";
 
-fn entry(stored: &StoredScreening, reviews: &HashMap<ReviewId, Review>) -> Entry {
+fn entry(
+    stored: &StoredScreening,
+    reviews: &HashMap<ReviewId, Review>,
+) -> Result<Entry, RenderError> {
     let s = &stored.screening;
     let review = s.review_id.as_ref().and_then(|id| reviews.get(id));
     let film = match s.film.year {
@@ -107,57 +111,46 @@ fn entry(stored: &StoredScreening, reviews: &HashMap<ReviewId, Review>) -> Entry
     summary.extend(s.format.clone());
 
     let mut facts: Vec<(&str, String)> = vec![
-        ("Film", html_escape(&film)),
-        ("Venue", html_escape(&s.venue.name)),
-        (
-            "When",
-            format!("{} ({})", html_escape(&when), html_escape(&s.time_zone)),
-        ),
+        ("Film", film),
+        ("Venue", s.venue.name.clone()),
+        ("When", format!("{when} ({})", s.time_zone)),
     ];
-    let mut push = |label, value: &Option<String>| {
-        if let Some(value) = value {
-            facts.push((label, html_escape(value)));
-        }
-    };
-    push("Screen", &s.screen);
-    push("Format", &s.format);
-    push("Strand", &s.strand);
+    let optional = [
+        ("Screen", &s.screen),
+        ("Format", &s.format),
+        ("Strand", &s.strand),
+    ];
+    facts.extend(
+        optional
+            .into_iter()
+            .filter_map(|(label, value)| Some((label, value.clone()?))),
+    );
     if !s.extras.is_empty() {
-        facts.push(("Extras", html_escape(&s.extras.join(", "))));
+        facts.push(("Extras", s.extras.join(", ")));
     }
     if !s.accessibility.is_empty() {
         let access: Vec<&str> = s.accessibility.iter().map(|a| accessibility(*a)).collect();
-        facts.push(("Access", html_escape(&access.join(", "))));
+        facts.push(("Access", access.join(", ")));
     }
     if s.sold_out {
         facts.push(("Tickets", "Sold out".to_owned()));
     }
-    if let Some(url) = &s.booking_url {
-        facts.push((
-            "Book",
-            format!("<a href=\"{}\">Book tickets</a>", html_escape(url.as_str())),
-        ));
-    }
-    if let Some(review) = review {
-        let mut text = format!(
-            "<a href=\"{}\">{}</a>",
-            html_escape(review.url.as_str()),
-            html_escape(&review.headline)
-        );
-        if let Some(rating) = review.rating {
-            let _ = write!(text, " ({}/5)", rating.stars());
-        }
-        facts.push(("Our review", text));
-    }
-    let mut content_html = "<ul>".to_owned();
-    for (label, value) in facts {
-        let _ = write!(content_html, "<li>{label}: {value}</li>");
-    }
-    content_html.push_str("</ul>");
+    let content_html = templates::render(
+        "screening.html",
+        minijinja::context! {
+            facts,
+            booking_url => s.booking_url.as_ref().map(url::Url::as_str),
+            review => review.map(|review| minijinja::context! {
+                url => review.url.as_str(),
+                headline => &review.headline,
+                stars => review.rating.map(|rating| rating.stars()),
+            }),
+        },
+    )?;
 
     let mut categories = vec![s.venue.name.clone()];
     categories.extend(s.strand.clone());
-    Entry {
+    Ok(Entry {
         id: screening_guid(&s.id),
         url: s
             .booking_url
@@ -174,7 +167,7 @@ fn entry(stored: &StoredScreening, reviews: &HashMap<ReviewId, Review>) -> Entry
         updated: stored.modified_at,
         author: None,
         categories,
-    }
+    })
 }
 
 fn accessibility(a: Accessibility) -> &'static str {

@@ -12,7 +12,9 @@ use marquee_events::{
     ReviewUpdated, ReviewWithdrawn, Screening, ScreeningCancelled, ScreeningChanged, ScreeningFilm,
     ScreeningId, ScreeningListed, Venue,
 };
-use marquee_feeds::{Clock, FeedDefinition, FeedSlug, FeedsService, Settings};
+use marquee_feeds::{FeedDefinition, FeedSlug, FeedsService, Settings};
+use marquee_runtime::clock::{SharedClock, SystemClock};
+use marquee_test_support::ManualClock;
 use tempfile::TempDir;
 use url::Url;
 
@@ -50,18 +52,18 @@ impl TestApp {
 
     /// Starts the service with test settings that `configure` may adjust.
     pub async fn spawn_with(engine: Engine, configure: impl FnOnce(&mut Settings)) -> Self {
-        Self::spawn_with_clock(engine, Clock::system(), configure).await
+        Self::spawn_with_clock(engine, SystemClock::shared(), configure).await
     }
 
     /// Starts the service with "now" pinned to `now`.
     pub async fn spawn_at(engine: Engine, now: DateTime<Utc>) -> Self {
-        Self::spawn_with_clock(engine, Clock::fixed(now), |_| {}).await
+        Self::spawn_with_clock(engine, ManualClock::new(now).shared(), |_| {}).await
     }
 
     /// Starts the service reading `clock`, with settings `configure` may adjust.
     pub async fn spawn_with_clock(
         engine: Engine,
-        clock: Clock,
+        clock: SharedClock,
         configure: impl FnOnce(&mut Settings),
     ) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
@@ -141,6 +143,15 @@ impl TestApp {
             .send()
             .await
             .expect("request succeeds")
+    }
+
+    /// `GET path` with request `headers`.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self.client.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("request succeeds")
     }
 
     pub async fn body(&self, path: &str) -> String {
@@ -266,9 +277,7 @@ pub fn cancelled(screening: &Screening, time: DateTime<Utc>) -> Envelope<Screeni
 }
 
 fn envelope<T: EventData>(data: T, time: DateTime<Utc>) -> Envelope<T> {
-    let mut event = Envelope::new("marquee/tests", data);
-    event.time = time;
-    event
+    Envelope::new("marquee/tests", data, time)
 }
 
 pub fn published(review: &Review, time: DateTime<Utc>) -> Envelope<ReviewPublished> {

@@ -2,6 +2,7 @@
 
 use std::io::Read;
 
+use marquee_runtime::html::escape;
 use reqwest::header;
 
 use crate::helpers::{Engine, TestApp, at, published, review, updated};
@@ -62,12 +63,11 @@ async fn a_matching_etag_gets_304_until_the_feed_changes() {
     let etag = first.headers()[header::ETAG].clone();
 
     let revalidated = app
-        .client
-        .get(app.url("/feeds/all.atom"))
-        .header(header::IF_NONE_MATCH, etag.clone())
-        .send()
-        .await
-        .unwrap();
+        .get_with(
+            "/feeds/all.atom",
+            &[(header::IF_NONE_MATCH.as_str(), etag.to_str().unwrap())],
+        )
+        .await;
     assert_eq!(revalidated.status(), 304);
     assert_eq!(revalidated.headers()[header::ETAG], etag);
     assert!(revalidated.bytes().await.unwrap().is_empty());
@@ -78,12 +78,11 @@ async fn a_matching_etag_gets_304_until_the_feed_changes() {
     app.deliver(&updated(&edited, at(21))).await.unwrap();
 
     let changed = app
-        .client
-        .get(app.url("/feeds/all.atom"))
-        .header(header::IF_NONE_MATCH, etag.clone())
-        .send()
-        .await
-        .unwrap();
+        .get_with(
+            "/feeds/all.atom",
+            &[(header::IF_NONE_MATCH.as_str(), etag.to_str().unwrap())],
+        )
+        .await;
     assert_eq!(changed.status(), 200);
     assert_ne!(changed.headers()[header::ETAG], etag);
     assert_eq!(
@@ -127,13 +126,17 @@ async fn if_modified_since_gets_304_unless_the_feed_is_newer() {
 
     // If-None-Match wins over If-Modified-Since.
     let response = app
-        .client
-        .get(app.url("/feeds/all.rss"))
-        .header(header::IF_NONE_MATCH, "\"stale\"")
-        .header(header::IF_MODIFIED_SINCE, "Sat, 11 Jan 2025 00:00:00 GMT")
-        .send()
-        .await
-        .unwrap();
+        .get_with(
+            "/feeds/all.rss",
+            &[
+                (header::IF_NONE_MATCH.as_str(), "\"stale\""),
+                (
+                    header::IF_MODIFIED_SINCE.as_str(),
+                    "Sat, 11 Jan 2025 00:00:00 GMT",
+                ),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), 200);
 }
 
@@ -147,12 +150,14 @@ async fn a_withdrawal_moves_last_modified() {
         .await
         .unwrap();
     let response = app
-        .client
-        .get(app.url("/feeds/all.json"))
-        .header(header::IF_MODIFIED_SINCE, "Fri, 10 Jan 2025 09:05:00 GMT")
-        .send()
-        .await
-        .unwrap();
+        .get_with(
+            "/feeds/all.json",
+            &[(
+                header::IF_MODIFIED_SINCE.as_str(),
+                "Fri, 10 Jan 2025 09:05:00 GMT",
+            )],
+        )
+        .await;
     assert_eq!(response.status(), 200, "the feed lost an item since then");
     assert_eq!(
         response.headers()[header::LAST_MODIFIED],
@@ -199,12 +204,11 @@ async fn gzip_and_brotli_are_negotiated_and_decode_to_the_same_feed() {
         ("br;q=0, gzip", "gzip"),
     ] {
         let response = app
-            .client
-            .get(app.url("/feeds/all.atom"))
-            .header(header::ACCEPT_ENCODING, accept)
-            .send()
-            .await
-            .unwrap();
+            .get_with(
+                "/feeds/all.atom",
+                &[(header::ACCEPT_ENCODING.as_str(), accept)],
+            )
+            .await;
         assert_eq!(response.status(), 200);
         let headers = response.headers().clone();
         assert_eq!(headers[header::CONTENT_ENCODING], coding, "{accept}");
@@ -228,13 +232,14 @@ async fn gzip_and_brotli_are_negotiated_and_decode_to_the_same_feed() {
 
         // Revalidating with the compressed ETag still gets a 304.
         let revalidated = app
-            .client
-            .get(app.url("/feeds/all.atom"))
-            .header(header::ACCEPT_ENCODING, accept)
-            .header(header::IF_NONE_MATCH, etag)
-            .send()
-            .await
-            .unwrap();
+            .get_with(
+                "/feeds/all.atom",
+                &[
+                    (header::ACCEPT_ENCODING.as_str(), accept),
+                    (header::IF_NONE_MATCH.as_str(), etag.to_str().unwrap()),
+                ],
+            )
+            .await;
         assert_eq!(revalidated.status(), 304);
     }
 }
@@ -254,9 +259,11 @@ async fn the_index_page_lists_every_feed_for_autodiscovery() {
             ("atom", "application/atom+xml"),
             ("json", "application/feed+json"),
         ] {
+            // The attributes as the one HTML escaper writes them (`/` as `&#x2f;`).
+            let href = escape(&format!("{}feeds/{slug}.{extension}", app.base_url));
             let link = format!(
-                "<link rel=\"alternate\" type=\"{media_type}\" href=\"{}feeds/{slug}.{extension}\"",
-                app.base_url
+                "<link rel=\"alternate\" type=\"{}\" href=\"{href}\"",
+                escape(media_type)
             );
             assert!(page.contains(&link), "missing {link}");
         }

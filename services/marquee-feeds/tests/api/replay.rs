@@ -2,11 +2,12 @@
 //! from an embedded log come back exactly as the live consumers left them.
 //! Runs on SQLite and on PostgreSQL.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use marquee_bus::{Bus, BusSettings, EmbeddedSettings, Subscription, Transport};
 use marquee_events::topics;
+use marquee_test_support::wait::until_value;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -131,15 +132,13 @@ async fn a_rebuild_replays_the_feeds_back_from_the_log(engine: Engine) {
 
 /// Waits until `group` has finished every message of `topic`.
 async fn caught_up(bus: &Bus, group: &str, topic: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let lag = bus.lag(group, &[topic]).await.unwrap();
-        if lag.iter().all(|partition| partition.lag == 0) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{group} stayed behind: {lag:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_value(
+        &format!("{group} caught up on {topic}"),
+        Duration::from_secs(30),
+        || async { bus.lag(group, &[topic]).await.unwrap() },
+        |lag| lag.iter().all(|partition| partition.lag == 0),
+    )
+    .await;
 }
 
 /// The item ids of a JSON Feed.
@@ -183,27 +182,25 @@ impl Admin {
             .unwrap();
         assert_eq!(started.status(), 202, "replay {body}");
         let location = started.headers()["location"].to_str().unwrap().to_owned();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let job = self
-                .client
-                .get(format!("{}{location}", self.base))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            let job: Value = serde_json::from_str(&job).unwrap();
-            if job["state"] != "running" {
-                assert_eq!(job["state"], "succeeded", "replay {body}: {job}");
-                return job;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "replay {body} still running: {job}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let job = until_value(
+            &format!("replay {body} finished"),
+            Duration::from_secs(30),
+            || async {
+                let job = self
+                    .client
+                    .get(format!("{}{location}", self.base))
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                serde_json::from_str::<Value>(&job).unwrap()
+            },
+            |job| job["state"] != "running",
+        )
+        .await;
+        assert_eq!(job["state"], "succeeded", "replay {body}: {job}");
+        job
     }
 }

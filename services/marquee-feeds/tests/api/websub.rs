@@ -1,7 +1,8 @@
 //! Publishing beyond HTTP: WebSub notifications and feed files on disk.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use marquee_test_support::wait::until_value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -9,19 +10,13 @@ use crate::helpers::{Engine, TestApp, at, published, review};
 
 /// Waits until the hub received `count` requests, or fails after a deadline.
 async fn hub_requests(hub: &MockServer, count: usize) -> Vec<wiremock::Request> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let received = hub.received_requests().await.unwrap_or_default();
-        if received.len() >= count {
-            return received;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the hub got {} of {count} requests",
-            received.len()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_value(
+        &format!("the hub got {count} requests"),
+        Duration::from_secs(10),
+        || async { hub.received_requests().await.unwrap_or_default() },
+        |received| received.len() >= count,
+    )
+    .await
 }
 
 #[tokio::test]

@@ -1,0 +1,100 @@
+//! Atom 1.0 (RFC 4287).
+
+use chrono::{DateTime, Utc};
+
+use super::xml::xml_text;
+use super::{Channel, Format, GENERATOR, RenderError, Site, output_buffer};
+
+pub(super) fn feed(
+    site: &Site,
+    feed: &Channel<'_>,
+    items: &[super::Entry],
+    updated: DateTime<Utc>,
+) -> Result<Vec<u8>, RenderError> {
+    use atom_syndication::{Category, Content, Entry, Feed, Generator, Link, Person, Text};
+
+    let link = |href: String, rel: &str, mime_type: Option<&str>| Link {
+        href,
+        rel: rel.to_owned(),
+        mime_type: mime_type.map(str::to_owned),
+        ..Link::default()
+    };
+    let mut links = vec![
+        link(site.base_url.to_string(), "alternate", Some("text/html")),
+        link(
+            site.document_url(feed.folder, feed.name, Format::Atom.extension())
+                .into(),
+            "self",
+            Some(Format::Atom.media_type()),
+        ),
+    ];
+    if let Some(hub) = &site.websub_hub {
+        links.push(link(hub.to_string(), "hub", None));
+    }
+    let entries = items
+        .iter()
+        .map(|entry| Entry {
+            title: Text::plain(xml_text(&entry.title)),
+            id: entry.id.clone(),
+            updated: entry.updated.fixed_offset(),
+            published: Some(entry.published.fixed_offset()),
+            authors: entry
+                .author
+                .iter()
+                .map(|name| Person {
+                    name: xml_text(name).into_owned(),
+                    ..Person::default()
+                })
+                .collect(),
+            categories: entry
+                .categories
+                .iter()
+                .map(|term| Category {
+                    term: xml_text(term).into_owned(),
+                    ..Category::default()
+                })
+                .collect(),
+            links: entry
+                .url
+                .iter()
+                .map(|url| link(url.clone(), "alternate", Some("text/html")))
+                .collect(),
+            summary: Some(Text::plain(xml_text(&entry.summary))),
+            content: Some(Content {
+                value: Some(xml_text(&entry.content_html).into_owned()),
+                content_type: Some("html".to_owned()),
+                ..Content::default()
+            }),
+            ..Entry::default()
+        })
+        .collect::<Vec<_>>();
+    // Atom requires an author on every entry; the feed's stands in for
+    // entries without a byline.
+    let authors = if entries.iter().any(|entry| entry.authors.is_empty()) {
+        vec![Person {
+            name: xml_text(feed.title).into_owned(),
+            ..Person::default()
+        }]
+    } else {
+        Vec::new()
+    };
+    let atom = Feed {
+        title: Text::plain(xml_text(feed.title)),
+        id: feed.id.clone(),
+        updated: updated.fixed_offset(),
+        authors,
+        generator: Some(Generator {
+            value: GENERATOR.to_owned(),
+            ..Generator::default()
+        }),
+        links,
+        subtitle: Some(Text::plain(xml_text(feed.description))),
+        entries,
+        ..Feed::default()
+    };
+    let config = atom_syndication::WriteConfig {
+        write_document_declaration: true,
+        indent_size: None,
+    };
+    Ok(atom.write_with_config(output_buffer(items), config)?)
+}

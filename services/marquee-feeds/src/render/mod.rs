@@ -1,0 +1,252 @@
+//! Pure rendering of a feed's items as RSS 2.0 ([`rss`]), Atom 1.0
+//! ([`atom`]) or JSON Feed 1.1 ([`json`]), one file per format; [`xml`]
+//! keeps the XML formats parseable.
+//!
+//! Headlines and standfirsts are plain text: the XML writers escape them, and
+//! where a format wants HTML (RSS `description`) they are HTML-escaped first
+//! with the one HTML escaper, `marquee_runtime::html::escape`. Bodies arrive
+//! sanitized. Output depends only on the inputs, so golden files can pin it.
+
+mod atom;
+mod json;
+mod rss;
+mod xml;
+
+use chrono::{DateTime, Utc};
+use marquee_events::{Review, ReviewId};
+use url::Url;
+use uuid::Uuid;
+
+pub use crate::error::RenderError;
+use crate::settings::{FeedDefinition, FeedSlug};
+
+/// A feed format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// RSS 2.0.
+    Rss,
+    /// Atom 1.0 (RFC 4287).
+    Atom,
+    /// JSON Feed 1.1.
+    Json,
+}
+
+impl Format {
+    /// Every format, in the order the index page lists them.
+    pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
+
+    /// File extension in the feed's URL.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Rss => "rss",
+            Self::Atom => "atom",
+            Self::Json => "json",
+        }
+    }
+
+    /// The format served at `extension`.
+    pub fn from_extension(extension: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.extension() == extension)
+    }
+
+    /// Media type, as used in `Content-Type` and autodiscovery links.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Rss => "application/rss+xml",
+            Self::Atom => "application/atom+xml",
+            Self::Json => "application/feed+json",
+        }
+    }
+
+    /// Human name for link titles.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rss => "RSS",
+            Self::Atom => "Atom",
+            Self::Json => "JSON Feed",
+        }
+    }
+}
+
+/// Where the feeds live: the base of every self link, and the WebSub hub.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// Public URL feeds are served under; ends with `/`.
+    pub base_url: Url,
+    /// Hub advertised in every feed, when configured.
+    pub websub_hub: Option<Url>,
+}
+
+impl Site {
+    /// Public URL of `slug` in `format`.
+    pub fn feed_url(&self, slug: &FeedSlug, format: Format) -> Url {
+        self.document_url("feeds", slug.as_str(), format.extension())
+    }
+
+    /// Public URL of `folder/name.extension`, `name` percent-encoded.
+    pub(crate) fn document_url(&self, folder: &str, name: &str, extension: &str) -> Url {
+        let mut url = self.base_url.clone();
+        url.path_segments_mut()
+            .map(|mut segments| {
+                segments
+                    .pop_if_empty()
+                    .push(folder)
+                    .push(&format!("{name}.{extension}"));
+            })
+            // Settings::validate refused base URLs that cannot be a base.
+            .unwrap_or_default();
+        url
+    }
+}
+
+/// Renders `items` (newest first) as `feed` in `format`.
+///
+/// `modified_at` is when the feed last changed (withdrawals included); when
+/// `None` the newest item's `updated_at` stands in.
+pub fn render(
+    site: &Site,
+    feed: &FeedDefinition,
+    items: &[Review],
+    modified_at: Option<DateTime<Utc>>,
+    format: Format,
+) -> Result<Vec<u8>, RenderError> {
+    let updated = modified_at
+        .or_else(|| items.iter().map(|r| r.updated_at).max())
+        .unwrap_or(DateTime::UNIX_EPOCH);
+    let channel = Channel {
+        title: &feed.title,
+        description: &feed.description,
+        id: feed_id(&feed.slug),
+        folder: "feeds",
+        name: feed.slug.as_str(),
+    };
+    let entries: Vec<Entry> = items.iter().map(review_entry).collect();
+    render_entries(site, &channel, &entries, updated, format)
+}
+
+fn review_entry(review: &Review) -> Entry {
+    Entry {
+        id: review_guid(&review.id),
+        url: Some(review.url.to_string()),
+        title: review.headline.clone(),
+        summary: review.standfirst.clone(),
+        content_html: review.body_html.clone(),
+        image: review
+            .image
+            .as_ref()
+            .map(|image| (image.url.to_string(), image.alt.clone())),
+        published: review.published_at,
+        updated: review.updated_at,
+        author: review.author.clone(),
+        categories: vec![review.section.clone()],
+    }
+}
+
+/// A feed as the format writers see it, whatever its items are about.
+#[derive(Debug)]
+pub(crate) struct Channel<'a> {
+    pub(crate) title: &'a str,
+    pub(crate) description: &'a str,
+    /// Stable feed id (Atom `id`).
+    pub(crate) id: String,
+    /// URL folder of the feed, e.g. `feeds` or `venues`.
+    pub(crate) folder: &'static str,
+    /// File stem of the feed in its folder.
+    pub(crate) name: &'a str,
+}
+
+/// One feed item, whatever it is about.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    /// Stable GUID.
+    pub(crate) id: String,
+    pub(crate) url: Option<String>,
+    /// Plain text.
+    pub(crate) title: String,
+    /// Plain text.
+    pub(crate) summary: String,
+    /// Sanitized HTML.
+    pub(crate) content_html: String,
+    /// Image URL and its alt text.
+    pub(crate) image: Option<(String, Option<String>)>,
+    pub(crate) published: DateTime<Utc>,
+    pub(crate) updated: DateTime<Utc>,
+    pub(crate) author: Option<String>,
+    pub(crate) categories: Vec<String>,
+}
+
+/// Renders `entries` as `channel` in `format`; `updated` is when it last changed.
+pub(crate) fn render_entries(
+    site: &Site,
+    channel: &Channel<'_>,
+    entries: &[Entry],
+    updated: DateTime<Utc>,
+    format: Format,
+) -> Result<Vec<u8>, RenderError> {
+    match format {
+        Format::Rss => rss::feed(site, channel, entries, updated),
+        Format::Atom => atom::feed(site, channel, entries, updated),
+        Format::Json => json::feed(site, channel, entries),
+    }
+}
+
+/// Stable, URI-shaped id of a review: a name-based UUID of its id, so edits,
+/// URL changes and base URL moves never change it.
+pub fn review_guid(id: &ReviewId) -> String {
+    name_based_id(&format!("review:{id}"))
+}
+
+fn feed_id(slug: &FeedSlug) -> String {
+    name_based_id(&format!("feed:{slug}"))
+}
+
+/// `urn:uuid:` of a name-based UUID of `name` in Marquee's namespace.
+pub(crate) fn name_based_id(name: &str) -> String {
+    format!("urn:uuid:{}", Uuid::new_v5(&NAMESPACE, name.as_bytes()))
+}
+
+/// Namespace of Marquee's name-based ids; changing it changes every GUID.
+const NAMESPACE: Uuid = Uuid::from_u128(0x6d61_7271_7565_4e00_9a41_2f6e_c3b1_0a57);
+
+/// The `generator` the XML formats name.
+const GENERATOR: &str = "Marquee";
+
+/// A buffer sized for a feed of `items`, so writing it seldom has to copy
+/// what is written so far into a bigger one.
+fn output_buffer(items: &[Entry]) -> Vec<u8> {
+    let text: usize = items
+        .iter()
+        .map(|entry| entry.title.len() + entry.summary.len() + entry.content_html.len())
+        .sum();
+    // Escaping grows the text; each item's markup and dates add about 1 KB.
+    Vec::with_capacity(text + text / 4 + 1024 * (items.len() + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_urls_keep_the_base_path() {
+        let site = Site {
+            base_url: Url::parse("https://example.org/marquee/").expect("valid URL"),
+            websub_hub: None,
+        };
+        let slug = FeedSlug::parse("in-cinemas").expect("valid slug");
+        assert_eq!(
+            site.feed_url(&slug, Format::Atom).as_str(),
+            "https://example.org/marquee/feeds/in-cinemas.atom"
+        );
+    }
+
+    #[test]
+    fn guids_depend_on_the_review_id_only() {
+        let id = ReviewId::parse("cms-42").expect("valid id");
+        assert_eq!(review_guid(&id), review_guid(&id.clone()));
+        assert!(review_guid(&id).starts_with("urn:uuid:"));
+        assert_ne!(
+            review_guid(&id),
+            review_guid(&ReviewId::parse("cms-43").expect("valid id"))
+        );
+    }
+}

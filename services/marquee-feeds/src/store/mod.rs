@@ -1,0 +1,73 @@
+//! The feeds' durable state in SQLite or PostgreSQL through portable SQL:
+//! review items ([`reviews`]) and screenings ([`screenings`]), every row
+//! stamped by the service's clock.
+
+pub(crate) mod reviews;
+pub(crate) mod screenings;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use marquee_runtime::clock::SharedClock;
+use sqlx::AnyPool;
+
+use crate::error::StoreError;
+
+/// Every table of the feeds, emptied by [`Store::clear`].
+const CLEAR: [&str; 4] = [
+    "DELETE FROM feed_items",
+    "DELETE FROM feed_events",
+    "DELETE FROM feed_screenings",
+    "DELETE FROM feed_screening_events",
+];
+
+/// The feeds database: review items and screenings.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    /// Stamps when each event was applied.
+    clock: SharedClock,
+}
+
+impl Store {
+    /// Connects to `database_url` and creates the tables if missing; rows
+    /// are stamped with `clock`.
+    pub async fn open(database_url: &str, clock: SharedClock) -> Result<Self, StoreError> {
+        let pool = marquee_runtime::database::connect(database_url).await?;
+        for statement in reviews::SCHEMA.iter().chain(&screenings::SCHEMA) {
+            sqlx::query(statement)
+                .execute(&pool)
+                .await
+                .context("Failed to create the feed tables")?;
+        }
+        Ok(Self { pool, clock })
+    }
+
+    /// Forgets every review and screening and every applied event id, so a
+    /// replay from the log rebuilds the feeds from nothing.
+    pub async fn clear(&self) -> Result<(), StoreError> {
+        let context = "Failed to empty the feed tables";
+        let mut transaction = self.pool.begin().await.context(context)?;
+        for statement in CLEAR {
+            sqlx::query(statement)
+                .execute(&mut *transaction)
+                .await
+                .context(context)?;
+        }
+        transaction.commit().await.context(context)?;
+        Ok(())
+    }
+
+    /// Whether the database answers.
+    pub async fn check(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .context("Failed to reach the feeds database")?;
+        Ok(())
+    }
+}
+
+/// How the tables store an instant: microseconds since the epoch.
+fn micros(time: DateTime<Utc>) -> i64 {
+    time.timestamp_micros()
+}

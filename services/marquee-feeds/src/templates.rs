@@ -1,0 +1,42 @@
+//! The feeds' HTML templates (`templates/*.html`) in the shared
+//! environment: the index page, and a screening's item content.
+
+use std::sync::LazyLock;
+
+use minijinja::Environment;
+
+/// The feeds' templates, escaped as HTML; loaded once, rendered per
+/// request and per feed item.
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = marquee_runtime::html::environment();
+    for (name, source) in [
+        ("index.html", include_str!("../templates/index.html")),
+        (
+            "screening.html",
+            include_str!("../templates/screening.html"),
+        ),
+    ] {
+        env.add_template(name, source)
+            .unwrap_or_else(|error| panic!("templates/{name} does not parse: {error:#}"));
+    }
+    env
+});
+
+/// Renders the template `name` with `context`.
+pub(crate) fn render(
+    name: &str,
+    context: impl serde::Serialize,
+) -> Result<String, minijinja::Error> {
+    TEMPLATES.get_template(name)?.render(context)
+}
+
+#[cfg(test)]
+mod tests {
+    /// A template that fails to parse would only show at the first request.
+    #[test]
+    fn every_template_parses() {
+        for name in ["index.html", "screening.html"] {
+            assert!(super::TEMPLATES.get_template(name).is_ok(), "{name}");
+        }
+    }
+}
