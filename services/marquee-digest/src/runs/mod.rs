@@ -1,0 +1,19 @@
+//! Runs: a schedule's digest from due time to the last recipient.
+//!
+//! - [`scheduler`]: the loop that starts due runs and resumes unfinished ones;
+//! - [`policy`]: the pure decisions (which due time, what kind, skipped,
+//!   held, dry run or sending);
+//! - [`opening`]: composing a run's content and recording it;
+//! - [`delivery`]: the send loop over the delivery ledger;
+//! - [`operations`]: operators' actions and status reports.
+
+mod delivery;
+mod opening;
+mod operations;
+mod policy;
+mod scheduler;
+
+pub use marquee_admin::digest::{DryRunReport, NextRun, RunReport, ScheduleReport};
+
+/// A digest covers the screenings of this many days.
+const WEEK: chrono::Duration = chrono::Duration::days(7);

@@ -1,0 +1,170 @@
+//! Opening a run: what its digest carries (new reviews, next week's
+//! screenings), and recording it with its recipients as the policy decides.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+
+use super::WEEK;
+use super::policy::{self, Facts, Opening};
+use crate::DigestService;
+use crate::compose::{DigestContent, week_start};
+use crate::schedule::CronSchedule;
+use crate::store::{Run, RunKind, RunStatus, Subscriber};
+
+impl DigestService {
+    pub(super) async fn new_run(
+        &self,
+        schedule: &CronSchedule,
+        scheduled_for: DateTime<Utc>,
+        kind: RunKind,
+    ) -> anyhow::Result<Run> {
+        let reviews_since = self.reviews_since(schedule, scheduled_for).await?;
+        Ok(Run {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            schedule: schedule.name().to_owned(),
+            scheduled_for,
+            kind,
+            status: RunStatus::Sending,
+            reviews_since,
+            created_at: self.now(),
+            finished_at: None,
+            note: String::new(),
+        })
+    }
+
+    pub(super) async fn create(
+        &self,
+        run: Run,
+        recipients: &[Subscriber],
+    ) -> anyhow::Result<Option<Run>> {
+        if self.inner.store.create_run(&run, recipients).await? {
+            Ok(Some(run))
+        } else {
+            // Another replica (or an earlier tick) has it.
+            Ok(None)
+        }
+    }
+
+    /// Composes a new run and records it as [`policy::opening`] decides:
+    /// skipped, held, a dry run, or sending with every recipient pending
+    /// in the ledger.
+    pub(super) async fn open_run(
+        &self,
+        schedule: &CronSchedule,
+        scheduled_for: DateTime<Utc>,
+        kind: RunKind,
+    ) -> anyhow::Result<Option<Run>> {
+        let mut run = self.new_run(schedule, scheduled_for, kind).await?;
+        let content = self
+            .content(schedule, run.reviews_since, scheduled_for)
+            .await?;
+        let audience = self
+            .inner
+            .store
+            .audience(&schedule.settings().audience)
+            .await?;
+        let stale = match schedule.settings().max_source_age_secs {
+            Some(max_age) if kind != RunKind::Forced && !self.inner.settings.dry_run => {
+                self.stale_sources(max_age).await
+            }
+            _ => None,
+        };
+        let opening = policy::opening(&Facts {
+            kind,
+            paused: self.is_paused(schedule.name()),
+            reviews: content.reviews.len(),
+            screenings: content.screenings.len(),
+            recipients: audience.len(),
+            reviews_since: run.reviews_since,
+            send_when_empty: schedule.settings().send_when_empty,
+            stale: stale.as_deref(),
+            dry_run: self.inner.settings.dry_run,
+        });
+        run.status = opening.status();
+        run.note = opening.note().to_owned();
+        let name = schedule.name();
+        match &opening {
+            Opening::Sending => {
+                tracing::info!(
+                    digest_id = %run.id,
+                    schedule = name,
+                    scheduled_for = %scheduled_for,
+                    kind = kind.as_str(),
+                    recipients = audience.len(),
+                    "Digest run started"
+                );
+                return self.create(run, &audience).await;
+            }
+            Opening::Skipped(_) => {
+                tracing::warn!(digest_id = %run.id, schedule = name, scheduled_for = %scheduled_for,
+                    note = %run.note, "Digest run skipped");
+            }
+            Opening::Held(_) => {
+                metrics::counter!("marquee_digest_held_total", "schedule" => name.to_owned())
+                    .increment(1);
+                tracing::error!(digest_id = %run.id, schedule = name, note = %run.note,
+                    "Digest held: its sources are stale");
+            }
+            Opening::DryRun(_) => {
+                tracing::info!(digest_id = %run.id, schedule = name, note = %run.note, "Digest dry run");
+            }
+        }
+        run.finished_at = Some(self.now());
+        self.create(run, &[]).await
+    }
+
+    /// Reviews published after this instant go into `schedule`'s digest at
+    /// `at`: its last sent digest, or a week back for the first one.
+    async fn reviews_since(
+        &self,
+        schedule: &CronSchedule,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<DateTime<Utc>> {
+        Ok(self
+            .inner
+            .store
+            .last_sent(schedule.name())
+            .await?
+            .filter(|t| *t < at)
+            .unwrap_or(at - WEEK))
+    }
+
+    /// The schedule called `name` and what its digest would carry now.
+    pub(super) async fn content_now(
+        &self,
+        name: &str,
+    ) -> anyhow::Result<(CronSchedule, DigestContent)> {
+        let schedule = self
+            .schedule(name)
+            .with_context(|| format!("no schedule `{name}`"))?;
+        let now = self.now();
+        let since = self.reviews_since(&schedule, now).await?;
+        let content = self.content(&schedule, since, now).await?;
+        Ok((schedule, content))
+    }
+
+    /// What a digest of `schedule` at `at` carries before preferences.
+    pub(super) async fn content(
+        &self,
+        schedule: &CronSchedule,
+        reviews_since: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<DigestContent> {
+        let store = &self.inner.store;
+        let reviews = store.reviews_between(reviews_since, at).await?;
+        let screenings = store.screenings_between(at, at + WEEK).await?;
+        let mut linked: Vec<&str> = screenings
+            .iter()
+            .filter_map(|s| s.review_id.as_ref().map(|id| id.as_str()))
+            .collect();
+        linked.sort_unstable();
+        linked.dedup();
+        let ratings = store.ratings(&linked).await?;
+        Ok(DigestContent {
+            week_start: week_start(at, schedule.time_zone()),
+            reviews,
+            screenings,
+            ratings,
+        })
+    }
+}

@@ -1,0 +1,206 @@
+//! Operators' actions on runs: preview, dry run, send now, pause and
+//! resume, and the status reports the admin API answers with.
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use super::{DryRunReport, NextRun, RunReport, ScheduleReport};
+use crate::compose::RenderedDigest;
+use crate::store::{Run, RunKind, RunStatus};
+use crate::{DigestService, EmailAddress};
+
+impl DigestService {
+    /// The digest of `schedule` as `subscriber` (or anyone, without
+    /// preferences) would get it if it were sent now.
+    pub async fn preview(
+        &self,
+        schedule: &str,
+        subscriber: Option<&EmailAddress>,
+    ) -> anyhow::Result<RenderedDigest> {
+        let (schedule, content) = self.content_now(schedule).await?;
+        let (content, url) = match subscriber {
+            Some(email) => {
+                let found = self
+                    .inner
+                    .store
+                    .subscriber_by_email(email)
+                    .await?
+                    .with_context(|| format!("no subscriber {email}"))?;
+                (
+                    content.for_preferences(&found.preferences),
+                    self.unsubscribe_url(&found.id),
+                )
+            }
+            None => (content, self.unsubscribe_url("preview")),
+        };
+        Ok(self
+            .inner
+            .templates
+            .digest(&schedule.settings().template, &content, &url)?)
+    }
+
+    /// Composes `schedule`'s digest for every recipient as if sent now,
+    /// sends nothing, and reports the counts.
+    pub async fn dry_run(&self, schedule: &str) -> anyhow::Result<DryRunReport> {
+        let (schedule, content) = self.content_now(schedule).await?;
+        let audience = self
+            .inner
+            .store
+            .audience(&schedule.settings().audience)
+            .await?;
+        let mut would_send = 0;
+        for subscriber in &audience {
+            if self.personal(&schedule, &content, subscriber)?.is_some() {
+                would_send += 1;
+            }
+        }
+        Ok(DryRunReport {
+            schedule: schedule.name().to_owned(),
+            subject: crate::subject(content.week_start),
+            reviews: content.reviews.len(),
+            screenings: content.screenings.len(),
+            recipients: audience.len(),
+            would_send,
+            would_skip: audience.len() - would_send,
+        })
+    }
+
+    /// Starts a run of `schedule` now, outside its schedule, and sends it.
+    pub async fn send_now(
+        &self,
+        schedule: &str,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<RunReport> {
+        let run = self.open_manual(schedule, false).await?;
+        if run.status == RunStatus::Sending {
+            self.deliver(&run, shutdown).await?;
+        }
+        self.run_report(&run.id).await
+    }
+
+    /// Sends the pending deliveries of a `sending` run (a manual one, or
+    /// one to resume by hand) until done, paused or `shutdown`.
+    pub async fn send_run(
+        &self,
+        run_id: &str,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<RunReport> {
+        let run = self
+            .inner
+            .store
+            .run(run_id)
+            .await?
+            .with_context(|| format!("no run {run_id}"))?;
+        anyhow::ensure!(
+            run.status == RunStatus::Sending,
+            "run {run_id} is {:?}, not sending",
+            run.status
+        );
+        self.deliver(&run, shutdown).await?;
+        self.run_report(run_id).await
+    }
+
+    /// Records a manual run of `schedule` at the clock's now, unsent;
+    /// `force` skips the freshness gate.
+    pub async fn open_manual(&self, schedule: &str, force: bool) -> anyhow::Result<Run> {
+        let schedule = self
+            .schedule(schedule)
+            .with_context(|| format!("no schedule `{schedule}`"))?;
+        let kind = if force {
+            RunKind::Forced
+        } else {
+            RunKind::Manual
+        };
+        self.open_run(&schedule, self.now(), kind)
+            .await?
+            .context("a run of this schedule was started at the same instant")
+    }
+
+    /// Pauses a sending run; in-flight messages finish, the rest stay pending.
+    pub async fn pause(&self, run_id: &str) -> anyhow::Result<bool> {
+        let paused = self
+            .inner
+            .store
+            .set_run_status(
+                run_id,
+                &[RunStatus::Sending],
+                RunStatus::Paused,
+                "paused by an operator",
+            )
+            .await?;
+        if let Some(stop) = self
+            .inner
+            .active
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(run_id)
+        {
+            stop.cancel();
+        }
+        Ok(paused)
+    }
+
+    /// Resumes a paused run and sends its pending deliveries.
+    pub async fn resume(
+        &self,
+        run_id: &str,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<RunReport> {
+        let resumed = self
+            .inner
+            .store
+            .set_run_status(run_id, &[RunStatus::Paused], RunStatus::Sending, "resumed")
+            .await?;
+        anyhow::ensure!(resumed, "run {run_id} is not paused");
+        let run = self
+            .inner
+            .store
+            .run(run_id)
+            .await?
+            .context("run vanished")?;
+        self.deliver(&run, shutdown).await?;
+        self.run_report(run_id).await
+    }
+
+    /// One run and its counts.
+    pub async fn run_report(&self, run_id: &str) -> anyhow::Result<RunReport> {
+        let run = self
+            .inner
+            .store
+            .run(run_id)
+            .await?
+            .with_context(|| format!("no run {run_id}"))?;
+        let counts = self.inner.store.counts(run_id).await?;
+        Ok(RunReport { run, counts })
+    }
+
+    /// The newest runs with their counts.
+    pub async fn status(&self, limit: i64) -> anyhow::Result<Vec<RunReport>> {
+        let mut reports = Vec::new();
+        for run in self.inner.store.recent_runs(limit).await? {
+            let counts = self.inner.store.counts(&run.id).await?;
+            reports.push(RunReport { run, counts });
+        }
+        Ok(reports)
+    }
+
+    /// Every schedule with its next five runs, local and UTC.
+    pub fn schedule_reports(&self) -> Vec<ScheduleReport> {
+        let now = self.now();
+        self.schedules()
+            .iter()
+            .map(|s| ScheduleReport {
+                settings: s.settings().clone(),
+                paused: self.is_paused(s.name()),
+                next_runs: s
+                    .next_runs(now, 5)
+                    .into_iter()
+                    .map(|utc| NextRun {
+                        local: utc.with_timezone(&s.time_zone()).to_rfc3339(),
+                        utc,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+}
