@@ -17,6 +17,8 @@ use crate::store::Preferences;
 const WEEKLY_HTML: &str = include_str!("../templates/weekly.html");
 const WEEKLY_TEXT: &str = include_str!("../templates/weekly.txt");
 const CONFIRM_TEXT: &str = include_str!("../templates/confirm.txt");
+const MESSAGE_PAGE: &str = include_str!("../templates/pages/message.html");
+const UNSUBSCRIBE_PAGE: &str = include_str!("../templates/pages/unsubscribe.html");
 
 /// A digest ready to send or show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -127,8 +129,10 @@ pub fn week_start(at: DateTime<Utc>, zone: Tz) -> NaiveDate {
     at.with_timezone(&zone).date_naive()
 }
 
-/// Templates: built-in ones, each overridable by a file of the same name in
-/// the operator's folder.
+/// Templates: the emails (built-in ones, each overridable by a file of the
+/// same name in the operator's folder) and the public pages (under `pages/`,
+/// which no operator file can name), in the one HTML environment of
+/// [`marquee_runtime::html`].
 pub struct Templates {
     env: Environment<'static>,
 }
@@ -155,9 +159,13 @@ pub enum TemplateError {
 impl Templates {
     /// The built-in templates overlaid with `dir`'s `*.html` and `*.txt`.
     pub fn load(dir: Option<&Path>) -> anyhow::Result<Self> {
-        let mut env = Environment::new();
+        let mut env = marquee_runtime::html::environment();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
+        // Operators' templates were written against minijinja's default,
+        // where an undefined name renders empty; strict would refuse them
+        // at send time.
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
         let mut add = |name: String, source: String| -> anyhow::Result<()> {
             env.add_template_owned(name.clone(), source)
                 .with_context(|| format!("Failed to parse template `{name}`"))
@@ -165,6 +173,11 @@ impl Templates {
         add("weekly.html".to_owned(), WEEKLY_HTML.to_owned())?;
         add("weekly.txt".to_owned(), WEEKLY_TEXT.to_owned())?;
         add("confirm.txt".to_owned(), CONFIRM_TEXT.to_owned())?;
+        add("pages/message.html".to_owned(), MESSAGE_PAGE.to_owned())?;
+        add(
+            "pages/unsubscribe.html".to_owned(),
+            UNSUBSCRIBE_PAGE.to_owned(),
+        )?;
         if let Some(dir) = dir {
             let entries = std::fs::read_dir(dir)
                 .with_context(|| format!("Failed to read the template folder {}", dir.display()))?;
@@ -219,6 +232,11 @@ impl Templates {
             html,
             text,
         })
+    }
+
+    /// A public page: `pages/{name}.html` over the shared layout.
+    pub fn page(&self, name: &str, context: &impl Serialize) -> Result<String, TemplateError> {
+        self.render(&format!("pages/{name}.html"), context)
     }
 
     /// The text of a confirmation email.

@@ -2,18 +2,10 @@
 //! ingest services when each source was last read, and holds the digest
 //! (and alerts) rather than send stale listings.
 
-use chrono::{DateTime, Utc};
+use marquee_admin::sources::SourceHealth;
 use secrecy::ExposeSecret;
-use serde::Deserialize;
 
 use crate::DigestService;
-
-/// What the ingest services' `…/sources` endpoints say of each source.
-#[derive(Deserialize)]
-struct SourceHealth {
-    name: String,
-    last_success: Option<DateTime<Utc>>,
-}
 
 impl DigestService {
     /// Why a digest now would be stale (each stale source, and each health

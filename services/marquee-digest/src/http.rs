@@ -1,18 +1,22 @@
-//! HTTP routes of the public subscription flow.
+//! HTTP routes of the public subscription flow: subscribe (a form or JSON),
+//! confirm, unsubscribe (RFC 8058 one-click) and the bounce webhook. Pages
+//! are the `pages/` templates over the shared layout; refusals go through
+//! [`HttpError`], as a page where a reader opens the route in a browser.
 
-use axum::Router;
+use std::fmt;
+use std::str::FromStr;
+
 use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json};
+use axum::{Form, Json, Router};
+use marquee_runtime::error::{HtmlError, HttpError};
 use serde::Deserialize;
 
 use crate::error::SubscriptionError;
 use crate::store::Preferences;
-use crate::subscribers::SubscribeOutcome;
-use crate::token::TokenError;
-use crate::{DigestService, EmailAddress};
+use crate::{DigestService, EmailAddress, Purpose};
 
 pub(crate) fn public_router(service: DigestService) -> Router {
     Router::new()
@@ -23,33 +27,20 @@ pub(crate) fn public_router(service: DigestService) -> Router {
         .with_state(service)
 }
 
-fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    let body = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head>\
-         <body style=\"font-family:Georgia,serif;max-width:36em;margin:3em auto;\"><h1>{t}</h1><p>{m}</p></body></html>",
-        t = escape(title),
-        m = escape(message)
-    );
-    (status, Html(body)).into_response()
-}
+/// What every subscribe request is told, whoever the address belongs to,
+/// so the form does not tell who is subscribed.
+const ACCEPTED: &str = "If this address can receive the digest, a confirmation link is on its way.";
 
-pub(crate) fn json_error(status: StatusCode, message: impl ToString) -> Response {
-    (
-        status,
-        Json(serde_json::json!({ "error": message.to_string() })),
-    )
-        .into_response()
-}
-
-pub(crate) fn internal(error: &anyhow::Error) -> Response {
-    tracing::error!(error = format!("{error:#}"), "Digest request failed");
-    json_error(StatusCode::INTERNAL_SERVER_ERROR, format!("{error:#}"))
+impl DigestService {
+    /// `pages/message.html`: a title and a sentence.
+    fn message_page(&self, title: &str, message: &str) -> Result<Html<String>, HttpError> {
+        let page = self
+            .inner
+            .templates
+            .page("message", &minijinja::context! { title, message })
+            .map_err(|error| HttpError::internal(&error.into()))?;
+        Ok(Html(page))
+    }
 }
 
 /// A subscribe request; in a form, lists are comma-separated.
@@ -75,6 +66,27 @@ struct SubscribeForm {
     min_rating: Option<String>,
 }
 
+impl TryFrom<SubscribeForm> for SubscribeRequest {
+    type Error = HttpError;
+    fn try_from(form: SubscribeForm) -> Result<Self, HttpError> {
+        let min_rating = match form.min_rating.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(n) => Some(n.parse::<u8>().ok().filter(|n| *n <= 5).ok_or_else(|| {
+                HttpError::unprocessable(format!("min_rating must be 0 to 5, not `{n}`"))
+            })?),
+        };
+        Ok(Self {
+            email: form.email,
+            list: form.list,
+            preferences: Preferences {
+                venues: comma_list(&form.venues),
+                formats: comma_list(&form.formats),
+                min_rating,
+            },
+        })
+    }
+}
+
 fn comma_list(text: &str) -> Vec<String> {
     text.split(',')
         .map(str::trim)
@@ -83,92 +95,52 @@ fn comma_list(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A form (answered with a page) or JSON (answered with JSON).
 async fn subscribe(State(service): State<DigestService>, request: Request) -> Response {
     let is_json = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let parsed = if is_json {
-        match Json::<SubscribeRequest>::from_request(request, &()).await {
-            Ok(Json(body)) => Ok(body),
-            Err(rejection) => Err(rejection.body_text()),
-        }
+    if is_json {
+        subscribe_json(&service, request)
+            .await
+            .unwrap_or_else(IntoResponse::into_response)
     } else {
-        match Form::<SubscribeForm>::from_request(request, &()).await {
-            Ok(Form(form)) => {
-                let min_rating = match form.min_rating.as_deref().map(str::trim) {
-                    None | Some("") => Ok(None),
-                    Some(n) => n
-                        .parse::<u8>()
-                        .ok()
-                        .filter(|n| *n <= 5)
-                        .map(Some)
-                        .ok_or_else(|| format!("min_rating must be 0 to 5, not `{n}`")),
-                };
-                min_rating.map(|min_rating| SubscribeRequest {
-                    email: form.email,
-                    list: form.list,
-                    preferences: Preferences {
-                        venues: comma_list(&form.venues),
-                        formats: comma_list(&form.formats),
-                        min_rating,
-                    },
-                })
-            }
-            Err(rejection) => Err(rejection.body_text()),
-        }
-    };
-    let reply = |status: StatusCode, message: &str| {
-        if status.is_client_error() {
-            tracing::warn!(
-                status = status.as_u16(),
-                reason = message,
-                "Refused a subscription"
-            );
-        }
-        if is_json {
-            let key = if status.is_success() {
-                "message"
-            } else {
-                "error"
-            };
-            (status, Json(serde_json::json!({ key: message }))).into_response()
-        } else if status.is_success() {
-            page(status, "Check your inbox", message)
-        } else {
-            page(status, "Subscription failed", message)
-        }
-    };
-    let request = match parsed {
-        Ok(request) => request,
-        Err(reason) => return reply(StatusCode::UNPROCESSABLE_ENTITY, &reason),
-    };
-    let email = match EmailAddress::parse(&request.email) {
-        Ok(email) => email,
-        Err(error) => return reply(StatusCode::UNPROCESSABLE_ENTITY, &error.to_string()),
-    };
-    let list = request.list.unwrap_or_else(|| "weekly".to_owned());
-    match service.subscribe(&email, &list, request.preferences).await {
-        Ok(
-            SubscribeOutcome::ConfirmationSent(_)
-            | SubscribeOutcome::AlreadyConfirmed
-            | SubscribeOutcome::Suppressed,
-        ) => reply(
-            StatusCode::ACCEPTED,
-            "If this address can receive the digest, a confirmation link is on its way.",
-        ),
-        Err(error @ SubscriptionError::Send(_)) => {
-            tracing::error!(error = %error, "Could not send a confirmation");
-            reply(StatusCode::SERVICE_UNAVAILABLE, &error.to_string())
-        }
-        Err(error) => {
-            tracing::error!(error = %error, "Subscribe failed");
-            reply(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "something went wrong; try again later",
-            )
-        }
+        subscribe_form(&service, request)
+            .await
+            .unwrap_or_else(|error| error.page().into_response())
+    }
+}
+
+async fn subscribe_json(service: &DigestService, request: Request) -> Result<Response, HttpError> {
+    let Json(body) = Json::<SubscribeRequest>::from_request(request, &())
+        .await
+        .map_err(|rejection| HttpError::unprocessable(rejection.body_text()))?;
+    service.subscribe_request(body).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "message": ACCEPTED })),
+    )
+        .into_response())
+}
+
+async fn subscribe_form(service: &DigestService, request: Request) -> Result<Response, HttpError> {
+    let Form(form) = Form::<SubscribeForm>::from_request(request, &())
+        .await
+        .map_err(|rejection| HttpError::unprocessable(rejection.body_text()))?;
+    service.subscribe_request(form.try_into()?).await?;
+    let page = service.message_page("Check your inbox", ACCEPTED)?;
+    Ok((StatusCode::ACCEPTED, page).into_response())
+}
+
+impl DigestService {
+    /// Subscribes as `request` asks; every outcome but a failure looks the same.
+    async fn subscribe_request(&self, request: SubscribeRequest) -> Result<(), HttpError> {
+        let email = EmailAddress::parse(&request.email).map_err(HttpError::unprocessable)?;
+        let list = request.list.unwrap_or_else(|| "weekly".to_owned());
+        self.subscribe(&email, &list, request.preferences).await?;
+        Ok(())
     }
 }
 
@@ -178,68 +150,89 @@ struct TokenQuery {
     token: String,
 }
 
-fn token_failure(error: &SubscriptionError) -> Response {
-    let status = match error {
-        SubscriptionError::Token(TokenError::Expired) => StatusCode::GONE,
-        SubscriptionError::Token(_) | SubscriptionError::Unknown => StatusCode::BAD_REQUEST,
-        SubscriptionError::Suppressed => StatusCode::FORBIDDEN,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    if status == StatusCode::INTERNAL_SERVER_ERROR {
-        tracing::error!(error = %error, "Subscription link failed");
-    }
-    page(status, "This link does not work", &error.to_string())
+/// A subscription link that does not work, as a page saying why.
+fn link_failure(error: SubscriptionError) -> HtmlError {
+    HttpError::from(error).page()
 }
 
 async fn confirm(
     State(service): State<DigestService>,
     Query(query): Query<TokenQuery>,
-) -> Response {
-    match service.confirm(&query.token).await {
-        Ok(_) => page(
-            StatusCode::OK,
+) -> Result<Html<String>, HtmlError> {
+    service.confirm(&query.token).await.map_err(link_failure)?;
+    service
+        .message_page(
             "You're subscribed",
             "The weekly digest will arrive on its next run.",
-        ),
-        Err(error) => token_failure(&error),
-    }
+        )
+        .map_err(HttpError::page)
 }
 
 /// A link scanner may GET the link: only a POST unsubscribes.
 async fn unsubscribe_page(
     State(service): State<DigestService>,
     Query(query): Query<TokenQuery>,
-) -> Response {
-    if let Err(error) =
-        service
-            .inner
-            .signer
-            .verify(crate::Purpose::Unsubscribe, &query.token, service.now())
-    {
-        return token_failure(&error.into());
-    }
+) -> Result<Html<String>, HtmlError> {
+    service
+        .inner
+        .signer
+        .verify(Purpose::Unsubscribe, &query.token, service.now())
+        .map_err(|error| link_failure(error.into()))?;
     let token = url::form_urlencoded::byte_serialize(query.token.as_bytes()).collect::<String>();
-    Html(format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Unsubscribe</title></head>\
-         <body style=\"font-family:Georgia,serif;max-width:36em;margin:3em auto;\"><h1>Unsubscribe</h1>\
-         <form method=\"post\" action=\"?token={token}\"><button type=\"submit\">Unsubscribe from the weekly digest</button></form>\
-         </body></html>"
-    ))
-    .into_response()
+    let action = format!("?token={token}");
+    let page = service
+        .inner
+        .templates
+        .page("unsubscribe", &minijinja::context! { action })
+        .map_err(|error| HttpError::internal(&error.into()).page())?;
+    Ok(Html(page))
 }
 
 /// RFC 8058 one-click: the token in the query is all it takes.
 async fn unsubscribe(
     State(service): State<DigestService>,
     Query(query): Query<TokenQuery>,
-) -> Response {
-    match service.unsubscribe(&query.token).await {
-        Ok(_) => page(
-            StatusCode::OK,
-            "You're unsubscribed",
-            "You will get no more digests.",
-        ),
-        Err(error) => token_failure(&error),
+) -> Result<Html<String>, HtmlError> {
+    service
+        .unsubscribe(&query.token)
+        .await
+        .map_err(link_failure)?;
+    service
+        .message_page("You're unsubscribed", "You will get no more digests.")
+        .map_err(HttpError::page)
+}
+
+/// What the relay's webhook reports about an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BounceKind {
+    /// The address does not take mail.
+    Bounce,
+    /// The reader marked the digest as spam.
+    Complaint,
+}
+
+/// A webhook `kind` that is neither.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("kind must be `bounce` or `complaint`, not `{0}`")]
+pub struct InvalidBounceKind(String);
+
+impl FromStr for BounceKind {
+    type Err = InvalidBounceKind;
+    fn from_str(s: &str) -> Result<Self, InvalidBounceKind> {
+        match s {
+            "bounce" => Ok(Self::Bounce),
+            "complaint" => Ok(Self::Complaint),
+            other => Err(InvalidBounceKind(other.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for BounceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Bounce => "bounce",
+            Self::Complaint => "complaint",
+        })
     }
 }
 
@@ -249,22 +242,12 @@ struct Bounce {
     kind: String,
 }
 
-async fn bounce(State(service): State<DigestService>, Json(bounce): Json<Bounce>) -> Response {
-    if !matches!(bounce.kind.as_str(), "bounce" | "complaint") {
-        return json_error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "kind must be `bounce` or `complaint`, not `{}`",
-                bounce.kind
-            ),
-        );
-    }
-    let email = match EmailAddress::parse(&bounce.email) {
-        Ok(email) => email,
-        Err(error) => return json_error(StatusCode::UNPROCESSABLE_ENTITY, error),
-    };
-    match service.suppress(&email, &bounce.kind).await {
-        Ok(known) => Json(serde_json::json!({ "suppressed": known })).into_response(),
-        Err(error) => internal(&error),
-    }
+async fn bounce(
+    State(service): State<DigestService>,
+    Json(bounce): Json<Bounce>,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let kind: BounceKind = bounce.kind.parse().map_err(HttpError::unprocessable)?;
+    let email = EmailAddress::parse(&bounce.email).map_err(HttpError::unprocessable)?;
+    let known = service.suppress(&email, &kind.to_string()).await?;
+    Ok(Json(serde_json::json!({ "suppressed": known })))
 }

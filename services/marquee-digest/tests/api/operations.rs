@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::routing::get;
 use chrono::{DateTime, Utc};
+use marquee_admin::sources::SourceHealth;
 use marquee_digest::{Preferences, RunStatus};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -194,7 +195,18 @@ async fn health_endpoint(sources: Arc<Mutex<Value>>) -> String {
 }
 
 fn health(last_success: Option<DateTime<Utc>>) -> Value {
-    json!([{ "name": "bfi-southbank-ics", "kind": "ics", "last_success": last_success }])
+    json!([SourceHealth {
+        name: "bfi-southbank-ics".to_owned(),
+        kind: "ics".to_owned(),
+        url: "https://bfi.example/calendar.ics".to_owned(),
+        last_poll: last_success,
+        last_success,
+        last_error: None,
+        last_error_at: None,
+        items_seen: 12,
+        rejected: 0,
+        events_published: 12,
+    }])
 }
 
 async fn send(app: &TestApp, force: bool) -> Value {
