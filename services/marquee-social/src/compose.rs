@@ -48,6 +48,13 @@ impl Network {
         }
     }
 
+    /// The network named `name` (its [`Network::as_str`]).
+    fn named(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|network| network.as_str() == name)
+    }
+
     /// Whether `text` is within this network's length limit.
     pub fn fits(self, text: &str) -> bool {
         match self {
@@ -73,6 +80,19 @@ impl Network {
                 "{{ headline }}{% if rating %} {{ rating }}{% endif %}\n{{ standfirst }}\n{{ url }}"
             }
         }
+    }
+}
+
+/// A network name this build does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown network {0:?}: expected mastodon, bluesky, x or webhook")]
+pub struct UnknownNetwork(String);
+
+impl std::str::FromStr for Network {
+    type Err = UnknownNetwork;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::named(name).ok_or_else(|| UnknownNetwork(name.to_owned()))
     }
 }
 

@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use crate::SocialService;
 use crate::compose::Network;
-use crate::ledger::{NewPost, Status};
 use crate::network::tid;
+use crate::store::posts::{NewPost, Status};
 
 /// Namespace of the idempotency keys (a fixed, random UUID).
 const KEY_NAMESPACE: Uuid = Uuid::from_u128(0x6d61_7271_7565_652d_736f_6369_616c_2d31);
@@ -41,7 +41,7 @@ impl Handler for SocialHandler {
                 let cancelled = self
                     .service
                     .inner
-                    .ledger
+                    .store
                     .cancel_queued(
                         withdrawn.id.as_str(),
                         &format!("review withdrawn before posting: {}", withdrawn.reason),
@@ -104,7 +104,7 @@ impl SocialHandler {
                 post,
             };
             let inserted = inner
-                .ledger
+                .store
                 .record(&new, status, now)
                 .await
                 .map_err(|e| HandlerError::Transient(e.into()))?;

@@ -2,7 +2,8 @@
 //! on Mastodon, Bluesky, X or a webhook.
 //!
 //! - [`SocialService::handler`] only records work: for a `Published` event
-//!   it composes one post per account and writes a `queued` ledger row (or,
+//!   it composes one post per account and writes a `queued` ledger row
+//!   ([`Store`]) (or,
 //!   in dry-run, a `dry_run` row: the outbox). `Updated` never re-posts; a
 //!   replay finds the rows and changes nothing; `Withdrawn` cancels posts
 //!   still queued.
@@ -14,11 +15,12 @@
 //! - [`Composer`] is the pure template-and-length-rules part.
 
 mod compose;
+mod error;
 mod handler;
 mod http;
-mod ledger;
 mod network;
 mod settings;
+mod store;
 mod worker;
 
 use std::sync::Arc;
@@ -26,39 +28,25 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use marquee_events::{Film, Rating, Review, ReviewId};
+use marquee_runtime::clock::{SharedClock, SystemClock};
 use tokio_util::sync::CancellationToken;
 
 pub use compose::{
     BLUESKY_BYTES, BLUESKY_GRAPHEMES, ComposeError, ComposedPost, Composer, MASTODON_LIMIT,
-    Network, URL_LENGTH, WEBHOOK_LIMIT, X_LIMIT, bluesky_length, mastodon_length, stars,
-    truncate_to_fit, url_ranges, x_weighted_length,
+    Network, URL_LENGTH, UnknownNetwork, WEBHOOK_LIMIT, X_LIMIT, bluesky_length, mastodon_length,
+    stars, truncate_to_fit, url_ranges, x_weighted_length,
 };
+pub use error::StoreError;
 pub use handler::SocialHandler;
-pub use ledger::{Entry, Ledger, LedgerError, NewPost, Status};
 pub use network::{post_record, tid};
 pub use settings::{
     AccountSettings, BlueskyAccount, Common, InvalidQuietHours, MastodonAccount, QuietHours,
     Settings, SettingsError, WebhookAccount, XAccount,
 };
+pub use store::Store;
+pub use store::posts::{Entry, NewPost, Status, UnknownStatus};
 
 use worker::Account;
-
-/// Where the service reads the time: quiet hours, backoff and spacing
-/// depend on it, so tests pin it.
-pub trait Clock: Send + Sync + 'static {
-    /// Now.
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
 
 /// The social service; cheap to clone, all clones share one state.
 #[derive(Clone)]
@@ -68,23 +56,21 @@ pub struct SocialService {
 
 struct Inner {
     settings: Settings,
-    ledger: Ledger,
+    store: Store,
     accounts: Vec<Account>,
-    clock: Arc<dyn Clock>,
+    /// Quiet hours, backoff and spacing read it: tests pin it.
+    clock: SharedClock,
 }
 
 impl SocialService {
     /// Checks the settings and templates, connects to the database and
     /// creates the ledger.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+        Self::build_with_clock(settings, SystemClock::shared()).await
     }
 
     /// [`SocialService::build`] reading the time from `clock`.
-    pub async fn build_with_clock(
-        settings: Settings,
-        clock: Arc<dyn Clock>,
-    ) -> anyhow::Result<Self> {
+    pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
         settings.validate()?;
         let mut accounts = Vec::with_capacity(settings.accounts.len());
         for account in &settings.accounts {
@@ -98,14 +84,14 @@ impl SocialService {
             // A template that parses may still refer to a field that does
             // not exist: find out now, not on the first review.
             composer
-                .compose(&sample_review())
+                .compose(&sample_review()?)
                 .map_err(|e| template_error(e.to_string()))?;
             accounts.push(Account::new(account.clone(), composer)?);
         }
-        let ledger = Ledger::open(&settings.database_url).await?;
+        let store = Store::open(&settings.database_url).await?;
         for account in &accounts {
             account
-                .restore_pace(ledger.last_posted(account.name()).await?)
+                .restore_pace(store.last_posted(account.name()).await?)
                 .await;
         }
         if settings.dry_run {
@@ -117,7 +103,7 @@ impl SocialService {
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,
-                ledger,
+                store,
                 accounts,
                 clock,
             }),
@@ -173,7 +159,7 @@ impl SocialService {
 
     /// Whether the database answers, for readiness probes.
     pub async fn check(&self) -> anyhow::Result<()> {
-        Ok(self.inner.ledger.check().await?)
+        Ok(self.inner.store.check().await?)
     }
 
     /// The settings in force.
@@ -181,9 +167,9 @@ impl SocialService {
         &self.inner.settings
     }
 
-    /// The ledger of posts.
-    pub fn ledger(&self) -> &Ledger {
-        &self.inner.ledger
+    /// The store holding the ledger of posts.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -192,12 +178,11 @@ impl SocialService {
 }
 
 /// A review with every field set, to try templates on at start.
-fn sample_review() -> Review {
+fn sample_review() -> anyhow::Result<Review> {
     let at = DateTime::<Utc>::UNIX_EPOCH;
-    Review {
-        id: ReviewId::parse("sample").unwrap_or_else(|_| unreachable!("a constant id")),
-        url: url::Url::parse("https://films.example/reviews/sample")
-            .unwrap_or_else(|_| unreachable!("a constant URL")),
+    Ok(Review {
+        id: ReviewId::parse("sample").map_err(anyhow::Error::msg)?,
+        url: url::Url::parse("https://films.example/reviews/sample")?,
         headline: "Sample review – a headline".to_owned(),
         film: Film {
             title: "Sample".to_owned(),
@@ -211,5 +196,5 @@ fn sample_review() -> Review {
         image: None,
         published_at: at,
         updated_at: at,
-    }
+    })
 }

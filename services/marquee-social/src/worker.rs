@@ -7,9 +7,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::SocialService;
 use crate::compose::Composer;
-use crate::ledger::{Entry, LedgerError, Status};
+use crate::error::StoreError;
 use crate::network::{Client, SendError, Sent};
 use crate::settings::AccountSettings;
+use crate::store::posts::{Entry, Status};
 
 /// How long a claimed post is left to its worker before another may take
 /// it over (a crashed process's claim expires; the look-up then runs).
@@ -73,8 +74,8 @@ impl SocialService {
         &self,
         account: &Account,
         shutdown: &CancellationToken,
-    ) -> Result<usize, LedgerError> {
-        let ledger = &self.inner.ledger;
+    ) -> Result<usize, StoreError> {
+        let ledger = &self.inner.store;
         let mut pace = account.pace.lock().await;
         let mut attempts = 0;
         while !shutdown.is_cancelled() {
@@ -145,8 +146,8 @@ impl SocialService {
     }
 
     /// When `account` may have something to send next.
-    async fn wake_at(&self, account: &Account) -> Result<Option<DateTime<Utc>>, LedgerError> {
-        let Some(due) = self.inner.ledger.next_wake(account.name()).await? else {
+    async fn wake_at(&self, account: &Account) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let Some(due) = self.inner.store.next_wake(account.name()).await? else {
             return Ok(None);
         };
         let mut at = due.max(*account.pace.lock().await);

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
 use marquee_bus::{Handler, HandlerError, Message, Record};
@@ -12,37 +11,17 @@ use marquee_events::{
     ReviewWithdrawn,
 };
 use marquee_social::{
-    AccountSettings, BlueskyAccount, Clock, Entry, MastodonAccount, Settings, SocialService,
+    AccountSettings, BlueskyAccount, Entry, MastodonAccount, Settings, SocialService,
     WebhookAccount, XAccount,
 };
 use tempfile::TempDir;
 use url::Url;
 
-pub use marquee_test_support::{Engine, drop_database};
+pub use marquee_test_support::{Engine, ManualClock, drop_database};
 
 /// A fresh, empty database URL on `engine`.
 pub async fn fresh_database(engine: Engine, dir: &Path) -> String {
     marquee_test_support::fresh_database(engine, dir, "social").await
-}
-
-/// A clock that moves only when told to.
-#[derive(Clone)]
-pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
-
-impl ManualClock {
-    pub fn at(now: DateTime<Utc>) -> Self {
-        Self(Arc::new(Mutex::new(now)))
-    }
-
-    pub fn advance(&self, by: chrono::Duration) {
-        *self.0.lock().unwrap() += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
 }
 
 /// A fixed instant: 2025-01-10 09:00 UTC plus `minutes`.
@@ -80,8 +59,8 @@ impl TestApp {
             accounts: Vec::new(),
         };
         configure(&mut settings);
-        let clock = ManualClock::at(at(0));
-        let service = SocialService::build_with_clock(settings, Arc::new(clock.clone()))
+        let clock = ManualClock::new(at(0));
+        let service = SocialService::build_with_clock(settings, clock.shared())
             .await
             .expect("service builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -121,7 +100,7 @@ impl TestApp {
 
     pub async fn entry(&self, review_id: &str, account: &str) -> Entry {
         self.service
-            .ledger()
+            .store()
             .get(review_id, account)
             .await
             .unwrap()
@@ -186,6 +165,7 @@ pub fn published(review: &Review) -> Envelope<ReviewPublished> {
         ReviewPublished {
             review: review.clone(),
         },
+        at(0),
     )
 }
 
@@ -196,6 +176,7 @@ pub fn updated(review: &Review) -> Envelope<ReviewUpdated> {
             review: review.clone(),
             changed: vec!["headline".to_owned()],
         },
+        at(0),
     )
 }
 
@@ -206,6 +187,7 @@ pub fn withdrawn(id: &str) -> Envelope<ReviewWithdrawn> {
             id: ReviewId::parse(id).unwrap(),
             reason: "withdrawn by CMS webhook".to_owned(),
         },
+        at(0),
     )
 }
 

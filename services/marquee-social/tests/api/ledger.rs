@@ -28,7 +28,7 @@ fn post(review_id: &str) -> NewPost {
 
 async fn records_once_and_tracks_status(engine: Engine) {
     let app = TestApp::spawn_with(engine, |_| {}).await;
-    let ledger = app.service.ledger();
+    let ledger = app.service.store();
     assert!(
         ledger
             .record(&post("hamnet"), Status::Queued, at(0))
@@ -114,7 +114,7 @@ async fn one_post_per_review_per_account(engine: Engine) {
         app.deliver(&updated(&review(id))).await.unwrap();
     }
     assert_eq!(app.drain().await, 0);
-    assert_eq!(app.service.ledger().list(false, 10).await.unwrap().len(), 4);
+    assert_eq!(app.service.store().list(false, 10).await.unwrap().len(), 4);
     server.verify().await;
     app.cleanup().await;
 }
@@ -133,7 +133,7 @@ async fn one_post_per_review_per_account_on_postgres() {
 async fn the_ledger_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("social.sqlite").display());
-    let ledger = marquee_social::Ledger::open(&url).await.unwrap();
+    let ledger = marquee_social::Store::open(&url).await.unwrap();
     assert!(
         ledger
             .record(&post("hamnet"), Status::DryRun, at(0))
@@ -141,7 +141,7 @@ async fn the_ledger_survives_a_restart() {
             .unwrap()
     );
     drop(ledger);
-    let reopened = marquee_social::Ledger::open(&url).await.unwrap();
+    let reopened = marquee_social::Store::open(&url).await.unwrap();
     assert!(
         !reopened
             .record(&post("hamnet"), Status::Queued, at(1))

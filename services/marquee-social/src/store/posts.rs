@@ -1,5 +1,5 @@
-//! The durable ledger: one row per (review, account), in SQLite or
-//! PostgreSQL through portable SQL. It is what makes "never twice" hold.
+//! The posts ledger: one row per (review, account). It is what makes
+//! "never twice" hold.
 //!
 //! A row's life: `queued` (recorded by the handler with its composed text)
 //! -> `pending` (written *before* the request goes out, with a deterministic
@@ -8,20 +8,16 @@
 //! worker looks it up there, or resends with the same key, never blindly.
 //! In dry-run the handler writes `dry_run` rows instead: the outbox.
 
+use std::str::FromStr;
+
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
+use super::{Store, from_micros, micros};
 use crate::compose::{ComposedPost, Network};
-
-/// Why the ledger failed; every variant is worth retrying.
-#[derive(Debug, thiserror::Error)]
-pub enum LedgerError {
-    /// The database failed or held something this build cannot read.
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
+use crate::error::StoreError;
 
 /// Where a post stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -50,15 +46,24 @@ impl Status {
             Self::DryRun => "dry_run",
         }
     }
+}
 
-    fn parse(text: &str) -> anyhow::Result<Self> {
+/// A status this build does not know, read from the database.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown post status {0:?} in the ledger")]
+pub struct UnknownStatus(String);
+
+impl FromStr for Status {
+    type Err = UnknownStatus;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
         Ok(match text {
             "queued" => Self::Queued,
             "pending" => Self::Pending,
             "posted" => Self::Posted,
             "failed" => Self::Failed,
             "dry_run" => Self::DryRun,
-            other => anyhow::bail!("unknown ledger status {other:?}"),
+            other => return Err(UnknownStatus(other.to_owned())),
         })
     }
 }
@@ -86,7 +91,7 @@ pub struct Entry {
     /// The account's name.
     pub account: String,
     /// The account's network.
-    pub network: String,
+    pub network: Network,
     /// Where it stands.
     pub status: Status,
     /// Sent as `Idempotency-Key` (Mastodon) or used as the record key (Bluesky).
@@ -109,7 +114,7 @@ pub struct Entry {
     pub updated_at: DateTime<Utc>,
 }
 
-const SCHEMA: [&str; 2] = [
+pub(super) const SCHEMA: [&str; 2] = [
     "CREATE TABLE IF NOT EXISTS social_posts (
         review_id TEXT NOT NULL,
         account TEXT NOT NULL,
@@ -131,45 +136,19 @@ const SCHEMA: [&str; 2] = [
         ON social_posts (account, status, not_before)",
 ];
 
-const COLUMNS: &str = "review_id, account, network, status, idempotency_key, post, attempts, \
-     not_before, remote_id, remote_url, reason, created_at, updated_at";
-
-/// The posts ledger.
-#[derive(Debug, Clone)]
-pub struct Ledger {
-    pool: AnyPool,
+/// `SELECT` of every column [`entry`] reads, then `$rest`.
+macro_rules! select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT review_id, account, network, status, idempotency_key, post, attempts, \
+             not_before, remote_id, remote_url, reason, created_at, updated_at \
+             FROM social_posts ",
+            $rest
+        )
+    };
 }
 
-fn micros(at: DateTime<Utc>) -> i64 {
-    at.timestamp_micros()
-}
-
-fn from_micros(micros: i64) -> anyhow::Result<DateTime<Utc>> {
-    DateTime::from_timestamp_micros(micros).context("Failed to read a stored timestamp")
-}
-
-impl Ledger {
-    /// Connects to `database_url` and creates the table if missing.
-    pub async fn open(database_url: &str) -> Result<Self, LedgerError> {
-        let pool = marquee_runtime::database::connect(database_url).await?;
-        for statement in SCHEMA {
-            sqlx::query(statement)
-                .execute(&pool)
-                .await
-                .context("Failed to create the social ledger")?;
-        }
-        Ok(Self { pool })
-    }
-
-    /// Whether the database answers.
-    pub async fn check(&self) -> Result<(), LedgerError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .context("Failed to reach the social database")?;
-        Ok(())
-    }
-
+impl Store {
     /// Records `post` as `status` unless a row for its review and account
     /// exists; returns whether it was new. Replays and redeliveries land
     /// here and change nothing.
@@ -179,7 +158,7 @@ impl Ledger {
         post: &NewPost,
         status: Status,
         now: DateTime<Utc>,
-    ) -> Result<bool, LedgerError> {
+    ) -> Result<bool, StoreError> {
         let body = serde_json::to_string(&post.post).context("Failed to encode a post")?;
         let done = sqlx::query(
             "INSERT INTO social_posts (review_id, account, network, status, idempotency_key, \
@@ -201,33 +180,34 @@ impl Ledger {
     }
 
     /// The row of `review_id` for `account`.
-    pub async fn get(&self, review_id: &str, account: &str) -> Result<Option<Entry>, LedgerError> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM social_posts WHERE review_id = $1 AND account = $2"
-        ))
-        .bind(review_id)
-        .bind(account)
-        .fetch_optional(&self.pool)
-        .await
-        .context("Failed to read the ledger")?;
+    pub async fn get(&self, review_id: &str, account: &str) -> Result<Option<Entry>, StoreError> {
+        let row = sqlx::query(select!("WHERE review_id = $1 AND account = $2"))
+            .bind(review_id)
+            .bind(account)
+            .fetch_optional(&self.pool)
+            .await
+            .context("Failed to read the ledger")?;
         Ok(row.map(|row| entry(&row)).transpose()?)
     }
 
     /// The newest rows first, at most `limit`; `dry_run_only` keeps the outbox.
-    pub async fn list(&self, dry_run_only: bool, limit: i64) -> Result<Vec<Entry>, LedgerError> {
-        let filter = if dry_run_only {
-            "WHERE status = 'dry_run'"
+    pub async fn list(&self, dry_run_only: bool, limit: i64) -> Result<Vec<Entry>, StoreError> {
+        let query = if dry_run_only {
+            sqlx::query(select!(
+                "WHERE status = $2 ORDER BY created_at DESC, review_id, account LIMIT $1"
+            ))
+            .bind(limit)
+            .bind(Status::DryRun.as_str())
         } else {
-            ""
+            sqlx::query(select!(
+                "ORDER BY created_at DESC, review_id, account LIMIT $1"
+            ))
+            .bind(limit)
         };
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM social_posts {filter} \
-             ORDER BY created_at DESC, review_id, account LIMIT $1"
-        ))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .context("Failed to read the ledger")?;
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .context("Failed to read the ledger")?;
         Ok(rows.iter().map(entry).collect::<anyhow::Result<_>>()?)
     }
 
@@ -236,10 +216,9 @@ impl Ledger {
         &self,
         account: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<Entry>, LedgerError> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM social_posts \
-             WHERE account = $1 AND status IN ('queued', 'pending') \
+    ) -> Result<Option<Entry>, StoreError> {
+        let row = sqlx::query(select!(
+            "WHERE account = $1 AND status IN ('queued', 'pending') \
              AND not_before <= $2 AND lease_until <= $2 \
              ORDER BY created_at, review_id LIMIT 1"
         ))
@@ -252,7 +231,7 @@ impl Ledger {
     }
 
     /// When the next row of `account` waiting to be sent falls due.
-    pub async fn next_wake(&self, account: &str) -> Result<Option<DateTime<Utc>>, LedgerError> {
+    pub async fn next_wake(&self, account: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let row = sqlx::query(
             "SELECT MIN(CASE WHEN not_before > lease_until THEN not_before ELSE lease_until END) \
              FROM social_posts WHERE account = $1 AND status IN ('queued', 'pending')",
@@ -273,7 +252,7 @@ impl Ledger {
         entry: &Entry,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-    ) -> Result<bool, LedgerError> {
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE social_posts SET status = 'pending', lease_until = $1, \
              attempts = attempts + 1, updated_at = $2 \
@@ -297,7 +276,7 @@ impl Ledger {
         remote_id: Option<&str>,
         remote_url: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<(), LedgerError> {
+    ) -> Result<(), StoreError> {
         self.finish(entry, Status::Posted, remote_id, remote_url, None, now)
             .await
     }
@@ -308,7 +287,7 @@ impl Ledger {
         entry: &Entry,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), LedgerError> {
+    ) -> Result<(), StoreError> {
         self.finish(entry, Status::Failed, None, None, Some(reason), now)
             .await
     }
@@ -321,7 +300,7 @@ impl Ledger {
         remote_url: Option<&str>,
         reason: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<(), LedgerError> {
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE social_posts SET status = $1, remote_id = $2, remote_url = $3, reason = $4, \
              lease_until = 0, updated_at = $5 WHERE review_id = $6 AND account = $7",
@@ -346,7 +325,7 @@ impl Ledger {
         not_before: DateTime<Utc>,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), LedgerError> {
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE social_posts SET not_before = $1, reason = $2, lease_until = 0, \
              updated_at = $3 WHERE review_id = $4 AND account = $5",
@@ -370,7 +349,7 @@ impl Ledger {
         review_id: &str,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<u64, LedgerError> {
+    ) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE social_posts SET status = 'failed', reason = $1, updated_at = $2 \
              WHERE review_id = $3 AND status = 'queued'",
@@ -385,7 +364,7 @@ impl Ledger {
     }
 
     /// When `account` last had a post accepted, to keep spacing across restarts.
-    pub async fn last_posted(&self, account: &str) -> Result<Option<DateTime<Utc>>, LedgerError> {
+    pub async fn last_posted(&self, account: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let row = sqlx::query(
             "SELECT MAX(updated_at) FROM social_posts WHERE account = $1 AND status = 'posted'",
         )
@@ -403,8 +382,8 @@ fn entry(row: &sqlx::any::AnyRow) -> anyhow::Result<Entry> {
     Ok(Entry {
         review_id: row.try_get("review_id")?,
         account: row.try_get("account")?,
-        network: row.try_get("network")?,
-        status: Status::parse(&row.try_get::<String, _>("status")?)?,
+        network: row.try_get::<String, _>("network")?.parse()?,
+        status: row.try_get::<String, _>("status")?.parse()?,
         idempotency_key: row.try_get("idempotency_key")?,
         post: serde_json::from_str(&post).context("Failed to decode a stored post")?,
         attempts: row.try_get("attempts")?,
