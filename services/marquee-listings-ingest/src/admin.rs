@@ -38,7 +38,10 @@ pub(crate) fn router(service: ListingsIngest) -> Router {
 #[utoipa::path(get, path = "/admin/listings-ingest/sources", tag = "listings-ingest",
     security(("bearer" = [])), responses((status = 200, body = [SourceHealth])))]
 async fn sources(State(admin): State<Admin>) -> Response {
-    admin.service.health.respond().await
+    match admin.service.health.list().await {
+        Ok(sources) => Json(sources).into_response(),
+        Err(error) => marquee_runtime::error::HttpError::from(error).into_response(),
+    }
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -112,7 +112,7 @@ pub use normalize::{screening_id, title_key};
 pub use pipeline::{Outcome, PollReport};
 pub use settings::{Settings, SourceKind, SourceSettings, VenueSettings};
 
-use marquee_runtime::sources::{PollOutcome, SourceHealthLog, SourceRef};
+use marquee_ingest::{PollOutcome, SourceHealthLog, SourceRef};
 
 use crate::handler::ReviewsHandler;
 use crate::ledger::Ledger;

@@ -67,8 +67,9 @@ pub(crate) fn parse_date(text: &str) -> Option<DateTime<Utc>> {
 }
 
 impl Draft {
-    /// Checks the required fields and makes every field safe.
-    pub(crate) fn finish(self, base: &Url) -> Result<Candidate, IngestError> {
+    /// Checks the required fields and makes every field safe; `now` stands
+    /// in for a missing date.
+    pub(crate) fn finish(self, base: &Url, now: DateTime<Utc>) -> Result<Candidate, IngestError> {
         let link = self.url.as_deref().or(self.id.as_deref()).ok_or_else(|| {
             IngestError::InvalidItem("an item has neither a link nor an id".to_owned())
         })?;
@@ -81,7 +82,8 @@ impl Draft {
                 IngestError::InvalidItem(format!("item link {link:?} is not an http(s) URL"))
             })?;
         let id = self.id.unwrap_or_else(|| url.to_string());
-        let id = ReviewId::parse(&id).map_err(IngestError::InvalidItem)?;
+        let id =
+            ReviewId::parse(&id).map_err(|error| IngestError::InvalidItem(error.to_string()))?;
         let headline = self.headline.as_deref().map(plain_text).unwrap_or_default();
         if headline.is_empty() {
             return Err(IngestError::InvalidItem(format!(
@@ -139,7 +141,7 @@ impl Draft {
             .map(|a| plain_text(a).trim_start_matches("By ").trim().to_owned())
             .filter(|a| !a.is_empty());
         let published = self.published_at.or(self.updated_at);
-        let published_at = published.unwrap_or_else(Utc::now);
+        let published_at = published.unwrap_or(now);
         Ok(Candidate {
             review: Review {
                 id,
@@ -197,14 +199,8 @@ fn paragraphs(text: &str) -> String {
     text.split("\n\n")
         .map(str::trim)
         .filter(|p| !p.is_empty())
-        .map(|p| format!("<p>{}</p>", escape(p)))
+        .map(|p| format!("<p>{}</p>", marquee_runtime::html::escape(p)))
         .collect()
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -216,6 +212,10 @@ mod tests {
         Url::parse("https://example.com/").unwrap()
     }
 
+    fn now() -> DateTime<Utc> {
+        "2026-11-23T12:00:00Z".parse().unwrap()
+    }
+
     #[test]
     fn a_minimal_item_gets_sensible_defaults() {
         let draft = Draft {
@@ -223,7 +223,7 @@ mod tests {
             headline: Some("Hamnet review &#8211; a raw portrait of grief ★★★★☆".into()),
             ..Draft::default()
         };
-        let candidate = draft.finish(&base()).unwrap();
+        let candidate = draft.finish(&base(), now()).unwrap();
         let review = candidate.review;
         assert_eq!(review.id.as_str(), "https://example.com/reviews/hamnet");
         assert_eq!(review.film.title, "Hamnet");
@@ -235,20 +235,20 @@ mod tests {
 
     #[test]
     fn items_without_link_or_headline_are_rejected() {
-        assert!(Draft::default().finish(&base()).is_err());
+        assert!(Draft::default().finish(&base(), now()).is_err());
         let no_headline = Draft {
             url: Some("https://example.com/a".into()),
             headline: Some("<b> </b>".into()),
             ..Draft::default()
         };
-        let err = no_headline.finish(&base()).unwrap_err();
+        let err = no_headline.finish(&base(), now()).unwrap_err();
         assert!(err.to_string().contains("has no headline"), "{err}");
         let bad_scheme = Draft {
             url: Some("javascript:alert(1)".into()),
             headline: Some("x".into()),
             ..Draft::default()
         };
-        assert!(bad_scheme.finish(&base()).is_err());
+        assert!(bad_scheme.finish(&base(), now()).is_err());
     }
 
     #[test]

@@ -1,7 +1,15 @@
-//! Why a source, a document or an item was rejected.
+//! Why a source, a document, an item or a webhook delivery was rejected,
+//! and how a refused delivery answers over HTTP.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use marquee_runtime::error::HttpError;
+
+use crate::webhook::WEBHOOK_SOURCE;
 
 /// A rejection while fetching, parsing or publishing. Every one is logged with
-/// its source and counted by [`IngestError::kind`]; none stops the service.
+/// its source and counted by [`IngestError::kind`] (through
+/// [`marquee_ingest::PollReport::reject`]); none stops the service.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     /// Fetching the document was refused or failed.
@@ -36,15 +44,70 @@ impl IngestError {
             Self::Unexpected(_) => "unexpected",
         }
     }
+}
 
-    /// Logs and counts the rejection; the caller carries on with the next thing.
-    pub(crate) fn report(&self, source: &str) {
-        tracing::warn!(source = %source, reason = %self, kind = self.kind(), "Rejected input from a review source");
-        metrics::counter!(
-            "marquee_ingest_rejected_total",
-            "source" => source.to_owned(),
-            "reason" => self.kind()
-        )
-        .increment(1);
+impl marquee_ingest::Rejection for IngestError {
+    fn kind(&self) -> &'static str {
+        IngestError::kind(self)
+    }
+}
+
+/// Why a CMS webhook delivery was refused; answered as JSON
+/// `{"error": "…"}`, logged and counted in `marquee_ingest_rejected_total`.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WebhookError {
+    /// No secret is configured.
+    #[error("the CMS webhook is disabled: set webhook_secret to enable it")]
+    Disabled,
+    /// The timestamp or signature is missing, wrong, stale or used.
+    #[error("{0}")]
+    Signature(String),
+    /// The body is not the JSON the webhook takes.
+    #[error("invalid webhook body: {0}")]
+    MalformedJson(#[from] serde_json::Error),
+    /// The payload lacks something, or a value in it is refused.
+    #[error("{0}")]
+    InvalidItem(String),
+    /// The review could not be published or recorded (retry later).
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+}
+
+impl WebhookError {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Disabled => "disabled",
+            Self::Signature(_) => "signature",
+            Self::MalformedJson(_) => "malformed_json",
+            Self::InvalidItem(_) => "invalid_item",
+            Self::Ingest(error) => error.kind(),
+        }
+    }
+}
+
+impl From<&WebhookError> for HttpError {
+    fn from(error: &WebhookError) -> Self {
+        match error {
+            WebhookError::Disabled => HttpError::not_found(error),
+            WebhookError::Signature(_) => HttpError::new(StatusCode::UNAUTHORIZED, error),
+            WebhookError::MalformedJson(_)
+            | WebhookError::InvalidItem(_)
+            | WebhookError::Ingest(IngestError::InvalidItem(_)) => HttpError::bad_request(error),
+            // 503 so the CMS retries; the chain stays in the log.
+            WebhookError::Ingest(_) => HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the review could not be recorded now; retry later (the service log says why)",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for WebhookError {
+    fn into_response(self) -> Response {
+        let answer = HttpError::from(&self);
+        tracing::warn!(source = WEBHOOK_SOURCE, reason = %format!("{self:#}"), status = answer.status().as_u16(), "Rejected a CMS webhook");
+        metrics::counter!("marquee_ingest_rejected_total", "source" => WEBHOOK_SOURCE, "reason" => self.kind())
+            .increment(1);
+        answer.into_response()
     }
 }

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+use marquee_runtime::html::escape;
 use url::Url;
 
 use crate::draft::{Candidate, Draft, fill, parse_date};
@@ -9,10 +11,11 @@ use crate::error::IngestError;
 use crate::film::rating_from_text;
 
 /// Every item of the feed in `text`: the feed as a whole is rejected when it
-/// is not a feed; a bad item is rejected alone.
+/// is not a feed; a bad item is rejected alone. `now` dates undated items.
 pub(crate) fn parse_feed(
     text: &str,
     base: &Url,
+    now: DateTime<Utc>,
 ) -> Result<Vec<Result<Candidate, IngestError>>, IngestError> {
     let text = without_prolog(text)?;
     within_depth(text)?;
@@ -30,7 +33,7 @@ pub(crate) fn parse_feed(
             ));
         }
     };
-    Ok(drafts.into_iter().map(|d| d.finish(base)).collect())
+    Ok(drafts.into_iter().map(|d| d.finish(base, now)).collect())
 }
 
 /// The document without its XML declaration, refusing entity declarations.
@@ -169,7 +172,7 @@ fn atom_draft(entry: &atom_syndication::Entry) -> Draft {
     use atom_syndication::TextType;
     let text = |t: &atom_syndication::Text| match t.r#type {
         // Plain text may hold a literal "<" that must not be read as markup.
-        TextType::Text => escape_text(&t.value),
+        TextType::Text => escape(&t.value),
         TextType::Html | TextType::Xhtml => t.value.clone(),
     };
     let link = |rel: &str| {
@@ -187,13 +190,13 @@ fn atom_draft(entry: &atom_syndication::Entry) -> Draft {
         body_html: entry.content().and_then(|c| {
             let value = c.value()?;
             Some(match c.content_type() {
-                Some("text") => format!("<p>{}</p>", escape_text(value)),
+                Some("text") => format!("<p>{}</p>", escape(value)),
                 _ => value.to_owned(),
             })
         }),
         author: entry.authors().first().map(|a| a.name().to_owned()),
-        published_at: entry.published().map(|d| d.with_timezone(&chrono::Utc)),
-        updated_at: Some(entry.updated().with_timezone(&chrono::Utc)),
+        published_at: entry.published().map(|d| d.with_timezone(&Utc)),
+        updated_at: Some(entry.updated().with_timezone(&Utc)),
         ..Draft::default()
     };
     categories(
@@ -276,10 +279,6 @@ fn media_image<E: Extension>(
     );
 }
 
-fn escape_text(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;")
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -304,7 +303,7 @@ mod tests {
         let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><rss version="2.0"><channel><title>&lol2;</title></channel></rss>"#;
         let base = Url::parse("https://example.com/").unwrap();
         assert!(matches!(
-            parse_feed(bomb, &base),
+            parse_feed(bomb, &base, "2026-11-23T12:00:00Z".parse().unwrap()),
             Err(IngestError::EntityDeclaration)
         ));
     }

@@ -70,6 +70,30 @@ pub enum SourceSettings {
     },
 }
 
+impl marquee_ingest::Source for SourceSettings {
+    fn name(&self) -> &str {
+        SourceSettings::name(self)
+    }
+
+    fn kind(&self) -> &str {
+        match self {
+            Self::Feed { .. } => "feed",
+            Self::Pages { .. } => "pages",
+        }
+    }
+
+    fn url(&self) -> &Url {
+        match self {
+            Self::Feed { url, .. } => url,
+            Self::Pages { index_url, .. } => index_url,
+        }
+    }
+
+    fn poll_interval(&self) -> Duration {
+        SourceSettings::poll_interval(self)
+    }
+}
+
 impl SourceSettings {
     /// The source's name.
     pub fn name(&self) -> &str {

@@ -1,30 +1,22 @@
-//! `POST /webhooks/cms`: the CMS pushes publications, edits and withdrawals.
+//! The CMS webhook's contract: the body it sends, how it is signed, and
+//! what a delivery asks for. The route itself is in [`crate::http`].
 //!
 //! Authentication: `X-Marquee-Timestamp: <unix seconds>` and
 //! `X-Marquee-Signature: sha256=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`.
 //! A timestamp outside the replay window, a wrong signature, or a signature
 //! already used is answered 401 with the reason.
 
-use std::sync::Arc;
-
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use marquee_events::{Rating, ReviewId};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha2::Sha256;
 use url::Url;
 
-use crate::Inner;
 use crate::draft::Draft;
-use crate::error::IngestError;
-use crate::ledger::Withdrawn;
-use crate::pipeline::Outcome;
+use crate::error::WebhookError;
 
 /// Source name of webhook deliveries in logs, metrics and the ledger.
 pub const WEBHOOK_SOURCE: &str = "cms-webhook";
@@ -124,134 +116,58 @@ pub struct WebhookImage {
     pub alt: Option<String>,
 }
 
-/// An answer with a JSON body saying why, logged and counted when a rejection.
-fn answer(status: StatusCode, kind: &'static str, message: String) -> Response {
-    if status.is_client_error() || status.is_server_error() {
-        tracing::warn!(source = WEBHOOK_SOURCE, reason = %message, status = status.as_u16(), "Rejected a CMS webhook");
-        metrics::counter!("marquee_ingest_rejected_total", "source" => WEBHOOK_SOURCE, "reason" => kind)
-            .increment(1);
-        return (status, Json(serde_json::json!({ "error": message }))).into_response();
-    }
-    (
-        status,
-        Json(serde_json::json!({ "outcome": kind, "id": message })),
-    )
-        .into_response()
+/// A delivery whose timestamp and signature checked out.
+#[derive(Debug)]
+pub(crate) struct Signed {
+    /// The signature, hex: claimed once so a replay is refused.
+    pub(crate) signature: String,
+    /// When the signature stops being accepted, Unix seconds.
+    pub(crate) expires_at: i64,
 }
 
-fn unauthorized(message: impl Into<String>) -> Response {
-    answer(StatusCode::UNAUTHORIZED, "signature", message.into())
+fn refused(message: impl Into<String>) -> WebhookError {
+    WebhookError::Signature(message.into())
 }
 
-/// Handles one delivery.
-#[tracing::instrument(skip_all)]
-pub(crate) async fn receive(
-    State(inner): State<Arc<Inner>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let Some(secret) = &inner.webhook_secret else {
-        return answer(
-            StatusCode::NOT_FOUND,
-            "disabled",
-            "the CMS webhook is disabled: set webhook_secret to enable it".to_owned(),
-        );
-    };
+/// Checks the timestamp (within `window_secs` of `now`, Unix seconds) and
+/// the HMAC of `body`.
+pub(crate) fn verify(
+    secret: &SecretString,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: i64,
+    window_secs: u64,
+) -> Result<Signed, WebhookError> {
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let Some(timestamp) = header(TIMESTAMP_HEADER) else {
-        return unauthorized("missing X-Marquee-Timestamp header");
-    };
-    let Ok(sent_at) = timestamp.trim().parse::<i64>() else {
-        return unauthorized("X-Marquee-Timestamp must be Unix seconds");
-    };
-    let now = Utc::now().timestamp();
-    let window = i64::try_from(inner.webhook_replay_window_secs).unwrap_or(i64::MAX);
+    let timestamp =
+        header(TIMESTAMP_HEADER).ok_or_else(|| refused("missing X-Marquee-Timestamp header"))?;
+    let sent_at = timestamp
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| refused("X-Marquee-Timestamp must be Unix seconds"))?;
+    let window = i64::try_from(window_secs).unwrap_or(i64::MAX);
     if now.saturating_sub(sent_at).abs() > window {
-        return unauthorized(format!(
+        return Err(refused(format!(
             "X-Marquee-Timestamp is outside the {window}-second replay window (check the sender's clock)"
-        ));
+        )));
     }
-    let Some(signature) = header(SIGNATURE_HEADER) else {
-        return unauthorized("missing X-Marquee-Signature header");
-    };
+    let signature =
+        header(SIGNATURE_HEADER).ok_or_else(|| refused("missing X-Marquee-Signature header"))?;
     let Some(Ok(signature)) = signature.trim().strip_prefix("sha256=").map(hex::decode) else {
-        return unauthorized("X-Marquee-Signature must be sha256=<hex digest>");
+        return Err(refused("X-Marquee-Signature must be sha256=<hex digest>"));
     };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes()) else {
-        return unauthorized("the webhook secret cannot key HMAC-SHA256");
-    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
+        .map_err(|_| refused("the webhook secret cannot key HMAC-SHA256"))?;
     mac.update(timestamp.as_bytes());
     mac.update(b".");
-    mac.update(&body);
+    mac.update(body);
     // `verify_slice` compares in constant time.
-    if mac.verify_slice(&signature).is_err() {
-        return unauthorized("X-Marquee-Signature does not match the body and timestamp");
-    }
-    let payload: WebhookPayload = match serde_json::from_slice(&body) {
-        Ok(payload) => payload,
-        Err(error) => {
-            return answer(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                format!("invalid webhook body: {error}"),
-            );
-        }
-    };
-    let action = match Action::try_from(payload) {
-        Ok(action) => action,
-        Err(message) => return answer(StatusCode::BAD_REQUEST, "invalid_item", message),
-    };
-    let signature = hex::encode(signature);
-    match inner
-        .pipeline
-        .ledger
-        .claim_signature(&signature, sent_at.saturating_add(window), now)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return unauthorized("this signature was already used: replayed request"),
-        Err(error) => {
-            return answer(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unexpected",
-                format!("{error:#}"),
-            );
-        }
-    }
-    let result = match action {
-        Action::Review(draft, base) => match draft.finish(&base) {
-            Ok(candidate) => inner.pipeline.accept(WEBHOOK_SOURCE, candidate, true).await,
-            Err(error) => Err(error),
-        },
-        Action::Withdraw(id, reason) => {
-            inner
-                .pipeline
-                .withdraw(WEBHOOK_SOURCE, id, reason, Withdrawn::ByCms)
-                .await
-        }
-    };
-    match result {
-        Ok(outcome) => {
-            let kind = match outcome {
-                Outcome::Published => "published",
-                Outcome::Updated => "updated",
-                Outcome::Unchanged => "unchanged",
-                Outcome::Withdrawn => "withdrawn",
-            };
-            answer(StatusCode::OK, kind, String::new())
-        }
-        Err(error) => {
-            // Not processed: free the signature so the CMS's retry is accepted.
-            if let Err(release) = inner.pipeline.ledger.release_signature(&signature).await {
-                tracing::warn!(source = WEBHOOK_SOURCE, reason = %format!("{release:#}"), "Could not release a webhook signature");
-            }
-            let status = match error {
-                IngestError::InvalidItem(_) => StatusCode::BAD_REQUEST,
-                _ => StatusCode::SERVICE_UNAVAILABLE,
-            };
-            answer(status, error.kind(), error.to_string())
-        }
-    }
+    mac.verify_slice(&signature)
+        .map_err(|_| refused("X-Marquee-Signature does not match the body and timestamp"))?;
+    Ok(Signed {
+        signature: hex::encode(signature),
+        expires_at: sent_at.saturating_add(window),
+    })
 }
 
 /// A validated webhook request.
@@ -262,30 +178,39 @@ pub(crate) enum Action {
     Withdraw(ReviewId, String),
 }
 
-impl TryFrom<WebhookPayload> for Action {
-    type Error = String;
+fn invalid(message: impl Into<String>) -> WebhookError {
+    WebhookError::InvalidItem(message.into())
+}
 
-    fn try_from(payload: WebhookPayload) -> Result<Self, String> {
+impl TryFrom<WebhookPayload> for Action {
+    type Error = WebhookError;
+
+    fn try_from(payload: WebhookPayload) -> Result<Self, WebhookError> {
         if payload.action == WebhookAction::Withdrawn {
             let id = payload
                 .id
                 .or(payload.review.map(|r| r.id))
-                .ok_or("a withdrawal needs `id` (or `review.id`)")?;
+                .ok_or_else(|| invalid("a withdrawal needs `id` (or `review.id`)"))?;
             let reason = payload
                 .reason
                 .unwrap_or_else(|| "withdrawn by CMS webhook".to_owned());
-            return Ok(Self::Withdraw(ReviewId::parse(&id)?, reason));
+            let id = ReviewId::parse(&id).map_err(|error| invalid(error.to_string()))?;
+            return Ok(Self::Withdraw(id, reason));
         }
         let review = payload
             .review
-            .ok_or("`review` is required for published and updated actions")?;
-        let url = Url::parse(&review.url)
-            .map_err(|e| format!("review.url {:?} is not an absolute URL: {e}", review.url))?;
+            .ok_or_else(|| invalid("`review` is required for published and updated actions"))?;
+        let url = Url::parse(&review.url).map_err(|e| {
+            invalid(format!(
+                "review.url {:?} is not an absolute URL: {e}",
+                review.url
+            ))
+        })?;
         let rating = review
             .rating
             .map(Rating::try_from)
             .transpose()
-            .map_err(|e| format!("review.rating: {e}"))?;
+            .map_err(|e| invalid(format!("review.rating: {e}")))?;
         let (film_title, film_year) = review
             .film
             .map_or((None, None), |f| (Some(f.title), f.year));

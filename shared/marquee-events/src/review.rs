@@ -17,10 +17,10 @@ pub struct ReviewId(String);
 
 impl ReviewId {
     /// A review id; blank ids are refused.
-    pub fn parse(id: &str) -> Result<Self, String> {
+    pub fn parse(id: &str) -> Result<Self, BlankId> {
         let id = id.trim();
         if id.is_empty() {
-            return Err("a review id cannot be blank".to_owned());
+            return Err(BlankId("review"));
         }
         Ok(Self(id.to_owned()))
     }
@@ -30,6 +30,11 @@ impl ReviewId {
         &self.0
     }
 }
+
+/// An id that is blank (or only whitespace), which no review or screening has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a {0} id cannot be blank")]
+pub struct BlankId(pub &'static str);
 
 impl std::fmt::Display for ReviewId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

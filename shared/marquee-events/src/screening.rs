@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::envelope::decode_data;
-use crate::{DecodeError, EventData, EventFamily, ReviewId, topics};
+use crate::{BlankId, DecodeError, EventData, EventFamily, ReviewId, topics};
 
 /// Stable id of a screening, derived from venue, film and start by the ingest service.
 #[derive(
@@ -17,12 +17,17 @@ pub struct ScreeningId(String);
 
 impl ScreeningId {
     /// A screening id; blank ids are refused.
-    pub fn parse(id: &str) -> Result<Self, String> {
+    pub fn parse(id: &str) -> Result<Self, BlankId> {
         let id = id.trim();
         if id.is_empty() {
-            return Err("a screening id cannot be blank".to_owned());
+            return Err(BlankId("screening"));
         }
         Ok(Self(id.to_owned()))
+    }
+
+    /// The id of a screening named by `uuid` (never blank).
+    pub fn from_uuid(uuid: uuid::Uuid) -> Self {
+        Self(uuid.to_string())
     }
 
     /// The id as text.

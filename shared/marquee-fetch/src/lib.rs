@@ -150,6 +150,19 @@ impl Fetcher {
         }
     }
 
+    /// Fetches `url` unconditionally: the document, read in full. (Without
+    /// validators no 304 is expected; one would be refused like any other
+    /// redirect without a `Location`.)
+    pub async fn get_in_full(&self, url: &Url) -> Result<Document, FetchError> {
+        match self.get(url, None).await? {
+            Fetched::Document(document) => Ok(document),
+            Fetched::NotModified => Err(FetchError::Status {
+                url: url.to_string(),
+                status: StatusCode::NOT_MODIFIED.as_u16(),
+            }),
+        }
+    }
+
     /// Refuses non-http(s) URLs and, unless allowed, private destinations.
     async fn guard(&self, url: &Url) -> Result<(), FetchError> {
         if !matches!(url.scheme(), "http" | "https") {

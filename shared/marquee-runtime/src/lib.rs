@@ -11,5 +11,4 @@ pub mod html;
 pub mod http;
 pub mod jobs;
 pub mod shutdown;
-pub mod sources;
 pub mod telemetry;

@@ -18,7 +18,7 @@ async fn rss_app(grace_secs: u64) -> TestApp {
 async fn rss_items_are_published_with_their_fields() {
     let mut app = rss_app(3600).await;
     let reports = app.poll().await;
-    assert_eq!(reports["cms"].published, 3);
+    assert_eq!(reports["cms"].new, 3);
     assert_eq!(reports["cms"].rejected, 0);
 
     let events = app.events().await;
@@ -95,7 +95,7 @@ async fn an_unchanged_repoll_publishes_nothing_and_uses_conditional_get() {
     assert_eq!(app.events().await.len(), 3);
 
     let reports = app.poll().await;
-    assert_eq!(reports["cms"].published + reports["cms"].updated, 0);
+    assert_eq!(reports["cms"].new + reports["cms"].changed, 0);
     assert!(app.events().await.is_empty());
     assert_eq!(app.upstream.answers("/feed.rss"), vec![200, 304]);
 }
@@ -134,7 +134,7 @@ async fn an_edit_publishes_updated_under_the_same_id() {
 
     let edited = fixture("feed.rss").replace("a raw, aching portrait", "a raw, luminous portrait");
     app.upstream.serve("/feed.rss", RSS, &edited);
-    assert_eq!(app.poll().await["cms"].updated, 1);
+    assert_eq!(app.poll().await["cms"].changed, 1);
     let events = app.events().await;
     assert_eq!(events.len(), 1);
     let ReviewEvent::Updated(update) = &events[0].data else {
@@ -174,7 +174,7 @@ async fn an_item_gone_past_the_grace_period_is_withdrawn() {
     app.poll().await;
     assert!(app.events().await.is_empty());
     app.upstream.serve("/feed.rss", RSS, &text);
-    assert_eq!(app.poll().await["cms"].published, 1);
+    assert_eq!(app.poll().await["cms"].new, 1);
 }
 
 #[tokio::test]
@@ -214,7 +214,7 @@ async fn atom_entries_are_published() {
     let mut app = TestApp::spawn(|up| vec![feed("atom", up.url("/feed.atom"))], |_| {}).await;
     app.upstream
         .serve("/feed.atom", "application/atom+xml", &fixture("feed.atom"));
-    assert_eq!(app.poll().await["atom"].published, 2);
+    assert_eq!(app.poll().await["atom"].new, 2);
     let reviews = published(&app.events().await);
     let jeanne = &reviews["urn:marquee:review:2001"];
     assert_eq!(

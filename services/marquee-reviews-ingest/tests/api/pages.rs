@@ -17,7 +17,7 @@ async fn pages_like_the_reference_page_are_read_from_their_markup() {
     up.serve("/pages/plain-page.html", HTML, &fixture("plain-page.html"));
 
     let reports = app.poll().await;
-    assert_eq!(reports["site"].published, 2, "{reports:?}");
+    assert_eq!(reports["site"].new, 2, "{reports:?}");
     // The index links the reference page twice (once with a #fragment): fetched once.
     assert_eq!(
         app.upstream.answers("/pages/reference-page.html"),
@@ -88,7 +88,7 @@ async fn json_ld_and_opengraph_pages_are_read_from_a_sitemap() {
     up.serve("/pages/og-only.html", HTML, &fixture("og-only.html"));
 
     let reports = app.poll().await;
-    assert_eq!(reports["site"].published, 3, "{reports:?}");
+    assert_eq!(reports["site"].new, 3, "{reports:?}");
     let reviews = published(&app.events().await);
 
     let hamnet = &reviews["https://marquee.test/reviews/hamnet"];

@@ -67,9 +67,9 @@ async fn malformed_sources_are_rejected_and_the_others_keep_flowing() {
             "{name}: {:?}",
             reports[name]
         );
-        assert_eq!(reports[name].published, 0, "{name}");
+        assert_eq!(reports[name].new, 0, "{name}");
     }
-    assert_eq!(reports["good"].published, 3);
+    assert_eq!(reports["good"].new, 3);
     assert_eq!(reports["good"].rejected, 0);
     let events = app.events().await;
     assert_eq!(published(&events).len(), 3);
@@ -89,7 +89,7 @@ async fn a_bad_item_is_rejected_alone() {
     );
     app.upstream.serve("/feed.rss", RSS, &feed_with_bad_items);
     let report = &app.poll().await["cms"];
-    assert_eq!(report.published, 3);
+    assert_eq!(report.new, 3);
     // Each bad item before each of the three good ones.
     assert_eq!(report.rejected, 6);
     assert_eq!(app.events().await.len(), 3);

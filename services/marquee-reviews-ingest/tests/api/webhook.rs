@@ -1,5 +1,6 @@
 use hmac::{Hmac, Mac};
 use marquee_events::ReviewEvent;
+use marquee_runtime::clock::{Clock, SystemClock};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -40,7 +41,7 @@ impl Webhook {
     }
 
     async fn send(&self, body: &str) -> (u16, Value) {
-        let now = chrono::Utc::now().timestamp();
+        let now = SystemClock.now().timestamp();
         self.send_raw(Some(now), Some(sign(SECRET, now, body)), body)
             .await
     }
@@ -145,7 +146,7 @@ async fn bad_missing_stale_and_replayed_signatures_are_refused() {
     let mut app = TestApp::spawn(|_| vec![], |s| s.webhook_replay_window_secs = 300).await;
     let hook = Webhook::serve(&app).await;
     let body = json!({"action": "withdrawn", "id": "cms-1"}).to_string();
-    let now = chrono::Utc::now().timestamp();
+    let now = SystemClock.now().timestamp();
 
     let cases = [
         ("no headers", None, None, "missing X-Marquee-Timestamp"),

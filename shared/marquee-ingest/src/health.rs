@@ -1,14 +1,13 @@
 //! The health of an ingest service's sources, kept in the service's own
 //! database so it survives restarts: when each was last polled, last read,
-//! last failed and why, what the last read saw. Both ingest services serve
-//! it at `GET /admin/{service}/sources`; the digest's freshness gate and the
-//! console read it there.
+//! last failed and why, what the last read saw. The core records every poll
+//! here and serves it at `GET /admin/{service}/sources` as the admin
+//! contract's [`SourceHealth`]; the digest's freshness gate and the console
+//! read it there.
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Response};
 use chrono::{DateTime, Utc};
 use marquee_admin::sources::SourceHealth;
 use sqlx::{AnyPool, Row};
@@ -23,7 +22,6 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS source_health (
     rejected BIGINT NOT NULL DEFAULT 0,
     events_published BIGINT NOT NULL DEFAULT 0
 )";
-
 
 /// A configured source: name, kind, URL.
 #[derive(Debug, Clone)]
@@ -61,7 +59,7 @@ pub struct SourceHealthLog {
 impl SourceHealthLog {
     /// Opens the records in `database_url` for `sources`.
     pub async fn open(database_url: &str, sources: Vec<SourceRef>) -> anyhow::Result<Self> {
-        let pool = crate::database::connect(database_url).await?;
+        let pool = marquee_runtime::database::connect(database_url).await?;
         sqlx::query(SCHEMA)
             .execute(&pool)
             .await
@@ -155,18 +153,6 @@ impl SourceHealthLog {
     pub fn sources(&self) -> &[SourceRef] {
         &self.sources
     }
-
-    /// The `GET …/sources` answer.
-    pub async fn respond(&self) -> Response {
-        match self.list().await {
-            Ok(sources) => Json(sources).into_response(),
-            Err(error) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({ "error": format!("{error:#}") })),
-            )
-                .into_response(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -194,7 +180,8 @@ mod tests {
         assert_eq!(before.len(), 2, "listed before any poll");
         assert_eq!(before[0].last_poll, None);
 
-        let first = Utc::now() - chrono::Duration::minutes(10);
+        let second = "2026-11-23T12:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let first = second - chrono::Duration::minutes(10);
         let good = PollOutcome {
             read: true,
             seen: 12,
@@ -202,7 +189,6 @@ mod tests {
             ..PollOutcome::default()
         };
         log.record("a", &good, first).await;
-        let second = Utc::now();
         let failed = PollOutcome {
             rejected: 1,
             error: Some("HTTP 500 from https://a.example/listings.ics".to_owned()),

@@ -1,0 +1,100 @@
+//! The public route: `POST /webhooks/cms`, where the CMS pushes
+//! publications, edits and withdrawals (body and signature in
+//! [`crate::WebhookPayload`]). A refusal answers 401, 400, 404 or 503 with
+//! the reason ([`crate::error::WebhookError`]); a delivery answers
+//! `{"outcome": "published" | "updated" | "unchanged" | "withdrawn", "id": ""}`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderMap;
+use axum::response::Json;
+use axum::routing::post;
+use marquee_ingest::Change;
+use serde::Serialize;
+
+use crate::Inner;
+use crate::error::{IngestError, WebhookError};
+use crate::store::Withdrawn;
+use crate::webhook::{Action, WEBHOOK_SOURCE, WebhookPayload, verify};
+
+/// `POST /webhooks/cms`, bodies capped at `max_body_bytes`.
+pub(crate) fn router(inner: Arc<Inner>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/webhooks/cms", post(receive))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(inner)
+}
+
+/// What became of a delivery.
+#[derive(Debug, Serialize)]
+struct Delivered {
+    outcome: &'static str,
+    /// Kept for senders that read it; always empty.
+    id: &'static str,
+}
+
+/// Handles one delivery.
+#[tracing::instrument(skip_all)]
+async fn receive(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Delivered>, WebhookError> {
+    let secret = inner
+        .webhook_secret
+        .as_ref()
+        .ok_or(WebhookError::Disabled)?;
+    let now = inner.clock.now().timestamp();
+    let signed = verify(
+        secret,
+        &headers,
+        &body,
+        now,
+        inner.webhook_replay_window_secs,
+    )?;
+    let payload: WebhookPayload = serde_json::from_slice(&body)?;
+    let action = Action::try_from(payload)?;
+    let pipeline = inner.ingest.pipeline();
+    let store = &pipeline.store;
+    let claimed = store
+        .claim_signature(&signed.signature, signed.expires_at, now)
+        .await
+        .map_err(IngestError::from)?;
+    if !claimed {
+        return Err(WebhookError::Signature(
+            "this signature was already used: replayed request".to_owned(),
+        ));
+    }
+    let result = match action {
+        Action::Review(draft, base) => match draft.finish(&base, inner.clock.now()) {
+            Ok(candidate) => pipeline.accept(WEBHOOK_SOURCE, candidate, true).await,
+            Err(error) => Err(error),
+        },
+        Action::Withdraw(id, reason) => {
+            pipeline
+                .withdraw(WEBHOOK_SOURCE, id, reason, Withdrawn::ByCms)
+                .await
+        }
+    };
+    match result {
+        Ok(change) => Ok(Json(Delivered {
+            outcome: match change {
+                Change::New => "published",
+                Change::Changed => "updated",
+                Change::Unchanged => "unchanged",
+                Change::Withdrawn => "withdrawn",
+            },
+            id: "",
+        })),
+        Err(error) => {
+            // Not processed: free the signature so the CMS's retry is accepted.
+            if let Err(release) = store.release_signature(&signed.signature).await {
+                tracing::warn!(source = WEBHOOK_SOURCE, reason = %format!("{release:#}"), "Could not release a webhook signature");
+            }
+            Err(error.into())
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Reading a source: a feed (conditionally), or an index page or sitemap
+//! (in full) and then each article it links (conditionally).
+
+use marquee_fetch::Document;
+use marquee_ingest::{Answer, PollReport};
+use url::Url;
+
+use super::Pipeline;
+use super::listing::Listing;
+use crate::draft::Candidate;
+use crate::error::IngestError;
+use crate::feed::parse_feed;
+use crate::page::{article_links, extract_article};
+
+impl Pipeline {
+    pub(super) async fn poll_feed(
+        &self,
+        name: &str,
+        url: &Url,
+        report: &mut PollReport,
+    ) -> Option<Listing> {
+        let document = match self.fetch.get(url).await {
+            Ok(Answer::Document(document)) => document,
+            Ok(Answer::NotModified(ids)) => {
+                report.read = true;
+                self.still_listed(name, ids, report).await;
+                return None;
+            }
+            Err(error) => {
+                report.reject(name, &IngestError::from(error));
+                return None;
+            }
+        };
+        let items = match parse_feed(&document.text, &document.url, self.clock.now()) {
+            Ok(items) => items,
+            Err(error) => {
+                report.reject(name, &error);
+                return None;
+            }
+        };
+        report.read = true;
+        let mut listing = Listing::new();
+        for item in items {
+            match self.accept_item(name, item, &mut listing).await {
+                Ok(change) => report.count(change),
+                Err(error) => {
+                    listing.complete = false;
+                    report.reject(name, &error);
+                }
+            }
+        }
+        // Remembered only when everything went through, so a failed publish
+        // is retried on the next poll instead of hidden behind a 304.
+        if listing.complete {
+            self.fetch.remember(
+                url,
+                document.validators,
+                listing.seen.iter().cloned().collect(),
+            );
+        }
+        Some(listing)
+    }
+
+    pub(super) async fn poll_pages(
+        &self,
+        name: &str,
+        index: &Url,
+        report: &mut PollReport,
+    ) -> Option<Listing> {
+        // The index is fetched in full every time: editing an article rarely
+        // changes the index, and the articles themselves are fetched conditionally.
+        let links = match self.fetch.fetcher().get_in_full(index).await {
+            Ok(document) => article_links(&document.text, &document.url),
+            Err(error) => Err(error.into()),
+        };
+        let links = match links {
+            Ok(links) => links,
+            Err(error) => {
+                report.reject(name, &error);
+                return None;
+            }
+        };
+        report.read = true;
+        let mut listing = Listing::new();
+        for link in links {
+            let document = match self.fetch.get(&link).await {
+                Ok(Answer::Document(document)) => document,
+                Ok(Answer::NotModified(ids)) => {
+                    listing.seen.extend(ids.iter().cloned());
+                    self.still_listed(name, ids, report).await;
+                    continue;
+                }
+                Err(error) => {
+                    listing.complete = false;
+                    report.reject(name, &IngestError::from(error));
+                    continue;
+                }
+            };
+            self.accept_article(name, &link, document, &mut listing, report)
+                .await;
+        }
+        Some(listing)
+    }
+
+    async fn accept_article(
+        &self,
+        name: &str,
+        link: &Url,
+        document: Document,
+        listing: &mut Listing,
+        report: &mut PollReport,
+    ) {
+        let item = extract_article(&document.text, &document.url, self.clock.now());
+        let id = item.as_ref().map(|c| c.review.id.to_string()).ok();
+        match self.accept_item(name, item, listing).await {
+            Ok(change) => {
+                report.count(change);
+                self.fetch
+                    .remember(link, document.validators, id.into_iter().collect());
+            }
+            Err(error) => {
+                listing.complete = false;
+                report.reject(name, &error);
+            }
+        }
+    }
+
+    async fn accept_item(
+        &self,
+        source: &str,
+        item: Result<Candidate, IngestError>,
+        listing: &mut Listing,
+    ) -> Result<marquee_ingest::Change, IngestError> {
+        let candidate = item?;
+        listing.see(&candidate);
+        self.accept(source, candidate, false).await
+    }
+
+    /// A 304 confirms the reviews the document yielded last time are still listed.
+    async fn still_listed(&self, source: &str, ids: Vec<String>, report: &mut PollReport) {
+        let now = self.now_ms();
+        for id in ids {
+            match self.store.touch(&id, source, now).await {
+                Ok(()) => report.unchanged += 1,
+                Err(error) => report.reject(source, &IngestError::from(error)),
+            }
+        }
+    }
+}
