@@ -1,12 +1,12 @@
 //! Bluesky: createSession, then createRecord with a TID record key; expired
 //! sessions are refreshed; a pending post is looked up before a resend.
 
-use marquee_social::{AccountSettings, Status};
+use marquee_social::Status;
 use serde_json::json;
-use wiremock::matchers::{body_json, body_partial_json, header, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::{body_json, body_partial_json, header, query_param};
+use wiremock::{MockServer, ResponseTemplate};
 
-use crate::helpers::{TestApp, bluesky_account, bodies, published, review};
+use crate::helpers::{TestApp, answer, bluesky, bodies, published, request, review};
 
 const CREATE_SESSION: &str = "/xrpc/com.atproto.server.createSession";
 const REFRESH_SESSION: &str = "/xrpc/com.atproto.server.refreshSession";
@@ -33,14 +33,32 @@ fn created(rkey: &str) -> ResponseTemplate {
     }))
 }
 
-async fn signs_in(server: &MockServer) {
-    Mock::given(method("POST"))
-        .and(path(CREATE_SESSION))
+/// An XRPC failure named `error`.
+fn xrpc_error(status: u16, error: &str, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({"error": error, "message": message}))
+}
+
+/// A PDS that signs the account in once, and the service posting to it.
+async fn signed_in() -> (MockServer, TestApp) {
+    let server = MockServer::start().await;
+    request("POST", CREATE_SESSION)
         .and(body_json(json!({
             "identifier": "marquee.films.example",
             "password": "app-pass-word",
         })))
         .respond_with(session("access-1", "refresh-1"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let app = TestApp::spawn(vec![bluesky("sky", &server)]).await;
+    (server, app)
+}
+
+/// Answers createRecord sent with `token` once.
+async fn creates_record_with(server: &MockServer, token: &str, response: ResponseTemplate) {
+    request("POST", CREATE_RECORD)
+        .and(header("authorization", format!("Bearer {token}").as_str()))
+        .respond_with(response)
         .expect(1)
         .mount(server)
         .await;
@@ -48,20 +66,8 @@ async fn signs_in(server: &MockServer) {
 
 #[tokio::test]
 async fn a_record_carries_link_facets_at_utf8_byte_offsets_and_a_card() {
-    let server = MockServer::start().await;
-    signs_in(&server).await;
-    Mock::given(method("POST"))
-        .and(path(CREATE_RECORD))
-        .and(header("authorization", "Bearer access-1"))
-        .respond_with(created("any"))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let app = TestApp::spawn(vec![AccountSettings::Bluesky(bluesky_account(
-        "sky",
-        &server.uri(),
-    ))])
-    .await;
+    let (server, app) = signed_in().await;
+    creates_record_with(&server, "access-1", created("any")).await;
     let mut amelie = review("amelie");
     amelie.headline =
         "Le Fabuleux Destin d’Amélie Poulain review – “映画” at its most joyful 🎬".to_owned();
@@ -115,71 +121,46 @@ async fn a_record_carries_link_facets_at_utf8_byte_offsets_and_a_card() {
 
 #[tokio::test]
 async fn an_expired_token_is_refreshed_and_the_record_retried_once() {
-    let server = MockServer::start().await;
-    signs_in(&server).await;
-    Mock::given(method("POST"))
-        .and(path(CREATE_RECORD))
-        .and(header("authorization", "Bearer access-1"))
-        .respond_with(
-            ResponseTemplate::new(400)
-                .set_body_json(json!({"error": "ExpiredToken", "message": "Token has expired"})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(REFRESH_SESSION))
+    let (server, app) = signed_in().await;
+    let expired = xrpc_error(400, "ExpiredToken", "Token has expired");
+    creates_record_with(&server, "access-1", expired).await;
+    request("POST", REFRESH_SESSION)
         .and(header("authorization", "Bearer refresh-1"))
         .respond_with(session("access-2", "refresh-2"))
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(CREATE_RECORD))
-        .and(header("authorization", "Bearer access-2"))
-        .respond_with(created("x"))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let app = TestApp::spawn(vec![AccountSettings::Bluesky(bluesky_account(
-        "sky",
-        &server.uri(),
-    ))])
-    .await;
-    app.deliver(&published(&review("hamnet"))).await.unwrap();
+    creates_record_with(&server, "access-2", created("x")).await;
+    app.publish("hamnet").await;
     assert_eq!(app.drain().await, 1);
     assert_eq!(app.entry("hamnet", "sky").await.status, Status::Posted);
 }
 
 #[tokio::test]
 async fn a_post_accepted_before_a_crash_is_found_not_sent_again() {
-    let server = MockServer::start().await;
-    signs_in(&server).await;
+    let (server, app) = signed_in().await;
     // The PDS stored the record, but the answer never arrived.
-    Mock::given(method("POST"))
-        .and(path(CREATE_RECORD))
-        .respond_with(ResponseTemplate::new(502))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let app = TestApp::spawn(vec![AccountSettings::Bluesky(bluesky_account(
-        "sky",
-        &server.uri(),
-    ))])
+    answer(
+        &server,
+        "POST",
+        CREATE_RECORD,
+        ResponseTemplate::new(502),
+        1,
+    )
     .await;
-    app.deliver(&published(&review("hamnet"))).await.unwrap();
+    app.publish("hamnet").await;
     assert_eq!(app.drain().await, 1);
     let entry = app.entry("hamnet", "sky").await;
     assert_eq!(entry.status, Status::Pending);
 
-    Mock::given(method("GET"))
-        .and(path(GET_RECORD))
+    let uri = format!("at://{DID}/app.bsky.feed.post/{}", entry.idempotency_key);
+    request("GET", GET_RECORD)
         .and(header("authorization", "Bearer access-1"))
         .and(query_param("repo", DID))
         .and(query_param("collection", "app.bsky.feed.post"))
         .and(query_param("rkey", entry.idempotency_key.as_str()))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "uri": format!("at://{DID}/app.bsky.feed.post/{}", entry.idempotency_key),
+            "uri": uri,
             "cid": "bafyreib2rxk3rh6kzwq",
             "value": {"$type": "app.bsky.feed.post", "text": entry.post.text},
         })))
@@ -190,42 +171,18 @@ async fn a_post_accepted_before_a_crash_is_found_not_sent_again() {
     assert_eq!(app.drain().await, 1);
     let entry = app.entry("hamnet", "sky").await;
     assert_eq!(entry.status, Status::Posted);
-    assert_eq!(
-        entry.remote_id,
-        Some(format!(
-            "at://{DID}/app.bsky.feed.post/{}",
-            entry.idempotency_key
-        ))
-    );
+    assert_eq!(entry.remote_id, Some(uri));
 }
 
 #[tokio::test]
 async fn a_pending_post_not_on_the_network_is_sent_with_the_same_key() {
-    let server = MockServer::start().await;
-    signs_in(&server).await;
-    Mock::given(method("GET"))
-        .and(path(GET_RECORD))
-        .respond_with(ResponseTemplate::new(400).set_body_json(
-            json!({"error": "RecordNotFound", "message": "Could not locate record"}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(CREATE_RECORD))
-        .respond_with(created("x"))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let app = TestApp::spawn(vec![AccountSettings::Bluesky(bluesky_account(
-        "sky",
-        &server.uri(),
-    ))])
-    .await;
-    app.deliver(&published(&review("hamnet"))).await.unwrap();
+    let (server, app) = signed_in().await;
+    let not_found = xrpc_error(400, "RecordNotFound", "Could not locate record");
+    answer(&server, "GET", GET_RECORD, not_found, 1).await;
+    answer(&server, "POST", CREATE_RECORD, created("x"), 1).await;
+    app.publish("hamnet").await;
     // A crash after the pending row was written, before the request left.
-    app.execute("UPDATE social_posts SET status = 'pending'")
-        .await;
+    app.leave_pending().await;
     assert_eq!(app.drain().await, 1);
     let entry = app.entry("hamnet", "sky").await;
     assert_eq!(entry.status, Status::Posted);
@@ -236,15 +193,13 @@ async fn a_pending_post_not_on_the_network_is_sent_with_the_same_key() {
 #[tokio::test]
 async fn a_wrong_app_password_fails_the_post_for_good() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CREATE_SESSION))
-        .respond_with(ResponseTemplate::new(401).set_body_json(
-            json!({"error": "AuthenticationRequired", "message": "Invalid identifier or password"}),
-        ))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(CREATE_RECORD))
+    let refused = xrpc_error(
+        401,
+        "AuthenticationRequired",
+        "Invalid identifier or password",
+    );
+    answer(&server, "POST", CREATE_SESSION, refused, ..).await;
+    request("POST", CREATE_RECORD)
         .and(body_partial_json(
             json!({"collection": "app.bsky.feed.post"}),
         ))
@@ -252,12 +207,8 @@ async fn a_wrong_app_password_fails_the_post_for_good() {
         .expect(0)
         .mount(&server)
         .await;
-    let app = TestApp::spawn(vec![AccountSettings::Bluesky(bluesky_account(
-        "sky",
-        &server.uri(),
-    ))])
-    .await;
-    app.deliver(&published(&review("hamnet"))).await.unwrap();
+    let app = TestApp::spawn(vec![bluesky("sky", &server)]).await;
+    app.publish("hamnet").await;
     assert_eq!(app.drain().await, 1);
     let entry = app.entry("hamnet", "sky").await;
     assert_eq!(entry.status, Status::Failed);

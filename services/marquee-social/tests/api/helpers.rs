@@ -16,6 +16,8 @@ use marquee_social::{
 };
 use tempfile::TempDir;
 use url::Url;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate, Times};
 
 pub use marquee_test_support::{Engine, ManualClock, drop_database};
 
@@ -93,6 +95,20 @@ impl TestApp {
         self.service.handler().handle(&message(event, offset)).await
     }
 
+    /// Delivers the publication of `review(id)`; returns the review.
+    pub async fn publish(&self, id: &str) -> Review {
+        let review = review(id);
+        self.deliver(&published(&review)).await.unwrap();
+        review
+    }
+
+    /// Stages a crash after a post was claimed: every row left `pending`,
+    /// as if the request may or may not have gone out.
+    pub async fn leave_pending(&self) {
+        self.execute("UPDATE social_posts SET status = 'pending'")
+            .await;
+    }
+
     /// Works through whatever is due now; returns the send attempts.
     pub async fn drain(&self) -> usize {
         self.service.drain_once().await.unwrap()
@@ -159,36 +175,85 @@ pub fn review(id: &str) -> Review {
     }
 }
 
+/// `data` as the ingest service would send it, at `at(0)`.
+fn envelope<T: EventData>(data: T) -> Envelope<T> {
+    Envelope::new("marquee/tests", data, at(0))
+}
+
 pub fn published(review: &Review) -> Envelope<ReviewPublished> {
-    Envelope::new(
-        "marquee/tests",
-        ReviewPublished {
-            review: review.clone(),
-        },
-        at(0),
-    )
+    envelope(ReviewPublished {
+        review: review.clone(),
+    })
 }
 
 pub fn updated(review: &Review) -> Envelope<ReviewUpdated> {
-    Envelope::new(
-        "marquee/tests",
-        ReviewUpdated {
-            review: review.clone(),
-            changed: vec!["headline".to_owned()],
-        },
-        at(0),
-    )
+    envelope(ReviewUpdated {
+        review: review.clone(),
+        changed: vec!["headline".to_owned()],
+    })
 }
 
 pub fn withdrawn(id: &str) -> Envelope<ReviewWithdrawn> {
-    Envelope::new(
-        "marquee/tests",
-        ReviewWithdrawn {
-            id: ReviewId::parse(id).unwrap(),
-            reason: "withdrawn by CMS webhook".to_owned(),
-        },
-        at(0),
-    )
+    envelope(ReviewWithdrawn {
+        id: ReviewId::parse(id).unwrap(),
+        reason: "withdrawn by CMS webhook".to_owned(),
+    })
+}
+
+/// A request to `method path`, for a mock to match further.
+pub fn request(method_name: &str, at: &str) -> MockBuilder {
+    Mock::given(method(method_name)).and(path(at))
+}
+
+/// Answers `method path` on `server` with `response`, expecting it `times`
+/// times (`..` for any number).
+pub async fn answer(
+    server: &MockServer,
+    method_name: &str,
+    at: &str,
+    response: ResponseTemplate,
+    times: impl Into<Times>,
+) {
+    request(method_name, at)
+        .respond_with(response)
+        .expect(times)
+        .mount(server)
+        .await;
+}
+
+/// Answers the first request to `method path` on `server` with `response`
+/// (then whatever is mounted next).
+pub async fn answer_first(
+    server: &MockServer,
+    method_name: &str,
+    at: &str,
+    response: ResponseTemplate,
+) {
+    request(method_name, at)
+        .respond_with(response)
+        .up_to_n_times(1)
+        .mount(server)
+        .await;
+}
+
+/// A Mastodon account `name` on `server`.
+pub fn mastodon(name: &str, server: &MockServer) -> AccountSettings {
+    AccountSettings::Mastodon(mastodon_account(name, &server.uri()))
+}
+
+/// A Bluesky account `name` on `server`.
+pub fn bluesky(name: &str, server: &MockServer) -> AccountSettings {
+    AccountSettings::Bluesky(bluesky_account(name, &server.uri()))
+}
+
+/// An X account `name` on `server`.
+pub fn x(name: &str, server: &MockServer) -> AccountSettings {
+    AccountSettings::X(x_account(name, &server.uri()))
+}
+
+/// A webhook `name` posting to `server` at `at`.
+pub fn webhook(name: &str, server: &MockServer, at: &str) -> AccountSettings {
+    AccountSettings::Webhook(webhook_account(name, &format!("{}{at}", server.uri())))
 }
 
 pub fn mastodon_account(name: &str, base_url: &str) -> MastodonAccount {
@@ -243,26 +308,27 @@ pub fn webhook_account(name: &str, url: &str) -> WebhookAccount {
     }
 }
 
-/// The JSON bodies of the requests `server` received at `path`.
-pub async fn bodies(server: &wiremock::MockServer, path: &str) -> Vec<serde_json::Value> {
-    server
-        .received_requests()
+/// The requests `server` received at `at`.
+async fn received(server: &MockServer, at: &str) -> Vec<wiremock::Request> {
+    let mut requests = server.received_requests().await.unwrap();
+    requests.retain(|r| r.url.path() == at);
+    requests
+}
+
+/// The JSON bodies of the requests `server` received at `at`.
+pub async fn bodies(server: &MockServer, at: &str) -> Vec<serde_json::Value> {
+    received(server, at)
         .await
-        .unwrap()
         .iter()
-        .filter(|r| r.url.path() == path)
         .map(|r| serde_json::from_slice(&r.body).unwrap())
         .collect()
 }
 
-/// The values of header `name` on the requests `server` received at `path`.
-pub async fn headers(server: &wiremock::MockServer, path: &str, name: &str) -> Vec<String> {
-    server
-        .received_requests()
+/// The values of header `name` on the requests `server` received at `at`.
+pub async fn headers(server: &MockServer, at: &str, name: &str) -> Vec<String> {
+    received(server, at)
         .await
-        .unwrap()
         .iter()
-        .filter(|r| r.url.path() == path)
         .filter_map(|r| Some(r.headers.get(name)?.to_str().ok()?.to_owned()))
         .collect()
 }

@@ -1,13 +1,15 @@
 //! The ledger on SQLite and PostgreSQL: once per review and account.
 
-use marquee_social::{AccountSettings, ComposedPost, Network, NewPost, Status};
+use marquee_social::{ComposedPost, Network, NewPost, Status};
 use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
-use crate::helpers::{
-    Engine, TestApp, at, mastodon_account, published, review, updated, webhook_account,
-};
+use crate::helpers::{Engine, TestApp, answer, at, mastodon, published, review, updated, webhook};
+
+on_both_engines!(
+    records_once_and_tracks_status,
+    one_post_per_review_per_account
+);
 
 fn post(review_id: &str) -> NewPost {
     NewPost {
@@ -71,35 +73,15 @@ async fn records_once_and_tracks_status(engine: Engine) {
     app.cleanup().await;
 }
 
-#[tokio::test]
-async fn the_ledger_records_once_on_sqlite() {
-    records_once_and_tracks_status(Engine::Sqlite).await;
-}
-
-#[tokio::test]
-async fn the_ledger_records_once_on_postgres() {
-    records_once_and_tracks_status(Engine::Postgres).await;
-}
-
 async fn one_post_per_review_per_account(engine: Engine) {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/v1/statuses"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1", "url": null})))
-        .expect(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(2)
-        .mount(&server)
-        .await;
-    let uri = server.uri();
+    let posted = ResponseTemplate::new(200).set_body_json(json!({"id": "1", "url": null}));
+    answer(&server, "POST", "/api/v1/statuses", posted, 2).await;
+    answer(&server, "POST", "/hook", ResponseTemplate::new(200), 2).await;
     let app = TestApp::spawn_with(engine, |settings| {
         settings.accounts = vec![
-            AccountSettings::Mastodon(mastodon_account("masto", &uri)),
-            AccountSettings::Webhook(webhook_account("hook", &format!("{uri}/hook"))),
+            mastodon("masto", &server),
+            webhook("hook", &server, "/hook"),
         ];
     })
     .await;
@@ -117,16 +99,6 @@ async fn one_post_per_review_per_account(engine: Engine) {
     assert_eq!(app.service.store().list(false, 10).await.unwrap().len(), 4);
     server.verify().await;
     app.cleanup().await;
-}
-
-#[tokio::test]
-async fn one_post_per_review_per_account_on_sqlite() {
-    one_post_per_review_per_account(Engine::Sqlite).await;
-}
-
-#[tokio::test]
-async fn one_post_per_review_per_account_on_postgres() {
-    one_post_per_review_per_account(Engine::Postgres).await;
 }
 
 #[tokio::test]

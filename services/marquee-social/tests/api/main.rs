@@ -3,6 +3,9 @@
 //! the networks faked with wiremock after their real APIs, the clock pinned.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+#[macro_use]
+extern crate marquee_test_support;
+
 mod bluesky;
 mod compose;
 mod helpers;

@@ -1,13 +1,13 @@
 //! Mastodon: `POST /api/v1/statuses` with a bearer token and Idempotency-Key.
 
-use marquee_social::{AccountSettings, Status};
+use marquee_social::Status;
 use serde_json::json;
-use wiremock::matchers::{
-    body_partial_json, body_string_contains, header, header_exists, method, path,
-};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::{body_partial_json, body_string_contains, header, header_exists};
+use wiremock::{MockServer, ResponseTemplate};
 
-use crate::helpers::{TestApp, bodies, headers, mastodon_account, published, review, updated};
+use crate::helpers::{
+    TestApp, answer, answer_first, bodies, headers, mastodon, published, request, review, updated,
+};
 
 const STATUSES: &str = "/api/v1/statuses";
 
@@ -23,8 +23,7 @@ fn status(id: &str) -> ResponseTemplate {
 #[tokio::test]
 async fn a_new_review_is_posted_once_with_token_and_idempotency_key() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(STATUSES))
+    request("POST", STATUSES)
         .and(header("authorization", "Bearer mastodon-token"))
         .and(header_exists("idempotency-key"))
         .and(body_partial_json(
@@ -34,11 +33,7 @@ async fn a_new_review_is_posted_once_with_token_and_idempotency_key() {
         .expect(1)
         .mount(&server)
         .await;
-    let app = TestApp::spawn(vec![AccountSettings::Mastodon(mastodon_account(
-        "masto",
-        &server.uri(),
-    ))])
-    .await;
+    let app = TestApp::spawn(vec![mastodon("masto", &server)]).await;
     let hamnet = review("hamnet");
 
     app.deliver(&published(&hamnet)).await.unwrap();
@@ -72,24 +67,11 @@ async fn a_new_review_is_posted_once_with_token_and_idempotency_key() {
 #[tokio::test]
 async fn server_errors_are_retried_with_backoff_and_the_same_key() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(STATUSES))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(STATUSES))
-        .respond_with(status("111"))
-        .mount(&server)
-        .await;
-    let app = TestApp::spawn(vec![AccountSettings::Mastodon(mastodon_account(
-        "masto",
-        &server.uri(),
-    ))])
-    .await;
+    answer_first(&server, "POST", STATUSES, ResponseTemplate::new(503)).await;
+    answer(&server, "POST", STATUSES, status("111"), ..).await;
+    let app = TestApp::spawn(vec![mastodon("masto", &server)]).await;
 
-    app.deliver(&published(&review("hamnet"))).await.unwrap();
+    app.publish("hamnet").await;
     assert_eq!(app.drain().await, 1);
     let entry = app.entry("hamnet", "masto").await;
     assert_eq!(entry.status, Status::Pending);
@@ -111,28 +93,14 @@ async fn server_errors_are_retried_with_backoff_and_the_same_key() {
 #[tokio::test]
 async fn a_429_waits_for_retry_after() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(STATUSES))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("retry-after", "120")
-                .set_body_json(json!({"error": "Too many requests"})),
-        )
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(STATUSES))
-        .respond_with(status("112"))
-        .mount(&server)
-        .await;
-    let app = TestApp::spawn(vec![AccountSettings::Mastodon(mastodon_account(
-        "masto",
-        &server.uri(),
-    ))])
-    .await;
+    let limited = ResponseTemplate::new(429)
+        .insert_header("retry-after", "120")
+        .set_body_json(json!({"error": "Too many requests"}));
+    answer_first(&server, "POST", STATUSES, limited).await;
+    answer(&server, "POST", STATUSES, status("112"), ..).await;
+    let app = TestApp::spawn(vec![mastodon("masto", &server)]).await;
 
-    app.deliver(&published(&review("hamnet"))).await.unwrap();
+    app.publish("hamnet").await;
     assert_eq!(app.drain().await, 1);
     app.clock.advance(chrono::Duration::seconds(119));
     assert_eq!(app.drain().await, 0, "Retry-After not over yet");
@@ -145,22 +113,13 @@ async fn a_429_waits_for_retry_after() {
 async fn an_exhausted_rate_limit_pauses_the_account_until_reset() {
     let server = MockServer::start().await;
     // Mastodon sends its reset as an ISO 8601 instant: at(0) + 5 minutes.
-    Mock::given(method("POST"))
-        .and(path(STATUSES))
-        .respond_with(
-            status("113")
-                .insert_header("x-ratelimit-remaining", "0")
-                .insert_header("x-ratelimit-reset", "2025-01-10T09:05:00.000Z"),
-        )
-        .mount(&server)
-        .await;
-    let app = TestApp::spawn(vec![AccountSettings::Mastodon(mastodon_account(
-        "masto",
-        &server.uri(),
-    ))])
-    .await;
-    app.deliver(&published(&review("a"))).await.unwrap();
-    app.deliver(&published(&review("b"))).await.unwrap();
+    let exhausted = status("113")
+        .insert_header("x-ratelimit-remaining", "0")
+        .insert_header("x-ratelimit-reset", "2025-01-10T09:05:00.000Z");
+    answer(&server, "POST", STATUSES, exhausted, ..).await;
+    let app = TestApp::spawn(vec![mastodon("masto", &server)]).await;
+    app.publish("a").await;
+    app.publish("b").await;
     assert_eq!(app.drain().await, 1);
     app.clock.advance(chrono::Duration::minutes(4));
     assert_eq!(app.drain().await, 0);
@@ -172,8 +131,7 @@ async fn an_exhausted_rate_limit_pauses_the_account_until_reset() {
 #[tokio::test]
 async fn refusals_are_recorded_and_block_nothing_else() {
     let good = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(STATUSES))
+    request("POST", STATUSES)
         .and(body_string_contains("reviews/too-long"))
         .respond_with(ResponseTemplate::new(422).set_body_json(
             json!({"error": "Validation failed: Text character limit of 500 exceeded"}),
@@ -181,30 +139,15 @@ async fn refusals_are_recorded_and_block_nothing_else() {
         .expect(1)
         .mount(&good)
         .await;
-    Mock::given(method("POST"))
-        .and(path(STATUSES))
-        .respond_with(status("114"))
-        .expect(1)
-        .mount(&good)
-        .await;
+    answer(&good, "POST", STATUSES, status("114"), 1).await;
     let revoked = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(STATUSES))
-        .respond_with(
-            ResponseTemplate::new(401)
-                .set_body_json(json!({"error": "The access token is invalid"})),
-        )
-        .expect(2)
-        .mount(&revoked)
-        .await;
-    let app = TestApp::spawn(vec![
-        AccountSettings::Mastodon(mastodon_account("good", &good.uri())),
-        AccountSettings::Mastodon(mastodon_account("revoked", &revoked.uri())),
-    ])
-    .await;
+    let invalid =
+        ResponseTemplate::new(401).set_body_json(json!({"error": "The access token is invalid"}));
+    answer(&revoked, "POST", STATUSES, invalid, 2).await;
+    let app = TestApp::spawn(vec![mastodon("good", &good), mastodon("revoked", &revoked)]).await;
 
-    app.deliver(&published(&review("too-long"))).await.unwrap();
-    app.deliver(&published(&review("fine"))).await.unwrap();
+    app.publish("too-long").await;
+    app.publish("fine").await;
     assert_eq!(app.drain().await, 4);
     assert_eq!(app.drain().await, 0, "permanent failures are not retried");
 

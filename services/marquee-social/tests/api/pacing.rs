@@ -4,23 +4,19 @@
 use std::time::Duration;
 
 use marquee_social::{AccountSettings, Status};
+use marquee_test_support::wait::until_value;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{TestApp, mastodon_account, published, review, withdrawn};
+use crate::helpers::{TestApp, answer, mastodon, mastodon_account, withdrawn};
 
 async fn mastodon_server() -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/v1/statuses"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"id": "1", "url": "https://m.example/1"})),
-        )
-        .mount(&server)
-        .await;
+    let posted =
+        ResponseTemplate::new(200).set_body_json(json!({"id": "1", "url": "https://m.example/1"}));
+    answer(&server, "POST", "/api/v1/statuses", posted, ..).await;
     server
 }
 
@@ -31,7 +27,7 @@ async fn posts_of_one_account_keep_their_minimum_spacing() {
     account.min_spacing_secs = 600;
     let app = TestApp::spawn(vec![AccountSettings::Mastodon(account)]).await;
     for id in ["a", "b", "c"] {
-        app.deliver(&published(&review(id))).await.unwrap();
+        app.publish(id).await;
     }
     assert_eq!(app.drain().await, 1);
     app.clock.advance(chrono::Duration::seconds(599));
@@ -51,7 +47,7 @@ async fn posts_wait_out_quiet_hours_in_their_time_zone() {
     let app = TestApp::spawn(vec![AccountSettings::Mastodon(account)]).await;
     // at(0) is 09:00 GMT; 14 hours on is 23:00, inside the window.
     app.clock.advance(chrono::Duration::hours(14));
-    app.deliver(&published(&review("late"))).await.unwrap();
+    app.publish("late").await;
     assert_eq!(app.drain().await, 0);
     app.clock
         .advance(chrono::Duration::hours(7) + chrono::Duration::minutes(59));
@@ -64,23 +60,18 @@ async fn posts_wait_out_quiet_hours_in_their_time_zone() {
 #[tokio::test]
 async fn the_worker_sends_what_the_handler_queued_and_stops_on_shutdown() {
     let server = mastodon_server().await;
-    let app = TestApp::spawn(vec![AccountSettings::Mastodon(mastodon_account(
-        "masto",
-        &server.uri(),
-    ))])
-    .await;
+    let app = TestApp::spawn(vec![mastodon("masto", &server)]).await;
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(app.service.clone().run(shutdown.clone()));
-    app.deliver(&published(&review("hamnet"))).await.unwrap();
+    app.publish("hamnet").await;
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if app.entry("hamnet", "masto").await.status == Status::Posted {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not posted in time");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_value(
+        "the worker posted the review",
+        Duration::from_secs(10),
+        || async { app.entry("hamnet", "masto").await.status },
+        |status| *status == Status::Posted,
+    )
+    .await;
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(5), worker)
         .await
@@ -100,8 +91,8 @@ async fn a_review_withdrawn_while_queued_is_never_posted() {
     let mut account = mastodon_account("masto", &server.uri());
     account.min_spacing_secs = 3600;
     let app = TestApp::spawn(vec![AccountSettings::Mastodon(account)]).await;
-    app.deliver(&published(&review("kept"))).await.unwrap();
-    app.deliver(&published(&review("pulled"))).await.unwrap();
+    app.publish("kept").await;
+    app.publish("pulled").await;
     assert_eq!(app.drain().await, 1);
     app.deliver(&withdrawn("pulled")).await.unwrap();
     app.deliver(&withdrawn("kept")).await.unwrap();

@@ -1,27 +1,22 @@
 //! The generic webhook: one JSON POST per review.
 
-use marquee_social::{AccountSettings, Status};
+use marquee_social::Status;
 use serde_json::json;
-use wiremock::matchers::{header_exists, method, path};
+use wiremock::matchers::{header_exists, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{TestApp, bodies, published, review, webhook_account};
+use crate::helpers::{TestApp, bodies, published, request, review, webhook};
 
 #[tokio::test]
 async fn a_webhook_receives_text_url_headline_film_and_rating() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hooks/reviews"))
+    request("POST", "/hooks/reviews")
         .and(header_exists("idempotency-key"))
         .respond_with(ResponseTemplate::new(204))
         .expect(1)
         .mount(&server)
         .await;
-    let app = TestApp::spawn(vec![AccountSettings::Webhook(webhook_account(
-        "slack",
-        &format!("{}/hooks/reviews", server.uri()),
-    ))])
-    .await;
+    let app = TestApp::spawn(vec![webhook("slack", &server, "/hooks/reviews")]).await;
     let hamnet = review("hamnet");
     app.deliver(&published(&hamnet)).await.unwrap();
     app.deliver(&published(&hamnet)).await.unwrap();
@@ -49,12 +44,8 @@ async fn a_webhook_that_keeps_failing_gives_up_after_the_last_attempt() {
         .expect(8)
         .mount(&server)
         .await;
-    let app = TestApp::spawn(vec![AccountSettings::Webhook(webhook_account(
-        "flaky",
-        &server.uri(),
-    ))])
-    .await;
-    app.deliver(&published(&review("hamnet"))).await.unwrap();
+    let app = TestApp::spawn(vec![webhook("flaky", &server, "")]).await;
+    app.publish("hamnet").await;
     for _ in 0..8 {
         assert_eq!(app.drain().await, 1);
         app.clock.advance(chrono::Duration::minutes(16));
