@@ -18,9 +18,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use common::process::Marquee;
-use marquee_bus::{Bus, BusSettings, KafkaSettings, Record, Transport};
-use marquee_events::{Envelope, Film, Rating, Review, ReviewEvent, ReviewId, ReviewPublished};
-use marquee_test_support::{DurableBroker, OwnPostgres, SmtpSink, Upstream, free_port, mutated};
+use marquee_bus::{Bus, BusSettings, Record};
+use marquee_events::{Envelope, ReviewEvent};
+use marquee_runtime::clock::{Clock as _, SystemClock};
+use marquee_test_support::{
+    DurableBroker, OwnPostgres, SmtpSink, Upstream, free_port, mutated, wait,
+};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
@@ -132,7 +135,7 @@ impl Pipeline {
         let mut sources = Sources {
             upstream: Upstream::start().await,
             published: 0,
-            since: Utc::now() - chrono::Duration::days(1),
+            since: SystemClock.now() - chrono::Duration::days(1),
         };
         sources.publish(BATCH);
         let config = dir.join("faults.toml");
@@ -203,23 +206,21 @@ impl Pipeline {
     /// every screening in the calendar, and returns the three tallies.
     async fn converged(&self) -> (Tally, Tally, Tally) {
         let expected = self.sources.published;
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let (feed, posts, calendar) =
-                (self.feed().await, self.posts().await, self.calendar().await);
-            if [feed, posts, calendar]
-                .iter()
-                .all(|t| t.distinct >= expected)
-            {
-                return (feed, posts, calendar);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the pipeline did not converge on {expected} reviews and screenings: feed {feed:?}, posts {posts:?}, calendar {calendar:?}; logs: {}",
+        wait::until_value(
+            &format!(
+                "the pipeline converges on {expected} reviews and screenings (feed, posts, \
+                 calendar); logs: {}",
                 self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+            ),
+            Duration::from_secs(120),
+            || async move { (self.feed().await, self.posts().await, self.calendar().await) },
+            |(feed, posts, calendar)| {
+                [feed, posts, calendar]
+                    .iter()
+                    .all(|t| t.distinct >= expected)
+            },
+        )
+        .await
     }
 
     /// The processes killed mid-batch: the feed and social consumers and
@@ -380,24 +381,11 @@ impl Pipeline {
 /// `n` copies of a review event's wire form, broken by seeded random edits
 /// until no consumer can decode them.
 fn malformed_events(n: usize) -> Vec<Record> {
-    let review = Review {
-        id: ReviewId::parse("cms-4821").unwrap(),
-        url: "https://films.example/reviews/hamnet".parse().unwrap(),
-        headline: "Hamnet review".into(),
-        film: Film {
-            title: "Hamnet".into(),
-            year: Some(2025),
-        },
-        standfirst: "Grief".into(),
-        body_html: "<p>Body</p>".into(),
-        author: Some("Ada Lee".into()),
-        rating: Some(Rating::try_from(4).unwrap()),
-        section: "In Cinemas".into(),
-        image: None,
-        published_at: Utc::now(),
-        updated_at: Utc::now(),
-    };
-    let valid = Record::from_event(&Envelope::new("marquee/faults", ReviewPublished { review }));
+    let review = marquee_test_support::events::review("cms-4821", SystemClock.now());
+    let valid = Record::from_event(&marquee_test_support::events::published(
+        "marquee/faults",
+        review,
+    ));
     let mutations = mutated(std::str::from_utf8(&valid.payload).unwrap());
     let mut runner = TestRunner::deterministic();
     std::iter::repeat_with(|| mutations.new_tree(&mut runner).unwrap().current())
@@ -580,16 +568,9 @@ async fn nothing_lost_and_nothing_doubled_under_faults() {
     // topic dead-letters each with its reason and a log line, and the good
     // ones flow past them.
     let before = pipeline.feed().await.distinct;
-    let bus = Bus::connect(&BusSettings {
-        transport: Transport::Kafka,
-        kafka: KafkaSettings {
-            brokers: pipeline.broker.address.clone(),
-            ..KafkaSettings::default()
-        },
-        ..BusSettings::default()
-    })
-    .await
-    .unwrap();
+    let bus = Bus::connect(&BusSettings::kafka(&pipeline.broker.address))
+        .await
+        .unwrap();
     for record in malformed_events(MALFORMED) {
         bus.publish(record).await.unwrap();
     }

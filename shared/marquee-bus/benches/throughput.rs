@@ -11,10 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use marquee_bus::{
-    Bus, BusSettings, EmbeddedSettings, Handler, HandlerError, KafkaSettings, Message, Record,
-    Subscription, Transport,
-};
+use marquee_bus::{Bus, BusSettings, Handler, HandlerError, Message, Record, Subscription};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -51,27 +48,14 @@ async fn main() {
     let brokers = std::env::var("TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
     let payload = vec![b'x'; EVENT_BYTES];
 
-    let kafka_settings = BusSettings {
-        transport: Transport::Kafka,
-        kafka: KafkaSettings {
-            brokers: brokers.clone(),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let kafka_settings = BusSettings::kafka(&brokers);
     // Interleaved rounds, so neither path gets the warmer broker.
     let (mut raw, mut kafka, mut embedded) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         raw.push(raw_rdkafka(&brokers, &payload).await);
         kafka.push(through_bus(kafka_settings.clone(), &payload).await);
         let dir = tempfile::tempdir().unwrap();
-        let embedded_settings = BusSettings {
-            transport: Transport::Embedded,
-            embedded: EmbeddedSettings {
-                path: dir.path().join("bench.sqlite"),
-            },
-            ..Default::default()
-        };
+        let embedded_settings = BusSettings::embedded(dir.path().join("bench.sqlite"));
         embedded.push(through_bus(embedded_settings, &payload).await);
     }
     let (raw, kafka, embedded) = (median(raw), median(kafka), median(embedded));
@@ -151,16 +135,7 @@ async fn through_bus(settings: BusSettings, payload: &[u8]) -> Rates {
 }
 
 async fn raw_rdkafka(brokers: &str, payload: &[u8]) -> Rates {
-    let bus = Bus::connect(&BusSettings {
-        transport: Transport::Kafka,
-        kafka: KafkaSettings {
-            brokers: brokers.to_owned(),
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let bus = Bus::connect(&BusSettings::kafka(brokers)).await.unwrap();
     let topic = format!("bench-raw-{}", uuid::Uuid::new_v4());
     bus.ensure_topics(&[&topic], 3).await.unwrap();
 

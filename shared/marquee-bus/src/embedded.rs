@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use marquee_runtime::clock::SharedClock;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use tokio::sync::Notify;
@@ -25,10 +26,10 @@ use crate::delivery::{Outcome, deliver};
 use crate::history::Range;
 use crate::{
     BusError, EmbeddedSettings, Handler, Logged, Message, PartitionLag, Position, Record,
-    Subscription,
+    Subscription, Transport,
 };
 
-const TRANSPORT: &str = "embedded";
+const TRANSPORT: Transport = Transport::Embedded;
 /// Messages read from a partition per query.
 const BATCH: i64 = 500;
 
@@ -65,6 +66,8 @@ pub struct EmbeddedBus {
 struct Inner {
     pool: SqlitePool,
     path: PathBuf,
+    /// Stamps each message's `published_at`.
+    clock: SharedClock,
     /// Woken on every publish and every change of group membership.
     wake: Notify,
     /// Live members of each group, in joining order.
@@ -79,8 +82,9 @@ struct Inner {
 type PartitionOfGroup = (String, String, i32);
 
 impl EmbeddedBus {
-    /// Opens (or creates) the log at `settings.path`.
-    pub async fn open(settings: &EmbeddedSettings) -> Result<Self, BusError> {
+    /// Opens (or creates) the log at `settings.path`; `clock` stamps what
+    /// is published.
+    pub async fn open(settings: &EmbeddedSettings, clock: SharedClock) -> Result<Self, BusError> {
         let path = settings.path.clone();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| connect_error(&path, e))?;
@@ -119,6 +123,7 @@ impl EmbeddedBus {
             inner: Arc::new(Inner {
                 pool,
                 path,
+                clock,
                 wake: Notify::new(),
                 groups: Mutex::default(),
                 next_member: AtomicU64::new(0),
@@ -170,7 +175,7 @@ impl EmbeddedBus {
         .bind(&record.key)
         .bind(headers)
         .bind(&record.payload)
-        .bind(chrono::Utc::now().timestamp_millis())
+        .bind(self.inner.clock.now().timestamp_millis())
         .execute(&self.inner.pool)
         .await
         .map_err(|e| publish_error(e.to_string()))?;
@@ -253,16 +258,11 @@ impl EmbeddedBus {
         shutdown: &CancellationToken,
     ) -> Result<bool, BusError> {
         let group = &subscription.group;
-        let position: i64 = sqlx::query_scalar(
-            "SELECT last_seq FROM bus_offsets WHERE group_id = ? AND topic = ? AND partition = ?",
-        )
-        .bind(group)
-        .bind(topic)
-        .bind(partition)
-        .fetch_optional(&self.inner.pool)
-        .await
-        .map_err(|e| self.consume_error(group, e))?
-        .unwrap_or(0);
+        let position = self
+            .committed(group, topic, partition)
+            .await
+            .map_err(|e| self.consume_error(group, e))?
+            .unwrap_or(0);
         let rows = sqlx::query(
             "SELECT seq, key, headers, payload FROM bus_messages \
              WHERE topic = ? AND partition = ? AND seq > ? ORDER BY seq LIMIT ?",
@@ -295,6 +295,23 @@ impl EmbeddedBus {
             .map_err(|e| self.consume_error(group, e))?;
         }
         Ok(progressed)
+    }
+
+    /// The last sequence `group` finished in `partition` of `topic`, if any.
+    async fn committed(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT last_seq FROM bus_offsets WHERE group_id = ? AND topic = ? AND partition = ?",
+        )
+        .bind(group)
+        .bind(topic)
+        .bind(partition)
+        .fetch_optional(&self.inner.pool)
+        .await
     }
 
     pub(crate) async fn plan(
@@ -360,12 +377,8 @@ impl EmbeddedBus {
                 let Some(last) = rows.last() else { break };
                 next = last.get::<i64, _>("seq") + 1;
                 for row in rows {
-                    let published_at: Option<i64> = row.get("published_at");
-                    let logged = Logged {
-                        message: message_from_row(&range.topic, range.partition, &row),
-                        timestamp: published_at.and_then(chrono::DateTime::from_timestamp_millis),
-                    };
-                    if !visit(logged).await {
+                    let message = message_from_row(&range.topic, range.partition, &row);
+                    if !visit(Logged::stamped(message, row.get("published_at"))).await {
                         return Ok(());
                     }
                 }
@@ -382,15 +395,10 @@ impl EmbeddedBus {
         let mut lags = Vec::new();
         for topic in topics {
             for partition in 0..self.partitions(topic).await? {
-                let committed: Option<i64> = sqlx::query_scalar(
-                    "SELECT last_seq FROM bus_offsets WHERE group_id = ? AND topic = ? AND partition = ?",
-                )
-                .bind(group)
-                .bind(topic)
-                .bind(partition)
-                .fetch_optional(&self.inner.pool)
-                .await
-                .map_err(|e| self.connect_error(e))?;
+                let committed = self
+                    .committed(group, topic, partition)
+                    .await
+                    .map_err(|e| self.connect_error(e))?;
                 let (last, behind): (Option<i64>, i64) = sqlx::query_as(
                     "SELECT (SELECT MAX(seq) FROM bus_messages WHERE topic = ?1 AND partition = ?2), \
                      (SELECT COUNT(*) FROM bus_messages WHERE topic = ?1 AND partition = ?2 AND seq > ?3)",

@@ -44,6 +44,17 @@ pub struct Logged {
     pub timestamp: Option<DateTime<Utc>>,
 }
 
+impl Logged {
+    /// `message` with the publish time its log stored, in milliseconds since
+    /// the epoch, if it stored one.
+    pub(crate) fn stamped(message: Message, millis: Option<i64>) -> Self {
+        Self {
+            message,
+            timestamp: millis.and_then(DateTime::from_timestamp_millis),
+        }
+    }
+}
+
 /// How far a consumer group is behind in one partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionLag {

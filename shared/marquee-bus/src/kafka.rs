@@ -10,6 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use marquee_runtime::clock::SharedClock;
 use rdkafka::Message as _;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -25,10 +26,11 @@ use tokio_util::sync::CancellationToken;
 use crate::delivery::{Outcome, deliver};
 use crate::history::Range;
 use crate::{
-    BusError, Handler, KafkaSettings, Logged, Message, PartitionLag, Position, Record, Subscription,
+    BusError, Handler, KafkaSettings, Logged, Message, PartitionLag, Position, Record,
+    Subscription, Transport,
 };
 
-const TRANSPORT: &str = "kafka";
+const TRANSPORT: Transport = Transport::Kafka;
 /// How long a readiness or admin call may wait for the cluster.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -41,12 +43,15 @@ pub struct KafkaBus {
 struct Inner {
     settings: KafkaSettings,
     producer: FutureProducer,
+    /// Stamps each record's timestamp (`CreateTime`).
+    clock: SharedClock,
 }
 
 impl KafkaBus {
     /// Creates the producer; librdkafka connects lazily, so this succeeds
-    /// while the broker is down and publishing waits for it.
-    pub fn connect(settings: &KafkaSettings) -> Result<Self, BusError> {
+    /// while the broker is down and publishing waits for it. `clock` stamps
+    /// each record's timestamp.
+    pub fn connect(settings: &KafkaSettings, clock: SharedClock) -> Result<Self, BusError> {
         let producer = settings
             .client_config(&[
                 ("enable.idempotence", "true"),
@@ -61,6 +66,7 @@ impl KafkaBus {
             inner: Arc::new(Inner {
                 settings: settings.clone(),
                 producer,
+                clock,
             }),
         })
     }
@@ -113,7 +119,8 @@ impl KafkaBus {
         let future_record = FutureRecord::to(&record.topic)
             .key(&record.key)
             .payload(&record.payload)
-            .headers(headers);
+            .headers(headers)
+            .timestamp(self.inner.clock.now().timestamp_millis());
         // The timeout bounds waiting for room in a full local queue; delivery
         // itself is bounded by `message.timeout.ms`.
         self.inner
@@ -363,13 +370,7 @@ impl KafkaBus {
             if borrowed.offset() >= end {
                 continue;
             }
-            let logged = Logged {
-                timestamp: borrowed
-                    .timestamp()
-                    .to_millis()
-                    .and_then(chrono::DateTime::from_timestamp_millis),
-                message: to_message(&borrowed),
-            };
+            let logged = Logged::stamped(to_message(&borrowed), borrowed.timestamp().to_millis());
             if !visit(logged).await {
                 return Ok(());
             }

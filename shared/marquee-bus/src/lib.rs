@@ -22,6 +22,7 @@ mod settings;
 use std::future::Future;
 
 use marquee_events::{Envelope, EventData, topics};
+use marquee_runtime::clock::{SharedClock, SystemClock};
 use tokio_util::sync::CancellationToken;
 
 pub use delivery::{RetryPolicy, dead_letter_header};
@@ -141,7 +142,7 @@ pub enum BusError {
     #[error("cannot connect to the event bus ({transport}): {reason}")]
     Connect {
         /// Which transport.
-        transport: &'static str,
+        transport: Transport,
         /// What went wrong.
         reason: String,
     },
@@ -198,11 +199,24 @@ pub enum Bus {
 }
 
 impl Bus {
-    /// Connects the transport `settings` choose.
+    /// Connects the transport `settings` choose; messages are stamped with
+    /// the system clock.
     pub async fn connect(settings: &BusSettings) -> Result<Self, BusError> {
+        Self::connect_with_clock(settings, SystemClock::shared()).await
+    }
+
+    /// [`Bus::connect`], stamping each message's publish time with `clock`
+    /// (the embedded log's `published_at`, the Kafka record's timestamp),
+    /// which reading from a [`Position::Time`] compares with.
+    pub async fn connect_with_clock(
+        settings: &BusSettings,
+        clock: SharedClock,
+    ) -> Result<Self, BusError> {
         Ok(match settings.transport {
-            Transport::Kafka => Self::Kafka(KafkaBus::connect(&settings.kafka)?),
-            Transport::Embedded => Self::Embedded(EmbeddedBus::open(&settings.embedded).await?),
+            Transport::Kafka => Self::Kafka(KafkaBus::connect(&settings.kafka, clock)?),
+            Transport::Embedded => {
+                Self::Embedded(EmbeddedBus::open(&settings.embedded, clock).await?)
+            }
         })
     }
 

@@ -16,6 +16,22 @@ pub enum Transport {
     Kafka,
 }
 
+impl Transport {
+    /// The name settings and logs use: `embedded` or `kafka`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Embedded => "embedded",
+            Self::Kafka => "kafka",
+        }
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The `[bus]` section.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -29,6 +45,29 @@ pub struct BusSettings {
     pub embedded: EmbeddedSettings,
     /// Used when `transport = "kafka"`.
     pub kafka: KafkaSettings,
+}
+
+impl BusSettings {
+    /// The embedded log in the file at `path`, everything else by default.
+    pub fn embedded(path: impl Into<PathBuf>) -> Self {
+        Self {
+            transport: Transport::Embedded,
+            embedded: EmbeddedSettings { path: path.into() },
+            ..Self::default()
+        }
+    }
+
+    /// Kafka at `brokers` (`bootstrap.servers`), everything else by default.
+    pub fn kafka(brokers: impl Into<String>) -> Self {
+        Self {
+            transport: Transport::Kafka,
+            kafka: KafkaSettings {
+                brokers: brokers.into(),
+                ..KafkaSettings::default()
+            },
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for BusSettings {

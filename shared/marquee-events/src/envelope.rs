@@ -123,13 +123,14 @@ pub enum DecodeError {
 }
 
 impl<T: EventData> Envelope<T> {
-    /// A new event about `data`, happening now.
-    pub fn new(source: impl Into<String>, data: T) -> Self {
+    /// A new event about `data`, happening at `time`: the producer reads
+    /// its clock (`marquee_runtime::clock`), since this crate does no I/O.
+    pub fn new(source: impl Into<String>, data: T, time: DateTime<Utc>) -> Self {
         Self {
             id: Uuid::new_v4(),
             source: source.into(),
             event_type: T::TYPE.to_owned(),
-            time: Utc::now(),
+            time,
             subject: data.item_id().to_owned(),
             data,
         }

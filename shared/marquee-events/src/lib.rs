@@ -12,7 +12,7 @@ mod screening;
 
 pub use envelope::{DecodeError, Envelope, EventData, EventFamily, WireEvent, header};
 pub use review::{
-    BlankId, Film, Image, Rating, Review, ReviewEvent, ReviewId, ReviewPublished, ReviewUpdated,
+    BlankId, Film, Image, Rating, RatingOutOfRange, Review, ReviewEvent, ReviewId, ReviewPublished, ReviewUpdated,
     ReviewWithdrawn,
 };
 pub use screening::{

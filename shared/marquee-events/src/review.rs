@@ -68,11 +68,16 @@ impl Rating {
     }
 }
 
+/// A number of stars no [`Rating`] has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a rating is 0 to {max} stars, not {0}", max = Rating::MAX)]
+pub struct RatingOutOfRange(pub u8);
+
 impl TryFrom<u8> for Rating {
-    type Error = String;
-    fn try_from(stars: u8) -> Result<Self, String> {
+    type Error = RatingOutOfRange;
+    fn try_from(stars: u8) -> Result<Self, RatingOutOfRange> {
         if stars > Self::MAX {
-            return Err(format!("a rating is 0 to {} stars, not {stars}", Self::MAX));
+            return Err(RatingOutOfRange(stars));
         }
         Ok(Self(stars))
     }

@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use marquee_events::{
-    DecodeError, Envelope, EventData, Film, Rating, Review, ReviewEvent, ReviewId, ReviewPublished,
+    DecodeError, Envelope, EventData, Review, ReviewEvent, ReviewId, ReviewPublished,
     ReviewWithdrawn, ScreeningEvent, header as ce, schemas,
 };
 
@@ -56,24 +56,13 @@ fn every_schema_file_belongs_to_an_event_type() {
     }
 }
 
+/// When the fixture review was published, and its events happened.
+fn thursday() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 9, 10, 0, 0).unwrap()
+}
+
 fn review() -> Review {
-    Review {
-        id: ReviewId::parse("cms-4821").unwrap(),
-        url: "https://example.org/reviews/hamnet".parse().unwrap(),
-        headline: "Hamnet review – a raw, aching portrait of grief".into(),
-        film: Film {
-            title: "Hamnet".into(),
-            year: Some(2025),
-        },
-        standfirst: "Chloé Zhao adapts Maggie O'Farrell".into(),
-        body_html: "<p>Body</p>".into(),
-        author: Some("A Critic".into()),
-        rating: Some(Rating::try_from(4).unwrap()),
-        section: "In Cinemas".into(),
-        image: None,
-        published_at: Utc.with_ymd_and_hms(2026, 1, 9, 10, 0, 0).unwrap(),
-        updated_at: Utc.with_ymd_and_hms(2026, 1, 9, 10, 0, 0).unwrap(),
-    }
+    marquee_test_support::events::review("cms-4821", thursday())
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -85,7 +74,11 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 #[test]
 fn an_event_round_trips_through_its_wire_form() {
-    let sent = Envelope::new("marquee/test", ReviewPublished { review: review() });
+    let sent = Envelope::new(
+        "marquee/test",
+        ReviewPublished { review: review() },
+        thursday(),
+    );
     let wire = sent.to_wire();
     assert_eq!(wire.key, "cms-4821");
     assert_eq!(header(&wire.headers, ce::SPEC_VERSION), Some("1.0"));
@@ -107,6 +100,7 @@ fn a_specific_type_refuses_another_type_of_the_same_topic() {
             id: ReviewId::parse("cms-1").unwrap(),
             reason: "gone".into(),
         },
+        thursday(),
     )
     .to_wire();
     let err = Envelope::<ReviewPublished>::from_wire(&wire.headers, &wire.body).unwrap_err();
@@ -115,7 +109,12 @@ fn a_specific_type_refuses_another_type_of_the_same_topic() {
 
 #[test]
 fn malformed_messages_are_refused_with_the_reason() {
-    let wire = Envelope::new("marquee/test", ReviewPublished { review: review() }).to_wire();
+    let wire = Envelope::new(
+        "marquee/test",
+        ReviewPublished { review: review() },
+        thursday(),
+    )
+    .to_wire();
 
     let without_id: Vec<_> = wire
         .headers
@@ -141,7 +140,12 @@ fn malformed_messages_are_refused_with_the_reason() {
 }
 
 fn valid_wire() -> marquee_events::WireEvent {
-    Envelope::new("marquee/test", ReviewPublished { review: review() }).to_wire()
+    Envelope::new(
+        "marquee/test",
+        ReviewPublished { review: review() },
+        thursday(),
+    )
+    .to_wire()
 }
 
 proptest::proptest! {

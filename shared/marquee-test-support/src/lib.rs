@@ -3,9 +3,12 @@
 //! SQLite or on the local PostgreSQL (127.0.0.1:5432, trust auth, as the test
 //! command guarantees), a fake upstream site for the ingest services,
 //! malformed inputs for the parsers' property tests, a real SMTP server,
-//! and a broker and a PostgreSQL of a test's own, to kill and restart.
+//! a broker and a PostgreSQL of a test's own, to kill and restart, sound
+//! events to start from, a clock to pin, waiting with a deadline, and
+//! [`on_each!`] to run a case on each engine or transport.
 
 mod clock;
+pub mod events;
 mod mutation;
 mod processes;
 mod smtp;

@@ -7,8 +7,9 @@
 pub mod process;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use marquee_test_support::wait;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -82,18 +83,15 @@ impl Demo {
         token: Option<&str>,
         accept: impl Fn(&str) -> bool,
     ) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let (status, body) = self.get(path, token).await;
-            if status == 200 && accept(&body) {
-                return body;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {path}: {body}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let accept = &accept;
+        wait::until_value(
+            &format!("{path} answers as expected"),
+            Duration::from_secs(60),
+            move || self.get(path, token),
+            |(status, body)| *status == 200 && accept(body),
+        )
+        .await
+        .1
     }
 
     /// `marquee admin ARGS` against this demo.

@@ -2,7 +2,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use marquee_test_support::wait;
+
+/// How long a process may take to answer as a test expects.
+const WAIT: Duration = Duration::from_secs(60);
 
 pub fn samples_dir(service: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../marquee-{service}-ingest/samples"))
@@ -75,50 +80,53 @@ impl Marquee {
         Some((status, response.text().await.ok()?))
     }
 
-    /// Polls `path` until `accept` holds for its body, for up to 60 s.
+    /// Polls `path` until `accept` holds for its body, for up to 60 s;
+    /// fails at once if the process exited.
     pub async fn wait_for(&self, path: &str, accept: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some((200, body)) = self.get(path).await
-                && accept(&body)
-            {
-                return body;
-            }
-            assert!(
-                self.is_running(),
-                "marquee {:?} exited early; its log: {}",
-                self.command,
+        let accept = &accept;
+        wait::until(
+            &format!(
+                "{path} answers as expected; the log: {}",
                 self.log.display()
-            );
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {path}; the log: {}",
-                self.log.display()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            ),
+            WAIT,
+            || async move {
+                if let Some((200, body)) = self.get(path).await
+                    && accept(&body)
+                {
+                    return Some(body);
+                }
+                assert!(
+                    self.is_running(),
+                    "marquee {:?} exited early; its log: {}",
+                    self.command,
+                    self.log.display()
+                );
+                None
+            },
+        )
+        .await
     }
 
     /// Polls an operator `path` (with the demo admin token) until `accept` holds.
     pub async fn admin_get_until(&self, path: &str, accept: impl Fn(&str) -> bool) -> String {
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let response = client
-                .get(format!("{}{path}", self.base))
-                .bearer_auth(super::TOKEN)
-                .send()
-                .await;
-            if let Ok(response) = response
-                && response.status() == 200
-                && let Ok(body) = response.text().await
-                && accept(&body)
-            {
-                return body;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {path}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let (client, accept) = (&reqwest::Client::new(), &accept);
+        wait::until(
+            &format!("{path} answers as expected"),
+            WAIT,
+            || async move {
+                let response = client
+                    .get(format!("{}{path}", self.base))
+                    .bearer_auth(super::TOKEN)
+                    .send()
+                    .await
+                    .ok()
+                    .filter(|response| response.status() == 200)?;
+                let body = response.text().await.ok()?;
+                accept(&body).then_some(body)
+            },
+        )
+        .await
     }
 
     fn is_running(&self) -> bool {

@@ -4,23 +4,26 @@ use std::collections::{BTreeMap, HashSet};
 
 use marquee_bus::{Position, Transport, dead_letter_header};
 use marquee_events::topics;
+use marquee_runtime::clock::{Clock as _, SystemClock};
+use marquee_test_support::wait;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::{Recorder, TestBus, consume_on, eventually, group, record};
+use crate::harness::{Recorder, TestBus, WAIT, consume_on, group, keyed, numbered, publish_all};
 
 pub async fn order_is_kept_per_key(test: TestBus) {
     let topic = test.topic(3).await;
-    for n in 0..50 {
-        for key in ["alpha", "beta", "gamma", "delta"] {
-            test.bus
-                .publish(record(&topic, key, &format!("{key}-{n}")))
-                .await
-                .unwrap();
-        }
-    }
+    let keys = ["alpha", "beta", "gamma", "delta"];
+    test.publish_all(
+        &topic,
+        (0..50).flat_map(|n| keys.map(|key| (key, format!("{key}-{n}")))),
+    )
+    .await;
     let recorder = Recorder::default();
     let (stop, task) = test.consume(&group(), &topic, recorder.clone());
-    eventually("all 200 messages are handled", || recorder.count() >= 200).await;
+    wait::until_true("all 200 messages are handled", WAIT, || {
+        recorder.count() >= 200
+    })
+    .await;
     stop.cancel();
     task.await.unwrap();
 
@@ -43,12 +46,7 @@ pub async fn order_is_kept_per_key(test: TestBus) {
 pub async fn a_restarted_consumer_loses_nothing_and_repeats_only_the_unfinished(test: TestBus) {
     let topic = test.topic(1).await;
     let group = group();
-    for n in 0..20 {
-        test.bus
-            .publish(record(&topic, "film", &n.to_string()))
-            .await
-            .unwrap();
-    }
+    test.publish_all(&topic, numbered(0..20, |_| "film")).await;
 
     // The first consumer goes down while handling message 10.
     let crash = CancellationToken::new();
@@ -67,7 +65,7 @@ pub async fn a_restarted_consumer_loses_nothing_and_repeats_only_the_unfinished(
     // A restarted consumer of the same group resumes at the unfinished one.
     let second = Recorder::default();
     let (stop, task) = consume_on(&test.reopen().await, &group, &topic, second.clone());
-    eventually("the rest is handled", || second.count() >= 10).await;
+    wait::until_true("the rest is handled", WAIT, || second.count() >= 10).await;
     stop.cancel();
     task.await.unwrap();
     let expected_second: Vec<String> = (10..20).map(|n| n.to_string()).collect();
@@ -76,16 +74,15 @@ pub async fn a_restarted_consumer_loses_nothing_and_repeats_only_the_unfinished(
 
 pub async fn a_poison_message_is_dead_lettered_while_the_rest_flows(test: TestBus) {
     let topic = test.topic(1).await;
-    for payload in ["first", "poison", "last"] {
-        test.bus
-            .publish(record(&topic, "k", payload))
-            .await
-            .unwrap();
-    }
+    test.publish_all(&topic, keyed("k", &["first", "poison", "last"]))
+        .await;
     let group = group();
     let recorder = Recorder::poisoned_by("poison");
     let (stop, task) = test.consume(&group, &topic, recorder.clone());
-    eventually("the good messages are handled", || recorder.count() >= 2).await;
+    wait::until_true("the good messages are handled", WAIT, || {
+        recorder.count() >= 2
+    })
+    .await;
     stop.cancel();
     task.await.unwrap();
     assert_eq!(recorder.payloads(), ["first", "last"]);
@@ -113,15 +110,11 @@ pub async fn a_poison_message_is_dead_lettered_while_the_rest_flows(test: TestBu
 
 pub async fn a_message_failing_every_attempt_is_dead_lettered(test: TestBus) {
     let topic = test.topic(1).await;
-    for payload in ["before", "stuck", "after"] {
-        test.bus
-            .publish(record(&topic, "k", payload))
-            .await
-            .unwrap();
-    }
+    test.publish_all(&topic, keyed("k", &["before", "stuck", "after"]))
+        .await;
     let recorder = Recorder::always_failing_on("stuck");
     let (stop, task) = test.consume(&group(), &topic, recorder.clone());
-    eventually("the others are handled", || recorder.count() >= 2).await;
+    wait::until_true("the others are handled", WAIT, || recorder.count() >= 2).await;
     stop.cancel();
     task.await.unwrap();
     assert_eq!(recorder.payloads(), ["before", "after"]);
@@ -144,24 +137,24 @@ pub async fn consumers_of_one_group_share_the_partitions(test: TestBus) {
 
     // Publish in waves until both members have work: a Kafka group needs a
     // moment to rebalance onto its second member.
-    let mut published = 0;
-    while a.count() == 0 || b.count() == 0 {
-        assert!(published < 5_000, "one consumer never got a partition");
-        for _ in 0..50 {
-            test.bus
-                .publish(record(
-                    &topic,
-                    &format!("key-{published}"),
-                    &published.to_string(),
-                ))
-                .await
-                .unwrap();
-            published += 1;
+    let published = std::cell::Cell::new(0);
+    wait::until("both consumers have a partition", WAIT, || async {
+        if a.count() > 0 && b.count() > 0 {
+            return Some(());
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let total = published;
-    eventually("every message is handled", || {
+        let from = published.get();
+        publish_all(
+            &test.bus,
+            &topic,
+            numbered(from..from + 50, |n| format!("key-{n}")),
+        )
+        .await;
+        published.set(from + 50);
+        None
+    })
+    .await;
+    let total = published.get() as usize;
+    wait::until_true("every message is handled", WAIT, || {
         let seen: HashSet<String> = a.payloads().into_iter().chain(b.payloads()).collect();
         seen.len() == total
     })
@@ -188,30 +181,21 @@ pub async fn publishing_survives_a_restart_of_the_log_or_broker(test: TestBus) {
     match test.settings.transport {
         Transport::Embedded => {
             let topic = test.topic(2).await;
-            for n in 0..10 {
-                test.bus
-                    .publish(record(&topic, &n.to_string(), &n.to_string()))
-                    .await
-                    .unwrap();
-            }
+            test.publish_all(&topic, numbered(0..10, |n| n.to_string()))
+                .await;
             let group = group();
             let before = Recorder::default();
             let (stop, task) = test.consume(&group, &topic, before.clone());
-            eventually("the first ten are handled", || before.count() == 10).await;
+            wait::until_true("the first ten are handled", WAIT, || before.count() == 10).await;
             stop.cancel();
             task.await.unwrap();
 
             // A new process on the same file: the log and the group's offsets are there.
             let reopened = test.reopen().await;
-            for n in 10..20 {
-                reopened
-                    .publish(record(&topic, &n.to_string(), &n.to_string()))
-                    .await
-                    .unwrap();
-            }
+            publish_all(&reopened, &topic, numbered(10..20, |n| n.to_string())).await;
             let after = Recorder::default();
             let (stop, task) = consume_on(&reopened, &group, &topic, after.clone());
-            eventually("the next ten are handled", || after.count() == 10).await;
+            wait::until_true("the next ten are handled", WAIT, || after.count() == 10).await;
             stop.cancel();
             task.await.unwrap();
             let mut payloads: Vec<u32> = after
@@ -226,12 +210,7 @@ pub async fn publishing_survives_a_restart_of_the_log_or_broker(test: TestBus) {
             let mut broker = marquee_test_support::DurableBroker::start();
             let test = TestBus::kafka_at(&broker.address).await;
             let topic = test.topic(1).await;
-            for n in 0..10 {
-                test.bus
-                    .publish(record(&topic, "k", &n.to_string()))
-                    .await
-                    .unwrap();
-            }
+            test.publish_all(&topic, numbered(0..10, |_| "k")).await;
             broker.kill();
             // Published while the broker is down: librdkafka holds it until
             // the broker is back, and the delivery report then confirms it.
@@ -239,20 +218,17 @@ pub async fn publishing_survives_a_restart_of_the_log_or_broker(test: TestBus) {
             let pending = {
                 let topic = topic.clone();
                 tokio::spawn(async move {
-                    for n in 10..20 {
-                        bus.publish(record(&topic, "k", &n.to_string()))
-                            .await
-                            .unwrap();
-                    }
+                    publish_all(&bus, &topic, numbered(10..20, |_| "k")).await;
                 })
             };
+            // Down for a while, as a crashed broker is: not a wait for work.
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             broker.restart();
             pending.await.unwrap();
 
             let recorder = Recorder::default();
             let (stop, task) = test.consume(&group(), &topic, recorder.clone());
-            eventually("all twenty are handled", || recorder.count() >= 20).await;
+            wait::until_true("all twenty are handled", WAIT, || recorder.count() >= 20).await;
             stop.cancel();
             task.await.unwrap();
             let expected: Vec<String> = (0..20).map(|n| n.to_string()).collect();
@@ -274,13 +250,16 @@ async fn dead_letters_from(test: &TestBus, topic: &str, count: usize) -> Vec<mar
             .cloned()
             .collect()
     };
-    eventually("the dead letter arrives", || {
-        from_topic(&recorder).len() >= count
-    })
+    let dead = wait::until_value(
+        "the dead letters arrive",
+        WAIT,
+        || std::future::ready(from_topic(&recorder)),
+        |dead| dead.len() >= count,
+    )
     .await;
     stop.cancel();
     task.await.unwrap();
-    from_topic(&recorder)
+    dead
 }
 
 fn payload(message: &marquee_bus::Message) -> String {
@@ -289,23 +268,10 @@ fn payload(message: &marquee_bus::Message) -> String {
 
 pub async fn history_reads_from_the_beginning_an_offset_or_a_time(test: TestBus) {
     let topic = test.topic(2).await;
-    for n in 0..5 {
-        let key = if n % 2 == 0 { "a" } else { "b" };
-        test.bus
-            .publish(record(&topic, key, &n.to_string()))
-            .await
-            .unwrap();
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let cut = chrono::Utc::now();
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    for n in 5..10 {
-        let key = if n % 2 == 0 { "a" } else { "b" };
-        test.bus
-            .publish(record(&topic, key, &n.to_string()))
-            .await
-            .unwrap();
-    }
+    let key = |n: u32| if n.is_multiple_of(2) { "a" } else { "b" };
+    test.publish_all(&topic, numbered(0..5, key)).await;
+    let cut = a_cut_after_what_is_published().await;
+    test.publish_all(&topic, numbered(5..10, key)).await;
 
     let all = test
         .bus
@@ -315,10 +281,15 @@ pub async fn history_reads_from_the_beginning_an_offset_or_a_time(test: TestBus)
     let mut payloads: Vec<String> = all.iter().map(|l| payload(&l.message)).collect();
     payloads.sort();
     assert_eq!(payloads, (0..10).map(|n| n.to_string()).collect::<Vec<_>>());
-    assert!(
-        all.iter().all(|l| l.timestamp.is_some()),
-        "publish times are known"
-    );
+    for logged in &all {
+        let n: u32 = payload(&logged.message).parse().unwrap();
+        let at = logged.timestamp.expect("publish times are known");
+        assert_eq!(
+            at >= cut,
+            n >= 5,
+            "message {n} published at {at}, cut at {cut}"
+        );
+    }
     assert_eq!(
         test.bus
             .read(&topic, Position::Beginning, 3)
@@ -356,15 +327,23 @@ pub async fn history_reads_from_the_beginning_an_offset_or_a_time(test: TestBus)
     assert_eq!(got, expected, "every partition read from offset {from}");
 }
 
+/// A time strictly after every message published so far and strictly
+/// before any published once this returns: the next whole millisecond (logs
+/// and brokers keep and compare milliseconds), after the clock passed it.
+/// The bus stamps with the system clock; the broker, which may look up times
+/// by when it stored a message (tansu does), stored all of it by the
+/// delivery report, before this reads the clock.
+async fn a_cut_after_what_is_published() -> chrono::DateTime<chrono::Utc> {
+    let now = SystemClock.now();
+    let cut = chrono::DateTime::from_timestamp_millis(now.timestamp_millis() + 1).unwrap();
+    wait::until_true("the clock passes the cut", WAIT, || SystemClock.now() > cut).await;
+    cut
+}
+
 pub async fn replay_runs_a_handler_over_history_outside_any_group(test: TestBus) {
     let topic = test.topic(2).await;
-    for n in 0..20 {
-        let key = if n % 2 == 0 { "even" } else { "odd" };
-        test.bus
-            .publish(record(&topic, key, &n.to_string()))
-            .await
-            .unwrap();
-    }
+    let key = |n: u32| if n.is_multiple_of(2) { "even" } else { "odd" };
+    test.publish_all(&topic, numbered(0..20, key)).await;
     let recorder = Recorder::default();
     let last_progress = std::sync::Mutex::new((0, 0));
     let replayed = test
@@ -404,19 +383,15 @@ pub async fn replay_runs_a_handler_over_history_outside_any_group(test: TestBus)
     assert_eq!(lag, 20);
     let consumer = Recorder::default();
     let (stop, task) = test.consume(&group, &topic, consumer.clone());
-    eventually("the group reads all 20", || consumer.count() >= 20).await;
+    wait::until_true("the group reads all 20", WAIT, || consumer.count() >= 20).await;
     stop.cancel();
     task.await.unwrap();
 }
 
 pub async fn replay_skips_poison_and_stops_where_a_handler_keeps_failing(test: TestBus) {
     let topic = test.topic(1).await;
-    for payload in ["0", "poison", "2", "broken", "4"] {
-        test.bus
-            .publish(record(&topic, "k", payload))
-            .await
-            .unwrap();
-    }
+    test.publish_all(&topic, keyed("k", &["0", "poison", "2", "broken", "4"]))
+        .await;
 
     let skipping = Recorder::poisoned_by("poison");
     let last_progress = std::sync::Mutex::new((0, 0));
@@ -471,12 +446,7 @@ pub async fn replay_skips_poison_and_stops_where_a_handler_keeps_failing(test: T
 
 pub async fn lag_counts_what_a_group_has_not_finished(test: TestBus) {
     let topic = test.topic(1).await;
-    for n in 0..6 {
-        test.bus
-            .publish(record(&topic, "k", &n.to_string()))
-            .await
-            .unwrap();
-    }
+    test.publish_all(&topic, numbered(0..6, |_| "k")).await;
     let group = group();
     let before = test.bus.lag(&group, &[&topic]).await.unwrap();
     assert_eq!(before.len(), 1);
@@ -485,7 +455,7 @@ pub async fn lag_counts_what_a_group_has_not_finished(test: TestBus) {
 
     let recorder = Recorder::default();
     let (stop, task) = test.consume(&group, &topic, recorder.clone());
-    eventually("all 6 are handled", || recorder.count() >= 6).await;
+    wait::until_true("all 6 are handled", WAIT, || recorder.count() >= 6).await;
     stop.cancel();
     task.await.unwrap();
     let after = test.bus.lag(&group, &[&topic]).await.unwrap();
@@ -495,10 +465,7 @@ pub async fn lag_counts_what_a_group_has_not_finished(test: TestBus) {
 
 pub async fn a_dead_letter_is_redriven_to_its_topic(test: TestBus) {
     let topic = test.topic(1).await;
-    test.bus
-        .publish(record(&topic, "k", "poison"))
-        .await
-        .unwrap();
+    test.publish_all(&topic, keyed("k", &["poison"])).await;
     let consumers = group();
     let recorder = Recorder::poisoned_by("poison");
     let (stop, task) = test.consume(&consumers, &topic, recorder.clone());

@@ -1,14 +1,16 @@
 //! Buses, topics and recording handlers for the transport tests.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use marquee_bus::{
-    Bus, BusSettings, EmbeddedSettings, Handler, HandlerError, KafkaSettings, Message, Record,
-    RetryPolicy, Subscription, Transport,
+    Bus, BusSettings, Handler, HandlerError, Message, Record, RetryPolicy, Subscription,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+/// How long a case waits for consumers to catch up.
+pub const WAIT: Duration = Duration::from_secs(30);
 
 /// A bus on a fresh log, or on the test broker, with unique topic names.
 pub struct TestBus {
@@ -21,13 +23,7 @@ pub struct TestBus {
 impl TestBus {
     pub async fn embedded() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let settings = BusSettings {
-            transport: Transport::Embedded,
-            embedded: EmbeddedSettings {
-                path: dir.path().join("bus.sqlite"),
-            },
-            ..Default::default()
-        };
+        let settings = BusSettings::embedded(dir.path().join("bus.sqlite"));
         Self::connect(settings, Some(dir)).await
     }
 
@@ -38,15 +34,7 @@ impl TestBus {
     }
 
     pub async fn kafka_at(brokers: &str) -> Self {
-        let settings = BusSettings {
-            transport: Transport::Kafka,
-            kafka: KafkaSettings {
-                brokers: brokers.to_owned(),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let test_bus = Self::connect(settings, None).await;
+        let test_bus = Self::connect(BusSettings::kafka(brokers), None).await;
         if let Err(error) = test_bus.bus.check().await {
             panic!(
                 "no Kafka broker answers at {brokers} ({error}); run the tests with \
@@ -71,6 +59,15 @@ impl TestBus {
         Bus::connect(&self.settings).await.unwrap()
     }
 
+    /// Publishes each `(key, payload)` to `topic`, in order.
+    pub async fn publish_all<K: AsRef<str>, P: AsRef<str>>(
+        &self,
+        topic: &str,
+        messages: impl IntoIterator<Item = (K, P)>,
+    ) {
+        publish_all(&self.bus, topic, messages).await;
+    }
+
     /// A new topic with `partitions` partitions.
     pub async fn topic(&self, partitions: i32) -> String {
         let name = format!("test-{}", uuid::Uuid::new_v4());
@@ -87,6 +84,35 @@ impl TestBus {
     ) -> (CancellationToken, JoinHandle<()>) {
         consume_on(&self.bus, group, topic, handler)
     }
+}
+
+/// [`TestBus::publish_all`] on `bus`.
+pub async fn publish_all<K: AsRef<str>, P: AsRef<str>>(
+    bus: &Bus,
+    topic: &str,
+    messages: impl IntoIterator<Item = (K, P)>,
+) {
+    for (key, payload) in messages {
+        bus.publish(record(topic, key.as_ref(), payload.as_ref()))
+            .await
+            .unwrap();
+    }
+}
+
+/// `payloads` under one `key`, for [`publish_all`].
+pub fn keyed<'a>(
+    key: &'a str,
+    payloads: &'a [&'a str],
+) -> impl Iterator<Item = (&'a str, &'a str)> {
+    payloads.iter().map(move |payload| (key, *payload))
+}
+
+/// `numbers` as payloads, each keyed by `key(n)`, for [`publish_all`].
+pub fn numbered<K: AsRef<str>>(
+    numbers: std::ops::Range<u32>,
+    key: impl Fn(u32) -> K,
+) -> impl Iterator<Item = (K, String)> {
+    numbers.map(move |n| (key(n), n.to_string()))
 }
 
 pub fn consume_on<H: Handler>(
@@ -192,14 +218,5 @@ impl Handler for Recorder {
         }
         self.handled.lock().unwrap().push(message.clone());
         Ok(())
-    }
-}
-
-/// Polls `done` until it holds or 30 seconds pass.
-pub async fn eventually(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

@@ -9,29 +9,11 @@ mod cases;
 mod harness;
 mod upgrade;
 
-/// Generates one test per case and transport.
-macro_rules! on_both_transports {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    crate::cases::$case(crate::harness::TestBus::embedded().await).await;
-                }
-            )*
-        }
-        mod kafka {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    crate::cases::$case(crate::harness::TestBus::kafka().await).await;
-                }
-            )*
-        }
-    };
-}
+use cases::*;
+use harness::TestBus;
 
-on_both_transports!(
+marquee_test_support::on_each!(
+    [embedded = TestBus::embedded().await, kafka = TestBus::kafka().await]
     order_is_kept_per_key,
     a_restarted_consumer_loses_nothing_and_repeats_only_the_unfinished,
     a_poison_message_is_dead_lettered_while_the_rest_flows,

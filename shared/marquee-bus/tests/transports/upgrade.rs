@@ -1,7 +1,10 @@
 //! An embedded log written before messages carried a publish time still
 //! opens, keeps its messages, and times the new ones.
 
-use marquee_bus::{Bus, BusSettings, EmbeddedSettings, Position, Transport};
+use marquee_bus::{Bus, BusSettings, Position};
+use chrono::{TimeZone, Utc};
+use marquee_runtime::clock::Clock as _;
+use marquee_test_support::ManualClock;
 use sqlx::sqlite::SqliteConnectOptions;
 
 use crate::harness::record;
@@ -36,28 +39,24 @@ async fn a_log_from_before_publish_times_opens_and_keeps_its_messages() {
     sqlx::raw_sql(OLD_SCHEMA).execute(&old).await.unwrap();
     old.close().await;
 
-    let bus = Bus::connect(&BusSettings {
-        transport: Transport::Embedded,
-        embedded: EmbeddedSettings { path },
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let before_new = chrono::Utc::now();
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap());
+    let bus = Bus::connect_with_clock(&BusSettings::embedded(path), clock.shared())
+        .await
+        .unwrap();
     bus.publish(record("reviews", "k", "new")).await.unwrap();
 
     let all = bus.read("reviews", Position::Beginning, 10).await.unwrap();
-    let read: Vec<(&[u8], bool)> = all
+    let read: Vec<_> = all
         .iter()
-        .map(|l| (l.message.payload.as_slice(), l.timestamp.is_some()))
+        .map(|l| (l.message.payload.as_slice(), l.timestamp))
         .collect();
     assert_eq!(
         read,
-        [(&b"old"[..], false), (&b"new"[..], true)],
-        "the old message has no time, the new one has"
+        [(&b"old"[..], None), (&b"new"[..], Some(clock.now()))],
+        "the old message has no time, the new one the bus's clock's"
     );
     let since = bus
-        .read("reviews", Position::Time(before_new), 10)
+        .read("reviews", Position::Time(clock.now()), 10)
         .await
         .unwrap();
     assert_eq!(since.len(), 1);
