@@ -51,13 +51,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api().into_openapi()
 }
 
-/// A refusal whose reason is the error's own top line: the operator named
-/// something that is not there. (The chain stays in the log.)
-fn missing(error: &anyhow::Error) -> HttpError {
-    tracing::debug!(error = format!("{error:#}"), "Not found");
-    HttpError::not_found(error)
-}
-
 /// Every schedule with its next five runs (local time and UTC) and whether
 /// it is paused.
 #[utoipa::path(get, path = "/admin/digest/schedules", tag = "digest",
@@ -158,7 +151,7 @@ async fn run(
         .run_report(&id)
         .await
         .map(Json)
-        .map_err(|error| missing(&error))
+        .map_err(HttpError::from)
 }
 
 /// Pauses a run that is sending; the rest stay pending.
@@ -221,10 +214,7 @@ async fn preview(
         .map(EmailAddress::parse)
         .transpose()
         .map_err(HttpError::unprocessable)?;
-    let digest = service
-        .preview(&schedule, email.as_ref())
-        .await
-        .map_err(|error| missing(&error))?;
+    let digest = service.preview(&schedule, email.as_ref()).await?;
     Ok(Html(digest.html))
 }
 
@@ -241,7 +231,7 @@ async fn dry_run(
         .dry_run(&schedule)
         .await
         .map(Json)
-        .map_err(|error| missing(&error))
+        .map_err(HttpError::from)
 }
 
 /// Sends the digest now (held instead when a source is stale, unless forced).
@@ -254,10 +244,7 @@ async fn send_now(
     Path(schedule): Path<String>,
     Query(query): Query<SendQuery>,
 ) -> Result<(StatusCode, Json<SendAccepted>), HttpError> {
-    let run = service
-        .open_manual(&schedule, query.force)
-        .await
-        .map_err(|error| missing(&error))?;
+    let run = service.open_manual(&schedule, query.force).await?;
     let accepted = SendAccepted {
         run: run.id.clone(),
         status: run.status,

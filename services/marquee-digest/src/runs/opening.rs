@@ -1,13 +1,13 @@
 //! Opening a run: what its digest carries (new reviews, next week's
 //! screenings), and recording it with its recipients as the policy decides.
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use super::WEEK;
 use super::policy::{self, Facts, Opening};
 use crate::DigestService;
 use crate::compose::{DigestContent, week_start};
+use crate::error::RunError;
 use crate::schedule::CronSchedule;
 use crate::store::{Run, RunKind, RunStatus, Subscriber};
 
@@ -133,10 +133,8 @@ impl DigestService {
     pub(super) async fn content_now(
         &self,
         name: &str,
-    ) -> anyhow::Result<(CronSchedule, DigestContent)> {
-        let schedule = self
-            .schedule(name)
-            .with_context(|| format!("no schedule `{name}`"))?;
+    ) -> Result<(CronSchedule, DigestContent), RunError> {
+        let schedule = self.known_schedule(name)?;
         let now = self.now();
         let since = self.reviews_since(&schedule, now).await?;
         let content = self.content(&schedule, since, now).await?;

@@ -1,11 +1,12 @@
 //! Operators' actions on runs: preview, dry run, send now, pause and
 //! resume, and the status reports the admin API answers with.
 
-use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use super::{DryRunReport, NextRun, RunReport, ScheduleReport};
 use crate::compose::RenderedDigest;
+use crate::error::RunError;
+use crate::schedule::CronSchedule;
 use crate::store::{Run, RunKind, RunStatus};
 use crate::{DigestService, EmailAddress};
 
@@ -16,7 +17,7 @@ impl DigestService {
         &self,
         schedule: &str,
         subscriber: Option<&EmailAddress>,
-    ) -> anyhow::Result<RenderedDigest> {
+    ) -> Result<RenderedDigest, RunError> {
         let (schedule, content) = self.content_now(schedule).await?;
         let (content, url) = match subscriber {
             Some(email) => {
@@ -25,7 +26,7 @@ impl DigestService {
                     .store
                     .subscriber_by_email(email)
                     .await?
-                    .with_context(|| format!("no subscriber {email}"))?;
+                    .ok_or_else(|| RunError::UnknownSubscriber(email.to_string()))?;
                 (
                     content.for_preferences(&found.preferences),
                     self.unsubscribe_url(&found.id),
@@ -33,15 +34,15 @@ impl DigestService {
             }
             None => (content, self.unsubscribe_url("preview")),
         };
-        Ok(self
-            .inner
+        self.inner
             .templates
-            .digest(&schedule.settings().template, &content, &url)?)
+            .digest(&schedule.settings().template, &content, &url)
+            .map_err(|error| RunError::Unexpected(error.into()))
     }
 
     /// Composes `schedule`'s digest for every recipient as if sent now,
     /// sends nothing, and reports the counts.
-    pub async fn dry_run(&self, schedule: &str) -> anyhow::Result<DryRunReport> {
+    pub async fn dry_run(&self, schedule: &str) -> Result<DryRunReport, RunError> {
         let (schedule, content) = self.content_now(schedule).await?;
         let audience = self
             .inner
@@ -70,7 +71,7 @@ impl DigestService {
         &self,
         schedule: &str,
         shutdown: &CancellationToken,
-    ) -> anyhow::Result<RunReport> {
+    ) -> Result<RunReport, RunError> {
         let run = self.open_manual(schedule, false).await?;
         if run.status == RunStatus::Sending {
             self.deliver(&run, shutdown).await?;
@@ -84,28 +85,23 @@ impl DigestService {
         &self,
         run_id: &str,
         shutdown: &CancellationToken,
-    ) -> anyhow::Result<RunReport> {
-        let run = self
-            .inner
-            .store
-            .run(run_id)
-            .await?
-            .with_context(|| format!("no run {run_id}"))?;
-        anyhow::ensure!(
-            run.status == RunStatus::Sending,
-            "run {run_id} is {:?}, not sending",
-            run.status
-        );
+    ) -> Result<RunReport, RunError> {
+        let run = self.stored_run(run_id).await?;
+        if run.status != RunStatus::Sending {
+            return Err(RunError::WrongStatus {
+                id: run.id,
+                status: run.status.to_string(),
+                wanted: "sending",
+            });
+        }
         self.deliver(&run, shutdown).await?;
         self.run_report(run_id).await
     }
 
     /// Records a manual run of `schedule` at the clock's now, unsent;
     /// `force` skips the freshness gate.
-    pub async fn open_manual(&self, schedule: &str, force: bool) -> anyhow::Result<Run> {
-        let schedule = self
-            .schedule(schedule)
-            .with_context(|| format!("no schedule `{schedule}`"))?;
+    pub async fn open_manual(&self, schedule: &str, force: bool) -> Result<Run, RunError> {
+        let schedule = self.known_schedule(schedule)?;
         let kind = if force {
             RunKind::Forced
         } else {
@@ -113,11 +109,16 @@ impl DigestService {
         };
         self.open_run(&schedule, self.now(), kind)
             .await?
-            .context("a run of this schedule was started at the same instant")
+            .ok_or_else(|| {
+                RunError::Unexpected(anyhow::anyhow!(
+                    "a run of this schedule was started at the same instant"
+                ))
+            })
     }
 
-    /// Pauses a sending run; in-flight messages finish, the rest stay pending.
-    pub async fn pause(&self, run_id: &str) -> anyhow::Result<bool> {
+    /// Pauses a sending run; in-flight messages finish, the rest stay
+    /// pending. False when it was not sending.
+    pub async fn pause(&self, run_id: &str) -> Result<bool, RunError> {
         let paused = self
             .inner
             .store
@@ -145,43 +146,55 @@ impl DigestService {
         &self,
         run_id: &str,
         shutdown: &CancellationToken,
-    ) -> anyhow::Result<RunReport> {
+    ) -> Result<RunReport, RunError> {
         let resumed = self
             .inner
             .store
             .set_run_status(run_id, &[RunStatus::Paused], RunStatus::Sending, "resumed")
             .await?;
-        anyhow::ensure!(resumed, "run {run_id} is not paused");
-        let run = self
-            .inner
-            .store
-            .run(run_id)
-            .await?
-            .context("run vanished")?;
+        if !resumed {
+            let run = self.stored_run(run_id).await?;
+            return Err(RunError::WrongStatus {
+                id: run.id,
+                status: run.status.to_string(),
+                wanted: "paused",
+            });
+        }
+        let run = self.stored_run(run_id).await?;
         self.deliver(&run, shutdown).await?;
         self.run_report(run_id).await
     }
 
     /// One run and its counts.
-    pub async fn run_report(&self, run_id: &str) -> anyhow::Result<RunReport> {
-        let run = self
-            .inner
-            .store
-            .run(run_id)
-            .await?
-            .with_context(|| format!("no run {run_id}"))?;
+    pub async fn run_report(&self, run_id: &str) -> Result<RunReport, RunError> {
+        let run = self.stored_run(run_id).await?;
         let counts = self.inner.store.counts(run_id).await?;
         Ok(RunReport { run, counts })
     }
 
     /// The newest runs with their counts.
-    pub async fn status(&self, limit: i64) -> anyhow::Result<Vec<RunReport>> {
+    pub async fn status(&self, limit: i64) -> Result<Vec<RunReport>, RunError> {
         let mut reports = Vec::new();
         for run in self.inner.store.recent_runs(limit).await? {
             let counts = self.inner.store.counts(&run.id).await?;
             reports.push(RunReport { run, counts });
         }
         Ok(reports)
+    }
+
+    /// The run with `id`, or why there is none.
+    async fn stored_run(&self, id: &str) -> Result<Run, RunError> {
+        self.inner
+            .store
+            .run(id)
+            .await?
+            .ok_or_else(|| RunError::UnknownRun(id.to_owned()))
+    }
+
+    /// The schedule called `name`, or why there is none.
+    pub(super) fn known_schedule(&self, name: &str) -> Result<CronSchedule, RunError> {
+        self.schedule(name)
+            .ok_or_else(|| RunError::UnknownSchedule(name.to_owned()))
     }
 
     /// Every schedule with its next five runs, local and UTC.

@@ -111,6 +111,9 @@ fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// A query on the pool of any engine, values bound in order.
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
 /// The digest's tables.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -144,6 +147,25 @@ impl Store {
     /// Closes the pool (tests drop their database afterwards).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Binds `values` after what `query` has bound (the `IN` list of
+    /// [`placeholders`]) and runs it; whether any row changed.
+    async fn execute_guarded(
+        &self,
+        mut query: AnyQuery<'_>,
+        values: impl IntoIterator<Item = &'static str>,
+        failed: &'static str,
+    ) -> Result<bool> {
+        for value in values {
+            query = query.bind(value);
+        }
+        let changed = query
+            .execute(&self.pool)
+            .await
+            .context(failed)?
+            .rows_affected();
+        Ok(changed > 0)
     }
 
     /// The clock's now, as stored.

@@ -170,20 +170,17 @@ impl Store {
              WHERE id = $4 AND status IN ({})",
             placeholders(5, from.len())
         );
-        let mut query = sqlx::query(&sql)
+        let query = sqlx::query(&sql)
             .bind(to.as_str())
             .bind(note)
             .bind(finished)
             .bind(id);
-        for status in from {
-            query = query.bind(status.as_str());
-        }
-        let moved = query
-            .execute(&self.pool)
-            .await
-            .context("Failed to update a run")?
-            .rows_affected();
-        Ok(moved > 0)
+        self.execute_guarded(
+            query,
+            from.iter().map(|s| s.as_str()),
+            "Failed to update a run",
+        )
+        .await
     }
 
     /// Marks a run sent, only if no recipient is pending any more.

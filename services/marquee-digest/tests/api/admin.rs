@@ -1,6 +1,9 @@
 //! The operator routes: schedules, preview, dry run, send now, pause, status.
 
+use std::time::Duration;
+
 use marquee_digest::Preferences;
+use marquee_test_support::wait::until_value;
 
 use crate::helpers::{Engine, TestApp, thursday};
 
@@ -22,15 +25,7 @@ async fn operators_preview_dry_run_send_and_watch_runs(engine: Engine) {
     .await;
     app.clock.set(thursday());
 
-    let schedules: serde_json::Value = app
-        .client
-        .get(app.url("/admin/digest/schedules"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let schedules = app.get_json("/admin/digest/schedules").await;
     assert_eq!(schedules[0]["name"], "weekly");
     assert_eq!(schedules[0]["next_runs"][0]["utc"], "2026-12-03T08:30:00Z");
     assert_eq!(
@@ -57,15 +52,7 @@ async fn operators_preview_dry_run_send_and_watch_runs(engine: Engine) {
         404
     );
 
-    let dry: serde_json::Value = app
-        .client
-        .post(app.url("/admin/digest/dry-run/weekly"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let dry = app.post_json("/admin/digest/dry-run/weekly").await;
     assert_eq!(dry["recipients"], 2);
     assert_eq!(dry["would_send"], 1, "{dry}");
     assert_eq!(dry["would_skip"], 1, "{dry}");
@@ -73,56 +60,27 @@ async fn operators_preview_dry_run_send_and_watch_runs(engine: Engine) {
     assert_eq!(dry["screenings"], 3);
     assert!(app.sink.files().is_empty(), "a dry run sends nothing");
 
-    let sent: serde_json::Value = app
-        .client
-        .post(app.url("/admin/digest/send/weekly"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sent = app.post_json("/admin/digest/send/weekly").await;
     let id = sent["run"].as_str().unwrap().to_owned();
     assert_eq!(app.sink.wait_for(1).await.len(), 1);
     // Poll the status until the run is done.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let run: serde_json::Value = app
-            .client
-            .get(app.url(&format!("/admin/digest/runs/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if run["status"] == "sent" {
-            assert_eq!(run["counts"]["sent"], 1);
-            assert_eq!(run["counts"]["skipped"], 1, "nothing for the picky one");
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{run}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let runs: serde_json::Value = app
-        .client
-        .get(app.url("/admin/digest/runs"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let run_path = format!("/admin/digest/runs/{id}");
+    let run = until_value(
+        "the run sent over the API is done",
+        Duration::from_secs(10),
+        || app.get_json(&run_path),
+        |run| run["status"] == "sent",
+    )
+    .await;
+    assert_eq!(run["counts"]["sent"], 1);
+    assert_eq!(run["counts"]["skipped"], 1, "nothing for the picky one");
+    let runs = app.get_json("/admin/digest/runs").await;
     assert_eq!(runs[0]["id"], id.as_str());
     assert_eq!(runs[0]["kind"], "manual");
     // A finished run cannot be paused.
     assert_eq!(
-        app.client
-            .post(app.url(&format!("/admin/digest/runs/{id}/pause")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.post_status(&format!("/admin/digest/runs/{id}/pause"))
+            .await,
         409
     );
 

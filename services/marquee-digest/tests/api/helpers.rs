@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use marquee_bus::{Handler, Message, Record};
 use marquee_digest::{
     DigestService, EmailAddress, FreshnessSettings, Preferences, ScheduleSettings, Settings,
-    SmtpSettings, TlsMode,
+    SmtpSettings, Subscriber, TlsMode,
 };
 use marquee_events::{
     Envelope, EventData, Film, Rating, Review, ReviewId, ReviewPublished, Screening, ScreeningFilm,
@@ -131,6 +131,34 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
+    }
+
+    /// `GET path`, its JSON answer.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
+    /// `POST path` without a body, its JSON answer.
+    pub async fn post_json(&self, path: &str) -> serde_json::Value {
+        let response = self.client.post(self.url(path)).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
+    /// The status `POST path` without a body answers.
+    pub async fn post_status(&self, path: &str) -> reqwest::StatusCode {
+        let response = self.client.post(self.url(path)).send().await.unwrap();
+        response.status()
+    }
+
+    /// The stored subscriber of `address`.
+    pub async fn stored(&self, address: &str) -> Subscriber {
+        self.service
+            .store()
+            .subscriber_by_email(&email(address))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no subscriber {address}"))
     }
 
     pub async fn deliver<T: EventData>(&self, event: &Envelope<T>) {

@@ -3,7 +3,7 @@
 use marquee_digest::{Preferences, SubscriberStatus};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Engine, TestApp, email, thursday};
+use crate::helpers::{Engine, TestApp, thursday};
 
 on_both_engines!(
     a_form_subscription_is_confirmed_by_its_emailed_link_and_bad_links_are_refused,
@@ -47,13 +47,7 @@ async fn a_form_subscription_is_confirmed_by_its_emailed_link_and_bad_links_are_
         .unwrap();
     assert_eq!(response.status(), 202);
     assert!(response.text().await.unwrap().contains("Check your inbox"));
-    let stored = app
-        .service
-        .store()
-        .subscriber_by_email(&email("new@films.example"))
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = app.stored("new@films.example").await;
     assert_eq!(stored.status, SubscriberStatus::Pending);
     assert_eq!(
         stored.preferences.venues,
@@ -75,26 +69,14 @@ async fn a_form_subscription_is_confirmed_by_its_emailed_link_and_bad_links_are_
     let expired = app.client.get(&link).send().await.unwrap();
     assert_eq!(expired.status(), 410);
     assert!(expired.text().await.unwrap().contains("expired"));
-    let stored = app
-        .service
-        .store()
-        .subscriber_by_email(&email("new@films.example"))
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = app.stored("new@films.example").await;
     assert_eq!(stored.status, SubscriberStatus::Pending);
 
     // In time, the link confirms.
     app.clock.set(thursday() - chrono::Duration::hours(1));
     let confirmed = app.client.get(&link).send().await.unwrap();
     assert_eq!(confirmed.status(), 200);
-    let stored = app
-        .service
-        .store()
-        .subscriber_by_email(&email("new@films.example"))
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = app.stored("new@films.example").await;
     assert_eq!(stored.status, SubscriberStatus::Confirmed);
     app.close().await;
 }
@@ -123,13 +105,7 @@ async fn one_click_unsubscribe_from_the_list_unsubscribe_header_stops_the_next_d
     let page = app.client.get(&url).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("<form method=\"post\""));
-    let stored = app
-        .service
-        .store()
-        .subscriber_by_email(&email("leaving@films.example"))
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = app.stored("leaving@films.example").await;
     assert_eq!(stored.status, SubscriberStatus::Confirmed);
     // RFC 8058: a POST with List-Unsubscribe=One-Click, no confirmation.
     let response = app
@@ -141,13 +117,7 @@ async fn one_click_unsubscribe_from_the_list_unsubscribe_header_stops_the_next_d
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let stored = app
-        .service
-        .store()
-        .subscriber_by_email(&email("leaving@films.example"))
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = app.stored("leaving@films.example").await;
     assert_eq!(stored.status, SubscriberStatus::Unsubscribed);
 
     app.clock.set(thursday() + chrono::Duration::days(7));
