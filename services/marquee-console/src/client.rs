@@ -1,8 +1,11 @@
 //! The admin API client: the console and the `marquee admin` CLI both call
-//! the API through it, so they agree on how a refusal reads.
+//! the API through it, read its answers as the admin contract's types
+//! (`marquee_admin`), and agree on how a refusal reads.
 
+use marquee_admin::ErrorBody;
 use reqwest::{Method, RequestBuilder, Response};
-use serde_json::Value;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,9 +16,23 @@ pub enum ApiError {
     Refused {
         /// HTTP status.
         status: u16,
-        /// The `error` of a JSON answer, or the body.
+        /// The `error` of a JSON answer ([`ErrorBody`]), or the body.
         message: String,
     },
+    /// The API answered 2xx with something that is not the contract's type.
+    Unreadable {
+        /// What was asked.
+        path: String,
+        /// What did not fit.
+        reason: String,
+    },
+}
+
+impl ApiError {
+    /// Whether the API refused the token (the operator must log in again).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Self::Refused { status: 401, .. })
+    }
 }
 
 impl std::fmt::Display for ApiError {
@@ -23,6 +40,9 @@ impl std::fmt::Display for ApiError {
         match self {
             Self::Unreachable(reason) => write!(f, "the admin API does not answer: {reason}"),
             Self::Refused { status, message } => write!(f, "{status}: {message}"),
+            Self::Unreadable { path, reason } => {
+                write!(f, "{path} answered something unexpected: {reason}")
+            }
         }
     }
 }
@@ -65,41 +85,64 @@ impl ApiClient {
             return Ok(response);
         }
         let body = response.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<Value>(&body)
-            .ok()
-            .and_then(|json| json["error"].as_str().map(str::to_owned))
-            .unwrap_or(body);
+        let message =
+            serde_json::from_str::<ErrorBody>(&body).map_or(body, |refusal| refusal.error);
         Err(ApiError::Refused {
             status: status.as_u16(),
             message: message.trim().to_owned(),
         })
     }
 
-    /// Calls `path` with an optional JSON `body` and reads the JSON answer
-    /// (`null` for an empty one).
-    pub async fn json(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, ApiError> {
-        let mut request = self.request(method, path);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let text = self.text(request).await?;
-        if text.trim().is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_str(&text).map_err(|e| ApiError::Refused {
-            status: 200,
-            message: format!("{path} did not answer JSON: {e}"),
+    /// Sends `request` and reads the answer as `T`.
+    pub async fn call<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, ApiError> {
+        let response = self.send(request).await?;
+        let path = response.url().path().to_owned();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ApiError::Unreachable(e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::Unreadable {
+            path,
+            reason: e.to_string(),
         })
     }
 
-    /// `GET path` as JSON.
-    pub async fn get(&self, path: &str) -> Result<Value, ApiError> {
-        self.json(Method::GET, path, None).await
+    /// `GET path` as `T`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        self.call(self.request(Method::GET, path)).await
+    }
+
+    /// `GET path?query` as `T`, the query one of the contract's `…Query` types.
+    pub async fn get_with<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &impl Serialize,
+    ) -> Result<T, ApiError> {
+        self.call(self.request(Method::GET, path).query(query))
+            .await
+    }
+
+    /// `POST path` without a body, answered with `T`.
+    pub async fn post<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        self.call(self.request(Method::POST, path)).await
+    }
+
+    /// `POST path` with `body` as JSON, answered with `T`.
+    pub async fn post_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, ApiError> {
+        self.call(self.request(Method::POST, path).json(body)).await
+    }
+
+    /// `PUT path` with `body` as JSON, answered with `T`.
+    pub async fn put_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, ApiError> {
+        self.call(self.request(Method::PUT, path).json(body)).await
     }
 
     /// Sends `request` and reads the answer as text (HTML previews, CSV).

@@ -1,0 +1,120 @@
+//! `/console/runs`: send a digest now (or dry-run it), and the runs with
+//! pause/resume.
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::response::{Html, Response};
+use marquee_admin::digest::{
+    DryRunReport, RunPaused, RunReport, RunResuming, RunsQuery, ScheduleReport, SendAccepted,
+    SendQuery,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Flash, PageError, RunRow, Toggle, back, render};
+use crate::session::Session;
+use crate::{Console, encode};
+
+const PAGE: &str = "/console/runs";
+
+#[derive(Serialize)]
+struct View {
+    title: &'static str,
+    flash: Flash,
+    schedules: Vec<String>,
+    runs: Vec<RunRow>,
+}
+
+pub(crate) async fn page(
+    State(console): State<Console>,
+    Session(api): Session,
+    Query(flash): Query<Flash>,
+) -> Result<Html<String>, PageError> {
+    let (runs, schedules) = tokio::join!(
+        api.get_with::<Vec<RunReport>>("/admin/digest/runs", &RunsQuery { limit: 50 }),
+        api.get::<Vec<ScheduleReport>>("/admin/digest/schedules"),
+    );
+    let view = View {
+        title: "Digest runs",
+        flash,
+        schedules: schedules?
+            .into_iter()
+            .map(|schedule| schedule.settings.name)
+            .collect(),
+        runs: runs?.iter().map(RunRow::new).collect(),
+    };
+    render(&console, "runs.html", &view)
+}
+
+/// Which send button was pressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum SendAction {
+    /// Compose for everyone and report; send nothing.
+    DryRun,
+    /// Send now, unless the freshness gate holds it.
+    Send,
+    /// Send now past the freshness gate.
+    Force,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SendForm {
+    schedule: String,
+    action: SendAction,
+}
+
+pub(crate) async fn send(Session(api): Session, Form(form): Form<SendForm>) -> Response {
+    let schedule = encode(&form.schedule);
+    let outcome = match form.action {
+        SendAction::DryRun => api
+            .post::<DryRunReport>(&format!("/admin/digest/dry-run/{schedule}"))
+            .await
+            .map(|r| {
+                format!(
+                    "dry run of {}: {} recipients, {} would get it, {} reviews, {} screenings; nothing sent",
+                    r.schedule, r.recipients, r.would_send, r.reviews, r.screenings
+                )
+            }),
+        action => {
+            let query = SendQuery {
+                force: action == SendAction::Force,
+            };
+            let request = api
+                .request(reqwest::Method::POST, &format!("/admin/digest/send/{schedule}"))
+                .query(&query);
+            api.call::<SendAccepted>(request).await.map(|r| {
+                let note = Some(r.note.as_str())
+                    .filter(|n| !n.is_empty())
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default();
+                format!("run {} of {}: {}{note}", r.run, form.schedule, r.status)
+            })
+        }
+    };
+    back(PAGE, outcome)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RunForm {
+    run: String,
+    action: Toggle,
+}
+
+pub(crate) async fn toggle(Session(api): Session, Form(form): Form<RunForm>) -> Response {
+    let path = format!(
+        "/admin/digest/runs/{}/{}",
+        encode(&form.run),
+        form.action.as_str()
+    );
+    let outcome = match form.action {
+        Toggle::Pause => api
+            .post::<RunPaused>(&path)
+            .await
+            .map(|answer| format!("run {}: pause", answer.paused)),
+        Toggle::Resume => api
+            .post::<RunResuming>(&path)
+            .await
+            .map(|answer| format!("run {}: resume", answer.resuming)),
+    };
+    back(PAGE, outcome)
+}
