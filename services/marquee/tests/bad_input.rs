@@ -10,6 +10,7 @@
 mod common;
 
 use hmac::{Hmac, Mac};
+use marquee_runtime::clock::{Clock as _, SystemClock};
 use marquee_test_support::{SmtpSink, free_port, mutated};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
@@ -126,7 +127,7 @@ async fn a_thousand_malformed_inputs_are_refused_with_reasons_and_nothing_stops(
 
     let mut webhooks = Vec::new();
     for body in corpus(WEBHOOK, 400) {
-        let now = chrono::Utc::now().timestamp();
+        let now = SystemClock.now().timestamp();
         let request = http
             .post(url("/webhooks/cms"))
             .header("X-Marquee-Timestamp", now.to_string())

@@ -12,8 +12,8 @@ mod screening;
 
 pub use envelope::{DecodeError, Envelope, EventData, EventFamily, WireEvent, header};
 pub use review::{
-    BlankId, Film, Image, Rating, RatingOutOfRange, Review, ReviewEvent, ReviewId, ReviewPublished, ReviewUpdated,
-    ReviewWithdrawn,
+    BlankId, Film, Image, Rating, RatingOutOfRange, Review, ReviewEvent, ReviewId, ReviewPublished,
+    ReviewUpdated, ReviewWithdrawn,
 };
 pub use screening::{
     Accessibility, Screening, ScreeningCancelled, ScreeningChanged, ScreeningEvent, ScreeningFilm,

@@ -65,6 +65,10 @@ fn review() -> Review {
     marquee_test_support::events::review("cms-4821", thursday())
 }
 
+fn published(review: Review) -> Envelope<ReviewPublished> {
+    marquee_test_support::events::published("marquee/test", review)
+}
+
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -74,11 +78,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 #[test]
 fn an_event_round_trips_through_its_wire_form() {
-    let sent = Envelope::new(
-        "marquee/test",
-        ReviewPublished { review: review() },
-        thursday(),
-    );
+    let sent = published(review());
     let wire = sent.to_wire();
     assert_eq!(wire.key, "cms-4821");
     assert_eq!(header(&wire.headers, ce::SPEC_VERSION), Some("1.0"));
@@ -109,12 +109,7 @@ fn a_specific_type_refuses_another_type_of_the_same_topic() {
 
 #[test]
 fn malformed_messages_are_refused_with_the_reason() {
-    let wire = Envelope::new(
-        "marquee/test",
-        ReviewPublished { review: review() },
-        thursday(),
-    )
-    .to_wire();
+    let wire = valid_wire();
 
     let without_id: Vec<_> = wire
         .headers
@@ -140,12 +135,7 @@ fn malformed_messages_are_refused_with_the_reason() {
 }
 
 fn valid_wire() -> marquee_events::WireEvent {
-    Envelope::new(
-        "marquee/test",
-        ReviewPublished { review: review() },
-        thursday(),
-    )
-    .to_wire()
+    published(review()).to_wire()
 }
 
 proptest::proptest! {

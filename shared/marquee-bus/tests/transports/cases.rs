@@ -345,16 +345,9 @@ pub async fn replay_runs_a_handler_over_history_outside_any_group(test: TestBus)
     let key = |n: u32| if n.is_multiple_of(2) { "even" } else { "odd" };
     test.publish_all(&topic, numbered(0..20, key)).await;
     let recorder = Recorder::default();
-    let last_progress = std::sync::Mutex::new((0, 0));
-    let replayed = test
-        .bus
-        .replay(&[&topic], Position::Beginning, &recorder, |done, total| {
-            *last_progress.lock().unwrap() = (done, total);
-        })
-        .await
-        .unwrap();
-    assert_eq!(replayed, 20);
-    assert_eq!(*last_progress.lock().unwrap(), (20, 20));
+    let (replayed, last_progress) = replay_from_the_beginning(&test, &topic, &recorder).await;
+    assert_eq!(replayed.unwrap(), 20);
+    assert_eq!(last_progress, (20, 20));
     for key in ["even", "odd"] {
         let sequence: Vec<u32> = recorder
             .handled
@@ -394,27 +387,17 @@ pub async fn replay_skips_poison_and_stops_where_a_handler_keeps_failing(test: T
         .await;
 
     let skipping = Recorder::poisoned_by("poison");
-    let last_progress = std::sync::Mutex::new((0, 0));
-    let replayed = test
-        .bus
-        .replay(&[&topic], Position::Beginning, &skipping, |done, total| {
-            *last_progress.lock().unwrap() = (done, total);
-        })
-        .await
-        .unwrap();
-    assert_eq!(replayed, 4, "the poison message is not counted as handled");
-    assert_eq!(skipping.payloads(), ["0", "2", "broken", "4"]);
+    let (replayed, last_progress) = replay_from_the_beginning(&test, &topic, &skipping).await;
     assert_eq!(
-        *last_progress.lock().unwrap(),
-        (5, 5),
-        "skipped counts as done"
+        replayed.unwrap(),
+        4,
+        "the poison message is not counted as handled"
     );
+    assert_eq!(skipping.payloads(), ["0", "2", "broken", "4"]);
+    assert_eq!(last_progress, (5, 5), "skipped counts as done");
 
     let failing = Recorder::always_failing_on("broken");
-    let stopped = test
-        .bus
-        .replay(&[&topic], Position::Beginning, &failing, |_, _| {})
-        .await;
+    let (stopped, _) = replay_from_the_beginning(&test, &topic, &failing).await;
     let broken_at = test
         .bus
         .read(&topic, Position::Beginning, 10)
@@ -442,6 +425,23 @@ pub async fn replay_skips_poison_and_stops_where_a_handler_keeps_failing(test: T
         ["0", "poison", "2"],
         "nothing after the failure"
     );
+}
+
+/// Replays `topic` from its beginning through `handler`: what the replay
+/// returned, and the last `(done, total)` it reported.
+async fn replay_from_the_beginning(
+    test: &TestBus,
+    topic: &str,
+    handler: &Recorder,
+) -> (Result<u64, marquee_bus::BusError>, (u64, u64)) {
+    let last_progress = std::sync::Mutex::new((0, 0));
+    let replayed = test
+        .bus
+        .replay(&[topic], Position::Beginning, handler, |done, total| {
+            *last_progress.lock().unwrap() = (done, total);
+        })
+        .await;
+    (replayed, last_progress.into_inner().unwrap())
 }
 
 pub async fn lag_counts_what_a_group_has_not_finished(test: TestBus) {
