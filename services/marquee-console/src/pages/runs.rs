@@ -118,3 +118,73 @@ pub(crate) async fn toggle(Session(api): Session, Form(form): Form<RunForm>) -> 
     };
     back(PAGE, outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::{DateTime, Utc};
+    use marquee_admin::digest::{DeliveryCounts, Run, RunKind, RunStatus};
+
+    use super::*;
+
+    fn report(status: RunStatus) -> RunReport {
+        let at = DateTime::parse_from_rfc3339("2026-11-26T08:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        RunReport {
+            run: Run {
+                id: "r1".to_owned(),
+                schedule: "weekly".to_owned(),
+                scheduled_for: at,
+                kind: RunKind::CatchUp,
+                status,
+                reviews_since: at,
+                created_at: at,
+                finished_at: None,
+                note: "paused by an operator".to_owned(),
+            },
+            counts: DeliveryCounts {
+                sent: 3,
+                pending: 2,
+                ..DeliveryCounts::default()
+            },
+        }
+    }
+
+    fn page(runs: &[RunReport]) -> String {
+        let view = View {
+            title: "Digest runs",
+            flash: Flash::default(),
+            schedules: vec!["weekly".to_owned()],
+            runs: runs.iter().map(RunRow::new).collect(),
+        };
+        super::super::templates()
+            .get_template("runs.html")
+            .unwrap()
+            .render(&view)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_run_shows_its_fields_and_the_action_its_status_allows() {
+        let html = page(&[report(RunStatus::Paused)]);
+        for cell in [
+            r#"<td class="schedule">weekly</td>"#,
+            r#"<td class="due">2026-11-26 08:30 UTC</td>"#,
+            r#"<td class="kind">catch_up</td>"#,
+            r#"<td class="status">paused</td>"#,
+            r#"<td class="note muted">paused by an operator</td>"#,
+            r#"<button name="action" value="resume">Resume</button>"#,
+        ] {
+            assert!(html.contains(cell), "{cell} missing from {html}");
+        }
+        let sending = page(&[report(RunStatus::Sending)]);
+        assert!(
+            sending.contains(r#"value="pause">Pause</button>"#),
+            "{sending}"
+        );
+        let sent = page(&[report(RunStatus::Sent)]);
+        assert!(!sent.contains("runs/toggle"), "{sent}");
+    }
+}
