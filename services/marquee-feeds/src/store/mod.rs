@@ -57,6 +57,27 @@ impl Store {
         Ok(())
     }
 
+    /// Records in `tx`, with `insert` (`event_id`, the item's id, when),
+    /// that `event_id` about `item` is applied now; false when it already
+    /// was, so the caller leaves the item alone.
+    async fn first_application(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        insert: &'static str,
+        event_id: uuid::Uuid,
+        item: &str,
+    ) -> Result<bool, StoreError> {
+        let recorded = sqlx::query(insert)
+            .bind(event_id.to_string())
+            .bind(item)
+            .bind(micros(self.clock.now()))
+            .execute(&mut **tx)
+            .await
+            .context("Failed to record the event id")?
+            .rows_affected();
+        Ok(recorded == 1)
+    }
+
     /// Whether the database answers.
     pub async fn check(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")

@@ -107,6 +107,11 @@ pub(super) const SCHEMA: [&str; 7] = [
     )",
 ];
 
+/// Records that an event of a review was applied (see
+/// [`Store::first_application`]).
+const RECORD_EVENT: &str = "INSERT INTO feed_events (event_id, review_id, applied_at)
+     VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING";
+
 // A feed's items and when it last changed, one query shape per filter,
 // each matching an index of SCHEMA.
 const NEWEST_IN_SECTION: &str = "SELECT review FROM feed_items WHERE section = $1 AND withdrawn = 0
@@ -140,18 +145,10 @@ impl Store {
             .begin()
             .await
             .context("Failed to begin a transaction")?;
-        let fresh = sqlx::query(
-            "INSERT INTO feed_events (event_id, review_id, applied_at) VALUES ($1, $2, $3)
-             ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(event.id.to_string())
-        .bind(review_id.as_str())
-        .bind(micros(self.clock.now()))
-        .execute(&mut *tx)
-        .await
-        .context("Failed to record the event id")?
-        .rows_affected();
-        if fresh == 0 {
+        if !self
+            .first_application(&mut tx, RECORD_EVENT, event.id, review_id.as_str())
+            .await?
+        {
             return Ok(Applied::Ignored("event already applied"));
         }
 

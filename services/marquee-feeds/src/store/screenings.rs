@@ -42,6 +42,11 @@ pub(super) const SCHEMA: [&str; 5] = [
     )",
 ];
 
+/// Records that an event of a screening was applied (see
+/// [`Store::first_application`]).
+const RECORD_EVENT: &str = "INSERT INTO feed_screening_events (event_id, screening_id, applied_at)
+     VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING";
+
 // Screenings of one scope starting in `[$from, $to)`, by start then id; each
 // matches an index of SCHEMA.
 const VENUE_SCREENINGS: &str = "SELECT screening, sequence, cancelled, listed_at, modified_at
@@ -131,24 +136,16 @@ impl Store {
             ScreeningEvent::Cancelled(e) => (&e.screening, true),
         };
         let id = screening.id.as_str();
-        let event_time = event.time.timestamp_micros();
+        let event_time = micros(event.time);
         let mut tx = self
             .pool
             .begin()
             .await
             .context("Failed to begin a transaction")?;
-        let fresh = sqlx::query(
-            "INSERT INTO feed_screening_events (event_id, screening_id, applied_at)
-             VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(event.id.to_string())
-        .bind(id)
-        .bind(micros(self.clock.now()))
-        .execute(&mut *tx)
-        .await
-        .context("Failed to record the event id")?
-        .rows_affected();
-        if fresh == 0 {
+        if !self
+            .first_application(&mut tx, RECORD_EVENT, event.id, id)
+            .await?
+        {
             return Ok(ScreeningApplied::Ignored("event already applied"));
         }
         let stored = sqlx::query(
@@ -203,7 +200,7 @@ impl Store {
         .bind(screening.venue.name.as_str())
         .bind(slug.clone().unwrap_or_default())
         .bind(screening.strand.clone().unwrap_or_default())
-        .bind(screening.starts_at.timestamp_micros())
+        .bind(micros(screening.starts_at))
         .bind(i64::from(cancelled))
         .bind(sequence)
         .bind(event_time)

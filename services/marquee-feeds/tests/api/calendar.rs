@@ -1,12 +1,13 @@
 //! The calendar renderer, read back by a real client: Python's `icalendar`.
 
-use std::process::Command;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime};
 use chrono::{TimeDelta, TimeZone};
 use marquee_events::{Accessibility, Screening, ScreeningFilm, ScreeningId, Venue};
 use marquee_feeds::render_calendar;
+
+use crate::helpers::python_reads;
 
 const READER: &str = r#"
 import json, sys
@@ -88,21 +89,7 @@ fn screening(title: &str, local: &str, tz: &str) -> Screening {
 /// What Python's `icalendar` made of `ics`; fails the test (with a pip
 /// hint) when python3 or the module is missing.
 pub fn read_back(ics: &str) -> serde_json::Value {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("calendar.ics");
-    std::fs::write(&path, ics).unwrap();
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(READER)
-        .arg(&path)
-        .output()
-        .expect("python3 must be installed to read the calendar back");
-    assert!(
-        output.status.success(),
-        "Python's icalendar could not read the calendar: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    python_reads(READER, ics.as_bytes(), "icalendar")
 }
 
 #[test]

@@ -119,11 +119,8 @@ impl TestApp {
         self.service.handler().handle(&message(event, offset)).await
     }
 
-    /// Hands a screening event to the screenings handler.
-    pub async fn deliver_screening<T: EventData>(
-        &self,
-        event: &Envelope<T>,
-    ) -> Result<(), HandlerError> {
+    /// Hands a screening event to the screenings handler; it must apply.
+    pub async fn deliver_screening<T: EventData>(&self, event: &Envelope<T>) {
         let offset = self
             .offset
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -131,6 +128,7 @@ impl TestApp {
             .screenings_handler()
             .handle(&message(event, offset))
             .await
+            .expect("the screening event applies");
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -209,6 +207,17 @@ pub fn review(id: &str, section: &str, minute: i64) -> Review {
         published_at: at(minute),
         updated_at: at(minute),
     }
+}
+
+/// The screening most cases list: Once Upon a Time in the West at BFI
+/// Southbank, 4 December 2026 at 18:30.
+pub fn west() -> Screening {
+    screening(
+        "bfi-west",
+        "bfi-southbank",
+        "Once Upon a Time in the West",
+        "2026-12-04T18:30",
+    )
 }
 
 /// A screening at `venue_id` (`Europe/London`) starting at `local` (wall
@@ -403,23 +412,29 @@ print(json.dumps({
 }))
 "#;
 
+/// Runs the Python `script` on a file holding `input` and returns what it
+/// printed as JSON; `what` says which module failed (with a pip hint).
+pub fn python_reads<T: serde::de::DeserializeOwned>(script: &str, input: &[u8], what: &str) -> T {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("input");
+    std::fs::write(&path, input).expect("write the input");
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&path)
+        .output()
+        .expect("python3 must be installed to read Marquee's output back");
+    assert!(
+        output.status.success(),
+        "{what} failed (install it with `pip install {what}`): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the script printed JSON")
+}
+
 /// Parses `feed` with Python's feedparser (JSON Feed, which feedparser 6.0
 /// cannot read, with a checker of its required members); fails the test if
 /// feedparser is missing.
 pub fn feedparser(feed: &[u8]) -> Parsed {
-    let dir = tempfile::tempdir().expect("temporary folder");
-    let path = dir.path().join("feed");
-    std::fs::write(&path, feed).expect("write the feed");
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(FEEDPARSER)
-        .arg(&path)
-        .output()
-        .expect("python3 must be installed to validate feeds");
-    assert!(
-        output.status.success(),
-        "feedparser failed (install it with `pip install feedparser`): {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("feedparser printed JSON")
+    python_reads(FEEDPARSER, feed, "feedparser")
 }

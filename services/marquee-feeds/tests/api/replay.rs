@@ -11,9 +11,7 @@ use marquee_test_support::wait::until_value;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{
-    Engine, TestApp, at, listed, published, review, screening, updated, withdrawn,
-};
+use crate::helpers::{Engine, TestApp, at, listed, published, review, updated, west, withdrawn};
 
 on_both_engines!(a_rebuild_replays_the_feeds_back_from_the_log);
 
@@ -57,12 +55,7 @@ async fn a_rebuild_replays_the_feeds_back_from_the_log(engine: Engine) {
         .await
         .unwrap();
     bus.publish_event(&withdrawn("cms-3", at(5))).await.unwrap();
-    let west = screening(
-        "bfi-west",
-        "bfi-southbank",
-        "Once Upon a Time in the West",
-        "2026-12-04T18:30",
-    );
+    let west = west();
     bus.publish_event(&listed(&west, at(6))).await.unwrap();
 
     // The live consumers, as `marquee up` runs them.

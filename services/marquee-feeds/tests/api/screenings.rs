@@ -10,7 +10,7 @@ use marquee_test_support::wait::until_value;
 use crate::calendar::read_back;
 use crate::formats::assert_golden;
 use crate::helpers::{
-    Engine, TestApp, at, cancelled, changed, feedparser, listed, published, review, screening,
+    Engine, TestApp, at, cancelled, changed, feedparser, listed, published, review, screening, west,
 };
 
 on_both_engines!(
@@ -35,12 +35,7 @@ async fn listed_screenings_appear_in_the_venue_feeds_and_calendar(engine: Engine
     let mut film_review = review("cms-west", "In Cinemas", 0);
     film_review.headline = "Once Upon a Time in the West review – operatic".to_owned();
     app.deliver(&published(&film_review, at(1))).await.unwrap();
-    let mut west = screening(
-        "bfi-west",
-        "bfi-southbank",
-        "Once Upon a Time in the West",
-        "2026-12-04T18:30",
-    );
+    let mut west = west();
     west.review_id = Some(film_review.id.clone());
     let dollars = screening(
         "bfi-dollars",
@@ -50,9 +45,7 @@ async fn listed_screenings_appear_in_the_venue_feeds_and_calendar(engine: Engine
     );
     let heat = screening("pcc-heat", "prince-charles", "Heat", "2026-12-02T20:00");
     for (n, s) in [&west, &dollars, &heat].into_iter().enumerate() {
-        app.deliver_screening(&listed(s, at(10 + n as i64)))
-            .await
-            .unwrap();
+        app.deliver_screening(&listed(s, at(10 + n as i64))).await;
     }
 
     for format in FEEDS {
@@ -131,24 +124,15 @@ async fn listed_screenings_appear_in_the_venue_feeds_and_calendar(engine: Engine
 
 async fn a_change_bumps_the_sequence_and_updates_in_place(engine: Engine) {
     let app = TestApp::spawn_at(engine, now()).await;
-    let west = screening(
-        "bfi-west",
-        "bfi-southbank",
-        "Once Upon a Time in the West",
-        "2026-12-04T18:30",
-    );
-    app.deliver_screening(&listed(&west, at(1))).await.unwrap();
+    let west = west();
+    app.deliver_screening(&listed(&west, at(1))).await;
     let mut moved = west.clone();
     moved.screen = Some("NFT3".to_owned());
     moved.sold_out = true;
-    app.deliver_screening(&changed(&moved, at(2)))
-        .await
-        .unwrap();
+    app.deliver_screening(&changed(&moved, at(2))).await;
     let mut later = moved.clone();
     later.format = Some("70mm".to_owned());
-    app.deliver_screening(&changed(&later, at(3)))
-        .await
-        .unwrap();
+    app.deliver_screening(&changed(&later, at(3))).await;
 
     let parsed = read_back(&app.body("/venues/bfi-southbank.ics").await);
     let events = parsed["events"].as_array().unwrap();
@@ -175,23 +159,16 @@ async fn a_change_bumps_the_sequence_and_updates_in_place(engine: Engine) {
 
 async fn a_cancellation_marks_the_calendar_and_leaves_the_feeds(engine: Engine) {
     let app = TestApp::spawn_at(engine, now()).await;
-    let west = screening(
-        "bfi-west",
-        "bfi-southbank",
-        "Once Upon a Time in the West",
-        "2026-12-04T18:30",
-    );
+    let west = west();
     let kept = screening(
         "bfi-kept",
         "bfi-southbank",
         "For a Few Dollars More",
         "2026-12-05T18:30",
     );
-    app.deliver_screening(&listed(&west, at(1))).await.unwrap();
-    app.deliver_screening(&listed(&kept, at(2))).await.unwrap();
-    app.deliver_screening(&cancelled(&west, at(3)))
-        .await
-        .unwrap();
+    app.deliver_screening(&listed(&west, at(1))).await;
+    app.deliver_screening(&listed(&kept, at(2))).await;
+    app.deliver_screening(&cancelled(&west, at(3))).await;
 
     for path in ["/venues/bfi-southbank.ics", "/calendars/all.ics"] {
         let parsed = read_back(&app.body(path).await);
@@ -234,9 +211,7 @@ async fn this_week_holds_the_next_seven_days_on_a_pinned_clock(engine: Engine) {
         .into_iter()
         .enumerate()
     {
-        app.deliver_screening(&listed(s, at(n as i64)))
-            .await
-            .unwrap();
+        app.deliver_screening(&listed(s, at(n as i64))).await;
     }
     for format in FEEDS {
         let feed = feedparser(
@@ -263,29 +238,20 @@ async fn this_week_holds_the_next_seven_days_on_a_pinned_clock(engine: Engine) {
 
 async fn redelivered_and_stale_events_change_nothing(engine: Engine) {
     let app = TestApp::spawn_at(engine, now()).await;
-    let west = screening(
-        "bfi-west",
-        "bfi-southbank",
-        "Once Upon a Time in the West",
-        "2026-12-04T18:30",
-    );
+    let west = west();
     let first = listed(&west, at(1));
-    app.deliver_screening(&first).await.unwrap();
+    app.deliver_screening(&first).await;
     let mut moved = west.clone();
     moved.screen = Some("NFT3".to_owned());
     let change = changed(&moved, at(5));
-    app.deliver_screening(&change).await.unwrap();
+    app.deliver_screening(&change).await;
     // The same events again, a copy under a new id, and an older change.
-    app.deliver_screening(&first).await.unwrap();
-    app.deliver_screening(&change).await.unwrap();
-    app.deliver_screening(&changed(&moved, at(6)))
-        .await
-        .unwrap();
+    app.deliver_screening(&first).await;
+    app.deliver_screening(&change).await;
+    app.deliver_screening(&changed(&moved, at(6))).await;
     let mut stale = west.clone();
     stale.screen = Some("NFT2".to_owned());
-    app.deliver_screening(&changed(&stale, at(4)))
-        .await
-        .unwrap();
+    app.deliver_screening(&changed(&stale, at(4))).await;
 
     let parsed = read_back(&app.body("/venues/bfi-southbank.ics").await);
     let events = parsed["events"].as_array().unwrap();
@@ -329,8 +295,7 @@ async fn reviews_arriving_later_reach_rendered_screening_feeds() {
         );
         listed_film.review_id = Some(review.id.clone());
         app.deliver_screening(&listed(&listed_film, at(10 + n as i64)))
-            .await
-            .unwrap();
+            .await;
     }
     let before = app.body("/venues/bfi-southbank.rss").await;
     assert!(
@@ -361,7 +326,7 @@ async fn reviews_arriving_later_reach_rendered_screening_feeds() {
 async fn unknown_venues_strands_and_files_are_not_found() {
     let app = TestApp::spawn_at(Engine::Sqlite, now()).await;
     let west = screening("bfi-west", "bfi-southbank", "West", "2026-12-04T18:30");
-    app.deliver_screening(&listed(&west, at(1))).await.unwrap();
+    app.deliver_screening(&listed(&west, at(1))).await;
     for path in [
         "/venues/nowhere.rss",
         "/venues/nowhere.ics",
@@ -381,7 +346,7 @@ async fn unknown_venues_strands_and_files_are_not_found() {
 async fn calendars_answer_conditional_get_head_and_compression() {
     let app = TestApp::spawn_at(Engine::Sqlite, now()).await;
     let west = screening("bfi-west", "bfi-southbank", "West", "2026-12-04T18:30");
-    app.deliver_screening(&listed(&west, at(1))).await.unwrap();
+    app.deliver_screening(&listed(&west, at(1))).await;
     for path in ["/venues/bfi-southbank.ics", "/calendars/all.ics"] {
         let first = app.get(path).await;
         assert_eq!(first.status(), 200);
@@ -426,7 +391,7 @@ async fn calendars_answer_conditional_get_head_and_compression() {
     let before = app.get("/venues/bfi-southbank.ics").await.headers()["etag"].clone();
     let mut sold = west.clone();
     sold.sold_out = true;
-    app.deliver_screening(&changed(&sold, at(2))).await.unwrap();
+    app.deliver_screening(&changed(&sold, at(2))).await;
     let after = app
         .get_with(
             "/venues/bfi-southbank.ics",
@@ -441,7 +406,7 @@ async fn calendars_answer_conditional_get_head_and_compression() {
 async fn the_index_page_lists_venue_feeds_and_calendars() {
     let app = TestApp::spawn_at(Engine::Sqlite, now()).await;
     let west = screening("bfi-west", "bfi-southbank", "West", "2026-12-04T18:30");
-    app.deliver_screening(&listed(&west, at(1))).await.unwrap();
+    app.deliver_screening(&listed(&west, at(1))).await;
     let page = app.body("/").await;
     let head = &page[..page.find("</head>").unwrap()];
     for (format, media_type) in [
@@ -470,12 +435,7 @@ async fn the_index_page_lists_venue_feeds_and_calendars() {
 #[tokio::test]
 async fn a_venue_feed_and_calendar_match_their_golden_files() {
     let app = TestApp::spawn_at(Engine::Sqlite, now()).await;
-    let west = screening(
-        "bfi-west",
-        "bfi-southbank",
-        "Once Upon a Time in the West",
-        "2026-12-04T18:30",
-    );
+    let west = west();
     let mut dollars = screening(
         "bfi-dollars",
         "bfi-southbank",
@@ -484,13 +444,9 @@ async fn a_venue_feed_and_calendar_match_their_golden_files() {
     );
     dollars.strand = None;
     dollars.sold_out = true;
-    app.deliver_screening(&listed(&west, at(1))).await.unwrap();
-    app.deliver_screening(&listed(&dollars, at(2)))
-        .await
-        .unwrap();
-    app.deliver_screening(&cancelled(&dollars, at(3)))
-        .await
-        .unwrap();
+    app.deliver_screening(&listed(&west, at(1))).await;
+    app.deliver_screening(&listed(&dollars, at(2))).await;
+    app.deliver_screening(&cancelled(&dollars, at(3))).await;
     let base = app.base_url.as_str();
     for file in ["bfi-southbank.rss", "bfi-southbank.ics"] {
         let body = app
