@@ -7,12 +7,21 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use marquee_console::{ApiClient, encode};
+use marquee_admin::bus::{ConsumerLag, DeadLetter, DeadLetterQuery, Redriven};
+use marquee_admin::digest::{
+    DryRunReport, ImportReport, PreviewQuery, RejectedRow, RunPaused, RunReport, RunResuming,
+    RunsQuery, SchedulePaused, ScheduleReport, ScheduleSettings, SendAccepted, SendQuery,
+    Subscriber, SubscriberQuery, Suppressed,
+};
+use marquee_admin::feeds::ReplayRequest;
 use marquee_admin::jobs::{JobState, JobStatus};
-use reqwest::{Method, RequestBuilder, Response};
-use serde_json::{Value, json};
+use marquee_admin::sources::SourceHealth;
+use marquee_console::{ApiClient, encode};
+use reqwest::{Method, RequestBuilder};
+use serde::Serialize;
 
 /// Rows per request when importing subscribers, so the bar moves.
 const IMPORT_CHUNK_ROWS: usize = 500;
@@ -86,7 +95,7 @@ pub enum AdminCommand {
         from_offset: Option<i64>,
         /// Start at the first event at or after this time (RFC 3339).
         #[arg(long)]
-        from_time: Option<String>,
+        from_time: Option<DateTime<Utc>>,
         /// Empty the feeds first, so they hold only what the replay brings.
         #[arg(long)]
         rebuild: bool,
@@ -141,19 +150,16 @@ pub struct ScheduleFields {
 }
 
 impl ScheduleFields {
-    fn body(&self, name: &str) -> Value {
-        let mut body = json!({
-            "name": name,
-            "cron": self.cron,
-            "time_zone": self.time_zone,
-            "template": self.template,
-            "audience": self.audience,
-            "send_when_empty": self.send_when_empty,
-        });
-        if let Some(age) = self.max_source_age_secs {
-            body["max_source_age_secs"] = json!(age);
+    fn settings(&self, name: &str) -> ScheduleSettings {
+        ScheduleSettings {
+            name: name.to_owned(),
+            cron: self.cron.clone(),
+            time_zone: self.time_zone.clone(),
+            template: self.template.clone(),
+            audience: self.audience.clone(),
+            send_when_empty: self.send_when_empty,
+            max_source_age_secs: self.max_source_age_secs,
         }
-        body
     }
 }
 
@@ -264,76 +270,85 @@ pub enum SubscriberCommand {
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let api = Api::new(&args.api, args.token)?;
     match args.command {
-        AdminCommand::Lag => api.print(Method::GET, "/admin/bus/lag", None).await,
+        AdminCommand::Lag => print(&api.0.get::<Vec<ConsumerLag>>("/admin/bus/lag").await?),
         AdminCommand::DeadLetters { limit } => {
-            let path = format!("/admin/bus/dead-letters?limit={limit}");
-            api.print(Method::GET, &path, None).await
+            let query = DeadLetterQuery {
+                limit: Some(limit as usize),
+            };
+            let letters: Vec<DeadLetter> =
+                api.0.get_with("/admin/bus/dead-letters", &query).await?;
+            print(&letters)
         }
         AdminCommand::Redrive { partition, offset } => {
             let path = format!("/admin/bus/dead-letters/{partition}/{offset}/redrive");
-            api.print(Method::POST, &path, None).await
+            print(&api.0.post::<Redriven>(&path).await?)
         }
         AdminCommand::Replay {
             from_offset,
             from_time,
             rebuild,
         } => {
-            let mut body = json!({ "rebuild": rebuild });
-            if let Some(offset) = from_offset {
-                body["from_offset"] = json!(offset);
-            }
-            if let Some(time) = from_time {
-                body["from_time"] = json!(time);
-            }
-            api.job("/admin/feeds/replay", &body, "events").await
+            let request = ReplayRequest {
+                from_offset,
+                from_time,
+                rebuild,
+            };
+            let started = api
+                .0
+                .request(Method::POST, "/admin/feeds/replay")
+                .json(&request);
+            api.job(started, "events").await
         }
         AdminCommand::Sources { service } => {
             let services = match service {
                 Some(service) => vec![service],
                 None => vec![IngestService::ReviewsIngest, IngestService::ListingsIngest],
             };
-            let mut all = Vec::new();
+            let mut all: Vec<SourceHealth> = Vec::new();
             for service in services {
                 let path = format!("/admin/{}/sources", service.path());
-                let sources = api.json(Method::GET, &path, None).await?;
-                all.extend(sources.as_array().cloned().unwrap_or_default());
+                all.extend(api.0.get::<Vec<SourceHealth>>(&path).await?);
             }
-            print_json(&Value::Array(all))
+            print(&all)
         }
         AdminCommand::Backfill { service, source } => {
             let mut path = format!("/admin/{}/backfill", service.path());
             if let Some(source) = source {
                 path = format!("{path}?source={}", encode(&source));
             }
-            api.job(&path, &json!({}), "sources").await
+            api.job(api.0.request(Method::POST, &path), "sources").await
         }
         AdminCommand::Schedules(command) => schedules(&api, command).await,
         AdminCommand::Digest(command) => digest(&api, command).await,
         AdminCommand::Subscribers(command) => subscribers(&api, command).await,
-        AdminCommand::Openapi => api.print(Method::GET, "/admin/openapi.json", None).await,
+        AdminCommand::Openapi => print(
+            &api.0
+                .get::<utoipa::openapi::OpenApi>("/admin/openapi.json")
+                .await?,
+        ),
     }
 }
 
 async fn schedules(api: &Api, command: ScheduleCommand) -> anyhow::Result<()> {
     const BASE: &str = "/admin/digest/schedules";
     match command {
-        ScheduleCommand::List => api.print(Method::GET, BASE, None).await,
+        ScheduleCommand::List => print(&api.0.get::<Vec<ScheduleReport>>(BASE).await?),
         ScheduleCommand::Create { name, fields } => {
-            api.print(Method::POST, BASE, Some(fields.body(&name)))
-                .await
+            let saved: Vec<ScheduleReport> = api.0.post_json(BASE, &fields.settings(&name)).await?;
+            print(&saved)
         }
         ScheduleCommand::Update { name, fields } => {
             let path = format!("{BASE}/{}", encode(&name));
-            api.print(Method::PUT, &path, Some(fields.body(&name)))
-                .await
+            let saved: Vec<ScheduleReport> = api.0.put_json(&path, &fields.settings(&name)).await?;
+            print(&saved)
         }
         ScheduleCommand::Pause { name } => {
             let path = format!("{BASE}/{}/pause", encode(&name));
-            api.print(Method::POST, &path, None).await
+            print(&api.0.post::<SchedulePaused>(&path).await?)
         }
         ScheduleCommand::Resume { name } => {
             let path = format!("{BASE}/{}/resume", encode(&name));
-            api.print(Method::POST, &path, None).await
+            print(&api.0.post::<SchedulePaused>(&path).await?)
         }
     }
 }
@@ -341,41 +356,44 @@ async fn schedules(api: &Api, command: ScheduleCommand) -> anyhow::Result<()> {
 async fn digest(api: &Api, command: DigestCommand) -> anyhow::Result<()> {
     match command {
         DigestCommand::Preview { schedule, email } => {
-            let mut path = format!("/admin/digest/preview/{}", encode(&schedule));
-            if let Some(email) = email {
-                path = format!("{path}?email={}", encode(&email));
-            }
-            let html = api.send(api.request(Method::GET, &path)).await?;
-            print!("{}", html.text().await?);
+            let path = format!("/admin/digest/preview/{}", encode(&schedule));
+            let request = api
+                .0
+                .request(Method::GET, &path)
+                .query(&PreviewQuery { email });
+            print!("{}", api.0.text(request).await?);
             Ok(())
         }
         DigestCommand::DryRun { schedule } => {
             let path = format!("/admin/digest/dry-run/{}", encode(&schedule));
-            api.print(Method::POST, &path, None).await
+            print(&api.0.post::<DryRunReport>(&path).await?)
         }
         DigestCommand::Send { schedule, force } => {
-            let path = format!(
-                "/admin/digest/send/{}{}",
-                encode(&schedule),
-                if force { "?force=true" } else { "" }
-            );
-            api.print(Method::POST, &path, None).await
+            let path = format!("/admin/digest/send/{}", encode(&schedule));
+            let request = api
+                .0
+                .request(Method::POST, &path)
+                .query(&SendQuery { force });
+            print(&api.0.call::<SendAccepted>(request).await?)
         }
         DigestCommand::Status { run: Some(run), .. } => {
             let path = format!("/admin/digest/runs/{}", encode(&run));
-            api.print(Method::GET, &path, None).await
+            print(&api.0.get::<RunReport>(&path).await?)
         }
         DigestCommand::Status { run: None, limit } => {
-            let path = format!("/admin/digest/runs?limit={limit}");
-            api.print(Method::GET, &path, None).await
+            let query = RunsQuery {
+                limit: i64::from(limit),
+            };
+            let runs: Vec<RunReport> = api.0.get_with("/admin/digest/runs", &query).await?;
+            print(&runs)
         }
         DigestCommand::Pause { run } => {
             let path = format!("/admin/digest/runs/{}/pause", encode(&run));
-            api.print(Method::POST, &path, None).await
+            print(&api.0.post::<RunPaused>(&path).await?)
         }
         DigestCommand::Resume { run } => {
             let path = format!("/admin/digest/runs/{}/resume", encode(&run));
-            api.print(Method::POST, &path, None).await
+            print(&api.0.post::<RunResuming>(&path).await?)
         }
     }
 }
@@ -383,19 +401,21 @@ async fn digest(api: &Api, command: DigestCommand) -> anyhow::Result<()> {
 async fn subscribers(api: &Api, command: SubscriberCommand) -> anyhow::Result<()> {
     match command {
         SubscriberCommand::Search { query, limit } => {
-            let path = format!(
-                "/admin/digest/subscribers?q={}&limit={limit}",
-                encode(&query)
-            );
-            api.print(Method::GET, &path, None).await
+            let query = SubscriberQuery {
+                q: query,
+                limit: limit as usize,
+            };
+            let found: Vec<Subscriber> =
+                api.0.get_with("/admin/digest/subscribers", &query).await?;
+            print(&found)
         }
         SubscriberCommand::Suppress { email } => {
             let path = format!("/admin/digest/subscribers/{}/suppress", encode(&email));
-            api.print(Method::POST, &path, None).await
+            print(&api.0.post::<Suppressed>(&path).await?)
         }
         SubscriberCommand::Export => {
-            let request = api.request(Method::GET, "/admin/digest/subscribers.csv");
-            print!("{}", api.send(request).await?.text().await?);
+            let request = api.0.request(Method::GET, "/admin/digest/subscribers.csv");
+            print!("{}", api.0.text(request).await?);
             Ok(())
         }
         SubscriberCommand::Import { file } => import(api, &file).await,
@@ -413,25 +433,28 @@ async fn import(api: &Api, file: &std::path::Path) -> anyhow::Result<()> {
         .with_context(|| format!("{} is empty: it needs a header row", file.display()))?;
     let rows: Vec<&str> = lines.filter(|line| !line.trim().is_empty()).collect();
     let bar = bar(rows.len() as u64, "rows");
-    let (mut imported, mut rejected) = (0, Vec::new());
+    let mut total = ImportReport::default();
     for (index, chunk) in rows.chunks(IMPORT_CHUNK_ROWS).enumerate() {
         let body = format!("{header}\n{}\n", chunk.join("\n"));
         let request = api
+            .0
             .request(Method::POST, "/admin/digest/subscribers.csv")
             .header(reqwest::header::CONTENT_TYPE, "text/csv")
             .body(body);
-        let report: Value = api.send(request).await?.json().await?;
-        imported += report["imported"].as_u64().unwrap_or(0);
+        let report: ImportReport = api.0.call(request).await?;
+        total.imported += report.imported;
         let rows_before = (index * IMPORT_CHUNK_ROWS) as u64;
-        for refusal in report["rejected"].as_array().into_iter().flatten() {
-            // Line 1 of each chunk is its header, as of the file.
-            let line = refusal[0].as_u64().map(|line| line + rows_before);
-            rejected.push(json!([line, refusal[1]]));
-        }
+        // Line 1 of each chunk is its header, as of the file.
+        total.rejected.extend(
+            report
+                .rejected
+                .into_iter()
+                .map(|RejectedRow(line, reason)| RejectedRow(line + rows_before, reason)),
+        );
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    print_json(&json!({ "imported": imported, "rejected": rejected }))
+    print(&total)
 }
 
 fn bar(total: u64, unit: &str) -> ProgressBar {
@@ -444,7 +467,8 @@ fn bar(total: u64, unit: &str) -> ProgressBar {
     bar
 }
 
-fn print_json(value: &Value) -> anyhow::Result<()> {
+/// Prints an answer as the API sent it: pretty JSON.
+fn print(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
@@ -461,33 +485,21 @@ impl Api {
         Ok(Self(ApiClient::new(reqwest::Client::new(), base, &token)))
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.0.request(method, path)
-    }
-
-    async fn send(&self, request: RequestBuilder) -> anyhow::Result<Response> {
-        Ok(self.0.send(request).await?)
-    }
-
-    async fn json(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        Ok(self.0.json(method, path, body.as_ref()).await?)
-    }
-
-    async fn print(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<()> {
-        print_json(&self.json(method, path, body).await?)
-    }
-
-    /// Starts a job and follows it with a progress bar until it finishes.
-    async fn job(&self, path: &str, body: &Value, unit: &str) -> anyhow::Result<()> {
-        let response = self
-            .send(self.request(Method::POST, path).json(body))
-            .await?;
+    /// Starts a job with `started` and follows it with a progress bar until
+    /// it finishes.
+    async fn job(&self, started: RequestBuilder, unit: &str) -> anyhow::Result<()> {
+        let response = self.0.send(started).await?;
         let location = response
             .headers()
             .get(reqwest::header::LOCATION)
             .and_then(|location| location.to_str().ok())
             .map(str::to_owned)
-            .with_context(|| format!("{path} started no job (no Location header)"))?;
+            .with_context(|| {
+                format!(
+                    "{} started no job (no Location header)",
+                    response.url().path()
+                )
+            })?;
         let mut status: JobStatus = response.json().await?;
         let bar = bar(0, unit);
         while status.state == JobState::Running {
@@ -496,11 +508,7 @@ impl Api {
             }
             bar.set_position(status.processed);
             tokio::time::sleep(JOB_POLL).await;
-            status = self
-                .send(self.request(Method::GET, &location))
-                .await?
-                .json()
-                .await?;
+            status = self.0.get(&location).await?;
         }
         bar.set_length(status.total.unwrap_or(status.processed));
         bar.set_position(status.processed);
@@ -512,7 +520,7 @@ impl Api {
                 status.id,
                 status.error.unwrap_or_default()
             ),
-            _ => print_json(&serde_json::to_value(&status)?),
+            _ => print(&status),
         }
     }
 }

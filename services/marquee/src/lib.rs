@@ -161,14 +161,23 @@ impl Subscriptions {
 }
 
 /// The admin API's OpenAPI document: every service's operator endpoints,
-/// whichever of them this process runs, since clients see one API.
+/// whichever of them this process runs, since clients see one API. Each
+/// part is derived from the routes' own declarations and the admin
+/// contract's types (`marquee_admin`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
     use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     let mut document = operations::openapi();
     document.merge(marquee_feeds::openapi());
     document.merge(marquee_listings_ingest::openapi());
     document.merge(marquee_reviews_ingest::openapi());
     document.merge(marquee_digest::openapi());
+    // The ingest services' jobs, served by `marquee_runtime::jobs` under
+    // their prefix (the feeds document its own with the replay).
+    for prefix in ["/admin/reviews-ingest", "/admin/listings-ingest"] {
+        document.merge(marquee_admin::jobs::openapi(prefix));
+    }
+    document.merge(OpenApiDocument::openapi());
     document.info = utoipa::openapi::Info::new("Marquee admin API", env!("CARGO_PKG_VERSION"));
     document
         .components
@@ -178,6 +187,51 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
     document
+}
+
+/// `GET /admin/openapi.json`: this document.
+#[utoipa::path(get, path = "/admin/openapi.json", tag = "admin",
+    security(("bearer" = [])),
+    responses((status = 200, description = "the OpenAPI 3.1 document of the admin API")))]
+async fn openapi_document() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(openapi())
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(openapi_document))]
+struct OpenApiDocument;
+
+/// A process built but not yet serving: its routes can be looked at
+/// ([`Built::router`]) before [`Built::serve`] starts it.
+pub struct Built {
+    server: Server,
+    router: Router,
+    tasks: JoinSet<anyhow::Result<()>>,
+    shutdown: CancellationToken,
+}
+
+impl Built {
+    /// Every route the process will serve, the admin API's included.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// Serves the routes and starts the services' work.
+    pub fn serve(self) -> Started {
+        let Self {
+            server,
+            router,
+            mut tasks,
+            shutdown,
+        } = self;
+        let address = server.address();
+        tasks.spawn(server.serve(router, shutdown.clone()));
+        Started {
+            address,
+            tasks,
+            shutdown,
+        }
+    }
 }
 
 /// A started process: its HTTP address, and its tasks to wait for.
@@ -198,11 +252,24 @@ impl Started {
 /// Builds `services` from `settings` and starts them; `serve_samples` adds the
 /// bundled sample sources under `/samples/`.
 pub async fn start(
-    mut settings: Settings,
+    settings: Settings,
     services: &[Service],
     serve_samples: bool,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Started> {
+    Ok(build(settings, services, serve_samples, shutdown)
+        .await?
+        .serve())
+}
+
+/// [`start`] up to serving: the services are built and their listener
+/// bound, their background work starts with [`Built::serve`].
+pub async fn build(
+    mut settings: Settings,
+    services: &[Service],
+    serve_samples: bool,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Built> {
     settings.resolve_paths();
     let bus = Bus::connect(&settings.bus).await?;
     bus.ensure_marquee_topics(settings.bus.partitions)
@@ -216,11 +283,8 @@ pub async fn start(
     let address = server.address();
     let subscriptions = Subscriptions::new(&settings);
     let mut router = Router::new();
-    let openapi = openapi();
-    let mut admin = operations::router(bus.clone(), subscriptions.all()).route(
-        "/admin/openapi.json",
-        axum::routing::get(move || async move { axum::Json(openapi) }),
-    );
+    let mut admin = operations::router(bus.clone(), subscriptions.all())
+        .route("/admin/openapi.json", axum::routing::get(openapi_document));
 
     let mut readiness =
         Readiness::default().check(
@@ -345,9 +409,9 @@ pub async fn start(
     let router = router
         .merge(operations_router(readiness))
         .layer(tower_http::trace::TraceLayer::new_for_http());
-    tasks.spawn(server.serve(router, shutdown.clone()));
-    Ok(Started {
-        address,
+    Ok(Built {
+        server,
+        router,
         tasks,
         shutdown,
     })

@@ -4,17 +4,17 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{get, post};
-use chrono::{DateTime, Utc};
+use axum::response::Json;
+use marquee_admin::ErrorBody;
+use marquee_admin::bus::{ConsumerLag, DeadLetter, DeadLetterQuery, Redriven};
 use marquee_bus::{Bus, BusError, PartitionLag, Position, Subscription, dead_letter_header};
 use marquee_events::topics;
-use serde::{Deserialize, Serialize};
+use marquee_runtime::error::HttpError;
 use tokio_util::sync::CancellationToken;
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// How often consumer lag is sampled into `marquee_consumer_lag`.
 const LAG_SAMPLE_EVERY: Duration = Duration::from_secs(15);
@@ -25,16 +25,25 @@ struct Operations {
     subscriptions: Vec<Subscription>,
 }
 
+/// The routes and their description, before the bus is attached.
+fn api() -> OpenApiRouter<Operations> {
+    OpenApiRouter::new()
+        .routes(routes!(lag))
+        .routes(routes!(dead_letters))
+        .routes(routes!(redrive))
+}
+
 /// `/admin/bus/…` over `bus`, reporting lag for `subscriptions`.
-pub fn router(bus: Bus, subscriptions: Vec<Subscription>) -> Router {
-    Router::new()
-        .route("/admin/bus/lag", get(lag))
-        .route("/admin/bus/dead-letters", get(dead_letters))
-        .route(
-            "/admin/bus/dead-letters/{partition}/{offset}/redrive",
-            post(redrive),
-        )
+pub fn router(bus: Bus, subscriptions: Vec<Subscription>) -> axum::Router {
+    api()
         .with_state(Operations { bus, subscriptions })
+        .split_for_parts()
+        .0
+}
+
+/// The bus endpoints' part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
 }
 
 /// Samples the lag of `subscriptions` into `marquee_consumer_lag{group,topic,partition}`
@@ -75,115 +84,66 @@ async fn all_lag(bus: &Bus, subscriptions: &[Subscription]) -> Result<Vec<Partit
     Ok(all)
 }
 
-/// How far a consumer group is behind in one partition.
-#[derive(Serialize, ToSchema)]
-struct LagView {
-    group: String,
-    topic: String,
-    partition: i32,
-    /// The group's committed position, if it has one.
-    committed: Option<i64>,
-    /// The offset the next message will get.
-    end: i64,
-    /// Messages not yet finished by the group.
-    lag: i64,
-}
-
 /// Consumer lag of every subscription this deployment configures.
 #[utoipa::path(get, path = "/admin/bus/lag", tag = "bus",
     security(("bearer" = [])),
-    responses((status = 200, body = [LagView]), (status = 503, description = "bus unreachable")))]
-async fn lag(State(operations): State<Operations>) -> Response {
-    match all_lag(&operations.bus, &operations.subscriptions).await {
-        Ok(lags) => Json(
-            lags.into_iter()
-                .map(|l| LagView {
-                    group: l.group,
-                    topic: l.topic,
-                    partition: l.partition,
-                    committed: l.committed,
-                    end: l.end,
-                    lag: l.lag,
-                })
-                .collect::<Vec<_>>(),
-        )
-        .into_response(),
-        Err(error) => bus_error(&error),
-    }
-}
-
-#[derive(Deserialize, IntoParams)]
-struct DeadLetterQuery {
-    /// Most to list (default 100, at most 10,000).
-    limit: Option<usize>,
-}
-
-/// A message a consumer gave up on, and why.
-#[derive(Serialize, ToSchema)]
-struct DeadLetter {
-    /// Where it is in `dead-letters` (for re-driving).
-    partition: i32,
-    offset: i64,
-    /// When it was dead-lettered.
-    timestamp: Option<DateTime<Utc>>,
-    /// Where it came from.
-    topic: Option<String>,
-    original_partition: Option<String>,
-    original_offset: Option<String>,
-    /// The consumer group that gave up.
-    group: Option<String>,
-    reason: Option<String>,
-    attempts: Option<String>,
-    key: Option<String>,
-    /// The body as text (invalid UTF-8 replaced).
-    payload: String,
+    responses((status = 200, body = [ConsumerLag], description = "lag by group and partition"),
+        (status = 503, body = ErrorBody, description = "bus unreachable")))]
+async fn lag(State(operations): State<Operations>) -> Result<Json<Vec<ConsumerLag>>, HttpError> {
+    let lags = all_lag(&operations.bus, &operations.subscriptions)
+        .await
+        .map_err(bus_error)?;
+    Ok(Json(
+        lags.into_iter()
+            .map(|l| ConsumerLag {
+                group: l.group,
+                topic: l.topic,
+                partition: l.partition,
+                committed: l.committed,
+                end: l.end,
+                lag: l.lag,
+            })
+            .collect(),
+    ))
 }
 
 /// The dead letters, oldest first.
 #[utoipa::path(get, path = "/admin/bus/dead-letters", tag = "bus",
     security(("bearer" = [])), params(DeadLetterQuery),
-    responses((status = 200, body = [DeadLetter]), (status = 503, description = "bus unreachable")))]
+    responses((status = 200, body = [DeadLetter], description = "the dead letters"),
+        (status = 503, body = ErrorBody, description = "bus unreachable")))]
 async fn dead_letters(
     State(operations): State<Operations>,
     Query(query): Query<DeadLetterQuery>,
-) -> Response {
+) -> Result<Json<Vec<DeadLetter>>, HttpError> {
     let limit = query.limit.unwrap_or(100).min(10_000);
-    let read = operations
+    let letters = operations
         .bus
         .read(topics::DEAD_LETTERS, Position::Beginning, limit)
-        .await;
-    match read {
-        Ok(letters) => Json(
-            letters
-                .into_iter()
-                .map(|logged| {
-                    let message = logged.message;
-                    let header = |name: &str| message.header(name).map(str::to_owned);
-                    DeadLetter {
-                        partition: message.partition,
-                        offset: message.offset,
-                        timestamp: logged.timestamp,
-                        topic: header(dead_letter_header::TOPIC),
-                        original_partition: header(dead_letter_header::PARTITION),
-                        original_offset: header(dead_letter_header::OFFSET),
-                        group: header(dead_letter_header::GROUP),
-                        reason: header(dead_letter_header::REASON),
-                        attempts: header(dead_letter_header::ATTEMPTS),
-                        key: message.key.clone(),
-                        payload: String::from_utf8_lossy(&message.payload).into_owned(),
-                    }
-                })
-                .collect::<Vec<_>>(),
-        )
-        .into_response(),
-        Err(error) => bus_error(&error),
-    }
-}
-
-/// Where a re-driven dead letter went.
-#[derive(Serialize, ToSchema)]
-struct Redriven {
-    redriven_to: String,
+        .await
+        .map_err(bus_error)?;
+    Ok(Json(
+        letters
+            .into_iter()
+            .map(|logged| {
+                let message = logged.message;
+                let header = |name: &str| message.header(name).map(str::to_owned);
+                DeadLetter {
+                    partition: message.partition,
+                    offset: message.offset,
+                    timestamp: logged.timestamp,
+                    topic: header(dead_letter_header::TOPIC),
+                    original_partition: header(dead_letter_header::PARTITION),
+                    original_offset: header(dead_letter_header::OFFSET),
+                    group: header(dead_letter_header::GROUP),
+                    reason: header(dead_letter_header::REASON),
+                    attempts: header(dead_letter_header::ATTEMPTS),
+                    key: message.key.clone(),
+                    payload: String::from_utf8_lossy(&message.payload).into_owned(),
+                }
+            })
+            .collect(),
+    ))
 }
 
 /// Publishes a dead letter again to the topic it came from. Handlers are
@@ -191,34 +151,25 @@ struct Redriven {
 #[utoipa::path(post, path = "/admin/bus/dead-letters/{partition}/{offset}/redrive", tag = "bus",
     security(("bearer" = [])),
     params(("partition" = i32, Path), ("offset" = i64, Path)),
-    responses((status = 200, body = Redriven), (status = 404, description = "no such dead letter")))]
+    responses((status = 200, body = Redriven, description = "re-driven"),
+        (status = 404, body = ErrorBody, description = "no such dead letter")))]
 async fn redrive(
     State(operations): State<Operations>,
     Path((partition, offset)): Path<(i32, i64)>,
-) -> Response {
-    match operations.bus.redrive(partition, offset).await {
-        Ok(topic) => Json(Redriven { redriven_to: topic }).into_response(),
-        Err(error) => bus_error(&error),
-    }
+) -> Result<Json<Redriven>, HttpError> {
+    let topic = operations
+        .bus
+        .redrive(partition, offset)
+        .await
+        .map_err(bus_error)?;
+    Ok(Json(Redriven { redriven_to: topic }))
 }
 
-fn bus_error(error: &BusError) -> Response {
+/// What is not there is 404; anything else is the bus being unreachable.
+fn bus_error(error: BusError) -> HttpError {
     let status = match error {
         BusError::NotFound(_) | BusError::UnknownTopic(_) => StatusCode::NOT_FOUND,
         _ => StatusCode::SERVICE_UNAVAILABLE,
     };
-    (
-        status,
-        Json(serde_json::json!({ "error": error.to_string() })),
-    )
-        .into_response()
-}
-
-#[derive(OpenApi)]
-#[openapi(paths(lag, dead_letters, redrive))]
-struct BusApi;
-
-/// The bus endpoints' part of the OpenAPI document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    BusApi::openapi()
+    HttpError::new(status, error)
 }

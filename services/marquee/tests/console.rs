@@ -1,7 +1,9 @@
 //! The operators' console in a real headless Chromium (Debian's chromium
 //! and chromium-driver, installed by the test command), driven over
-//! WebDriver: login, dashboard, calendar, subscriber import and search, a
-//! live preview as one subscriber, backfill, dead letters. Screenshots go to
+//! WebDriver: login, dashboard, calendar, digest runs with pause/resume,
+//! subscriber import and search, a live preview as one subscriber, sources
+//! and backfill, dead letters. Every page is checked against what the admin
+//! API holds, read as the admin contract's types. Screenshots go to
 //! `target/console-screenshots/`.
 
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -10,10 +12,15 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Demo, TOKEN};
 use fantoccini::{Client, ClientBuilder, Locator};
+use marquee_admin::bus::DeadLetter;
+use marquee_admin::digest::{RunReport, RunStatus, ScheduleReport, Subscriber};
+use marquee_admin::sources::SourceHealth;
+use marquee_test_support::wait;
+use serde::de::DeserializeOwned;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -49,11 +56,9 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait::blocking_until("chromedriver listens", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
         Self {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -117,40 +122,79 @@ async fn text_of(browser: &Client, css: &str) -> String {
 /// the browser may still be on the previous page, or between pages (the
 /// element missing or stale), so it looks again until a deadline.
 async fn text_once(browser: &Client, css: &str, accept: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = match browser.find(Locator::Css(css)).await {
-            Ok(element) => element.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if accept(&text) {
-            return text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{css} never showed what was wanted; last: {text:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait::until_value(
+        &format!("{css} shows what was wanted"),
+        Duration::from_secs(30),
+        || async {
+            match browser.find(Locator::Css(css)).await {
+                Ok(element) => element.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            }
+        },
+        |text| accept(text),
+    )
+    .await
 }
 
 /// Reloads `url` until the element at `css` contains `wanted`.
 async fn until_shows(browser: &Client, url: &str, css: &str, wanted: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        browser.goto(url).await.unwrap();
-        if let Ok(element) = browser.find(Locator::Css(css)).await
-            && let Ok(text) = element.text().await
-            && text.contains(wanted)
-        {
-            return text;
-        }
+    wait::until(
+        &format!("{url} shows {wanted:?} in {css}"),
+        Duration::from_secs(60),
+        || async {
+            browser.goto(url).await.unwrap();
+            let text = browser
+                .find(Locator::Css(css))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            text.contains(wanted).then_some(text)
+        },
+    )
+    .await
+}
+
+/// Clicks the element at `locator`.
+async fn click(browser: &Client, locator: Locator<'_>) {
+    browser.find(locator).await.unwrap().click().await.unwrap();
+}
+
+/// `path` of the admin API as `T`.
+async fn api<T: DeserializeOwned>(demo: &Demo, path: &str) -> T {
+    serde_json::from_value(demo.admin(path).await).unwrap()
+}
+
+/// The text of each cell of the table row at `row`, by class.
+async fn cell(browser: &Client, row: &str, class: &str) -> String {
+    text_of(browser, &format!("{row} td.{class}")).await
+}
+
+/// How the console shows an instant.
+fn instant(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// The row of `report` in the run table on the current page shows the
+/// API's values, every one of them non-empty.
+async fn run_row_matches(browser: &Client, report: &RunReport) -> String {
+    let row = format!("#runs tr[data-run='{}']", report.run.id);
+    let expected = [
+        ("schedule", report.run.schedule.clone()),
+        ("due", instant(report.run.scheduled_for)),
+        ("kind", report.run.kind.to_string()),
+        ("status", report.run.status.to_string()),
+        ("note", report.run.note.clone()),
+    ];
+    for (class, value) in expected {
         assert!(
-            Instant::now() < deadline,
-            "{url} never showed {wanted:?} in {css}"
+            !value.is_empty(),
+            "the API's run has no {class}: {report:?}"
         );
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(cell(browser, &row, class).await, value, "{class} of {row}");
     }
+    row
 }
 
 async fn log_in(browser: &Client, base: &str, token: &str) {
@@ -168,18 +212,21 @@ async fn log_in(browser: &Client, base: &str, token: &str) {
         .await
         .unwrap();
     field.send_keys(token).await.unwrap();
-    browser
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, Locator::Css("button[type=submit]")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_logs_in_previews_a_digest_and_walks_the_console() {
-    let demo = Demo::start().await;
+    // No relay listens on the digest's SMTP port: a run sent from the
+    // console pauses itself at its first failed message, so the runs page
+    // has a run to resume.
+    let demo = Demo::start_with(|settings| {
+        let smtp = &mut settings.digest.smtp;
+        smtp.port = marquee_test_support::free_port();
+        smtp.max_attempts = 1;
+        smtp.pause_after_errors = 1;
+    })
+    .await;
     let driver = Driver::start();
     let browser = driver.browser().await;
     let base = demo.base.clone();
@@ -203,7 +250,21 @@ async fn an_operator_logs_in_previews_a_digest_and_walks_the_console() {
         !sources.contains("never read"),
         "every sample source was read: {sources}"
     );
-    assert_eq!(text_of(&browser, "#dead-letter-count").await, "0");
+    for service in ["reviews-ingest", "listings-ingest"] {
+        let held: Vec<SourceHealth> = api(&demo, &format!("/admin/{service}/sources")).await;
+        for source in held {
+            assert!(
+                sources.contains(&source.name),
+                "{} missing: {sources}",
+                source.name
+            );
+        }
+    }
+    let dead: Vec<DeadLetter> = api(&demo, "/admin/bus/dead-letters?limit=10000").await;
+    assert_eq!(
+        text_of(&browser, "#dead-letter-count").await,
+        dead.len().to_string()
+    );
     screenshot(&browser, "dashboard.png").await;
 
     browser
@@ -215,18 +276,27 @@ async fn an_operator_logs_in_previews_a_digest_and_walks_the_console() {
         calendar.contains("weekly") && calendar.contains("08:30"),
         "{calendar}"
     );
+    let schedules: Vec<ScheduleReport> = api(&demo, "/admin/digest/schedules").await;
+    let table = text_of(&browser, "#schedules").await;
+    for schedule in &schedules {
+        let settings = &schedule.settings;
+        assert!(
+            table.contains(&settings.name) && table.contains(&settings.cron),
+            "{} ({}) missing: {table}",
+            settings.name,
+            settings.cron
+        );
+    }
     screenshot(&browser, "calendar.png").await;
     // Pause and resume the schedule from the calendar.
     for (button, state) in [("Pause", "paused"), ("Resume", "active")] {
-        browser
-            .find(Locator::XPath(&format!(
+        click(
+            &browser,
+            Locator::XPath(&format!(
                 "//table[@id='schedules']//button[text()='{button}']"
-            )))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+            )),
+        )
+        .await;
         text_once(&browser, "[role=status]", |status| {
             status.starts_with("schedule weekly:")
         })
@@ -250,13 +320,7 @@ async fn an_operator_logs_in_previews_a_digest_and_walks_the_console() {
     csv.send_keys("email,venues\nreader@films.example,bfi-southbank\n")
         .await
         .unwrap();
-    browser
-        .find(Locator::XPath("//button[text()='Import']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::XPath("//button[text()='Import']")).await;
     text_once(&browser, "[role=status]", |status| {
         status.starts_with("1 imported")
     })
@@ -265,33 +329,96 @@ async fn an_operator_logs_in_previews_a_digest_and_walks_the_console() {
         .goto(&format!("{base}/console/subscribers?q=READER"))
         .await
         .unwrap();
+    let found: Vec<Subscriber> = api(&demo, "/admin/digest/subscribers?q=READER").await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    let table = text_of(&browser, "#subscribers").await;
     assert!(
-        text_of(&browser, "#subscribers")
-            .await
-            .contains("reader@films.example")
+        table.contains(&found[0].email)
+            && table.contains(found[0].status.as_str())
+            && table.contains("bfi-southbank"),
+        "{table}"
     );
     screenshot(&browser, "subscribers.png").await;
+
+    // Send the digest from the runs page: the relay refuses, so the run
+    // pauses itself; its row shows what the API holds, with Resume.
+    browser.goto(&format!("{base}/console/runs")).await.unwrap();
+    click(
+        &browser,
+        Locator::XPath("//button[text()='Send, skipping the freshness gate']"),
+    )
+    .await;
+    let sent = text_once(&browser, "[role=status]", |status| {
+        status.starts_with("run ") && status.contains(" of weekly: sending")
+    })
+    .await;
+    let run_id = sent
+        .trim_start_matches("run ")
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let run_path = format!("/admin/digest/runs/{run_id}");
+    let report: RunReport = wait::until_value(
+        "the run paused itself",
+        Duration::from_secs(60),
+        || api::<RunReport>(&demo, &run_path),
+        |report| report.run.status == RunStatus::Paused,
+    )
+    .await;
+    until_shows(&browser, &format!("{base}/console/runs"), "#runs", "paused").await;
+    let row = run_row_matches(&browser, &report).await;
+    assert_eq!(cell(&browser, &row, "kind").await, "forced");
+    assert!(
+        cell(&browser, &row, "note")
+            .await
+            .contains("consecutive send errors"),
+        "the note says why it paused"
+    );
+    screenshot(&browser, "runs.png").await;
+    click(
+        &browser,
+        Locator::Css(&format!("{row} button[value=resume]")),
+    )
+    .await;
+    text_once(&browser, "[role=status]", |status| {
+        status == format!("run {run_id}: resume")
+    })
+    .await;
+    // The dashboard's table shows the same run.
+    let report: RunReport = api(&demo, &run_path).await;
+    browser.goto(&format!("{base}/console/")).await.unwrap();
+    let in_dashboard = format!("#runs tr[data-run='{run_id}']");
+    assert_eq!(
+        cell(&browser, &in_dashboard, "schedule").await,
+        report.run.schedule
+    );
+    assert_eq!(
+        cell(&browser, &in_dashboard, "kind").await,
+        report.run.kind.as_str()
+    );
+    assert_eq!(
+        cell(&browser, &in_dashboard, "due").await,
+        instant(report.run.scheduled_for)
+    );
 
     // The live preview, as that subscriber sees it: BFI Southbank's
     // standing weekly screening, nothing from other venues.
     let preview = format!("{base}/console/preview?schedule=weekly&email=reader%40films.example");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let digest = loop {
-        browser.goto(&preview).await.unwrap();
-        let frame = browser.find(Locator::Css("iframe#preview")).await.unwrap();
-        frame.enter_frame().await.unwrap();
-        // Rendered text: the template sets venue names in capitals.
-        let body = text_of(&browser, "body").await.to_lowercase();
-        browser.enter_parent_frame().await.unwrap();
-        if body.contains("bfi southbank") {
-            break body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the preview never showed BFI Southbank: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let digest = wait::until(
+        "the preview shows BFI Southbank",
+        Duration::from_secs(60),
+        || async {
+            browser.goto(&preview).await.unwrap();
+            let frame = browser.find(Locator::Css("iframe#preview")).await.unwrap();
+            frame.enter_frame().await.unwrap();
+            // Rendered text: the template sets venue names in capitals.
+            let body = text_of(&browser, "body").await.to_lowercase();
+            browser.enter_parent_frame().await.unwrap();
+            body.contains("bfi southbank").then_some(body)
+        },
+    )
+    .await;
     assert!(
         !digest.contains("prince charles cinema"),
         "preferences apply: {digest}"
@@ -303,15 +430,23 @@ async fn an_operator_logs_in_previews_a_digest_and_walks_the_console() {
         .goto(&format!("{base}/console/sources"))
         .await
         .unwrap();
-    browser
-        .find(Locator::XPath(
-            "//button[text()='Backfill every listings-ingest source']",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    for service in ["reviews-ingest", "listings-ingest"] {
+        let held: Vec<SourceHealth> = api(&demo, &format!("/admin/{service}/sources")).await;
+        let table = text_of(&browser, &format!("#{service}-sources")).await;
+        for source in held {
+            assert!(
+                table.contains(&source.name) && table.contains(&source.kind),
+                "{} missing from {service}: {table}",
+                source.name
+            );
+        }
+    }
+    screenshot(&browser, "sources.png").await;
+    click(
+        &browser,
+        Locator::XPath("//button[text()='Backfill every listings-ingest source']"),
+    )
+    .await;
     // The job page reloads itself every second while the job runs.
     text_once(&browser, "#job-state", |state| state.contains("succeeded")).await;
     screenshot(&browser, "backfill.png").await;
@@ -320,16 +455,12 @@ async fn an_operator_logs_in_previews_a_digest_and_walks_the_console() {
         .goto(&format!("{base}/console/dead-letters"))
         .await
         .unwrap();
+    let dead: Vec<DeadLetter> = api(&demo, "/admin/bus/dead-letters?limit=500").await;
+    assert!(dead.is_empty(), "{dead:?}");
     assert!(browser.source().await.unwrap().contains("No dead letters."));
     screenshot(&browser, "dead-letters.png").await;
 
-    browser
-        .find(Locator::XPath("//button[text()='Log out']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::XPath("//button[text()='Log out']")).await;
     text_once(&browser, "form[action='/console/login'] button", |button| {
         button == "Log in"
     })
