@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{DigestService, EmailAddress, RunStatus};
+use crate::{DigestService, EmailAddress, RunStatus, Suppression};
 
 /// The routes and their description, before the service is attached.
 fn api() -> OpenApiRouter<DigestService> {
@@ -285,7 +285,7 @@ async fn suppress(
     Path(email): Path<String>,
 ) -> Result<Json<Suppressed>, HttpError> {
     let email = EmailAddress::parse(&email).map_err(HttpError::unprocessable)?;
-    if service.suppress(&email, "by an operator").await? {
+    if service.suppress(&email, Suppression::Operator).await? {
         Ok(Json(Suppressed {
             suppressed: email.as_str().to_owned(),
         }))

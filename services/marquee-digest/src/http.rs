@@ -3,9 +3,6 @@
 //! are the `pages/` templates over the shared layout; refusals go through
 //! [`HttpError`], as a page where a reader opens the route in a browser.
 
-use std::fmt;
-use std::str::FromStr;
-
 use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -16,6 +13,7 @@ use serde::Deserialize;
 
 use crate::error::SubscriptionError;
 use crate::store::Preferences;
+use crate::subscribers::Suppression;
 use crate::{DigestService, EmailAddress, Purpose};
 
 pub(crate) fn public_router(service: DigestService) -> Router {
@@ -202,40 +200,6 @@ async fn unsubscribe(
         .map_err(HttpError::page)
 }
 
-/// What the relay's webhook reports about an address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BounceKind {
-    /// The address does not take mail.
-    Bounce,
-    /// The reader marked the digest as spam.
-    Complaint,
-}
-
-/// A webhook `kind` that is neither.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("kind must be `bounce` or `complaint`, not `{0}`")]
-pub struct InvalidBounceKind(String);
-
-impl FromStr for BounceKind {
-    type Err = InvalidBounceKind;
-    fn from_str(s: &str) -> Result<Self, InvalidBounceKind> {
-        match s {
-            "bounce" => Ok(Self::Bounce),
-            "complaint" => Ok(Self::Complaint),
-            other => Err(InvalidBounceKind(other.to_owned())),
-        }
-    }
-}
-
-impl fmt::Display for BounceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Bounce => "bounce",
-            Self::Complaint => "complaint",
-        })
-    }
-}
-
 #[derive(Debug, Deserialize)]
 struct Bounce {
     email: String,
@@ -246,8 +210,8 @@ async fn bounce(
     State(service): State<DigestService>,
     Json(bounce): Json<Bounce>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
-    let kind: BounceKind = bounce.kind.parse().map_err(HttpError::unprocessable)?;
+    let kind: Suppression = bounce.kind.parse().map_err(HttpError::unprocessable)?;
     let email = EmailAddress::parse(&bounce.email).map_err(HttpError::unprocessable)?;
-    let known = service.suppress(&email, &kind.to_string()).await?;
+    let known = service.suppress(&email, kind).await?;
     Ok(Json(serde_json::json!({ "suppressed": known })))
 }

@@ -52,7 +52,7 @@ pub use store::{
     DeliveryCounts, DeliveryStatus, InvalidDeliveryStatus, Preferences, Run, RunKind, RunStatus,
     Store, StoreError, Subscriber, SubscriberStatus,
 };
-pub use subscribers::{ImportReport, SubscribeOutcome};
+pub use subscribers::{ImportReport, InvalidBounceKind, SubscribeOutcome, Suppression};
 pub use token::{Purpose, TokenError};
 
 use mailer::Mailer;

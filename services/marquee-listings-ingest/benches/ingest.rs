@@ -10,9 +10,7 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use marquee_bus::{Bus, BusSettings, EmbeddedSettings, Transport};
-use marquee_listings_ingest::{
-    ListingsIngest, Settings, SourceKind, SourceSettings, VenueSettings,
-};
+use marquee_listings_ingest::{ListingsIngest, Settings, SourceSettings, VenueSettings};
 
 const SCREENINGS: usize = 10_000;
 
@@ -71,7 +69,7 @@ async fn main() {
     let settings = Settings {
         database_url: format!("sqlite://{}", dir.path().join("ledger.sqlite").display()),
         sources: vec![SourceSettings {
-            kind: SourceKind::Ics,
+            kind: "ics".parse().unwrap(),
             name: "bench".to_owned(),
             url: url.parse().unwrap(),
             venue: VenueSettings {
@@ -92,7 +90,7 @@ async fn main() {
     let reports = ingest.poll_once().await;
     let elapsed = started.elapsed();
     let report = &reports[0].1;
-    assert_eq!(report.listed, SCREENINGS, "{report:?}");
+    assert_eq!(report.new, SCREENINGS, "{report:?}");
     println!(
         "listings-ingest: {SCREENINGS} screenings listed in {:.2?} = {:.0} events/s",
         elapsed,

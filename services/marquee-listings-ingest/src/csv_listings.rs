@@ -3,8 +3,11 @@
 use chrono_tz::Tz;
 use url::Url;
 
+use marquee_fetch::Document;
+
 use crate::error::IngestError;
 use crate::normalize::{Draft, Label, Parsed, classify, parse_start};
+use crate::reading::{Output, Reading};
 
 /// The columns read; any other column is ignored (with a warning).
 const COLUMNS: [&str; 15] = [
@@ -26,6 +29,22 @@ const COLUMNS: [&str; 15] = [
 ];
 
 /// Parses a CSV document for the venue `venue_id`.
+/// A CSV file kept by editors; columns in the crate docs.
+pub(crate) struct Csv;
+
+impl marquee_ingest::SourceKind for Csv {
+    type Context = Reading;
+    type Output = Output;
+
+    fn name(&self) -> &'static str {
+        "csv"
+    }
+
+    fn parse(&self, document: &Document, reading: &Reading) -> Output {
+        parse(&document.text, &reading.venue_id, reading.tz)
+    }
+}
+
 pub(crate) fn parse(text: &str, venue_id: &str, tz: Tz) -> Result<Parsed, IngestError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)

@@ -1,7 +1,8 @@
 //! Why a source, a document or a single listing was rejected.
 
 /// A rejection while fetching, parsing, normalizing or publishing. Every one
-/// is logged with its source and counted by [`IngestError::kind`]; none stops
+/// is logged with its source and counted by [`IngestError::kind`] (through
+/// [`marquee_ingest::PollReport::reject`]); none stops
 /// the service, and a rejected row never keeps the valid rows out.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -54,15 +55,10 @@ impl IngestError {
             Self::Unexpected(_) => "unexpected",
         }
     }
+}
 
-    /// Logs and counts the rejection; the caller carries on with the next thing.
-    pub(crate) fn report(&self, source: &str) {
-        tracing::warn!(source = %source, reason = %self, kind = self.kind(), "Rejected input from a listings source");
-        metrics::counter!(
-            "marquee_ingest_rejected_total",
-            "source" => source.to_owned(),
-            "reason" => self.kind()
-        )
-        .increment(1);
+impl marquee_ingest::Rejection for IngestError {
+    fn kind(&self) -> &'static str {
+        IngestError::kind(self)
     }
 }

@@ -4,8 +4,11 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use url::Url;
 
+use marquee_fetch::Document;
+
 use crate::error::IngestError;
 use crate::normalize::{Draft, Label, Parsed, classify, parse_start};
+use crate::reading::{Output, Reading};
 
 /// One item of the API. Unknown fields are ignored, so the API may grow.
 #[derive(Debug, Deserialize)]
@@ -31,6 +34,22 @@ struct Item {
 }
 
 /// Parses `{"screenings": [...]}` (or a bare array).
+/// A JSON API; shape in the crate docs.
+pub(crate) struct Json;
+
+impl marquee_ingest::SourceKind for Json {
+    type Context = Reading;
+    type Output = Output;
+
+    fn name(&self) -> &'static str {
+        "json"
+    }
+
+    fn parse(&self, document: &Document, reading: &Reading) -> Output {
+        parse(&document.text, reading.tz)
+    }
+}
+
 pub(crate) fn parse(text: &str, tz: Tz) -> Result<Parsed, IngestError> {
     let document: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| IngestError::Document(format!("the JSON does not parse: {e}")))?;

@@ -81,108 +81,110 @@
 //! with its source, location (`line 12`, `screenings[3]`) and reason, logged
 //! and counted in `marquee_ingest_rejected_total{source, reason}`; the valid
 //! rows are still ingested.
+//!
+//! # Shape
+//! Polling, source health, backfill and the admin routes are the ingest
+//! core's ([`marquee_ingest`]). Here: one module per kind of source
+//! (`ics/`, `jsonld.rs`, `csv_listings.rs`, `json_listings.rs`), registered
+//! in `kinds.rs` (adding a kind is its parser and one line there);
+//! `normalize/` (titles, starts, ids), `handler.rs` (the pure change
+//! decision and film matching), `store/` (the ledger and the reviewed films),
+//! `consumer.rs` (the reviews-topic handler), `pipeline.rs` (poll, decide,
+//! publish, record).
 
-mod admin;
+mod consumer;
 mod csv_listings;
 mod error;
 mod handler;
 mod ics;
 mod json_listings;
 mod jsonld;
-mod ledger;
+mod kinds;
 mod localtime;
 #[cfg(test)]
 mod malformed;
 mod normalize;
 mod pipeline;
+mod reading;
 mod rrule;
 mod settings;
+mod store;
+mod venue;
 
-use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::task::JoinSet;
+use marquee_fetch::Fetcher;
+use marquee_ingest::{Ingest, ServiceName};
+use marquee_runtime::clock::{SharedClock, SystemClock};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-pub use admin::openapi;
 pub use error::IngestError;
-pub use localtime::{Clock, resolve_local};
+pub use localtime::resolve_local;
+pub use marquee_ingest::{Change, PollReport};
 pub use normalize::{screening_id, title_key};
-pub use pipeline::{Outcome, PollReport};
 pub use settings::{Settings, SourceKind, SourceSettings, VenueSettings};
 
-use marquee_ingest::{PollOutcome, SourceHealthLog, SourceRef};
-
-use crate::handler::ReviewsHandler;
-use crate::ledger::Ledger;
-use crate::normalize::VenueZone;
+use crate::consumer::ReviewsHandler;
 use crate::pipeline::{Pipeline, Source};
-use marquee_fetch::Fetcher;
+use crate::store::Store;
+
+/// How the core names this service.
+const NAME: ServiceName = ServiceName {
+    service: "listings-ingest",
+    source: "listings",
+    items: "screenings",
+};
 
 /// The listings-ingest service: one poller per source.
 #[derive(Clone)]
 pub struct ListingsIngest {
-    pipeline: Arc<Pipeline>,
-    sources: Arc<[Source]>,
+    ingest: Ingest<Pipeline>,
     settings: Arc<Settings>,
-    health: SourceHealthLog,
 }
 
 impl ListingsIngest {
     /// Opens the ledger and prepares the HTTP client; fails on duplicate
     /// source names (names key the ledger) and unknown time zones.
     pub async fn build(settings: Settings, bus: marquee_bus::Bus) -> anyhow::Result<Self> {
-        Self::build_with_clock(settings, bus, Clock::system()).await
+        Self::build_with_clock(settings, bus, SystemClock::shared()).await
     }
 
     /// [`ListingsIngest::build`] reading "now" from `clock` (tests pin it).
     pub async fn build_with_clock(
         settings: Settings,
         bus: marquee_bus::Bus,
-        clock: Clock,
+        clock: SharedClock,
     ) -> anyhow::Result<Self> {
-        let mut names = HashSet::new();
         let mut sources = Vec::new();
         for source in &settings.sources {
-            anyhow::ensure!(
-                names.insert(source.name.as_str()),
-                "listings source name {:?} is used twice: names must be unique",
-                source.name
-            );
-            let venue = VenueZone::parse(&source.venue)
+            let venue = source
+                .venue
+                .zone()
                 .map_err(|e| anyhow::anyhow!("listings source {:?}: {e}", source.name))?;
             sources.push(Source {
                 settings: source.clone(),
                 venue,
             });
         }
-        let ledger = Ledger::open(&settings.database_url).await?;
+        let store = Store::open(&settings.database_url).await?;
         let fetcher = Fetcher::new(
             Duration::from_secs(settings.fetch_timeout_secs.max(1)),
             settings.max_body_bytes,
             settings.allow_private_addresses,
             concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION")),
         )?;
-        let health = SourceHealthLog::open(
-            &settings.database_url,
-            settings
-                .sources
-                .iter()
-                .map(|source| SourceRef {
-                    name: source.name.clone(),
-                    kind: source.kind.as_str().to_owned(),
-                    url: source.url.to_string(),
-                })
-                .collect(),
-        )
-        .await?;
-        let pipeline = Pipeline::new(ledger, bus, fetcher, clock, settings.rrule_horizon_days);
+        let pipeline = Pipeline::new(
+            store,
+            bus,
+            fetcher,
+            clock.clone(),
+            settings.rrule_horizon_days,
+        );
+        let ingest = Ingest::open(NAME, &settings.database_url, sources, pipeline, clock).await?;
         Ok(Self {
-            pipeline: Arc::new(pipeline),
-            sources: sources.into(),
+            ingest,
             settings: Arc::new(settings),
-            health,
         })
     }
 
@@ -194,75 +196,33 @@ impl ListingsIngest {
     /// The review-event handler for `Bus::consume` on `topics::REVIEWS`
     /// (group [`Settings::consumer_group`]): film matching.
     pub fn handler(&self) -> impl marquee_bus::Handler + use<> {
-        ReviewsHandler::new(self.pipeline.ledger.clone())
+        ReviewsHandler::new(self.ingest.pipeline().store.clone())
     }
 
     /// Polls every source once, one after another; for tests and one-shot runs.
     pub async fn poll_once(&self) -> Vec<(String, PollReport)> {
-        let mut reports = Vec::new();
-        for source in self.sources.iter() {
-            let report = self.poll(source).await;
-            reports.push((source.settings.name.clone(), report));
-        }
-        reports
+        self.ingest.poll_once().await
     }
 
-    /// Polls `source` and records how it went in the sources' health.
-    async fn poll(&self, source: &Source) -> PollReport {
-        let report = self.pipeline.poll(source).await;
-        let outcome = PollOutcome {
-            read: report.read,
-            seen: (report.listed + report.changed + report.unchanged) as u64,
-            rejected: report.rejected as u64,
-            published: (report.listed + report.changed + report.cancelled) as u64,
-            error: report.rejections.first().cloned(),
-        };
-        self.health
-            .record(&source.settings.name, &outcome, self.pipeline.now())
-            .await;
-        report
-    }
-
-    /// The operator routes under `/admin/listings-ingest/`: sources' health
-    /// and backfill; authentication is the caller's.
+    /// The operator routes under `/admin/listings-ingest/`: sources' health,
+    /// backfill and its job; authentication is the caller's.
     pub fn admin_router(&self) -> axum::Router {
-        admin::router(self.clone())
+        self.ingest.admin_router()
     }
 
     /// Polls every source on its interval, the first time at once, until
     /// `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let mut pollers = JoinSet::new();
-        for source in self.sources.iter().cloned() {
-            let service = self.clone();
-            let shutdown = shutdown.clone();
-            pollers.spawn(async move {
-                let interval = source.settings.poll_interval();
-                loop {
-                    // An interrupted poll is safe to drop: the ledger is written
-                    // only after a publish succeeded, so the next run redoes it.
-                    tokio::select! {
-                        () = shutdown.cancelled() => break,
-                        _ = service.poll(&source) => {}
-                    }
-                    tokio::select! {
-                        () = shutdown.cancelled() => break,
-                        () = tokio::time::sleep(interval) => {}
-                    }
-                }
-            });
-        }
-        shutdown.cancelled().await;
-        while let Some(joined) = pollers.join_next().await {
-            if let Err(error) = joined {
-                tracing::error!(%error, "A listings source poller panicked");
-            }
-        }
-        Ok(())
+        self.ingest.run(shutdown).await
     }
 
     /// Whether the ledger database answers; for readiness probes.
     pub async fn check(&self) -> anyhow::Result<()> {
-        self.pipeline.ledger.check().await
+        self.ingest.pipeline().store.check().await
     }
+}
+
+/// The listings-ingest part of the admin API's OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    marquee_ingest::openapi(NAME.service)
 }

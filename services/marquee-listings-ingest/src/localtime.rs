@@ -1,4 +1,5 @@
-//! Wall-clock times at a venue, and the clock the service reads "now" from.
+//! Wall-clock times at a venue. ("Now" is read from the service's
+//! `marquee_runtime::clock`.)
 //!
 //! DST rules (the same as RFC 5545 §3.3.5 and most calendar clients):
 //! - a local time that does not exist (spring forward, e.g. 01:30 on the last
@@ -6,8 +7,6 @@
 //!   *before* the gap, which moves it forward by the gap: 01:30 → 02:30 BST;
 //! - a local time that occurs twice (fall back, e.g. 01:30 on the last Sunday
 //!   of October) is the *earlier* instant, still on summer time: 01:30 BST.
-
-use std::sync::Arc;
 
 use chrono::{DateTime, LocalResult, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -27,38 +26,6 @@ pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Tz> {
             let utc = local - TimeDelta::seconds(i64::from(before));
             Utc.from_utc_datetime(&utc).with_timezone(&tz)
         }
-    }
-}
-
-/// Where "now" comes from: the system clock, or a test's.
-#[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
-
-impl Clock {
-    /// The system clock.
-    pub fn system() -> Self {
-        Self(Arc::new(Utc::now))
-    }
-
-    /// A clock that always reads `at`.
-    pub fn fixed(at: DateTime<Utc>) -> Self {
-        Self(Arc::new(move || at))
-    }
-
-    /// A clock read from `now`, e.g. one a test moves on.
-    pub fn from_fn(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
-        Self(Arc::new(now))
-    }
-
-    /// The current instant.
-    pub fn now(&self) -> DateTime<Utc> {
-        (self.0)()
-    }
-}
-
-impl std::fmt::Debug for Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Clock").field(&self.now()).finish()
     }
 }
 

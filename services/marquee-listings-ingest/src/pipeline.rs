@@ -1,77 +1,28 @@
-//! From sources to events: fetch a source, parse and normalize its listings,
-//! detect what is new, changed or cancelled against the ledger, publish,
-//! then record.
+//! From sources to events: read a source, normalize each listing, decide
+//! what is new, changed or cancelled against the ledger
+//! ([`crate::handler`]), publish, then record; after a complete read,
+//! cancel what the source no longer lists.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use marquee_bus::Bus;
 use marquee_events::{
-    Envelope, EventData, ReviewId, Screening, ScreeningCancelled, ScreeningChanged, ScreeningListed,
+    Envelope, EventData, ScreeningCancelled, ScreeningChanged, ScreeningId, ScreeningListed,
 };
-use marquee_fetch::{Fetched, Fetcher};
+use marquee_fetch::Fetcher;
+use marquee_ingest::{Change, PollReport};
+use marquee_runtime::clock::SharedClock;
+use url::Url;
 
 use crate::error::IngestError;
-use crate::ledger::{Entry, Ledger, ReviewIndex};
-use crate::localtime::Clock;
-use crate::normalize::{Normalized, Parsed, VenueZone, normalize};
-use crate::settings::{SourceKind, SourceSettings};
-use crate::{csv_listings, ics, json_listings, jsonld};
-
-/// What became of one screening handed to change detection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// New, or back after a cancellation: `screening.listed` sent.
-    Listed,
-    /// Changed: `screening.changed` sent with the changed fields.
-    Changed,
-    /// `screening.cancelled` sent.
-    Cancelled,
-    /// Nothing worth an event.
-    Unchanged,
-}
-
-/// Counts from one poll of one source.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PollReport {
-    /// `screening.listed` events sent.
-    pub listed: usize,
-    /// `screening.changed` events sent.
-    pub changed: usize,
-    /// `screening.cancelled` events sent (marked by the source or gone from it).
-    pub cancelled: usize,
-    /// Screenings seen again without a change.
-    pub unchanged: usize,
-    /// Documents, rows or items rejected (each logged and counted).
-    pub rejected: usize,
-    /// Each rejection as logged, e.g. `line 12: the VEVENT "Jaws" has no DTSTART`.
-    pub rejections: Vec<String>,
-    /// The [`IngestError::kind`] of each rejection, in order.
-    pub rejection_kinds: Vec<&'static str>,
-    /// Whether screenings missing from the source were looked for (only
-    /// after a poll with no rejection, so a broken row never cancels).
-    pub swept: bool,
-    /// Whether the source was fetched and parsed (some rows may still be rejected).
-    pub read: bool,
-}
-
-impl PollReport {
-    fn count(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Listed => self.listed += 1,
-            Outcome::Changed => self.changed += 1,
-            Outcome::Cancelled => self.cancelled += 1,
-            Outcome::Unchanged => self.unchanged += 1,
-        }
-    }
-
-    fn reject(&mut self, source: &str, error: &IngestError) {
-        error.report(source);
-        self.rejected += 1;
-        self.rejections.push(error.to_string());
-        self.rejection_kinds.push(error.kind());
-    }
-}
+use crate::handler::{changed_fields, decide_screening, match_review};
+use crate::normalize::{Normalized, Parsed, normalize};
+use crate::reading::Reading;
+use crate::settings::SourceSettings;
+use crate::store::{Entry, Store};
+use crate::venue::VenueZone;
 
 /// A configured source with its parsed venue.
 #[derive(Debug, Clone)]
@@ -80,40 +31,38 @@ pub(crate) struct Source {
     pub(crate) venue: VenueZone,
 }
 
+impl marquee_ingest::Source for Source {
+    fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    fn kind(&self) -> &str {
+        self.settings.kind.as_str()
+    }
+
+    fn url(&self) -> &Url {
+        &self.settings.url
+    }
+
+    fn poll_interval(&self) -> Duration {
+        self.settings.poll_interval()
+    }
+}
+
 /// The ingest machinery shared by the pollers.
 pub(crate) struct Pipeline {
-    pub(crate) ledger: Ledger,
+    pub(crate) store: Store,
     bus: Bus,
     fetcher: Fetcher,
-    clock: Clock,
+    clock: SharedClock,
     horizon_days: u32,
 }
 
-impl Pipeline {
-    pub(crate) fn new(
-        ledger: Ledger,
-        bus: Bus,
-        fetcher: Fetcher,
-        clock: Clock,
-        horizon_days: u32,
-    ) -> Self {
-        Self {
-            ledger,
-            bus,
-            fetcher,
-            clock,
-            horizon_days,
-        }
-    }
+impl marquee_ingest::Pipeline for Pipeline {
+    type Source = Source;
 
-    /// Now, on the pipeline's clock.
-    pub(crate) fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
-    /// Polls `source` once; failures are logged, counted and reported.
     #[tracing::instrument(skip_all, fields(source = %source.settings.name))]
-    pub(crate) async fn poll(&self, source: &Source) -> PollReport {
+    async fn poll(&self, source: &Source) -> PollReport {
         let mut report = PollReport::default();
         let name = source.settings.name.as_str();
         let now = self.clock.now();
@@ -125,35 +74,44 @@ impl Pipeline {
             Err(error) => report.reject(name, &error),
         }
         tracing::info!(
-            source = %name, listed = report.listed, changed = report.changed,
-            cancelled = report.cancelled, unchanged = report.unchanged,
+            source = %name, listed = report.new, changed = report.changed,
+            cancelled = report.withdrawn, unchanged = report.unchanged,
             rejected = report.rejected, swept = report.swept,
             "Polled a listings source"
         );
         report
     }
+}
+
+impl Pipeline {
+    pub(crate) fn new(
+        store: Store,
+        bus: Bus,
+        fetcher: Fetcher,
+        clock: SharedClock,
+        horizon_days: u32,
+    ) -> Self {
+        Self {
+            store,
+            bus,
+            fetcher,
+            clock,
+            horizon_days,
+        }
+    }
 
     async fn read(&self, source: &Source, now: DateTime<Utc>) -> Result<Parsed, IngestError> {
         // Unconditional: every poll needs the full set for the disappearance
         // sweep, so there are no validators and no 304 to expect.
-        let document = match self.fetcher.get(&source.settings.url, None).await? {
-            Fetched::Document(document) => document,
-            Fetched::NotModified => {
-                return Err(IngestError::Unexpected(anyhow::anyhow!(
-                    "{} answered 304 Not Modified to an unconditional GET",
-                    source.settings.url
-                )));
-            }
+        let document = self.fetcher.get_in_full(&source.settings.url).await?;
+        let reading = Reading {
+            venue_id: source.venue.venue.id.clone(),
+            venue_name: source.venue.venue.name.clone(),
+            tz: source.venue.tz,
+            now,
+            horizon_days: self.horizon_days,
         };
-        let tz = source.venue.tz;
-        match source.settings.kind {
-            SourceKind::Ics => ics::parse(&document.text, ics::window(tz, now, self.horizon_days)),
-            SourceKind::Csv => csv_listings::parse(&document.text, &source.venue.venue.id, tz),
-            SourceKind::Json => json_listings::parse(&document.text, tz),
-            SourceKind::JsonLd => {
-                jsonld::parse(&document.text, &document.url, &source.venue.venue.name, tz)
-            }
-        }
+        source.settings.kind.parse(&document, &reading)
     }
 
     /// Change detection for everything one document listed, then the sweep.
@@ -168,10 +126,10 @@ impl Pipeline {
         for error in &parsed.rejected {
             report.reject(name, error);
         }
-        let reviews = match self.ledger.reviews().await {
+        let reviews = match self.store.reviews().await {
             Ok(reviews) => reviews,
             Err(error) => {
-                report.reject(name, &error.into());
+                report.reject(name, &IngestError::from(error));
                 return;
             }
         };
@@ -198,7 +156,7 @@ impl Pipeline {
                 continue;
             }
             match self.accept(name, listing).await {
-                Ok(outcome) => report.count(outcome),
+                Ok(change) => report.count(change),
                 Err(error) => report.reject(name, &error),
             }
         }
@@ -217,82 +175,50 @@ impl Pipeline {
 
     /// Publishes what is new, changed or cancelled about one screening, then records it.
     #[tracing::instrument(skip(self, listing), fields(screening_id = %listing.screening.id.as_str()))]
-    async fn accept(&self, source: &str, listing: Normalized) -> Result<Outcome, IngestError> {
+    async fn accept(&self, source: &str, listing: Normalized) -> Result<Change, IngestError> {
         let Normalized {
             screening,
             cancelled,
             ..
         } = listing;
-        let existing = self.ledger.get(screening.id.as_str()).await?;
-        let (outcome, sequence) = match (existing, cancelled) {
-            (None, true) => return Ok(Outcome::Unchanged),
-            (Some(entry), true) if entry.cancelled => return Ok(Outcome::Unchanged),
-            (Some(entry), true) => {
+        let existing = self.store.get(screening.id.as_str()).await?;
+        let changed = existing
+            .as_ref()
+            .map(|entry| changed_fields(&entry.screening, &screening))
+            .unwrap_or_default();
+        let change = decide_screening(existing.as_ref(), &changed, cancelled);
+        let screening_now = screening.clone();
+        match change {
+            Change::Unchanged => return Ok(change),
+            Change::Withdrawn => {
                 let reason = format!("marked cancelled by source `{source}`");
-                self.publish(
-                    source,
-                    ScreeningCancelled {
-                        screening: screening.clone(),
-                        reason,
-                    },
-                )
-                .await?;
-                (Outcome::Cancelled, entry.sequence.saturating_add(1))
+                self.publish(source, ScreeningCancelled { screening, reason })
+                    .await?;
             }
-            (None, false) => {
-                self.publish(
-                    source,
-                    ScreeningListed {
-                        screening: screening.clone(),
-                    },
-                )
-                .await?;
-                (Outcome::Listed, 0)
+            Change::New => self.publish(source, ScreeningListed { screening }).await?,
+            Change::Changed => {
+                self.publish(source, ScreeningChanged { screening, changed })
+                    .await?;
             }
-            (Some(entry), false) if entry.cancelled => {
-                self.publish(
-                    source,
-                    ScreeningListed {
-                        screening: screening.clone(),
-                    },
-                )
-                .await?;
-                (Outcome::Listed, entry.sequence.saturating_add(1))
-            }
-            (Some(entry), false) => {
-                let changed = changed_fields(&entry.screening, &screening);
-                if changed.is_empty() {
-                    return Ok(Outcome::Unchanged);
-                }
-                self.publish(
-                    source,
-                    ScreeningChanged {
-                        screening: screening.clone(),
-                        changed,
-                    },
-                )
-                .await?;
-                (Outcome::Changed, entry.sequence.saturating_add(1))
-            }
-        };
+        }
         let entry = Entry {
-            screening,
-            sequence,
+            screening: screening_now,
+            sequence: existing.map_or(0, |entry| entry.sequence.saturating_add(1)),
             cancelled,
         };
-        self.ledger.put(source, &entry).await?;
-        Ok(outcome)
+        self.store.put(source, &entry).await?;
+        Ok(change)
     }
 
     /// Cancels the source's upcoming screenings that a complete read no longer has.
     async fn sweep(
         &self,
         source: &str,
-        seen: &HashSet<marquee_events::ScreeningId>,
+        seen: &HashSet<ScreeningId>,
         now: DateTime<Utc>,
         report: &mut PollReport,
     ) -> Result<(), IngestError> {
-        for mut entry in self.ledger.upcoming(source, now).await? {
+        for mut entry in self.store.upcoming(source, now).await? {
             if seen.contains(&entry.screening.id) {
                 continue;
             }
@@ -307,59 +233,20 @@ impl Pipeline {
             .await?;
             entry.sequence = entry.sequence.saturating_add(1);
             entry.cancelled = true;
-            self.ledger.put(source, &entry).await?;
-            report.count(Outcome::Cancelled);
+            self.store.put(source, &entry).await?;
+            report.count(Change::Withdrawn);
         }
         Ok(())
     }
 
     async fn publish<T: EventData>(&self, source: &str, data: T) -> Result<(), IngestError> {
-        let event = Envelope::new(format!("marquee/listings-ingest/{source}"), data);
+        let event = Envelope::new(
+            format!("marquee/listings-ingest/{source}"),
+            data,
+            self.clock.now(),
+        );
         self.bus.publish_event(&event).await?;
         tracing::debug!(screening_id = %event.subject, event_type = %event.event_type, source = %source, "Published a screening event");
         Ok(())
     }
-}
-
-/// The review of the listed film: same title key and same year; when either
-/// year is unknown, the title's only review.
-fn match_review(reviews: &ReviewIndex, listing: &Normalized) -> Option<ReviewId> {
-    let candidates = reviews.get(&listing.title_key)?;
-    let year = listing.screening.film.year;
-    if let Some(year) = year
-        && let Some((id, _)) = candidates.iter().find(|(_, y)| *y == Some(year))
-    {
-        return Some(id.clone());
-    }
-    match candidates.as_slice() {
-        [(id, review_year)] if year.is_none() || review_year.is_none() => Some(id.clone()),
-        _ => None,
-    }
-}
-
-/// Names of the fields that differ, as `Screening` names them
-/// (`starts_at` covers its local twin).
-pub(crate) fn changed_fields(before: &Screening, after: &Screening) -> Vec<String> {
-    let checks = [
-        ("venue", before.venue != after.venue),
-        ("film", before.film != after.film),
-        (
-            "starts_at",
-            before.starts_at != after.starts_at || before.starts_at_local != after.starts_at_local,
-        ),
-        ("time_zone", before.time_zone != after.time_zone),
-        ("screen", before.screen != after.screen),
-        ("format", before.format != after.format),
-        ("strand", before.strand != after.strand),
-        ("extras", before.extras != after.extras),
-        ("accessibility", before.accessibility != after.accessibility),
-        ("booking_url", before.booking_url != after.booking_url),
-        ("sold_out", before.sold_out != after.sold_out),
-        ("review_id", before.review_id != after.review_id),
-    ];
-    checks
-        .into_iter()
-        .filter(|(_, changed)| *changed)
-        .map(|(name, _)| name.to_owned())
-        .collect()
 }

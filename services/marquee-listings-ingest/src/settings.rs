@@ -2,8 +2,13 @@
 
 use std::time::Duration;
 
+use chrono_tz::Tz;
+use marquee_events::Venue;
 use serde::Deserialize;
 use url::Url;
+
+pub use crate::kinds::SourceKind;
+use crate::venue::VenueZone;
 
 /// Settings of the listings-ingest service.
 #[derive(Debug, Clone, Deserialize)]
@@ -36,32 +41,6 @@ impl Default for Settings {
             allow_private_addresses: false,
             consumer_group: "listings-ingest".to_owned(),
             rrule_horizon_days: 60,
-        }
-    }
-}
-
-/// What a source serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceKind {
-    /// An iCalendar (RFC 5545) feed.
-    Ics,
-    /// An HTML page with schema.org `ScreeningEvent` JSON-LD.
-    JsonLd,
-    /// A CSV file kept by editors; columns in the crate docs.
-    Csv,
-    /// A JSON API; shape in the crate docs.
-    Json,
-}
-
-impl SourceKind {
-    /// The name used in settings and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ics => "ics",
-            Self::JsonLd => "json_ld",
-            Self::Csv => "csv",
-            Self::Json => "json",
         }
     }
 }
@@ -110,6 +89,28 @@ pub struct VenueSettings {
     pub time_zone: String,
 }
 
+impl VenueSettings {
+    /// The venue with its time zone parsed.
+    pub(crate) fn zone(&self) -> anyhow::Result<VenueZone> {
+        let tz: Tz = self.time_zone.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "venue {:?}: {:?} is not an IANA time zone (e.g. Europe/London)",
+                self.id,
+                self.time_zone
+            )
+        })?;
+        anyhow::ensure!(!self.id.trim().is_empty(), "a venue id cannot be blank");
+        Ok(VenueZone {
+            venue: Venue {
+                id: self.id.trim().to_owned(),
+                name: self.name.trim().to_owned(),
+                address: self.address.clone(),
+            },
+            tz,
+        })
+    }
+}
+
 fn default_time_zone() -> String {
     "Europe/London".to_owned()
 }
@@ -131,10 +132,10 @@ mod tests {
             ]
         }))
         .unwrap();
-        assert_eq!(settings.sources[0].kind, SourceKind::Ics);
+        assert_eq!(settings.sources[0].kind.as_str(), "ics");
         assert_eq!(settings.sources[0].poll_interval_secs, 900);
         assert_eq!(settings.sources[0].venue.time_zone, "Europe/London");
-        assert_eq!(settings.sources[1].kind, SourceKind::JsonLd);
+        assert_eq!(settings.sources[1].kind.as_str(), "json_ld");
         assert_eq!(settings.rrule_horizon_days, 60);
         assert_eq!(settings.consumer_group, "listings-ingest");
         for typo in [

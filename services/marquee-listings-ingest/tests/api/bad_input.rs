@@ -1,12 +1,10 @@
-use marquee_listings_ingest::SourceKind;
-
 use crate::helpers::{TestApp, fixture, listed, source, venue};
 
 #[tokio::test]
 async fn each_bad_ics_line_or_event_is_rejected_alone_with_its_line() {
     let mut app = TestApp::spawn(|up| {
         vec![source(
-            SourceKind::Ics,
+            "ics",
             "broken-ics",
             up.url("/b.ics"),
             venue("v", "V"),
@@ -39,7 +37,7 @@ async fn each_bad_ics_line_or_event_is_rejected_alone_with_its_line() {
         ]
     );
     // The valid events still go through.
-    assert_eq!(report.listed, 2);
+    assert_eq!(report.new, 2);
     assert!(!report.swept);
     let screenings = listed(&app.events().await);
     assert!(screenings.contains_key("Chinatown") && screenings.contains_key("The Conversation"));
@@ -49,30 +47,10 @@ async fn each_bad_ics_line_or_event_is_rejected_alone_with_its_line() {
 async fn each_bad_csv_row_is_rejected_alone_with_its_line() {
     let mut app = TestApp::spawn(|up| {
         vec![
-            source(
-                SourceKind::Csv,
-                "broken-csv",
-                up.url("/b.csv"),
-                venue("v", "V"),
-            ),
-            source(
-                SourceKind::Csv,
-                "no-title",
-                up.url("/n.csv"),
-                venue("w", "W"),
-            ),
-            source(
-                SourceKind::Json,
-                "bad-json",
-                up.url("/b.json"),
-                venue("x", "X"),
-            ),
-            source(
-                SourceKind::Ics,
-                "missing",
-                up.url("/missing.ics"),
-                venue("y", "Y"),
-            ),
+            source("csv", "broken-csv", up.url("/b.csv"), venue("v", "V")),
+            source("csv", "no-title", up.url("/n.csv"), venue("w", "W")),
+            source("json", "bad-json", up.url("/b.json"), venue("x", "X")),
+            source("ics", "missing", up.url("/missing.ics"), venue("y", "Y")),
         ]
     })
     .await;
@@ -107,7 +85,7 @@ async fn each_bad_csv_row_is_rejected_alone_with_its_line() {
             "bad_flag"
         ]
     );
-    assert_eq!(report.listed, 2);
+    assert_eq!(report.new, 2);
 
     assert_eq!(
         reports["no-title"].rejections,
@@ -125,7 +103,7 @@ async fn each_bad_csv_row_is_rejected_alone_with_its_line() {
         "{:?}",
         json.rejections
     );
-    assert_eq!(json.listed, 1);
+    assert_eq!(json.new, 1);
     assert_eq!(reports["missing"].rejection_kinds, vec!["http_status"]);
 
     let screenings = listed(&app.events().await);

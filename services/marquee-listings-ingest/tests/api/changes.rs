@@ -2,7 +2,7 @@ use marquee_bus::{Handler, Message};
 use marquee_events::{
     Envelope, Film, Review, ReviewId, ReviewPublished, ReviewWithdrawn, ScreeningEvent, topics,
 };
-use marquee_listings_ingest::SourceKind;
+use marquee_runtime::clock::{Clock as _, SystemClock};
 
 use crate::helpers::{TestApp, ics, source, venue};
 
@@ -14,7 +14,7 @@ LOCATION:NFT1";
 async fn bfi() -> TestApp {
     TestApp::spawn(|up| {
         vec![source(
-            SourceKind::Ics,
+            "ics",
             "bfi",
             up.url("/bfi.ics"),
             venue("bfi-southbank", "BFI Southbank"),
@@ -44,8 +44,8 @@ async fn a_rescheduled_screening_with_a_uid_is_changed_not_recreated() {
     assert_eq!(
         (
             reports["bfi"].changed,
-            reports["bfi"].cancelled,
-            reports["bfi"].listed
+            reports["bfi"].withdrawn,
+            reports["bfi"].new
         ),
         (1, 0, 0)
     );
@@ -84,7 +84,7 @@ async fn status_cancelled_cancels_once_and_a_relisting_lists_again() {
     let cancelled = format!("{WEST}\nSTATUS:CANCELLED");
     app.upstream
         .serve("/bfi.ics", "text/calendar", &ics(&[&cancelled]));
-    assert_eq!(app.poll().await["bfi"].cancelled, 1);
+    assert_eq!(app.poll().await["bfi"].withdrawn, 1);
     let events = app.events().await;
     let ScreeningEvent::Cancelled(c) = &events[0].data else {
         panic!("{events:?}")
@@ -92,12 +92,12 @@ async fn status_cancelled_cancels_once_and_a_relisting_lists_again() {
     assert_eq!(c.reason, "marked cancelled by source `bfi`");
     assert_eq!(c.screening.film.title, "Once Upon a Time in the West");
 
-    assert_eq!(app.poll().await["bfi"].cancelled, 0);
+    assert_eq!(app.poll().await["bfi"].withdrawn, 0);
     assert!(app.events().await.is_empty());
 
     app.upstream
         .serve("/bfi.ics", "text/calendar", &ics(&[WEST]));
-    assert_eq!(app.poll().await["bfi"].listed, 1);
+    assert_eq!(app.poll().await["bfi"].new, 1);
     let events = app.events().await;
     assert_eq!(events.len(), 1, "{events:?}");
     let ScreeningEvent::Listed(relisted) = &events[0].data else {
@@ -113,7 +113,7 @@ async fn upcoming_screenings_missing_from_a_clean_read_are_cancelled() {
     let other = "UID:other-1\nSUMMARY:Heat\nDTSTART;TZID=Europe/London:20261210T200000";
     app.upstream
         .serve("/bfi.ics", "text/calendar", &ics(&[WEST, past, other]));
-    assert_eq!(app.poll().await["bfi"].listed, 3);
+    assert_eq!(app.poll().await["bfi"].new, 3);
     app.events().await;
 
     // West vanishes, and so does yesterday's Jaws (which merely scrolled off).
@@ -121,7 +121,7 @@ async fn upcoming_screenings_missing_from_a_clean_read_are_cancelled() {
         .serve("/bfi.ics", "text/calendar", &ics(&[other]));
     let report = &app.poll().await["bfi"];
     assert!(report.swept);
-    assert_eq!(report.cancelled, 1);
+    assert_eq!(report.withdrawn, 1);
     let events = app.events().await;
     assert_eq!(events.len(), 1);
     let ScreeningEvent::Cancelled(c) = &events[0].data else {
@@ -136,7 +136,7 @@ async fn upcoming_screenings_missing_from_a_clean_read_are_cancelled() {
     app.upstream
         .serve("/bfi.ics", "text/calendar", &ics(&[later]));
     let report = &app.poll().await["bfi"];
-    assert_eq!((report.listed, report.cancelled), (1, 0));
+    assert_eq!((report.new, report.withdrawn), (1, 0));
     app.events().await;
 
     // A read with a rejected row never cancels by absence: the broken row
@@ -146,10 +146,10 @@ async fn upcoming_screenings_missing_from_a_clean_read_are_cancelled() {
         .serve("/bfi.ics", "text/calendar", &ics(&[broken]));
     let report = &app.poll().await["bfi"];
     assert!(!report.swept);
-    assert_eq!((report.cancelled, report.rejected), (0, 1));
+    assert_eq!((report.withdrawn, report.rejected), (0, 1));
     // Nor does an empty calendar (an upstream fault far more often than not).
     app.upstream.serve("/bfi.ics", "text/calendar", &ics(&[]));
-    assert_eq!(app.poll().await["bfi"].cancelled, 0);
+    assert_eq!(app.poll().await["bfi"].withdrawn, 0);
     assert!(app.events().await.is_empty());
 }
 
@@ -157,7 +157,7 @@ async fn upcoming_screenings_missing_from_a_clean_read_are_cancelled() {
 async fn csv_rows_without_ids_move_as_cancel_plus_listing_and_can_be_cancelled() {
     let mut app = TestApp::spawn(|up| {
         vec![source(
-            SourceKind::Csv,
+            "csv",
             "castle",
             up.url("/c.csv"),
             venue("castle", "The Castle Cinema"),
@@ -170,7 +170,7 @@ async fn csv_rows_without_ids_move_as_cancel_plus_listing_and_can_be_cancelled()
         "text/csv",
         &format!("{header}Vertigo,2026-12-01T18:00,1,\nPsycho,2026-12-02T18:00,1,\n"),
     );
-    assert_eq!(app.poll().await["castle"].listed, 2);
+    assert_eq!(app.poll().await["castle"].new, 2);
     app.events().await;
 
     app.upstream.serve(
@@ -179,7 +179,7 @@ async fn csv_rows_without_ids_move_as_cancel_plus_listing_and_can_be_cancelled()
         &format!("{header}Vertigo,2026-12-01T20:00,1,\nPsycho,2026-12-02T18:00,1,yes\n"),
     );
     let report = &app.poll().await["castle"];
-    assert_eq!((report.listed, report.cancelled), (1, 2), "{report:?}");
+    assert_eq!((report.new, report.withdrawn), (1, 2), "{report:?}");
     let events = app.events().await;
     let kinds: Vec<(&str, &str)> = events
         .iter()
@@ -214,10 +214,10 @@ fn review_message(id: &str, title: &str, year: Option<u16>) -> Message {
         rating: None,
         section: "Features".to_owned(),
         image: None,
-        published_at: chrono::Utc::now(),
-        updated_at: chrono::Utc::now(),
+        published_at: SystemClock.now(),
+        updated_at: SystemClock.now(),
     };
-    message(&Envelope::new("test", ReviewPublished { review }).to_wire())
+    message(&Envelope::new("test", ReviewPublished { review }, SystemClock.now()).to_wire())
 }
 
 fn message(wire: &marquee_events::WireEvent) -> Message {
@@ -280,6 +280,7 @@ async fn screenings_link_to_the_review_of_the_same_film_and_year() {
             id: ReviewId::parse("cms-1").unwrap(),
             reason: "gone".to_owned(),
         },
+        SystemClock.now(),
     );
     handler
         .handle(&message(&withdrawn.to_wire()))

@@ -1,19 +1,14 @@
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use marquee_bus::{
-    Bus, BusSettings, EmbeddedSettings, Handler, HandlerError, Message, Record, Subscription,
-    Transport,
-};
+use chrono::DateTime;
 use marquee_events::{Envelope, Screening, ScreeningEvent, topics};
+use marquee_ingest::testing::{TopicRecorder, embedded_bus};
 use marquee_listings_ingest::{
-    Clock, ListingsIngest, PollReport, Settings, SourceKind, SourceSettings, VenueSettings,
+    ListingsIngest, PollReport, Settings, SourceSettings, VenueSettings,
 };
+use marquee_test_support::ManualClock;
 use tempfile::TempDir;
-use tokio_util::sync::CancellationToken;
 
 /// "Today" in every test, unless a test moves the clock.
 pub const NOW: &str = "2026-11-23T12:00:00Z";
@@ -49,9 +44,10 @@ pub fn venue(id: &str, name: &str) -> VenueSettings {
     }
 }
 
-pub fn source(kind: SourceKind, name: &str, url: url::Url, venue: VenueSettings) -> SourceSettings {
+/// A source of `kind` (`ics`, `json_ld`, `csv` or `json`).
+pub fn source(kind: &str, name: &str, url: url::Url, venue: VenueSettings) -> SourceSettings {
     SourceSettings {
-        kind,
+        kind: kind.parse().unwrap(),
         name: name.to_owned(),
         url,
         venue,
@@ -59,33 +55,12 @@ pub fn source(kind: SourceKind, name: &str, url: url::Url, venue: VenueSettings)
     }
 }
 
-/// Records every message on the screenings topic.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Message>>>);
-
-impl Handler for Recorder {
-    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
-        self.0.lock().unwrap().push(message.clone());
-        Ok(())
-    }
-}
-
 pub struct TestApp {
     pub ingest: ListingsIngest,
     pub upstream: Upstream,
-    pub bus: Bus,
-    now: Arc<Mutex<DateTime<Utc>>>,
-    recorder: Recorder,
-    drained: usize,
-    sentinels: usize,
-    stop: CancellationToken,
+    clock: ManualClock,
+    recorder: TopicRecorder,
     _dir: TempDir,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
 }
 
 impl TestApp {
@@ -101,16 +76,7 @@ impl TestApp {
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let upstream = Upstream::start().await;
-        let bus = Bus::connect(&BusSettings {
-            transport: Transport::Embedded,
-            embedded: EmbeddedSettings {
-                path: dir.path().join("bus.sqlite"),
-            },
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        bus.ensure_marquee_topics(1).await.unwrap();
+        let bus = embedded_bus(dir.path()).await.unwrap();
         let settings = Settings {
             database_url: database_url.unwrap_or_else(|| {
                 format!("sqlite://{}", dir.path().join("ingest.sqlite").display())
@@ -120,42 +86,24 @@ impl TestApp {
             fetch_timeout_secs: 5,
             ..Settings::default()
         };
-        let now = Arc::new(Mutex::new(
-            DateTime::parse_from_rfc3339(NOW).unwrap().to_utc(),
-        ));
-        let clock = Clock::from_fn({
-            let now = now.clone();
-            move || *now.lock().unwrap()
-        });
-        let ingest = ListingsIngest::build_with_clock(settings, bus.clone(), clock)
+        let clock = ManualClock::new(DateTime::parse_from_rfc3339(NOW).unwrap().to_utc());
+        let ingest = ListingsIngest::build_with_clock(settings, bus.clone(), clock.shared())
             .await
             .unwrap();
-        let recorder = Recorder::default();
-        let stop = CancellationToken::new();
-        tokio::spawn({
-            let (bus, recorder, stop) = (bus.clone(), recorder.clone(), stop.clone());
-            async move {
-                let subscription =
-                    Subscription::new("listings-ingest-tests", &[topics::SCREENINGS]);
-                bus.consume(subscription, recorder, stop).await.unwrap();
-            }
-        });
+        let recorder = TopicRecorder::start(&bus, topics::SCREENINGS, "listings-ingest-tests");
         Self {
             ingest,
             upstream,
-            bus,
-            now,
+            clock,
             recorder,
-            drained: 0,
-            sentinels: 0,
-            stop,
             _dir: dir,
         }
     }
 
     /// Moves the service's clock to `at` (RFC 3339).
     pub fn set_now(&self, at: &str) {
-        *self.now.lock().unwrap() = DateTime::parse_from_rfc3339(at).unwrap().to_utc();
+        self.clock
+            .set(DateTime::parse_from_rfc3339(at).unwrap().to_utc());
     }
 
     /// Polls every source once; the reports by source name.
@@ -163,44 +111,9 @@ impl TestApp {
         self.ingest.poll_once().await.into_iter().collect()
     }
 
-    /// The screening events published since the last call. A sentinel is
-    /// published behind them on the same (single) partition, so once it
-    /// arrives nothing published before it is still in flight.
+    /// The screening events published since the last call.
     pub async fn events(&mut self) -> Vec<Envelope<ScreeningEvent>> {
-        self.sentinels += 1;
-        let key = format!("sentinel-{}", self.sentinels);
-        self.bus
-            .publish(Record {
-                topic: topics::SCREENINGS.to_owned(),
-                key: key.clone(),
-                headers: vec![],
-                payload: b"sentinel".to_vec(),
-            })
-            .await
-            .unwrap();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let messages = self.recorder.0.lock().unwrap().clone();
-            if let Some(at) = messages.iter().position(|m| m.key.as_deref() == Some(&key)) {
-                let events = messages[self.drained..at]
-                    .iter()
-                    .filter(|m| {
-                        !m.key
-                            .as_deref()
-                            .unwrap_or_default()
-                            .starts_with("sentinel-")
-                    })
-                    .map(|m| m.decode::<ScreeningEvent>().unwrap())
-                    .collect();
-                self.drained = at + 1;
-                return events;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the sentinel never arrived"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.recorder.events().await
     }
 }
 

@@ -2,7 +2,6 @@
 //! per test, dropped at the end even when the test fails.
 
 use marquee_events::ScreeningEvent;
-use marquee_listings_ingest::SourceKind;
 
 use crate::helpers::{TestApp, ics, source, venue};
 
@@ -48,7 +47,7 @@ async fn the_ledger_works_on_postgres_across_a_restart() {
     let west = "UID:west-1\nSUMMARY:Once Upon a Time in the West [35mm] + Q&A\nDTSTART;TZID=Europe/London:20261204T183000";
     let mut app = TestApp::spawn_on(Some(database.url()), |up| {
         vec![source(
-            SourceKind::Ics,
+            "ics",
             "bfi",
             up.url("/bfi.ics"),
             venue("bfi", "BFI Southbank"),
@@ -57,7 +56,7 @@ async fn the_ledger_works_on_postgres_across_a_restart() {
     .await;
     app.upstream
         .serve("/bfi.ics", "text/calendar", &ics(&[west]));
-    assert_eq!(app.poll().await["bfi"].listed, 1);
+    assert_eq!(app.poll().await["bfi"].new, 1);
     app.events().await;
 
     // A new process on the same database remembers what it published.
@@ -65,7 +64,7 @@ async fn the_ledger_works_on_postgres_across_a_restart() {
     drop(app);
     let mut app = TestApp::spawn_on(Some(database.url()), |_| {
         vec![source(
-            SourceKind::Ics,
+            "ics",
             "bfi",
             upstream.url("/bfi.ics"),
             venue("bfi", "BFI Southbank"),
@@ -81,13 +80,13 @@ async fn the_ledger_works_on_postgres_across_a_restart() {
         &ics(&[&moved, "UID:x\nSUMMARY:Heat\nDTSTART:20261210T200000Z"]),
     );
     let report = &app.poll().await["bfi"];
-    assert_eq!((report.changed, report.listed), (1, 1));
+    assert_eq!((report.changed, report.new), (1, 1));
     upstream.serve(
         "/bfi.ics",
         "text/calendar",
         &ics(&["UID:x\nSUMMARY:Heat\nDTSTART:20261210T200000Z"]),
     );
-    assert_eq!(app.poll().await["bfi"].cancelled, 1);
+    assert_eq!(app.poll().await["bfi"].withdrawn, 1);
     let events = app.events().await;
     let kinds: Vec<&str> = events
         .iter()

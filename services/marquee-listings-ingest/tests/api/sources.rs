@@ -1,5 +1,4 @@
 use marquee_events::{Accessibility, ScreeningEvent};
-use marquee_listings_ingest::SourceKind;
 
 use crate::helpers::{TestApp, fixture, listed, sample, source, venue};
 
@@ -7,7 +6,7 @@ use crate::helpers::{TestApp, fixture, listed, sample, source, venue};
 async fn ics_events_are_cleaned_zoned_and_expanded() {
     let mut app = TestApp::spawn(|up| {
         vec![source(
-            SourceKind::Ics,
+            "ics",
             "bfi",
             up.url("/bfi.ics"),
             venue("bfi-southbank", "BFI Southbank"),
@@ -19,7 +18,7 @@ async fn ics_events_are_cleaned_zoned_and_expanded() {
     let reports = app.poll().await;
     assert_eq!(reports["bfi"].rejections, Vec::<String>::new());
     // 4 single events + 4 weekly occurrences.
-    assert_eq!(reports["bfi"].listed, 8);
+    assert_eq!(reports["bfi"].new, 8);
     let events = app.events().await;
     assert!(
         events
@@ -86,7 +85,7 @@ async fn ics_events_are_cleaned_zoned_and_expanded() {
 
     // A second poll publishes nothing.
     let again = app.poll().await;
-    assert_eq!((again["bfi"].listed, again["bfi"].unchanged), (0, 8));
+    assert_eq!((again["bfi"].new, again["bfi"].unchanged), (0, 8));
     assert!(app.events().await.is_empty());
 }
 
@@ -94,7 +93,7 @@ async fn ics_events_are_cleaned_zoned_and_expanded() {
 async fn csv_rows_become_screenings() {
     let mut app = TestApp::spawn(|up| {
         vec![source(
-            SourceKind::Csv,
+            "csv",
             "castle-csv",
             up.url("/castle.csv"),
             venue("castle", "The Castle Cinema"),
@@ -108,7 +107,7 @@ async fn csv_rows_become_screenings() {
     );
     let reports = app.poll().await;
     assert_eq!(reports["castle-csv"].rejections, Vec::<String>::new());
-    assert_eq!(reports["castle-csv"].listed, 3);
+    assert_eq!(reports["castle-csv"].new, 3);
     let screenings = listed(&app.events().await);
     let paris = &screenings["Paris, Texas"];
     assert_eq!(paris.format.as_deref(), Some("35mm"));
@@ -132,7 +131,7 @@ async fn csv_rows_become_screenings() {
 async fn json_api_items_become_screenings() {
     let mut app = TestApp::spawn(|up| {
         vec![source(
-            SourceKind::Json,
+            "json",
             "api",
             up.url("/api/screenings"),
             venue("rio", "Rio Cinema"),
@@ -164,7 +163,7 @@ async fn json_api_items_become_screenings() {
 async fn json_ld_screening_events_become_screenings() {
     let mut app = TestApp::spawn(|up| {
         vec![source(
-            SourceKind::JsonLd,
+            "json_ld",
             "closeup",
             up.url("/whats-on"),
             venue("close-up", "Close-Up Film Centre"),
@@ -180,7 +179,7 @@ async fn json_ld_screening_events_become_screenings() {
     assert_eq!(reports["closeup"].rejections, Vec::<String>::new());
     // Solaris is marked cancelled and was never listed: nothing to announce.
     assert_eq!(
-        (reports["closeup"].listed, reports["closeup"].unchanged),
+        (reports["closeup"].new, reports["closeup"].unchanged),
         (1, 1)
     );
     let screenings = listed(&app.events().await);
@@ -206,25 +205,25 @@ async fn the_bundled_samples_ingest_cleanly() {
     let mut app = TestApp::spawn(|up| {
         vec![
             source(
-                SourceKind::Ics,
+                "ics",
                 "pcc",
                 up.url("/pcc.ics"),
                 venue("prince-charles-cinema", "Prince Charles Cinema"),
             ),
             source(
-                SourceKind::Ics,
+                "ics",
                 "bfi",
                 up.url("/bfi.ics"),
                 venue("bfi-southbank", "BFI Southbank"),
             ),
             source(
-                SourceKind::Csv,
+                "csv",
                 "castle",
                 up.url("/castle.csv"),
                 venue("castle-cinema", "The Castle Cinema"),
             ),
             source(
-                SourceKind::JsonLd,
+                "json_ld",
                 "closeup",
                 up.url("/closeup.html"),
                 venue("close-up-film-centre", "Close-Up Film Centre"),
@@ -249,7 +248,7 @@ async fn the_bundled_samples_ingest_cleanly() {
     let reports = app.poll().await;
     for (name, report) in &reports {
         assert_eq!(report.rejections, Vec::<String>::new(), "{name}");
-        assert!(report.listed >= 4, "{name}: {report:?}");
+        assert!(report.new >= 4, "{name}: {report:?}");
     }
     let screenings = listed(&app.events().await);
     let west = &screenings["Once Upon a Time in the West"];

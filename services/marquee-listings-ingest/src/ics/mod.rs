@@ -11,6 +11,18 @@
 //! "sold out"; the first other one is the strand), `STATUS:CANCELLED`
 //! cancels, `X-MARQUEE-STRAND` and `X-MARQUEE-SOLD-OUT:TRUE` are honoured,
 //! `EXDATE` removes occurrences and `RECURRENCE-ID` overrides one.
+//!
+//! Why not the `icalendar` crate's parser: its parser (`icalendar::parser`)
+//! reads the whole calendar into components and reports a malformed
+//! document as one nom error without the line it is on, and it drops or
+//! refuses a component on a bad property instead of letting us reject that
+//! one event with `line N: …` and keep the rest. The tests hold those
+//! per-line messages (`tests/api/bad_input.rs`), so the small parser here
+//! stays: [`lines`] (unfolding, content lines, TEXT unescaping) and [`time`]
+//! (DATE-TIME values).
+
+mod lines;
+mod time;
 
 use std::collections::HashSet;
 
@@ -18,10 +30,34 @@ use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use url::Url;
 
+use marquee_fetch::Document;
+
 use crate::error::IngestError;
-use crate::localtime::resolve_local;
-use crate::normalize::{Draft, Parsed, Start};
+use crate::normalize::{Draft, Parsed};
+use crate::reading::{Output, Reading};
 use crate::rrule::Rule;
+
+use lines::{Property, content_line, text_list, unescape, unfold};
+use time::{Zone, date_time};
+
+/// An iCalendar (RFC 5545) feed.
+pub(crate) struct Ics;
+
+impl marquee_ingest::SourceKind for Ics {
+    type Context = Reading;
+    type Output = Output;
+
+    fn name(&self) -> &'static str {
+        "ics"
+    }
+
+    fn parse(&self, document: &Document, reading: &Reading) -> Output {
+        parse(
+            &document.text,
+            window(reading.tz, reading.now, reading.horizon_days),
+        )
+    }
+}
 
 /// What expansion needs to know.
 #[derive(Debug, Clone, Copy)]
@@ -32,218 +68,6 @@ pub(crate) struct Window {
     pub(crate) from: DateTime<Utc>,
     /// Recurring events are expanded up to this.
     pub(crate) to: DateTime<Utc>,
-}
-
-/// One unfolded content line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Property {
-    line: usize,
-    name: String,
-    params: Vec<(String, String)>,
-    value: String,
-}
-
-impl Property {
-    fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Unfolds physical lines into logical ones, each with its first line number.
-fn unfold(text: &str) -> Vec<(usize, String)> {
-    let mut lines: Vec<(usize, String)> = Vec::new();
-    for (index, raw) in text.split('\n').enumerate() {
-        let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        if let Some(rest) = raw.strip_prefix([' ', '\t'])
-            && let Some((_, last)) = lines.last_mut()
-        {
-            last.push_str(rest);
-            continue;
-        }
-        if !raw.trim().is_empty() {
-            lines.push((index + 1, raw.to_owned()));
-        }
-    }
-    lines
-}
-
-/// Splits `name;param=value;param="quoted":value`.
-fn content_line(line: usize, text: &str) -> Result<Property, IngestError> {
-    let bad = |why: &str| IngestError::row(format!("line {line}"), "bad_line", why.to_owned());
-    let name_end = text
-        .find([';', ':'])
-        .ok_or_else(|| bad("not an iCalendar content line (no ':' between name and value)"))?;
-    let name = text[..name_end].trim().to_ascii_uppercase();
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(bad("not an iCalendar content line (bad property name)"));
-    }
-    let mut params = Vec::new();
-    let mut rest = &text[name_end..];
-    while let Some(after) = rest.strip_prefix(';') {
-        let eq = after
-            .find('=')
-            .ok_or_else(|| bad("a parameter has no '='"))?;
-        let param = after[..eq].trim().to_ascii_uppercase();
-        let mut value = String::new();
-        let mut tail = &after[eq + 1..];
-        loop {
-            if let Some(quoted) = tail.strip_prefix('"') {
-                let close = quoted
-                    .find('"')
-                    .ok_or_else(|| bad("a quoted parameter value never ends"))?;
-                value.push_str(&quoted[..close]);
-                tail = &quoted[close + 1..];
-            } else {
-                let end = tail.find([';', ':', ',']).unwrap_or(tail.len());
-                value.push_str(&tail[..end]);
-                tail = &tail[end..];
-            }
-            match tail.strip_prefix(',') {
-                Some(more) => {
-                    value.push(',');
-                    tail = more;
-                }
-                None => break,
-            }
-        }
-        params.push((param, value));
-        rest = tail;
-    }
-    let value = rest
-        .strip_prefix(':')
-        .ok_or_else(|| bad("not an iCalendar content line (no ':' before the value)"))?;
-    Ok(Property {
-        line,
-        name,
-        params,
-        value: value.to_owned(),
-    })
-}
-
-/// TEXT values: `\n`, `\,`, `\;`, `\\` unescaped.
-fn unescape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('n' | 'N') => out.push('\n'),
-                Some(other) => out.push(other),
-                None => {}
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// A list of TEXT values split on unescaped commas.
-fn text_list(value: &str) -> Vec<String> {
-    let mut items = vec![String::new()];
-    let mut escaped = false;
-    for c in value.chars() {
-        match (escaped, c) {
-            (false, '\\') => escaped = true,
-            (false, ',') => items.push(String::new()),
-            (true, _) => {
-                escaped = false;
-                if let Some(last) = items.last_mut() {
-                    last.push('\\');
-                    last.push(c);
-                }
-            }
-            (false, _) => {
-                if let Some(last) = items.last_mut() {
-                    last.push(c);
-                }
-            }
-        }
-    }
-    items
-        .iter()
-        .map(|i| unescape(i).trim().to_owned())
-        .filter(|i| !i.is_empty())
-        .collect()
-}
-
-/// The zone of a date-time value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Zone {
-    Utc,
-    Tz(Tz),
-}
-
-impl Zone {
-    fn instant(self, local: NaiveDateTime) -> DateTime<Utc> {
-        match self {
-            Self::Utc => local.and_utc(),
-            Self::Tz(tz) => resolve_local(tz, local).to_utc(),
-        }
-    }
-
-    fn start(self, local: NaiveDateTime) -> Start {
-        match self {
-            Self::Utc => Start::Instant(local.and_utc()),
-            Self::Tz(tz) => Start::Local(local, tz),
-        }
-    }
-}
-
-/// Reads a DATE-TIME property (DTSTART, RECURRENCE-ID, EXDATE), one value.
-fn date_time(
-    prop: &Property,
-    value: &str,
-    venue_tz: Tz,
-) -> Result<(NaiveDateTime, Zone), IngestError> {
-    let location = format!("line {}", prop.line);
-    let value = value.trim();
-    if prop
-        .param("VALUE")
-        .is_some_and(|v| v.eq_ignore_ascii_case("DATE"))
-        || value.len() == 8
-    {
-        return Err(IngestError::row(
-            location,
-            "bad_date",
-            format!("{} {value:?} is a whole day, not a start time", prop.name),
-        ));
-    }
-    let (local, utc) = match value.strip_suffix('Z') {
-        Some(local) => (local, true),
-        None => (value, false),
-    };
-    let parsed = NaiveDateTime::parse_from_str(local, "%Y%m%dT%H%M%S").map_err(|_| {
-        IngestError::row(
-            &location,
-            "bad_date",
-            format!(
-                "{} {value:?} is not an iCalendar date-time like 20261205T193000",
-                prop.name
-            ),
-        )
-    })?;
-    if utc {
-        return Ok((parsed, Zone::Utc));
-    }
-    match prop.param("TZID") {
-        None => Ok((parsed, Zone::Tz(venue_tz))),
-        Some(tzid) => {
-            // Some exporters write the "globally unique" form `/Europe/London`.
-            let name = tzid.trim().trim_start_matches('/');
-            let tz: Tz = name.parse().map_err(|_| {
-                IngestError::row(
-                    &location,
-                    "unknown_tzid",
-                    format!("unknown TZID {tzid:?}: use an IANA zone name such as Europe/London"),
-                )
-            })?;
-            Ok((parsed, Zone::Tz(tz)))
-        }
-    }
 }
 
 /// An event read from its properties, before expansion.
@@ -509,6 +333,7 @@ pub(crate) fn window(venue_tz: Tz, now: DateTime<Utc>, horizon_days: u32) -> Win
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::normalize::Start;
 
     fn window_at(now: &str) -> Window {
         let now = DateTime::parse_from_rfc3339(now).unwrap().to_utc();
