@@ -1,9 +1,8 @@
 //! CSV listings kept by editors; the columns are documented in the crate docs.
 
 use chrono_tz::Tz;
-use url::Url;
-
 use marquee_fetch::Document;
+use url::Url;
 
 use crate::error::IngestError;
 use crate::normalize::{Draft, Label, Parsed, classify, parse_start};

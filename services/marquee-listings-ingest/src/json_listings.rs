@@ -1,10 +1,9 @@
 //! The JSON API source; its shape is documented in the crate docs.
 
 use chrono_tz::Tz;
+use marquee_fetch::Document;
 use serde::Deserialize;
 use url::Url;
-
-use marquee_fetch::Document;
 
 use crate::error::IngestError;
 use crate::normalize::{Draft, Label, Parsed, classify, parse_start};

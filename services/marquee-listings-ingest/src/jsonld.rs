@@ -12,11 +12,10 @@
 //! `accessibilityFeature` the access provisions.
 
 use chrono_tz::Tz;
+use marquee_fetch::Document;
 use scraper::{Html, Selector};
 use serde_json::Value;
 use url::Url;
-
-use marquee_fetch::Document;
 
 use crate::error::IngestError;
 use crate::normalize::{Draft, Label, Parsed, classify, parse_start};

@@ -12,12 +12,14 @@
 //! cancels, `X-MARQUEE-STRAND` and `X-MARQUEE-SOLD-OUT:TRUE` are honoured,
 //! `EXDATE` removes occurrences and `RECURRENCE-ID` overrides one.
 //!
-//! Why not the `icalendar` crate's parser: its parser (`icalendar::parser`)
-//! reads the whole calendar into components and reports a malformed
-//! document as one nom error without the line it is on, and it drops or
-//! refuses a component on a bad property instead of letting us reject that
-//! one event with `line N: …` and keep the rest. The tests hold those
-//! per-line messages (`tests/api/bad_input.rs`), so the small parser here
+//! Why not the `icalendar` crate's parser (evaluated against 0.17): its
+//! `parser::read_calendar` answers the whole document with one
+//! `Result<Calendar, String>`, so one broken line fails every event instead
+//! of rejecting that event alone, and its line numbers count lines of the
+//! unfolded text rather than the lines of the file an editor opens. The
+//! tests hold per-line messages (`line 8: not an iCalendar content line…`,
+//! `line 35: this VEVENT never ends…`, in `tests/api/bad_input.rs`) with the
+//! valid events still ingested, so the small parser here
 //! stays: [`lines`] (unfolding, content lines, TEXT unescaping) and [`time`]
 //! (DATE-TIME values).
 
@@ -28,9 +30,8 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
-use url::Url;
-
 use marquee_fetch::Document;
+use url::Url;
 
 use crate::error::IngestError;
 use crate::normalize::{Draft, Parsed};
