@@ -46,7 +46,12 @@ async fn a_form_subscription_is_confirmed_by_its_emailed_link_and_bad_links_are_
         .await
         .unwrap();
     assert_eq!(response.status(), 202);
-    assert!(response.text().await.unwrap().contains("Check your inbox"));
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Check your inbox"), "{page}");
+    assert!(
+        page.contains("<title>Check your inbox · Marquee</title>"),
+        "a page in the shared layout: {page}"
+    );
     let stored = app.stored("new@films.example").await;
     assert_eq!(stored.status, SubscriberStatus::Pending);
     assert_eq!(
@@ -68,7 +73,12 @@ async fn a_form_subscription_is_confirmed_by_its_emailed_link_and_bad_links_are_
     app.clock.set(thursday() + chrono::Duration::days(3));
     let expired = app.client.get(&link).send().await.unwrap();
     assert_eq!(expired.status(), 410);
-    assert!(expired.text().await.unwrap().contains("expired"));
+    let page = expired.text().await.unwrap();
+    assert!(page.contains("expired"), "{page}");
+    assert!(
+        page.contains("· Marquee</title>"),
+        "an error page in the layout: {page}"
+    );
     let stored = app.stored("new@films.example").await;
     assert_eq!(stored.status, SubscriberStatus::Pending);
 
