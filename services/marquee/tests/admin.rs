@@ -190,19 +190,7 @@ async fn lag_reaches_zero_once_the_feeds_caught_up() {
     let demo = Demo::start().await;
     demo.until("/feeds/all.rss", None, |f| items(f) >= SAMPLE_ITEMS)
         .await;
-    let lags: Vec<ConsumerLag> = wait::until_value(
-        "the feeds group has no lag",
-        Duration::from_secs(30),
-        || async {
-            serde_json::from_value::<Vec<ConsumerLag>>(demo.admin("/admin/bus/lag").await).unwrap()
-        },
-        |lags| {
-            lags.iter()
-                .filter(|l| l.group == "feeds")
-                .all(|l| l.lag == 0)
-        },
-    )
-    .await;
+    let lags = caught_up(&demo, "feeds").await;
     let feeds = lags.iter().filter(|l| l.group == "feeds").count();
     assert_eq!(feeds, 3, "one row per partition of reviews: {lags:?}");
     let groups: BTreeSet<&str> = lags.iter().map(|l| l.group.as_str()).collect();
@@ -253,6 +241,19 @@ fn posts(outbox: &str) -> usize {
     outbox["posts"].as_array().unwrap().len()
 }
 
+/// Every group's lag, once `group` has none.
+async fn caught_up(demo: &Demo, group: &str) -> Vec<ConsumerLag> {
+    wait::until_value(
+        &format!("the {group} group has no lag"),
+        Duration::from_secs(30),
+        || async {
+            serde_json::from_value::<Vec<ConsumerLag>>(demo.admin("/admin/bus/lag").await).unwrap()
+        },
+        |lags| lags.iter().filter(|l| l.group == group).all(|l| l.lag == 0),
+    )
+    .await
+}
+
 /// Starts a job with `POST path` and `body`, and follows it to its end.
 async fn finished_job(demo: &Demo, path: &str, body: &impl serde::Serialize) -> JobStatus {
     let started = demo
@@ -275,19 +276,7 @@ async fn finished_job(demo: &Demo, path: &str, body: &impl serde::Serialize) -> 
 
 /// The social group's `(committed, end)` per partition, once it has caught up.
 async fn social_lag(demo: &Demo) -> Vec<(Option<i64>, i64)> {
-    let lags: Vec<ConsumerLag> = wait::until_value(
-        "the social group caught up",
-        Duration::from_secs(30),
-        || async {
-            serde_json::from_value::<Vec<ConsumerLag>>(demo.admin("/admin/bus/lag").await).unwrap()
-        },
-        |lags| {
-            lags.iter()
-                .filter(|l| l.group == "social")
-                .all(|l| l.lag == 0)
-        },
-    )
-    .await;
+    let lags = caught_up(demo, "social").await;
     lags.iter()
         .filter(|l| l.group == "social")
         .map(|l| (l.committed, l.end))

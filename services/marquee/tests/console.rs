@@ -197,16 +197,14 @@ async fn run_row_matches(browser: &Client, report: &RunReport) -> String {
     row
 }
 
+async fn assert_on_login_page(browser: &Client) {
+    let url = browser.current_url().await.unwrap();
+    assert!(url.path().ends_with("/console/login"), "on {url}");
+}
+
 async fn log_in(browser: &Client, base: &str, token: &str) {
     browser.goto(&format!("{base}/console/")).await.unwrap();
-    assert!(
-        browser
-            .current_url()
-            .await
-            .unwrap()
-            .path()
-            .ends_with("/console/login")
-    );
+    assert_on_login_page(browser).await;
     let field = browser
         .find(Locator::Css("input[name=token]"))
         .await
@@ -469,14 +467,7 @@ async fn an_operator_logs_in_previews_a_digest_and_walks_the_console() {
         .goto(&format!("{base}/console/calendar"))
         .await
         .unwrap();
-    assert!(
-        browser
-            .current_url()
-            .await
-            .unwrap()
-            .path()
-            .ends_with("/console/login")
-    );
+    assert_on_login_page(&browser).await;
     browser.close().await.unwrap();
 }
 
