@@ -50,6 +50,54 @@ pub mod dead_letter_header {
     pub const REDRIVEN_FROM: &str = "dlq_redriven_from";
 }
 
+/// Why and from where a message was dead-lettered: what its
+/// [`dead_letter_header`]s say, typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// Why the handler refused it.
+    pub reason: String,
+    /// Topic it was read from.
+    pub topic: String,
+    /// Partition it was read from.
+    pub partition: i32,
+    /// Offset it had there.
+    pub offset: i64,
+    /// Consumer group that gave up on it.
+    pub group: String,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+impl DeadLetter {
+    /// What `message`'s `dlq_*` headers say; `None` when it lacks one or
+    /// one does not parse, i.e. it is not a dead letter.
+    pub fn of(message: &Message) -> Option<Self> {
+        use dead_letter_header as h;
+        Some(Self {
+            reason: message.header(h::REASON)?.to_owned(),
+            topic: message.header(h::TOPIC)?.to_owned(),
+            partition: message.header(h::PARTITION)?.parse().ok()?,
+            offset: message.header(h::OFFSET)?.parse().ok()?,
+            group: message.header(h::GROUP)?.to_owned(),
+            attempts: message.header(h::ATTEMPTS)?.parse().ok()?,
+        })
+    }
+
+    /// The headers that say it.
+    fn headers(&self) -> [(String, String); 6] {
+        use dead_letter_header as h;
+        [
+            (h::REASON, self.reason.clone()),
+            (h::TOPIC, self.topic.clone()),
+            (h::PARTITION, self.partition.to_string()),
+            (h::OFFSET, self.offset.to_string()),
+            (h::GROUP, self.group.clone()),
+            (h::ATTEMPTS, self.attempts.to_string()),
+        ]
+        .map(|(name, value)| (name.to_owned(), value))
+    }
+}
+
 /// What became of a message.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -132,16 +180,16 @@ pub(crate) async fn deliver<H: Handler>(
 }
 
 fn dead_letter(message: &Message, group: &str, attempts: u32, error: &HandlerError) -> Record {
-    use dead_letter_header as h;
+    let why = DeadLetter {
+        reason: error.to_string(),
+        topic: message.topic.clone(),
+        partition: message.partition,
+        offset: message.offset,
+        group: group.to_owned(),
+        attempts,
+    };
     let mut headers = message.headers.clone();
-    headers.extend([
-        (h::REASON.to_owned(), error.to_string()),
-        (h::TOPIC.to_owned(), message.topic.clone()),
-        (h::PARTITION.to_owned(), message.partition.to_string()),
-        (h::OFFSET.to_owned(), message.offset.to_string()),
-        (h::GROUP.to_owned(), group.to_owned()),
-        (h::ATTEMPTS.to_owned(), attempts.to_string()),
-    ]);
+    headers.extend(why.headers());
     metrics::counter!("marquee_dead_letters_total", "topic" => message.topic.clone(), "group" => group.to_owned()).increment(1);
     Record {
         topic: marquee_events::topics::DEAD_LETTERS.to_owned(),

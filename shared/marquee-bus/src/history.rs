@@ -220,6 +220,8 @@ impl Bus {
         let dead_letter = first
             .filter(|message| message.offset == offset)
             .ok_or_else(not_found)?;
+        // Only the topic is needed: a dead letter whose other headers were
+        // lost or edited can still go home.
         let topic = dead_letter
             .header(dead_letter_header::TOPIC)
             .ok_or_else(|| {

@@ -25,7 +25,7 @@ use marquee_events::{Envelope, EventData, topics};
 use marquee_runtime::clock::{SharedClock, SystemClock};
 use tokio_util::sync::CancellationToken;
 
-pub use delivery::{RetryPolicy, dead_letter_header};
+pub use delivery::{DeadLetter, RetryPolicy, dead_letter_header};
 pub use embedded::EmbeddedBus;
 pub use history::{Logged, PartitionLag, Position};
 pub use kafka::KafkaBus;

@@ -34,18 +34,19 @@ impl TestBus {
     }
 
     pub async fn kafka_at(brokers: &str) -> Self {
-        let test_bus = Self::connect(BusSettings::kafka(brokers), None).await;
-        if let Err(error) = test_bus.bus.check().await {
-            panic!(
-                "no Kafka broker answers at {brokers} ({error}); run the tests with \
-                 `./scripts/test` (see README), which installs and starts one"
-            );
-        }
-        test_bus
+        Self::connect(BusSettings::kafka(brokers), None).await
     }
 
     async fn connect(settings: BusSettings, dir: Option<tempfile::TempDir>) -> Self {
         let bus = Bus::connect(&settings).await.unwrap();
+        // Before anything that would wait a minute for a broker first.
+        if let Err(error) = bus.check().await {
+            panic!(
+                "{} does not answer ({error}); run the tests with `./scripts/test` (see \
+                 README), which installs and starts a broker",
+                bus.describe()
+            );
+        }
         bus.ensure_marquee_topics(1).await.unwrap();
         Self {
             bus,

@@ -1,8 +1,8 @@
 //! An embedded log written before messages carried a publish time still
 //! opens, keeps its messages, and times the new ones.
 
-use marquee_bus::{Bus, BusSettings, Position};
 use chrono::{TimeZone, Utc};
+use marquee_bus::{Bus, BusSettings, Position};
 use marquee_runtime::clock::Clock as _;
 use marquee_test_support::ManualClock;
 use sqlx::sqlite::SqliteConnectOptions;
