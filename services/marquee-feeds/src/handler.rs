@@ -1,120 +1,90 @@
-//! The event handlers: store, then republish what changed.
+//! What an event changes, decided without I/O: which bodies to clean, and
+//! which documents a stored change touches. The consumers
+//! ([`crate::consumer`]) do the store and the publishing around it.
 
-use marquee_bus::{Handler, HandlerError, Message};
-use marquee_events::{Envelope, ReviewEvent, ScreeningEvent};
+use marquee_events::ReviewEvent;
 
-use crate::FeedsService;
-use crate::store::reviews::Applied;
-use crate::store::screenings::ScreeningApplied;
-
-/// Applies review events to the feeds; see [`FeedsService::handler`].
-#[derive(Clone)]
-pub struct FeedsHandler {
-    service: FeedsService,
-}
-
-impl FeedsHandler {
-    pub(crate) fn new(service: FeedsService) -> Self {
-        Self { service }
-    }
-}
-
-impl Handler for FeedsHandler {
-    #[tracing::instrument(
-        skip_all,
-        fields(topic = %message.topic, partition = message.partition, offset = message.offset)
-    )]
-    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
-        let mut event: Envelope<ReviewEvent> = message.decode()?;
-        sanitize(&mut event.data);
-        let applied = self
-            .service
-            .inner
-            .store
-            .apply(&event)
-            .await
-            .map_err(|error| HandlerError::Transient(error.into()))?;
-        match applied {
-            Applied::Changed {
-                previous_section,
-                section,
-            } => {
-                tracing::info!(
-                    event_id = %event.id,
-                    review_id = %event.data.review_id(),
-                    event_type = %event.event_type,
-                    "Applied a review event to the feeds"
-                );
-                let mut sections = vec![section.as_str()];
-                sections.extend(previous_section.as_deref());
-                self.service.publish_sections(&sections).await;
-            }
-            Applied::Ignored(reason) => tracing::debug!(
-                event_id = %event.id,
-                review_id = %event.data.review_id(),
-                reason,
-                "Review event left the feeds unchanged"
-            ),
-        }
-        Ok(())
-    }
-}
-
-/// Applies screening events to the screening feeds and calendars; see
-/// [`FeedsService::screenings_handler`].
-#[derive(Clone)]
-pub struct ScreeningsHandler {
-    service: FeedsService,
-}
-
-impl ScreeningsHandler {
-    pub(crate) fn new(service: FeedsService) -> Self {
-        Self { service }
-    }
-}
-
-impl Handler for ScreeningsHandler {
-    #[tracing::instrument(
-        skip_all,
-        fields(topic = %message.topic, partition = message.partition, offset = message.offset)
-    )]
-    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
-        let event: Envelope<ScreeningEvent> = message.decode()?;
-        let applied = self
-            .service
-            .inner
-            .store
-            .apply_screening(&event)
-            .await
-            .map_err(|error| HandlerError::Transient(error.into()))?;
-        match applied {
-            ScreeningApplied::Changed { venue_id, strands } => {
-                tracing::info!(
-                    event_id = %event.id,
-                    screening_id = %event.subject,
-                    event_type = %event.event_type,
-                    "Applied a screening event to the feeds"
-                );
-                self.service.publish_screening(&venue_id, &strands).await;
-            }
-            ScreeningApplied::Ignored(reason) => tracing::debug!(
-                event_id = %event.id,
-                screening_id = %event.subject,
-                reason,
-                "Screening event left the feeds unchanged"
-            ),
-        }
-        Ok(())
-    }
-}
+use crate::documents::Document;
+use crate::settings::FeedDefinition;
 
 /// Ingest sanitizes bodies, but a feed reader renders them as HTML: clean
 /// them again rather than trust every producer on the topic.
-fn sanitize(event: &mut ReviewEvent) {
+pub(crate) fn sanitize(event: &mut ReviewEvent) {
     let review = match event {
         ReviewEvent::Published(e) => &mut e.review,
         ReviewEvent::Updated(e) => &mut e.review,
         ReviewEvent::Withdrawn(_) => return,
     };
     review.body_html = ammonia::clean(&review.body_html);
+}
+
+/// The review feeds a change of a review in `sections` (before and after)
+/// touches, in the order they are configured.
+pub(crate) fn review_documents(feeds: &[FeedDefinition], sections: &[&str]) -> Vec<Document> {
+    feeds
+        .iter()
+        .filter(|feed| sections.iter().any(|section| feed.includes(section)))
+        .map(|feed| Document::Reviews(feed.slug.clone()))
+        .collect()
+}
+
+/// The documents a change of a screening at `venue_id` in `strands`
+/// (before and after; `None`: no strand) touches.
+pub(crate) fn screening_documents(venue_id: &str, strands: &[Option<String>]) -> Vec<Document> {
+    let mut documents = vec![
+        Document::Venue(venue_id.to_owned()),
+        Document::ThisWeek,
+        Document::AllCalendar,
+    ];
+    documents.extend(strands.iter().flatten().cloned().map(Document::Strand));
+    documents
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::FeedSlug;
+
+    fn feed(slug: &str, section: Option<&str>) -> FeedDefinition {
+        FeedDefinition {
+            slug: FeedSlug::parse(slug).expect("valid slug"),
+            title: slug.to_owned(),
+            description: String::new(),
+            section: section.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_review_touches_the_site_feed_and_the_feeds_of_its_sections() {
+        let feeds = [
+            feed("all", None),
+            feed("in-cinemas", Some("In Cinemas")),
+            feed("features", Some("Features")),
+        ];
+        let slugs = |sections: &[&str]| -> Vec<String> {
+            review_documents(&feeds, sections)
+                .iter()
+                .map(Document::label)
+                .collect()
+        };
+        assert_eq!(slugs(&["In Cinemas"]), ["feeds/all", "feeds/in-cinemas"]);
+        assert_eq!(
+            slugs(&["Features", "In Cinemas"]),
+            ["feeds/all", "feeds/in-cinemas", "feeds/features"]
+        );
+    }
+
+    #[test]
+    fn a_screening_touches_its_venue_the_week_the_calendar_and_its_strands() {
+        let strands = [Some("leone".to_owned()), None];
+        assert_eq!(
+            screening_documents("bfi", &strands),
+            [
+                Document::Venue("bfi".to_owned()),
+                Document::ThisWeek,
+                Document::AllCalendar,
+                Document::Strand("leone".to_owned()),
+            ]
+        );
+    }
 }

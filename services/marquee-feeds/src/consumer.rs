@@ -1,0 +1,114 @@
+//! The bus consumers: decode an event, apply it to the store, then
+//! republish the documents the change touches ([`crate::handler`] decides
+//! which).
+
+use marquee_bus::{Handler, HandlerError, Message};
+use marquee_events::{Envelope, ReviewEvent, ScreeningEvent};
+
+use crate::FeedsService;
+use crate::handler::{review_documents, sanitize, screening_documents};
+use crate::store::reviews::Applied;
+use crate::store::screenings::ScreeningApplied;
+
+/// Applies review events to the feeds; see [`FeedsService::handler`].
+#[derive(Clone)]
+pub struct FeedsHandler {
+    service: FeedsService,
+}
+
+impl FeedsHandler {
+    pub(crate) fn new(service: FeedsService) -> Self {
+        Self { service }
+    }
+}
+
+impl Handler for FeedsHandler {
+    #[tracing::instrument(
+        skip_all,
+        fields(topic = %message.topic, partition = message.partition, offset = message.offset)
+    )]
+    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+        let mut event: Envelope<ReviewEvent> = message.decode()?;
+        sanitize(&mut event.data);
+        let applied = self
+            .service
+            .inner
+            .store
+            .apply(&event)
+            .await
+            .map_err(|error| HandlerError::Transient(error.into()))?;
+        match applied {
+            Applied::Changed {
+                previous_section,
+                section,
+            } => {
+                tracing::info!(
+                    event_id = %event.id,
+                    review_id = %event.data.review_id(),
+                    event_type = %event.event_type,
+                    "Applied a review event to the feeds"
+                );
+                let mut sections = vec![section.as_str()];
+                sections.extend(previous_section.as_deref());
+                let documents = review_documents(&self.service.inner.settings.feeds, &sections);
+                self.service.publish_review_change(&documents).await;
+            }
+            Applied::Ignored(reason) => tracing::debug!(
+                event_id = %event.id,
+                review_id = %event.data.review_id(),
+                reason,
+                "Review event left the feeds unchanged"
+            ),
+        }
+        Ok(())
+    }
+}
+
+/// Applies screening events to the screening feeds and calendars; see
+/// [`FeedsService::screenings_handler`].
+#[derive(Clone)]
+pub struct ScreeningsHandler {
+    service: FeedsService,
+}
+
+impl ScreeningsHandler {
+    pub(crate) fn new(service: FeedsService) -> Self {
+        Self { service }
+    }
+}
+
+impl Handler for ScreeningsHandler {
+    #[tracing::instrument(
+        skip_all,
+        fields(topic = %message.topic, partition = message.partition, offset = message.offset)
+    )]
+    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+        let event: Envelope<ScreeningEvent> = message.decode()?;
+        let applied = self
+            .service
+            .inner
+            .store
+            .apply_screening(&event)
+            .await
+            .map_err(|error| HandlerError::Transient(error.into()))?;
+        match applied {
+            ScreeningApplied::Changed { venue_id, strands } => {
+                tracing::info!(
+                    event_id = %event.id,
+                    screening_id = %event.subject,
+                    event_type = %event.event_type,
+                    "Applied a screening event to the feeds"
+                );
+                let documents = screening_documents(&venue_id, &strands);
+                self.service.publish(&documents).await;
+            }
+            ScreeningApplied::Ignored(reason) => tracing::debug!(
+                event_id = %event.id,
+                screening_id = %event.subject,
+                reason,
+                "Screening event left the feeds unchanged"
+            ),
+        }
+        Ok(())
+    }
+}
