@@ -399,6 +399,7 @@ async fn an_operator_logs_in_previews_a_digest_and_walks_the_console() {
         cell(&browser, &in_dashboard, "due").await,
         instant(report.run.scheduled_for)
     );
+    screenshot(&browser, "dashboard-with-a-run.png").await;
 
     // The live preview, as that subscriber sees it: BFI Southbank's
     // standing weekly screening, nothing from other venues.
