@@ -27,23 +27,13 @@ const COLUMNS: [&str; 15] = [
     "runtime_minutes",
 ];
 
-/// Parses a CSV document for the venue `venue_id`.
-/// A CSV file kept by editors; columns in the crate docs.
-pub(crate) struct Csv;
-
-impl marquee_ingest::SourceKind for Csv {
-    type Context = Reading;
-    type Output = Output;
-
-    fn name(&self) -> &'static str {
-        "csv"
-    }
-
-    fn parse(&self, document: &Document, reading: &Reading) -> Output {
-        parse(&document.text, &reading.venue_id, reading.tz)
-    }
+/// Reads `document` as a CSV file kept by editors (columns in the crate
+/// docs); registered in [`crate::kinds`].
+pub(crate) fn read(document: &Document, reading: &Reading) -> Output {
+    parse(&document.text, &reading.venue_id, reading.tz)
 }
 
+/// Parses a CSV document for the venue `venue_id`.
 pub(crate) fn parse(text: &str, venue_id: &str, tz: Tz) -> Result<Parsed, IngestError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)

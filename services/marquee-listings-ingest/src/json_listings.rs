@@ -32,23 +32,13 @@ struct Item {
     runtime_minutes: Option<u16>,
 }
 
-/// Parses `{"screenings": [...]}` (or a bare array).
-/// A JSON API; shape in the crate docs.
-pub(crate) struct Json;
-
-impl marquee_ingest::SourceKind for Json {
-    type Context = Reading;
-    type Output = Output;
-
-    fn name(&self) -> &'static str {
-        "json"
-    }
-
-    fn parse(&self, document: &Document, reading: &Reading) -> Output {
-        parse(&document.text, reading.tz)
-    }
+/// Reads `document` as a JSON API (shape in the crate docs); registered in
+/// [`crate::kinds`].
+pub(crate) fn read(document: &Document, reading: &Reading) -> Output {
+    parse(&document.text, reading.tz)
 }
 
+/// Parses `{"screenings": [...]}` (or a bare array).
 pub(crate) fn parse(text: &str, tz: Tz) -> Result<Parsed, IngestError> {
     let document: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| IngestError::Document(format!("the JSON does not parse: {e}")))?;

@@ -21,25 +21,15 @@ use crate::error::IngestError;
 use crate::normalize::{Draft, Label, Parsed, classify, parse_start};
 use crate::reading::{Output, Reading};
 
-/// An HTML page with schema.org `ScreeningEvent` JSON-LD.
-pub(crate) struct JsonLd;
-
-impl marquee_ingest::SourceKind for JsonLd {
-    type Context = Reading;
-    type Output = Output;
-
-    fn name(&self) -> &'static str {
-        "json_ld"
-    }
-
-    fn parse(&self, document: &Document, reading: &Reading) -> Output {
-        parse(
-            &document.text,
-            &document.url,
-            &reading.venue_name,
-            reading.tz,
-        )
-    }
+/// Reads `document` as an HTML page with schema.org `ScreeningEvent`
+/// JSON-LD; registered in [`crate::kinds`].
+pub(crate) fn read(document: &Document, reading: &Reading) -> Output {
+    parse(
+        &document.text,
+        &document.url,
+        &reading.venue_name,
+        reading.tz,
+    )
 }
 
 /// Parses the page at `base`.

@@ -1,23 +1,23 @@
-//! The kinds of source listings-ingest reads. A kind is a parser behind
-//! [`marquee_ingest::SourceKind`] in its own module; adding one is writing
-//! that parser and one line in [`KINDS`], after which settings accept its
-//! name as `kind`.
+//! The kinds of source listings-ingest reads. A kind is a parser in its own
+//! module (a `read(document, reading)` function, a
+//! [`marquee_ingest::SourceKind`]); adding one is writing that parser and
+//! one line in [`KINDS`], after which settings accept its name as `kind`.
 
 use std::fmt;
 use std::str::FromStr;
 
 use marquee_fetch::Document;
-use marquee_ingest::{KindName, Kinds, UnknownKind};
+use marquee_ingest::{KindName, Kinds, Parser, UnknownKind};
 
 use crate::reading::{Output, Reading};
 use crate::{csv_listings, ics, json_listings, jsonld};
 
 /// Every kind, by the name settings use.
 static KINDS: Kinds<Reading, Output> = &[
-    &ics::Ics,
-    &jsonld::JsonLd,
-    &csv_listings::Csv,
-    &json_listings::Json,
+    &Parser::new("ics", ics::read),
+    &Parser::new("json_ld", jsonld::read),
+    &Parser::new("csv", csv_listings::read),
+    &Parser::new("json", json_listings::read),
 ];
 
 /// What a source serves, as its settings name it: `ics` (iCalendar),

@@ -24,6 +24,34 @@ pub trait SourceKind: Send + Sync + 'static {
     fn parse(&self, document: &Document, context: &Self::Context) -> Self::Output;
 }
 
+/// A [`SourceKind`] made of a name and a parsing function, for the usual
+/// parser that keeps no state: its registration line is
+/// `&Parser::new("ics", ics::read)`.
+pub struct Parser<C: 'static, O: 'static> {
+    name: &'static str,
+    parse: fn(&Document, &C) -> O,
+}
+
+impl<C, O> Parser<C, O> {
+    /// The kind `name`, read by `parse`.
+    pub const fn new(name: &'static str, parse: fn(&Document, &C) -> O) -> Self {
+        Self { name, parse }
+    }
+}
+
+impl<C, O> SourceKind for Parser<C, O> {
+    type Context = C;
+    type Output = O;
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn parse(&self, document: &Document, context: &C) -> O {
+        (self.parse)(document, context)
+    }
+}
+
 /// A service's registered kinds.
 pub type Kinds<C, O> = &'static [&'static dyn SourceKind<Context = C, Output = O>];
 

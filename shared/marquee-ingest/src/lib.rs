@@ -22,11 +22,12 @@
 //! # Adding a source kind
 //! A source kind is a parser behind [`SourceKind`] plus one registration
 //! line in the service's [`Kinds`]; settings then accept its name as
-//! `kind`:
+//! `kind`. A parser without state is just a function, registered as
+//! [`Parser`]`::new("name", read)`:
 //!
 //! ```
 //! use marquee_fetch::Document;
-//! use marquee_ingest::{KindName, Kinds, SourceKind};
+//! use marquee_ingest::{KindName, Kinds, Parser, SourceKind};
 //!
 //! /// What every parser of this (made-up) service is given and yields.
 //! struct Venue { name: String }
@@ -46,8 +47,14 @@
 //!     }
 //! }
 //!
+//! /// Comma-separated titles, read by a plain function.
+//! fn commas(document: &Document, venue: &Venue) -> Parsed {
+//!     Ok(document.text.split(',').map(|title| format!("{} at {}", title.trim(), venue.name)).collect())
+//! }
+//!
 //! static KINDS: Kinds<Venue, Parsed> = &[
-//!     &Lines, // the registration line
+//!     &Lines,                         // a registration line
+//!     &Parser::new("commas", commas), // another
 //! ];
 //!
 //! let kind = KindName::parse(KINDS, "lines").unwrap();
@@ -57,10 +64,12 @@
 //!     validators: Default::default(),
 //! };
 //! let venue = Venue { name: "The Castle".to_owned() };
+//! let commas = KindName::parse(KINDS, "commas").unwrap();
+//! assert_eq!(commas.parser().parse(&document, &venue).unwrap(), ["Jaws\nHeat at The Castle"]);
 //! assert_eq!(kind.parser().parse(&document, &venue).unwrap(), ["Jaws at The Castle", "Heat at The Castle"]);
 //! assert_eq!(
 //!     KindName::parse(KINDS, "rss").unwrap_err().to_string(),
-//!     "unknown source kind \"rss\": expected one of `lines`"
+//!     "unknown source kind \"rss\": expected one of `lines`, `commas`"
 //! );
 //! ```
 //!
@@ -80,7 +89,7 @@ pub use admin::openapi;
 pub use change::{Change, Recorded, decide};
 pub use conditional::{Answer, Conditional};
 pub use health::{PollOutcome, SourceHealthLog, SourceRef};
-pub use kind::{KindName, Kinds, SourceKind, UnknownKind};
+pub use kind::{KindName, Kinds, Parser, SourceKind, UnknownKind};
 pub use poller::{Ingest, Pipeline, ServiceName};
 pub use report::{PollReport, Rejection};
 pub use source::Source;

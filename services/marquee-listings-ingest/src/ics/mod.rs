@@ -41,23 +41,13 @@ use crate::rrule::Rule;
 use lines::{Property, content_line, text_list, unescape, unfold};
 use time::{Zone, date_time};
 
-/// An iCalendar (RFC 5545) feed.
-pub(crate) struct Ics;
-
-impl marquee_ingest::SourceKind for Ics {
-    type Context = Reading;
-    type Output = Output;
-
-    fn name(&self) -> &'static str {
-        "ics"
-    }
-
-    fn parse(&self, document: &Document, reading: &Reading) -> Output {
-        parse(
-            &document.text,
-            window(reading.tz, reading.now, reading.horizon_days),
-        )
-    }
+/// Reads `document` as an iCalendar (RFC 5545) feed; registered in
+/// [`crate::kinds`].
+pub(crate) fn read(document: &Document, reading: &Reading) -> Output {
+    parse(
+        &document.text,
+        window(reading.tz, reading.now, reading.horizon_days),
+    )
 }
 
 /// What expansion needs to know.
