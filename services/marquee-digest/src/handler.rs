@@ -1,46 +1,72 @@
-//! The event handler: reviews and screenings into the digest's own tables.
+//! What a consumed message is, decided without I/O: a review or a
+//! screening event for the digest's tables, or poison (a topic the digest
+//! does not read, or an undecodable event). The consumer
+//! ([`crate::consumer`]) stores it.
 
-use marquee_bus::{Handler, HandlerError, Message};
-use marquee_events::{ReviewEvent, ScreeningEvent, topics};
+use marquee_bus::{HandlerError, Message};
+use marquee_events::{Envelope, ReviewEvent, ScreeningEvent, topics};
 
-use crate::DigestService;
-
-/// Stores review and screening events; see [`DigestService::handler`].
-#[derive(Clone)]
-pub struct DigestHandler {
-    service: DigestService,
+/// A message the digest keeps.
+#[derive(Debug)]
+pub(crate) enum Item {
+    /// A review published, updated or withdrawn.
+    Review(Envelope<ReviewEvent>),
+    /// A screening listed, changed or cancelled.
+    Screening(Envelope<ScreeningEvent>),
 }
 
-impl DigestHandler {
-    pub(crate) fn new(service: DigestService) -> Self {
-        Self { service }
+/// Decodes `message` by its topic; anything else is poison, to dead-letter
+/// at once rather than retry.
+pub(crate) fn item(message: &Message) -> Result<Item, HandlerError> {
+    match message.topic.as_str() {
+        topics::REVIEWS => Ok(Item::Review(message.decode()?)),
+        topics::SCREENINGS => Ok(Item::Screening(message.decode()?)),
+        other => Err(HandlerError::Poison(anyhow::anyhow!(
+            "the digest does not read topic `{other}`"
+        ))),
     }
 }
 
-impl Handler for DigestHandler {
-    #[tracing::instrument(
-        skip_all,
-        fields(topic = %message.topic, partition = message.partition, offset = message.offset)
-    )]
-    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
-        let store = &self.service.inner.store;
-        let changed = match message.topic.as_str() {
-            topics::REVIEWS => {
-                let event = message.decode::<ReviewEvent>()?;
-                store.apply_review(&event).await
-            }
-            topics::SCREENINGS => {
-                let event = message.decode::<ScreeningEvent>()?;
-                store.apply_screening(&event).await
-            }
-            other => {
-                return Err(HandlerError::Poison(anyhow::anyhow!(
-                    "the digest does not read topic `{other}`"
-                )));
-            }
+#[cfg(test)]
+mod tests {
+    use marquee_bus::Record;
+    use marquee_events::{ReviewId, ReviewWithdrawn};
+
+    use super::*;
+
+    fn message(record: Record) -> Message {
+        Message {
+            topic: record.topic,
+            partition: 0,
+            offset: 0,
+            key: Some(record.key),
+            headers: record.headers,
+            payload: record.payload,
         }
-        .map_err(|error| HandlerError::Transient(error.into()))?;
-        tracing::debug!(changed, "Stored an event for the digest");
-        Ok(())
+    }
+
+    #[test]
+    fn reviews_are_kept_and_other_topics_are_poison() {
+        let withdrawn = Envelope::new(
+            "marquee/tests",
+            ReviewWithdrawn {
+                id: ReviewId::parse("hamnet").expect("id"),
+                reason: "withdrawn by CMS webhook".to_owned(),
+            },
+            chrono::DateTime::UNIX_EPOCH,
+        );
+        let record = Record::from_event(&withdrawn);
+        assert!(matches!(
+            item(&message(record.clone())),
+            Ok(Item::Review(_))
+        ));
+        let elsewhere = Record {
+            topic: "social-posts".to_owned(),
+            ..record
+        };
+        assert!(matches!(
+            item(&message(elsewhere)),
+            Err(HandlerError::Poison(_))
+        ));
     }
 }

@@ -15,6 +15,7 @@
 
 mod admin;
 mod compose;
+mod consumer;
 mod email;
 mod error;
 mod freshness;
@@ -39,9 +40,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use admin::openapi;
 pub use compose::{DigestContent, RenderedDigest, TemplateError, Templates, subject};
+pub use consumer::DigestHandler;
 pub use email::{EmailAddress, InvalidEmail};
 pub use error::{RunError, ScheduleChangeError, SubscriptionError};
-pub use handler::DigestHandler;
 pub use mailer::SendError;
 pub use runs::{DryRunReport, NextRun, RunReport, ScheduleReport};
 pub use schedule::{CronSchedule, InvalidSchedule};

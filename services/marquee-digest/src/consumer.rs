@@ -1,0 +1,37 @@
+//! The consumer of the `reviews` and `screenings` topics: each message, as
+//! [`handler::item`](crate::handler::item) reads it, applied to the digest's
+//! tables once by event id and never over a newer version of its item.
+
+use marquee_bus::{Handler, HandlerError, Message};
+
+use crate::DigestService;
+use crate::handler::{self, Item};
+
+/// Stores review and screening events; see [`DigestService::handler`].
+#[derive(Clone)]
+pub struct DigestHandler {
+    service: DigestService,
+}
+
+impl DigestHandler {
+    pub(crate) fn new(service: DigestService) -> Self {
+        Self { service }
+    }
+}
+
+impl Handler for DigestHandler {
+    #[tracing::instrument(
+        skip_all,
+        fields(topic = %message.topic, partition = message.partition, offset = message.offset)
+    )]
+    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+        let store = &self.service.inner.store;
+        let changed = match handler::item(message)? {
+            Item::Review(event) => store.apply_review(&event).await,
+            Item::Screening(event) => store.apply_screening(&event).await,
+        }
+        .map_err(|error| HandlerError::Transient(error.into()))?;
+        tracing::debug!(changed, "Stored an event for the digest");
+        Ok(())
+    }
+}
