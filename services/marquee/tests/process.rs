@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Instant;
 
 use common::process::{Marquee, config_on_port, samples_dir};
@@ -96,20 +96,21 @@ fn strip_build_date(feed: &str) -> String {
         .collect()
 }
 
-fn marquee(args: &[&str], env: &[(&str, &str)]) -> Output {
+/// `marquee args…` with `env`, which must fail; what it said on stderr.
+fn refused(args: &[&str], env: &[(&str, &str)]) -> String {
     let mut command = Command::new(env!("CARGO_BIN_EXE_marquee"));
     command.args(args);
     for (key, value) in env {
         command.env(key, value);
     }
-    command.output().unwrap()
+    let output = command.output().unwrap();
+    assert!(!output.status.success(), "marquee {args:?} did not fail");
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[test]
 fn a_misspelt_setting_is_refused_with_its_name_and_origin() {
-    let output = marquee(&["up"], &[("MARQUEE_HTTP__LISTN", "127.0.0.1:1")]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(&["up"], &[("MARQUEE_HTTP__LISTN", "127.0.0.1:1")]);
     assert!(stderr.contains("unknown field: found `listn`"), "{stderr}");
     assert!(stderr.contains("MARQUEE_HTTP__LISTN"), "{stderr}");
 }
@@ -119,9 +120,7 @@ fn a_bad_config_file_is_refused_with_the_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.toml");
     std::fs::write(&file, "[bus]\ntransport = \"carrier-pigeon\"\n").unwrap();
-    let output = marquee(&["--config", file.to_str().unwrap(), "up"], &[]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(&["--config", file.to_str().unwrap(), "up"], &[]);
     assert!(stderr.contains("bus.transport"), "{stderr}");
     assert!(stderr.contains("bad.toml"), "{stderr}");
     assert!(stderr.contains("carrier-pigeon"), "{stderr}");
@@ -129,9 +128,7 @@ fn a_bad_config_file_is_refused_with_the_file_and_key() {
 
 #[test]
 fn run_refuses_the_embedded_transport_and_explains() {
-    let output = marquee(&["run", "feeds"], &[]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(&["run", "feeds"], &[]);
     assert!(
         stderr.contains("needs bus.transport = \"kafka\""),
         "{stderr}"
@@ -140,9 +137,7 @@ fn run_refuses_the_embedded_transport_and_explains() {
 
 #[test]
 fn an_unknown_service_lists_the_known_ones() {
-    let output = marquee(&["run", "printer"], &[]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(&["run", "printer"], &[]);
     assert!(
         stderr.contains("feeds") && stderr.contains("reviews-ingest"),
         "{stderr}"
