@@ -11,18 +11,6 @@ pub enum StoreError {
     Unexpected(#[from] anyhow::Error),
 }
 
-impl From<crate::store::posts::UnknownStatus> for StoreError {
-    fn from(error: crate::store::posts::UnknownStatus) -> Self {
-        Self::Unexpected(error.into())
-    }
-}
-
-impl From<crate::compose::UnknownNetwork> for StoreError {
-    fn from(error: crate::compose::UnknownNetwork) -> Self {
-        Self::Unexpected(error.into())
-    }
-}
-
 /// A reader of the outbox met a database that does not answer: the posts
 /// are still there once it does, so say "try again" rather than "failed".
 impl From<StoreError> for HttpError {

@@ -15,6 +15,7 @@
 //! - [`Composer`] is the pure template-and-length-rules part.
 
 mod compose;
+mod consumer;
 mod error;
 mod handler;
 mod http;
@@ -36,8 +37,8 @@ pub use compose::{
     Network, URL_LENGTH, UnknownNetwork, WEBHOOK_LIMIT, X_LIMIT, bluesky_length, mastodon_length,
     stars, truncate_to_fit, url_ranges, x_weighted_length,
 };
+pub use consumer::SocialHandler;
 pub use error::StoreError;
-pub use handler::SocialHandler;
 pub use network::{post_record, tid};
 pub use settings::{
     AccountSettings, BlueskyAccount, Common, InvalidQuietHours, MastodonAccount, QuietHours,

@@ -16,7 +16,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{Store, from_micros, micros};
-use crate::compose::{ComposedPost, Network};
+use crate::compose::{ComposedPost, Network, UnknownNetwork};
 use crate::error::StoreError;
 
 /// Where a post stands.
@@ -65,6 +65,19 @@ impl FromStr for Status {
             "dry_run" => Self::DryRun,
             other => return Err(UnknownStatus(other.to_owned())),
         })
+    }
+}
+
+/// A row this build cannot read is the database's fault, as any other.
+impl From<UnknownStatus> for StoreError {
+    fn from(error: UnknownStatus) -> Self {
+        Self::Unexpected(error.into())
+    }
+}
+
+impl From<UnknownNetwork> for StoreError {
+    fn from(error: UnknownNetwork) -> Self {
+        Self::Unexpected(error.into())
     }
 }
 

@@ -1,0 +1,84 @@
+//! The bus consumer: decode a review event, let [`crate::handler`] decide,
+//! then write the ledger; sending is the workers' ([`crate::worker`]).
+
+use marquee_bus::{Handler, HandlerError, Message};
+use marquee_events::{Envelope, Review, ReviewEvent};
+
+use crate::SocialService;
+use crate::handler::{Decision, decide, initial_status, new_post};
+
+/// Records review events as posts; see [`SocialService::handler`].
+#[derive(Clone)]
+pub struct SocialHandler {
+    service: SocialService,
+}
+
+impl SocialHandler {
+    pub(crate) fn new(service: SocialService) -> Self {
+        Self { service }
+    }
+}
+
+impl Handler for SocialHandler {
+    #[tracing::instrument(
+        skip_all,
+        fields(topic = %message.topic, partition = message.partition, offset = message.offset)
+    )]
+    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+        let event: Envelope<ReviewEvent> = message.decode()?;
+        match decide(&event.data) {
+            Decision::Post(review) => self.record(review).await,
+            Decision::Leave(review_id) => {
+                tracing::debug!(review_id = %review_id, "An edited review is not posted again");
+                Ok(())
+            }
+            Decision::Cancel { review_id, reason } => {
+                let cancelled = self
+                    .service
+                    .inner
+                    .store
+                    .cancel_queued(review_id.as_str(), &reason, self.service.now())
+                    .await
+                    .map_err(|e| HandlerError::Transient(e.into()))?;
+                if cancelled > 0 {
+                    tracing::info!(review_id = %review_id, cancelled, "Withdrawn review: its queued posts will not go out");
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl SocialHandler {
+    /// Records one post of `review` per account, once: a replay finds the
+    /// rows and changes nothing.
+    async fn record(&self, review: &Review) -> Result<(), HandlerError> {
+        let inner = &self.service.inner;
+        let dry_run = inner.settings.dry_run;
+        let status = initial_status(dry_run);
+        for account in &inner.accounts {
+            let now = self.service.now();
+            let new = new_post(account, review, now).map_err(|e| HandlerError::Poison(e.into()))?;
+            let inserted = inner
+                .store
+                .record(&new, status, now)
+                .await
+                .map_err(|e| HandlerError::Transient(e.into()))?;
+            if !inserted {
+                tracing::debug!(review_id = %review.id, account = account.name(), "Already in the ledger; not posted again");
+            } else if dry_run {
+                tracing::info!(
+                    review_id = %review.id,
+                    account = account.name(),
+                    network = new.network.as_str(),
+                    text = %new.post.text,
+                    "Dry run: composed a post into the outbox"
+                );
+            } else {
+                tracing::info!(review_id = %review.id, account = account.name(), "Queued a post");
+                account.wake.notify_one();
+            }
+        }
+        Ok(())
+    }
+}
