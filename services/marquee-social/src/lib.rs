@@ -42,7 +42,7 @@ pub use error::StoreError;
 pub use network::{post_record, tid};
 pub use settings::{
     AccountSettings, BlueskyAccount, Common, InvalidQuietHours, MastodonAccount, QuietHours,
-    Settings, SettingsError, WebhookAccount, XAccount,
+    Settings, SettingsError, Visibility, WebhookAccount, XAccount,
 };
 pub use store::Store;
 pub use store::posts::{Entry, NewPost, Status, UnknownStatus};

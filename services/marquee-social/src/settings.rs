@@ -37,10 +37,6 @@ fn default_consumer_group() -> String {
     "social".to_owned()
 }
 
-fn default_visibility() -> String {
-    "public".to_owned()
-}
-
 fn default_language() -> String {
     "en".to_owned()
 }
@@ -51,6 +47,21 @@ fn default_bluesky() -> Url {
 
 fn default_x() -> Url {
     Url::parse("https://api.x.com").expect("a valid constant URL")
+}
+
+/// Who sees a Mastodon post, as the API names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Everyone, on the public timelines.
+    #[default]
+    Public,
+    /// Everyone, off the public timelines.
+    Unlisted,
+    /// Followers only.
+    Private,
+    /// Mentioned accounts only.
+    Direct,
 }
 
 /// One account to post to, tagged by `network`.
@@ -115,9 +126,9 @@ account!(
         base_url: Url,
         /// An access token with `write:statuses`.
         access_token: SecretString,
-        /// `public`, `unlisted`, `private` or `direct`.
-        #[serde(default = "default_visibility")]
-        visibility: String,
+        /// Who sees the posts: `public` unless set.
+        #[serde(default)]
+        visibility: Visibility,
         /// ISO 639 language of the posts.
         #[serde(default = "default_language")]
         language: String,
@@ -381,6 +392,21 @@ mod tests {
             panic!("not bluesky");
         };
         assert_eq!(bluesky.base_url.as_str(), "https://bsky.social/");
+        let AccountSettings::Mastodon(mastodon) = &settings.accounts[0] else {
+            panic!("not mastodon");
+        };
+        assert_eq!(mastodon.visibility, Visibility::Public);
+        let unknown_visibility = serde_json::from_value::<Settings>(serde_json::json!({
+            "database_url": "sqlite://social.sqlite",
+            "accounts": [{"network": "mastodon", "name": "m", "base_url": "https://m.example",
+                          "access_token": "t", "visibility": "everyone"}],
+        }));
+        assert!(
+            unknown_visibility
+                .expect_err("an unknown visibility is refused")
+                .to_string()
+                .contains("everyone")
+        );
         let typo = serde_json::from_value::<Settings>(serde_json::json!({
             "database_url": "sqlite://social.sqlite",
             "accounts": [{"network": "webhook", "name": "w", "url": "https://h.example", "hashtag": []}],

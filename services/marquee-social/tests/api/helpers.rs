@@ -11,7 +11,7 @@ use marquee_events::{
     ReviewWithdrawn,
 };
 use marquee_social::{
-    AccountSettings, BlueskyAccount, Entry, MastodonAccount, Settings, SocialService,
+    AccountSettings, BlueskyAccount, Entry, MastodonAccount, Settings, SocialService, Visibility,
     WebhookAccount, XAccount,
 };
 use tempfile::TempDir;
@@ -265,7 +265,7 @@ pub fn mastodon_account(name: &str, base_url: &str) -> MastodonAccount {
         template: None,
         base_url: Url::parse(base_url).unwrap(),
         access_token: "mastodon-token".into(),
-        visibility: "unlisted".to_owned(),
+        visibility: Visibility::Unlisted,
         language: "en".to_owned(),
     }
 }
