@@ -41,12 +41,7 @@ async fn admin_routes_refuse_a_missing_or_wrong_token() {
             "{path} with the token"
         );
     }
-    let refused = demo
-        .http
-        .post(format!("{}/admin/bus/dead-letters/0/0/redrive", demo.base))
-        .send()
-        .await
-        .unwrap();
+    let refused = post(&demo, "/admin/bus/dead-letters/0/0/redrive", None, None).await;
     assert_eq!(refused.status(), 401);
 }
 
@@ -254,16 +249,27 @@ async fn caught_up(demo: &Demo, group: &str) -> Vec<ConsumerLag> {
     .await
 }
 
+/// `POST path`, with `body` as JSON and `token` if given.
+async fn post(
+    demo: &Demo,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut request = demo.http.post(format!("{}{path}", demo.base));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
 /// Starts a job with `POST path` and `body`, and follows it to its end.
 async fn finished_job(demo: &Demo, path: &str, body: &impl serde::Serialize) -> JobStatus {
-    let started = demo
-        .http
-        .post(format!("{}{path}", demo.base))
-        .bearer_auth(TOKEN)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
+    let body = serde_json::to_value(body).unwrap();
+    let started = post(demo, path, Some(TOKEN), Some(body)).await;
     assert_eq!(started.status(), 202, "{path}");
     let location = started.headers()["location"].to_str().unwrap().to_owned();
     let job = demo
@@ -328,14 +334,8 @@ async fn a_rebuild_replay_restores_the_feeds_and_posts_nothing_again() {
     assert_eq!(printed.state, JobState::Succeeded);
     assert_eq!(printed.kind, "replay");
 
-    let both = demo
-        .http
-        .post(format!("{}/admin/feeds/replay", demo.base))
-        .bearer_auth(TOKEN)
-        .json(&serde_json::json!({ "from_offset": 0, "from_time": "2026-01-01T00:00:00Z" }))
-        .send()
-        .await
-        .unwrap();
+    let both = serde_json::json!({ "from_offset": 0, "from_time": "2026-01-01T00:00:00Z" });
+    let both = post(&demo, "/admin/feeds/replay", Some(TOKEN), Some(both)).await;
     assert_eq!(both.status(), 422);
 }
 
@@ -394,16 +394,8 @@ async fn sources_report_their_health_and_backfill_as_a_job() {
         "{job:?}"
     );
 
-    let unknown = demo
-        .http
-        .post(format!(
-            "{}/admin/listings-ingest/backfill?source=nowhere",
-            demo.base
-        ))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let backfill = "/admin/listings-ingest/backfill?source=nowhere";
+    let unknown = post(&demo, backfill, Some(TOKEN), None).await;
     assert_eq!(unknown.status(), 404);
 
     let output = demo.cli(&["backfill", "reviews-ingest"]);
