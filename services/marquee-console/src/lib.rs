@@ -95,3 +95,82 @@ pub fn router(settings: &Settings, own_address: SocketAddr) -> Router {
         .route("/console/dead-letters/redrive", post(dead_letters::redrive))
         .with_state(console)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// The console over an API that is not there (a port nothing listens on).
+    fn console() -> Router {
+        let nowhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = nowhere.local_addr().unwrap();
+        drop(nowhere);
+        router(&Settings::default(), address)
+    }
+
+    async fn get(path: &str, cookie: Option<&str>) -> axum::response::Response {
+        let mut request = Request::get(path);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        console()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn without_the_cookie_every_page_is_the_login_page() {
+        for path in [
+            "/console/",
+            "/console/runs",
+            "/console/jobs?service=feeds&id=1",
+        ] {
+            for cookie in [None, Some("other=1"), Some("marquee_console=")] {
+                let response = get(path, cookie).await;
+                assert_eq!(
+                    response.status(),
+                    StatusCode::SEE_OTHER,
+                    "{path} {cookie:?}"
+                );
+                assert_eq!(response.headers()[header::LOCATION], "/console/login");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn with_the_cookie_an_unreachable_api_is_a_bad_gateway_page() {
+        let response = get("/console/runs", Some("a=b; marquee_console=some-token")).await;
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let page = String::from_utf8(body.to_vec()).unwrap();
+        assert!(page.contains("the admin API does not answer"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn logging_out_clears_the_cookie() {
+        let response = console()
+            .oneshot(
+                Request::post("/console/logout")
+                    .header(header::COOKIE, "marquee_console=some-token")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.headers()[header::LOCATION], "/console/login");
+        let cleared = response.headers()[header::SET_COOKIE].to_str().unwrap();
+        assert!(
+            cleared.starts_with("marquee_console=;") && cleared.contains("Max-Age=0"),
+            "{cleared}"
+        );
+    }
+}
