@@ -1,5 +1,5 @@
 //! A venue as the pipeline uses it: the event's [`Venue`] and its parsed
-//! time zone, built from its settings ([`crate::settings::VenueSettings::zone`]).
+//! time zone, built from its settings (`VenueSettings::zone`).
 
 use chrono_tz::Tz;
 use marquee_events::Venue;

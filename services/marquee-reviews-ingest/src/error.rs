@@ -2,10 +2,7 @@
 //! and how a refused delivery answers over HTTP.
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use marquee_runtime::error::HttpError;
-
-use crate::webhook::WEBHOOK_SOURCE;
 
 /// A rejection while fetching, parsing or publishing. Every one is logged with
 /// its source and counted by [`IngestError::kind`] (through
@@ -53,7 +50,8 @@ impl marquee_ingest::Rejection for IngestError {
 }
 
 /// Why a CMS webhook delivery was refused; answered as JSON
-/// `{"error": "…"}`, logged and counted in `marquee_ingest_rejected_total`.
+/// `{"error": "…"}`, logged and counted in `marquee_ingest_rejected_total`
+/// (in [`crate::http`]).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum WebhookError {
     /// No secret is configured.
@@ -74,7 +72,8 @@ pub(crate) enum WebhookError {
 }
 
 impl WebhookError {
-    fn kind(&self) -> &'static str {
+    /// A short, stable label for metrics.
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::Disabled => "disabled",
             Self::Signature(_) => "signature",
@@ -99,15 +98,5 @@ impl From<&WebhookError> for HttpError {
                 "the review could not be recorded now; retry later (the service log says why)",
             ),
         }
-    }
-}
-
-impl IntoResponse for WebhookError {
-    fn into_response(self) -> Response {
-        let answer = HttpError::from(&self);
-        tracing::warn!(source = WEBHOOK_SOURCE, reason = %format!("{self:#}"), status = answer.status().as_u16(), "Rejected a CMS webhook");
-        metrics::counter!("marquee_ingest_rejected_total", "source" => WEBHOOK_SOURCE, "reason" => self.kind())
-            .increment(1);
-        answer.into_response()
     }
 }

@@ -10,9 +10,10 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderMap;
-use axum::response::Json;
+use axum::response::{IntoResponse, Json, Response};
 use axum::routing::post;
 use marquee_ingest::Change;
+use marquee_runtime::error::HttpError;
 use serde::Serialize;
 
 use crate::Inner;
@@ -96,5 +97,16 @@ async fn receive(
             }
             Err(error.into())
         }
+    }
+}
+
+/// A refusal answers with its status and reason, logged and counted.
+impl IntoResponse for WebhookError {
+    fn into_response(self) -> Response {
+        let answer = HttpError::from(&self);
+        tracing::warn!(source = WEBHOOK_SOURCE, reason = %format!("{self:#}"), status = answer.status().as_u16(), "Rejected a CMS webhook");
+        metrics::counter!("marquee_ingest_rejected_total", "source" => WEBHOOK_SOURCE, "reason" => self.kind())
+            .increment(1);
+        answer.into_response()
     }
 }

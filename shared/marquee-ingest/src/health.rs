@@ -59,11 +59,7 @@ pub struct SourceHealthLog {
 impl SourceHealthLog {
     /// Opens the records in `database_url` for `sources`.
     pub async fn open(database_url: &str, sources: Vec<SourceRef>) -> anyhow::Result<Self> {
-        let pool = marquee_runtime::database::connect(database_url).await?;
-        sqlx::query(SCHEMA)
-            .execute(&pool)
-            .await
-            .context("Failed to create the source_health table")?;
+        let pool = crate::store::open(database_url, &[SCHEMA], "the source_health table").await?;
         Ok(Self {
             pool,
             sources: sources.into(),

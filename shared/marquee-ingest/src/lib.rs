@@ -14,6 +14,8 @@
 //!   withdrawn. The ledgers themselves stay in each service's `store/`,
 //!   since each keeps what its items need (a content hash, or the last
 //!   published screening).
+//! - [`store`] opens a service's database (schema, readiness check) for
+//!   the health records and the services' ledgers alike.
 //! - [`Rejection`] and [`PollReport::reject`]: a rejected document or item is
 //!   logged with its source and reason, counted in
 //!   `marquee_ingest_rejected_total{source, reason}` and in the source's
@@ -84,6 +86,7 @@ mod kind;
 mod poller;
 mod report;
 mod source;
+pub mod store;
 
 pub use admin::openapi;
 pub use change::{Change, Recorded, decide};

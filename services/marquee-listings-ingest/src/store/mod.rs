@@ -5,11 +5,29 @@
 mod reviews;
 mod screenings;
 
-use anyhow::Context;
 use sqlx::AnyPool;
 
 pub(crate) use reviews::ReviewIndex;
 pub(crate) use screenings::Entry;
+
+/// The tables, created if missing.
+const SCHEMA: [&str; 3] = [
+    "CREATE TABLE IF NOT EXISTS listings_ingest_ledger (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        screening TEXT NOT NULL,
+        starts_at BIGINT NOT NULL,
+        sequence BIGINT NOT NULL,
+        cancelled BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS listings_ingest_ledger_source
+        ON listings_ingest_ledger (source, cancelled, starts_at)",
+    "CREATE TABLE IF NOT EXISTS listings_ingest_reviews (
+        review_id TEXT PRIMARY KEY,
+        title_key TEXT NOT NULL,
+        year BIGINT NOT NULL
+    )",
+];
 
 /// The service's tables; cheap to clone.
 #[derive(Debug, Clone)]
@@ -20,38 +38,12 @@ pub(crate) struct Store {
 impl Store {
     /// Opens the database and creates the tables if needed.
     pub(crate) async fn open(url: &str) -> anyhow::Result<Self> {
-        let pool = marquee_runtime::database::connect(url).await?;
-        for ddl in [
-            "CREATE TABLE IF NOT EXISTS listings_ingest_ledger (
-                id TEXT PRIMARY KEY,
-                source TEXT NOT NULL,
-                screening TEXT NOT NULL,
-                starts_at BIGINT NOT NULL,
-                sequence BIGINT NOT NULL,
-                cancelled BIGINT NOT NULL
-            )",
-            "CREATE INDEX IF NOT EXISTS listings_ingest_ledger_source
-                ON listings_ingest_ledger (source, cancelled, starts_at)",
-            "CREATE TABLE IF NOT EXISTS listings_ingest_reviews (
-                review_id TEXT PRIMARY KEY,
-                title_key TEXT NOT NULL,
-                year BIGINT NOT NULL
-            )",
-        ] {
-            sqlx::query(ddl)
-                .execute(&pool)
-                .await
-                .context("Failed to create the listings-ingest tables")?;
-        }
+        let pool = marquee_ingest::store::open(url, &SCHEMA, "the listings-ingest tables").await?;
         Ok(Self { pool })
     }
 
     /// Whether the database answers.
     pub(crate) async fn check(&self) -> anyhow::Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .context("Failed to reach the listings-ingest database")?;
-        Ok(())
+        marquee_ingest::store::check(&self.pool, "the listings-ingest database").await
     }
 }
