@@ -23,6 +23,12 @@ pub struct Demo {
     _dir: tempfile::TempDir,
 }
 
+/// The built-in defaults with every `127.0.0.1:8080` (listener, public URLs,
+/// sample sources) moved to `port`.
+pub fn config_on(port: u16) -> String {
+    marquee::DEFAULT_CONFIG.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
+}
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -35,13 +41,8 @@ impl Demo {
     /// The demo with its settings changed by `change` first.
     pub async fn start_with(change: impl FnOnce(&mut marquee::Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config =
-            marquee::DEFAULT_CONFIG.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
+        let port = marquee_test_support::free_port();
+        let config = config_on(port);
         let mut settings: marquee::Settings = marquee_runtime::config::load(&config, None).unwrap();
         settings.data_dir = dir.path().to_owned();
         change(&mut settings);

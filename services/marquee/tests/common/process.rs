@@ -13,12 +13,10 @@ pub fn samples_dir(service: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../marquee-{service}-ingest/samples"))
 }
 
-/// The built-in defaults with every `127.0.0.1:8080` (listener, public URLs,
-/// sample sources) moved to `port`, as a config file in `dir`.
+/// [`super::config_on`] `port` as a config file in `dir`.
 pub fn config_on_port(dir: &Path, port: u16) -> PathBuf {
     let file = dir.join(format!("marquee-{port}.toml"));
-    let config = marquee::DEFAULT_CONFIG.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
-    std::fs::write(&file, config).unwrap();
+    std::fs::write(&file, super::config_on(port)).unwrap();
     file
 }
 
