@@ -20,7 +20,7 @@
 //!
 //! Polling, conditional GET, source health, backfill and the admin routes
 //! are the ingest core's ([`marquee_ingest`]); this crate holds the readers
-//! ([`feed`](crate) and [`page`](crate) kinds, the webhook), the ledger
+//! (`feed.rs`, `page/`, the webhook in `webhook.rs` and `http.rs`), the ledger
 //! (`store/`) and the change rules (`handler.rs`). The two kinds differ in
 //! their settings and in how they read (a page source follows links to
 //! many documents), so they are the variants of [`SourceSettings`] rather

@@ -154,8 +154,8 @@ impl CleanTitle {
     }
 }
 
-/// Takes a venue's title apart: "Once Upon a Time in the West (1968) [35mm] +
-/// Q&A" → "Once Upon a Time in the West", 1968, "35mm", ["Q&A"].
+/// Takes a venue's title apart: `Once Upon a Time in the West (1968) [35mm] +
+/// Q&A` → "Once Upon a Time in the West", 1968, "35mm", `["Q&A"]`.
 ///
 /// Recognised: `[…]` notes anywhere; trailing `(…)` notes that are a year or
 /// known labels (others, like "(Director's Cut)", stay in the title);
