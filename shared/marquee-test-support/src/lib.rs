@@ -31,11 +31,24 @@ pub use upstream::Upstream;
 /// Values are written as in the calling module (the generated modules
 /// import everything of it).
 ///
-/// ```ignore
-/// marquee_test_support::on_each!(
+/// ```
+/// use marquee_test_support::{Engine, on_each};
+///
+/// async fn an_edit_updates_the_item(engine: Engine) {
+///     // … a service on a fresh database of `engine` …
+/// #   let _ = engine;
+/// }
+///
+/// async fn items_survive_a_restart(engine: Engine) {
+/// #   let _ = engine;
+/// }
+///
+/// // Tests sqlite::an_edit_updates_the_item, postgres::an_edit_updates_the_item, …
+/// on_each!(
 ///     [sqlite = Engine::Sqlite, postgres = Engine::Postgres]
 ///     an_edit_updates_the_item, items_survive_a_restart,
 /// );
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! on_each {
