@@ -200,13 +200,7 @@ async fn lag_reaches_zero_once_the_feeds_caught_up() {
         ]
     );
 
-    let output = demo.cli(&["lag"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let printed: Vec<ConsumerLag> = serde_json::from_slice(&output.stdout).unwrap();
+    let printed: Vec<ConsumerLag> = cli_json(&demo, &["lag"]);
     assert!(printed.iter().any(|l| l.group == "social"));
 
     let refused = std::process::Command::new(env!("CARGO_BIN_EXE_marquee"))
@@ -247,6 +241,17 @@ async fn caught_up(demo: &Demo, group: &str) -> Vec<ConsumerLag> {
         |lags| lags.iter().filter(|l| l.group == group).all(|l| l.lag == 0),
     )
     .await
+}
+
+/// What `marquee admin ARGS` printed, read as `T`; the command must succeed.
+fn cli_json<T: serde::de::DeserializeOwned>(demo: &Demo, args: &[&str]) -> T {
+    let output = demo.cli(args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 /// `POST path`, with `body` as JSON and `token` if given.
@@ -324,13 +329,7 @@ async fn a_rebuild_replay_restores_the_feeds_and_posts_nothing_again() {
     assert_eq!(posts(&after), posts(&outbox), "a replay posts nothing");
 
     // The CLI follows the same job to the end, from a time this time.
-    let output = demo.cli(&["replay", "--from-time", "2000-01-01T00:00:00Z"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let printed: JobStatus = serde_json::from_slice(&output.stdout).unwrap();
+    let printed: JobStatus = cli_json(&demo, &["replay", "--from-time", "2000-01-01T00:00:00Z"]);
     assert_eq!(printed.state, JobState::Succeeded);
     assert_eq!(printed.kind, "replay");
 
@@ -398,15 +397,8 @@ async fn sources_report_their_health_and_backfill_as_a_job() {
     let unknown = post(&demo, backfill, Some(TOKEN), None).await;
     assert_eq!(unknown.status(), 404);
 
-    let output = demo.cli(&["backfill", "reviews-ingest"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let printed: JobStatus = serde_json::from_slice(&output.stdout).unwrap();
+    let printed: JobStatus = cli_json(&demo, &["backfill", "reviews-ingest"]);
     assert_eq!(printed.state, JobState::Succeeded);
-    let output = demo.cli(&["sources"]);
-    let printed: Vec<SourceHealth> = serde_json::from_slice(&output.stdout).unwrap();
+    let printed: Vec<SourceHealth> = cli_json(&demo, &["sources"]);
     assert_eq!(printed.len(), 6, "both services' sources");
 }
