@@ -113,7 +113,7 @@ fn row<'a>(
     let title =
         field("title").ok_or_else(|| bad("missing_title", "the title is empty".to_owned()))?;
     let start = field("start").ok_or_else(|| bad("bad_date", "the start is empty".to_owned()))?;
-    let start = parse_start(start, tz).map_err(|reason| bad("bad_date", reason))?;
+    let start = parse_start(start, tz).map_err(|reason| bad("bad_date", reason.to_string()))?;
     let mut draft = Draft::new(&location, title.to_owned(), start);
     draft.source_uid = field("id").map(str::to_owned);
     draft.screen = field("screen").map(str::to_owned);

@@ -73,7 +73,8 @@ fn item(index: usize, value: serde_json::Value, tz: Tz) -> Result<Draft, IngestE
     let bad = |kind, reason: String| IngestError::row(&location, kind, reason);
     let item: Item =
         serde_json::from_value(value).map_err(|e| bad("invalid_item", e.to_string()))?;
-    let start = parse_start(&item.start, tz).map_err(|reason| bad("bad_date", reason))?;
+    let start =
+        parse_start(&item.start, tz).map_err(|reason| bad("bad_date", reason.to_string()))?;
     let mut draft = Draft::new(&location, item.title, start);
     draft.source_uid = item.id.and_then(|id| match id {
         serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),

@@ -133,8 +133,8 @@ fn screening_event(
             format!("the ScreeningEvent {title:?} has no startDate"),
         )
     })?;
-    let start =
-        parse_start(&start, tz).map_err(|reason| IngestError::row(location, "bad_date", reason))?;
+    let start = parse_start(&start, tz)
+        .map_err(|reason| IngestError::row(location, "bad_date", reason.to_string()))?;
     let mut draft = Draft::new(location, title, start);
     draft.source_uid = text(event.get("identifier")).or_else(|| text(event.get("@id")));
     draft.screen = text(event.get("location")).filter(|l| !l.eq_ignore_ascii_case(venue_name));

@@ -33,6 +33,45 @@ enum End {
     Never,
 }
 
+/// Why an `RRULE` is refused: malformed, or beyond what is expanded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum RuleError {
+    /// A part without `=`.
+    #[error("RRULE part {0:?} is not NAME=VALUE")]
+    NotNameValue(String),
+    /// A frequency other than daily or weekly.
+    #[error(
+        "RRULE FREQ={0} is not supported (only DAILY and WEEKLY): list these screenings one by one"
+    )]
+    Frequency(String),
+    /// `INTERVAL` is not a positive number.
+    #[error("RRULE INTERVAL={0} is not a positive number")]
+    Interval(String),
+    /// `COUNT` is not a number.
+    #[error("RRULE COUNT={0} is not a number")]
+    Count(String),
+    /// `UNTIL` is not a date or date-time.
+    #[error("RRULE UNTIL={0} is not a date or date-time")]
+    Until(String),
+    /// A `BYDAY` entry that is not a plain day (`1SU`).
+    #[error("RRULE BYDAY={0} is not supported (only plain days such as MO,TH)")]
+    ByDay(String),
+    /// `WKST` is not a day.
+    #[error("RRULE WKST={0} is not a day")]
+    WeekStart(String),
+    /// A part outside the supported subset (`BYSETPOS`, `BYMONTH`, …).
+    #[error(
+        "RRULE part {0} is not supported (only FREQ=DAILY/WEEKLY, INTERVAL, COUNT, UNTIL, BYDAY, WKST): list these screenings one by one"
+    )]
+    Part(String),
+    /// No `FREQ`.
+    #[error("RRULE has no FREQ")]
+    NoFrequency,
+    /// Both `COUNT` and `UNTIL`.
+    #[error("RRULE has both COUNT and UNTIL")]
+    CountAndUntil,
+}
+
 /// A parsed recurrence rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Rule {
@@ -45,7 +84,7 @@ pub(crate) struct Rule {
 
 impl Rule {
     /// Parses an `RRULE` value, or says why it is not supported.
-    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, RuleError> {
         let mut frequency = None;
         let mut interval = 1;
         let mut count = None;
@@ -55,17 +94,13 @@ impl Rule {
         for part in text.split(';').filter(|p| !p.is_empty()) {
             let (name, value) = part
                 .split_once('=')
-                .ok_or_else(|| format!("RRULE part {part:?} is not NAME=VALUE"))?;
+                .ok_or_else(|| RuleError::NotNameValue(part.to_owned()))?;
             match name.to_ascii_uppercase().as_str() {
                 "FREQ" => {
                     frequency = Some(match value.to_ascii_uppercase().as_str() {
                         "DAILY" => Frequency::Daily,
                         "WEEKLY" => Frequency::Weekly,
-                        other => {
-                            return Err(format!(
-                                "RRULE FREQ={other} is not supported (only DAILY and WEEKLY): list these screenings one by one"
-                            ));
-                        }
+                        other => return Err(RuleError::Frequency(other.to_owned())),
                     });
                 }
                 "INTERVAL" => {
@@ -73,41 +108,31 @@ impl Rule {
                         .parse::<u32>()
                         .ok()
                         .filter(|i| *i >= 1)
-                        .ok_or_else(|| {
-                            format!("RRULE INTERVAL={value} is not a positive number")
-                        })?;
+                        .ok_or_else(|| RuleError::Interval(value.to_owned()))?;
                 }
                 "COUNT" => {
                     count = Some(
                         value
                             .parse::<u32>()
-                            .map_err(|_| format!("RRULE COUNT={value} is not a number"))?,
+                            .map_err(|_| RuleError::Count(value.to_owned()))?,
                     );
                 }
                 "UNTIL" => until = Some(parse_until(value)?),
                 "BYDAY" => {
                     for day in value.split(',') {
-                        by_day.push(weekday(day).ok_or_else(|| {
-                            format!(
-                                "RRULE BYDAY={day} is not supported (only plain days such as MO,TH)"
-                            )
-                        })?);
+                        by_day.push(weekday(day).ok_or_else(|| RuleError::ByDay(day.to_owned()))?);
                     }
                 }
                 "WKST" => {
                     week_start =
-                        weekday(value).ok_or_else(|| format!("RRULE WKST={value} is not a day"))?;
+                        weekday(value).ok_or_else(|| RuleError::WeekStart(value.to_owned()))?;
                 }
-                other => {
-                    return Err(format!(
-                        "RRULE part {other} is not supported (only FREQ=DAILY/WEEKLY, INTERVAL, COUNT, UNTIL, BYDAY, WKST): list these screenings one by one"
-                    ));
-                }
+                other => return Err(RuleError::Part(other.to_owned())),
             }
         }
-        let frequency = frequency.ok_or("RRULE has no FREQ")?;
+        let frequency = frequency.ok_or(RuleError::NoFrequency)?;
         let end = match (count, until) {
-            (Some(_), Some(_)) => return Err("RRULE has both COUNT and UNTIL".to_owned()),
+            (Some(_), Some(_)) => return Err(RuleError::CountAndUntil),
             (Some(count), None) => End::Count(count),
             (None, Some(until)) => until,
             (None, None) => End::Never,
@@ -209,8 +234,8 @@ fn weekday(text: &str) -> Option<Weekday> {
     })
 }
 
-fn parse_until(value: &str) -> Result<End, String> {
-    let bad = || format!("RRULE UNTIL={value} is not a date or date-time");
+fn parse_until(value: &str) -> Result<End, RuleError> {
+    let bad = || RuleError::Until(value.to_owned());
     if let Some(utc) = value.strip_suffix('Z') {
         let at = NaiveDateTime::parse_from_str(utc, "%Y%m%dT%H%M%S").map_err(|_| bad())?;
         return Ok(End::UntilUtc(at.and_utc()));
@@ -304,7 +329,7 @@ mod tests {
             ("INTERVAL=2", "no FREQ"),
         ] {
             let error = Rule::parse(rule).unwrap_err();
-            assert!(error.contains(says), "{rule}: {error}");
+            assert!(error.to_string().contains(says), "{rule}: {error}");
         }
     }
 }

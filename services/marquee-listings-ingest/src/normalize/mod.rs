@@ -87,9 +87,14 @@ pub(crate) struct Parsed {
     pub(crate) rejected: Vec<IngestError>,
 }
 
+/// A start that is not an ISO 8601 date-time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("start {0:?} is not an ISO 8601 local date-time like 2026-12-05T19:30")]
+pub(crate) struct BadStart(String);
+
 /// Reads a start written as ISO 8601: with an offset or `Z` it is an
 /// instant; without, a wall-clock time in `tz`.
-pub(crate) fn parse_start(text: &str, tz: Tz) -> Result<Start, String> {
+pub(crate) fn parse_start(text: &str, tz: Tz) -> Result<Start, BadStart> {
     let text = text.trim();
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return Ok(Start::Instant(at.to_utc()));
@@ -104,9 +109,7 @@ pub(crate) fn parse_start(text: &str, tz: Tz) -> Result<Start, String> {
             return Ok(Start::Local(local, tz));
         }
     }
-    Err(format!(
-        "start {text:?} is not an ISO 8601 local date-time like 2026-12-05T19:30"
-    ))
+    Err(BadStart(text.to_owned()))
 }
 
 /// A normalized listing: the screening (without its review yet), whether the
