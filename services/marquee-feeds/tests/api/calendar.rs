@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime};
 use chrono::{TimeDelta, TimeZone};
-use marquee_events::{Accessibility, Screening, ScreeningFilm, ScreeningId, Venue};
+use marquee_events::Screening;
 use marquee_feeds::render_calendar;
 
-use crate::helpers::python_reads;
+use crate::helpers::{self, python_reads};
 
 const READER: &str = r#"
 import json, sys
@@ -54,36 +54,18 @@ fn screening(title: &str, local: &str, tz: &str) -> Screening {
                 .earliest()
         })
         .unwrap();
-    Screening {
-        id: ScreeningId::parse(&format!(
-            "bfi-southbank-{}-{}",
-            title.len(),
-            at.naive_local()
-        ))
-        .unwrap(),
-        venue: Venue {
-            id: "bfi-southbank".to_owned(),
-            name: "BFI Southbank".to_owned(),
-            address: Some("Belvedere Road, London SE1 8XT".to_owned()),
-        },
-        film: ScreeningFilm {
-            title: title.to_owned(),
-            year: Some(1968),
-            director: Some("Sergio Leone".to_owned()),
-            runtime_minutes: Some(165),
-        },
-        starts_at: at.to_utc(),
-        starts_at_local: at.naive_local(),
-        time_zone: tz.to_owned(),
-        screen: Some("NFT1".to_owned()),
-        format: Some("35mm".to_owned()),
-        strand: Some("Sergio Leone season; \"Dollars\", and more".to_owned()),
-        extras: vec!["Q&A".to_owned()],
-        accessibility: vec![Accessibility::AudioDescribed],
-        booking_url: Some(url::Url::parse("https://whatson.bfi.org.uk/book?id=1&x=2").unwrap()),
-        sold_out: true,
-        review_id: None,
-    }
+    let id = format!("bfi-southbank-{}-{}", title.len(), at.naive_local());
+    // The feeds' fixture, moved to `tz` with a strand name that needs
+    // escaping, sold out and with one booking link for every screening.
+    let mut screening = helpers::screening(&id, "bfi-southbank", title, "2026-12-04T18:30");
+    screening.starts_at = at.to_utc();
+    screening.starts_at_local = at.naive_local();
+    screening.time_zone = tz.to_owned();
+    screening.strand = Some("Sergio Leone season; \"Dollars\", and more".to_owned());
+    screening.booking_url =
+        Some(url::Url::parse("https://whatson.bfi.org.uk/book?id=1&x=2").unwrap());
+    screening.sold_out = true;
+    screening
 }
 
 /// What Python's `icalendar` made of `ics`; fails the test (with a pip

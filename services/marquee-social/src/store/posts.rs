@@ -245,16 +245,12 @@ impl Store {
 
     /// When the next row of `account` waiting to be sent falls due.
     pub async fn next_wake(&self, account: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row = sqlx::query(
+        self.instant_of(
             "SELECT MIN(CASE WHEN not_before > lease_until THEN not_before ELSE lease_until END) \
              FROM social_posts WHERE account = $1 AND status IN ('queued', 'pending')",
+            account,
         )
-        .bind(account)
-        .fetch_one(&self.pool)
         .await
-        .context("Failed to read the ledger")?;
-        let at: Option<i64> = row.try_get(0).context("Failed to read the ledger")?;
-        Ok(at.map(from_micros).transpose()?)
     }
 
     /// Marks `entry` pending before it is sent, leased until `lease_until`
@@ -314,21 +310,15 @@ impl Store {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let update = sqlx::query(
             "UPDATE social_posts SET status = $1, remote_id = $2, remote_url = $3, reason = $4, \
              lease_until = 0, updated_at = $5 WHERE review_id = $6 AND account = $7",
         )
         .bind(status.as_str())
         .bind(remote_id)
         .bind(remote_url)
-        .bind(reason)
-        .bind(micros(now))
-        .bind(&entry.review_id)
-        .bind(&entry.account)
-        .execute(&self.pool)
-        .await
-        .context("Failed to update the ledger")?;
-        Ok(())
+        .bind(reason);
+        self.update_row(update, entry, now).await
     }
 
     /// Leaves the post pending, to be tried again from `not_before`.
@@ -339,18 +329,30 @@ impl Store {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let update = sqlx::query(
             "UPDATE social_posts SET not_before = $1, reason = $2, lease_until = 0, \
              updated_at = $3 WHERE review_id = $4 AND account = $5",
         )
         .bind(micros(not_before))
-        .bind(reason)
-        .bind(micros(now))
-        .bind(&entry.review_id)
-        .bind(&entry.account)
-        .execute(&self.pool)
-        .await
-        .context("Failed to update the ledger")?;
+        .bind(reason);
+        self.update_row(update, entry, now).await
+    }
+
+    /// Runs `update` on `entry`'s row; its last three parameters are when
+    /// (`now`), the review and the account, bound here.
+    async fn update_row<'q>(
+        &self,
+        update: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        entry: &'q Entry,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        update
+            .bind(micros(now))
+            .bind(&entry.review_id)
+            .bind(&entry.account)
+            .execute(&self.pool)
+            .await
+            .context("Failed to update the ledger")?;
         Ok(())
     }
 
@@ -378,13 +380,24 @@ impl Store {
 
     /// When `account` last had a post accepted, to keep spacing across restarts.
     pub async fn last_posted(&self, account: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row = sqlx::query(
+        self.instant_of(
             "SELECT MAX(updated_at) FROM social_posts WHERE account = $1 AND status = 'posted'",
+            account,
         )
-        .bind(account)
-        .fetch_one(&self.pool)
         .await
-        .context("Failed to read the ledger")?;
+    }
+
+    /// The one instant (or none) `query` reads for `account`.
+    async fn instant_of(
+        &self,
+        query: &'static str,
+        account: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = sqlx::query(query)
+            .bind(account)
+            .fetch_one(&self.pool)
+            .await
+            .context("Failed to read the ledger")?;
         let at: Option<i64> = row.try_get(0).context("Failed to read the ledger")?;
         Ok(at.map(from_micros).transpose()?)
     }

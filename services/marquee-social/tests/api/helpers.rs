@@ -11,7 +11,7 @@ use marquee_events::{
     ReviewWithdrawn,
 };
 use marquee_social::{
-    AccountSettings, BlueskyAccount, Entry, MastodonAccount, Settings, SocialService, Visibility,
+    AccountSettings, BlueskyAccount, Entry, MastodonAccount, Settings, SocialService,
     WebhookAccount, XAccount,
 };
 use tempfile::TempDir;
@@ -256,56 +256,50 @@ pub fn webhook(name: &str, server: &MockServer, at: &str) -> AccountSettings {
     AccountSettings::Webhook(webhook_account(name, &format!("{}{at}", server.uri())))
 }
 
+/// An account `name` with `hashtags` and no spacing, quiet hours or
+/// template, read as the settings file would give it, with the network's
+/// own `fields`.
+fn account<T: serde::de::DeserializeOwned>(
+    name: &str,
+    hashtags: &[&str],
+    fields: serde_json::Value,
+) -> T {
+    let mut account = serde_json::json!({"name": name, "hashtags": hashtags});
+    account
+        .as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().unwrap().clone());
+    serde_json::from_value(account).unwrap()
+}
+
 pub fn mastodon_account(name: &str, base_url: &str) -> MastodonAccount {
-    MastodonAccount {
-        name: name.to_owned(),
-        min_spacing_secs: 0,
-        quiet_hours: None,
-        hashtags: vec!["film".to_owned()],
-        template: None,
-        base_url: Url::parse(base_url).unwrap(),
-        access_token: "mastodon-token".into(),
-        visibility: Visibility::Unlisted,
-        language: "en".to_owned(),
-    }
+    account(
+        name,
+        &["film"],
+        serde_json::json!({"base_url": base_url, "access_token": "mastodon-token",
+                           "visibility": "unlisted", "language": "en"}),
+    )
 }
 
 pub fn bluesky_account(name: &str, base_url: &str) -> BlueskyAccount {
-    BlueskyAccount {
-        name: name.to_owned(),
-        min_spacing_secs: 0,
-        quiet_hours: None,
-        hashtags: Vec::new(),
-        template: None,
-        base_url: Url::parse(base_url).unwrap(),
-        identifier: "marquee.films.example".to_owned(),
-        app_password: "app-pass-word".into(),
-        language: "en".to_owned(),
-    }
+    account(
+        name,
+        &[],
+        serde_json::json!({"base_url": base_url, "identifier": "marquee.films.example",
+                           "app_password": "app-pass-word", "language": "en"}),
+    )
 }
 
 pub fn x_account(name: &str, base_url: &str) -> XAccount {
-    XAccount {
-        name: name.to_owned(),
-        min_spacing_secs: 0,
-        quiet_hours: None,
-        hashtags: vec!["film".to_owned()],
-        template: None,
-        base_url: Url::parse(base_url).unwrap(),
-        user_token: "x-user-token".into(),
-        user_id: "42".to_owned(),
-    }
+    account(
+        name,
+        &["film"],
+        serde_json::json!({"base_url": base_url, "user_token": "x-user-token", "user_id": "42"}),
+    )
 }
 
 pub fn webhook_account(name: &str, url: &str) -> WebhookAccount {
-    WebhookAccount {
-        name: name.to_owned(),
-        min_spacing_secs: 0,
-        quiet_hours: None,
-        hashtags: Vec::new(),
-        template: None,
-        url: Url::parse(url).unwrap(),
-    }
+    account(name, &[], serde_json::json!({ "url": url }))
 }
 
 /// The requests `server` received at `at`.
