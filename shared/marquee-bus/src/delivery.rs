@@ -30,6 +30,13 @@ impl Default for RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// The wait after one of `backoff`: twice as long, up to the longest.
+    pub(crate) fn after(&self, backoff: Duration) -> Duration {
+        (backoff * 2).min(self.max_backoff)
+    }
+}
+
 /// Headers a dead letter carries besides the original ones.
 pub mod dead_letter_header {
     /// Why the message was dead-lettered.
@@ -153,7 +160,7 @@ pub(crate) async fn attempt<H: Handler>(
             () = shutdown.cancelled() => return Ok(Outcome::Interrupted),
             () = tokio::time::sleep(backoff) => {}
         }
-        backoff = (backoff * 2).min(retry.max_backoff);
+        backoff = retry.after(backoff);
         attempt += 1;
     }
 }

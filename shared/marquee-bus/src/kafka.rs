@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::delivery::{Outcome, deliver};
 use crate::history::Range;
 use crate::{
-    BusError, Handler, KafkaSettings, Logged, Message, PartitionLag, Position, Record,
+    BusError, Handler, KafkaSettings, Logged, Message, PartitionLag, Position, Record, RetryPolicy,
     Subscription, Transport,
 };
 
@@ -213,7 +213,9 @@ impl KafkaBus {
     /// Publishes a dead letter, retrying while the broker is unavailable;
     /// false if shutdown came first.
     async fn publish_until_accepted(&self, record: Record, shutdown: &CancellationToken) -> bool {
-        let mut backoff = Duration::from_millis(100);
+        // The consumers' backoff, for as many attempts as it takes.
+        let retry = RetryPolicy::default();
+        let mut backoff = retry.initial_backoff;
         loop {
             match self.publish(record.clone()).await {
                 Ok(()) => return true,
@@ -225,7 +227,7 @@ impl KafkaBus {
                 () = shutdown.cancelled() => return false,
                 () = tokio::time::sleep(backoff) => {}
             }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
+            backoff = retry.after(backoff);
         }
     }
 
