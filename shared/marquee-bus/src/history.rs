@@ -11,7 +11,6 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::delivery::{Refused, attempt};
@@ -55,22 +54,11 @@ impl Logged {
     }
 }
 
-/// How far a consumer group is behind in one partition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartitionLag {
-    /// Consumer group.
-    pub group: String,
-    /// Topic.
-    pub topic: String,
-    /// Partition.
-    pub partition: i32,
-    /// The group's committed position (the next offset it will read), if any.
-    pub committed: Option<i64>,
-    /// The partition's end: the offset the next message will get.
-    pub end: i64,
-    /// Messages published and not yet finished by the group.
-    pub lag: i64,
-}
+/// How far a consumer group is behind in one partition: the admin API's
+/// type itself, so `/admin/bus/lag` answers with what the bus measured.
+/// `committed` is the next offset the group will read, `end` the offset the
+/// next message will get, `lag` the messages between.
+pub type PartitionLag = marquee_admin::bus::ConsumerLag;
 
 /// One partition's messages to read: offsets `start..end`, `count` of them.
 #[derive(Debug, Clone)]
