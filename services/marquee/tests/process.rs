@@ -147,8 +147,7 @@ fn an_unknown_service_lists_the_known_ones() {
 /// Every service its own process, on the real broker and PostgreSQL.
 #[tokio::test]
 async fn services_as_separate_processes_on_kafka_and_postgres() {
-    let brokers =
-        std::env::var("TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned());
+    let brokers = marquee_test_support::kafka_brokers();
     let dir = tempfile::tempdir().unwrap();
     let samples_port = free_port();
     let samples = serve_samples(samples_port).await;

@@ -45,7 +45,7 @@ fn median(mut rounds: Vec<Rates>) -> Rates {
 
 #[tokio::main]
 async fn main() {
-    let brokers = std::env::var("TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
+    let brokers = marquee_test_support::kafka_brokers();
     let payload = vec![b'x'; EVENT_BYTES];
 
     let kafka_settings = BusSettings::kafka(&brokers);

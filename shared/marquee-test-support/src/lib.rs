@@ -81,6 +81,12 @@ macro_rules! on_both_engines {
     };
 }
 
+/// The test broker's `host:port`: `TEST_KAFKA_BROKERS` (the test command
+/// starts one and sets it), else Kafka's default 127.0.0.1:9092.
+pub fn kafka_brokers() -> String {
+    std::env::var("TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned())
+}
+
 /// Where the tests create and drop their databases.
 pub const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const POSTGRES_BASE: &str = "postgres://postgres@127.0.0.1:5432/";

@@ -28,8 +28,7 @@ impl TestBus {
     }
 
     pub async fn kafka() -> Self {
-        let brokers =
-            std::env::var("TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned());
+        let brokers = marquee_test_support::kafka_brokers();
         Self::kafka_at(&brokers).await
     }
 
