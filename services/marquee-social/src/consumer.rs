@@ -37,7 +37,7 @@ impl Handler for SocialHandler {
                     .service
                     .inner
                     .store
-                    .cancel_queued(review_id.as_str(), &reason, self.service.now())
+                    .cancel_queued(review_id, &reason, self.service.now())
                     .await
                     .map_err(|e| HandlerError::Transient(e.into()))?;
                 if cancelled > 0 {

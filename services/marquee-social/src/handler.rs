@@ -60,7 +60,7 @@ pub(crate) fn new_post(
     let post = account.composer.compose(review)?;
     let network = account.settings.network();
     Ok(NewPost {
-        review_id: review.id.to_string(),
+        review_id: review.id.clone(),
         account: account.name().to_owned(),
         network,
         idempotency_key: idempotency_key(network, review.id.as_str(), account.name(), now),

@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use marquee_events::ReviewId;
 use serde::Serialize;
 use sqlx::Row;
 
@@ -85,7 +86,7 @@ impl From<UnknownNetwork> for StoreError {
 #[derive(Debug, Clone)]
 pub struct NewPost {
     /// The review.
-    pub review_id: String,
+    pub review_id: ReviewId,
     /// The account's name.
     pub account: String,
     /// The account's network.
@@ -100,7 +101,7 @@ pub struct NewPost {
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
     /// The review.
-    pub review_id: String,
+    pub review_id: ReviewId,
     /// The account's name.
     pub account: String,
     /// The account's network.
@@ -179,7 +180,7 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, 0, $7, 0, $7, $7) \
              ON CONFLICT (review_id, account) DO NOTHING",
         )
-        .bind(&post.review_id)
+        .bind(post.review_id.as_str())
         .bind(&post.account)
         .bind(post.network.as_str())
         .bind(status.as_str())
@@ -193,9 +194,13 @@ impl Store {
     }
 
     /// The row of `review_id` for `account`.
-    pub async fn get(&self, review_id: &str, account: &str) -> Result<Option<Entry>, StoreError> {
+    pub async fn get(
+        &self,
+        review_id: &ReviewId,
+        account: &str,
+    ) -> Result<Option<Entry>, StoreError> {
         let row = sqlx::query(select!("WHERE review_id = $1 AND account = $2"))
-            .bind(review_id)
+            .bind(review_id.as_str())
             .bind(account)
             .fetch_optional(&self.pool)
             .await
@@ -269,7 +274,7 @@ impl Store {
         )
         .bind(micros(lease_until))
         .bind(micros(now))
-        .bind(&entry.review_id)
+        .bind(entry.review_id.as_str())
         .bind(&entry.account)
         .bind(entry.status.as_str())
         .execute(&self.pool)
@@ -348,7 +353,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         update
             .bind(micros(now))
-            .bind(&entry.review_id)
+            .bind(entry.review_id.as_str())
             .bind(&entry.account)
             .execute(&self.pool)
             .await
@@ -361,7 +366,7 @@ impl Store {
     /// may already be out, so it is left to its worker.
     pub async fn cancel_queued(
         &self,
-        review_id: &str,
+        review_id: &ReviewId,
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
@@ -371,7 +376,7 @@ impl Store {
         )
         .bind(reason)
         .bind(micros(now))
-        .bind(review_id)
+        .bind(review_id.as_str())
         .execute(&self.pool)
         .await
         .context("Failed to update the ledger")?;
@@ -406,7 +411,7 @@ impl Store {
 fn entry(row: &sqlx::any::AnyRow) -> anyhow::Result<Entry> {
     let post: String = row.try_get("post")?;
     Ok(Entry {
-        review_id: row.try_get("review_id")?,
+        review_id: ReviewId::parse(&row.try_get::<String, _>("review_id")?)?,
         account: row.try_get("account")?,
         network: row.try_get::<String, _>("network")?.parse()?,
         status: row.try_get::<String, _>("status")?.parse()?,

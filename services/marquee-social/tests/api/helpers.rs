@@ -117,7 +117,7 @@ impl TestApp {
     pub async fn entry(&self, review_id: &str, account: &str) -> Entry {
         self.service
             .store()
-            .get(review_id, account)
+            .get(&ReviewId::parse(review_id).unwrap(), account)
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("no ledger row for {review_id} on {account}"))

@@ -1,5 +1,6 @@
 //! The ledger on SQLite and PostgreSQL: once per review and account.
 
+use marquee_events::ReviewId;
 use marquee_social::{ComposedPost, Network, NewPost, Status};
 use serde_json::json;
 use wiremock::{MockServer, ResponseTemplate};
@@ -13,7 +14,7 @@ on_both_engines!(
 
 fn post(review_id: &str) -> NewPost {
     NewPost {
-        review_id: review_id.to_owned(),
+        review_id: ReviewId::parse(review_id).unwrap(),
         account: "masto".to_owned(),
         network: Network::Mastodon,
         idempotency_key: format!("key-{review_id}"),
@@ -62,7 +63,11 @@ async fn records_once_and_tracks_status(engine: Engine) {
         .mark_posted(&entry, Some("110"), Some("https://m.example/110"), at(1))
         .await
         .unwrap();
-    let stored = ledger.get("hamnet", "masto").await.unwrap().unwrap();
+    let stored = ledger
+        .get(&ReviewId::parse("hamnet").unwrap(), "masto")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.status, Status::Posted);
     assert_eq!(stored.attempts, 1);
     assert_eq!(stored.remote_id.as_deref(), Some("110"));
