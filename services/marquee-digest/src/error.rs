@@ -38,6 +38,7 @@ impl From<ScheduleChangeError> for HttpError {
             ScheduleChangeError::Unknown(_) => Self::not_found(error),
             ScheduleChangeError::Store(error) => Self::internal(&error),
         }
+        .refusing("a schedule change")
     }
 }
 

@@ -100,14 +100,15 @@ async fn subscribe(State(service): State<DigestService>, request: Request) -> Re
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
+    const REFUSED: &str = "a subscription";
     if is_json {
         subscribe_json(&service, request)
             .await
-            .unwrap_or_else(IntoResponse::into_response)
+            .unwrap_or_else(|error| error.refusing(REFUSED).into_response())
     } else {
         subscribe_form(&service, request)
             .await
-            .unwrap_or_else(|error| error.page().into_response())
+            .unwrap_or_else(|error| error.refusing(REFUSED).page().into_response())
     }
 }
 

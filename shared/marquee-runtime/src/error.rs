@@ -14,6 +14,8 @@ use axum::response::{Html, IntoResponse, Json, Response};
 pub struct HttpError {
     status: StatusCode,
     message: String,
+    /// What a refusal's log line says was refused.
+    refused: &'static str,
 }
 
 impl HttpError {
@@ -22,7 +24,15 @@ impl HttpError {
         Self {
             status,
             message: message.to_string(),
+            refused: "a request",
         }
+    }
+
+    /// Names what was refused in the log line a client error writes
+    /// ("Refused a subscription"), so operators can count refusals by kind.
+    pub fn refusing(mut self, what: &'static str) -> Self {
+        self.refused = what;
+        self
     }
 
     /// 400: the request itself is malformed.
@@ -84,11 +94,19 @@ impl From<anyhow::Error> for HttpError {
     }
 }
 
+impl HttpError {
+    /// A refusal is logged once, as JSON or as a page; a 500 was logged
+    /// with its chain when it was made.
+    fn log(&self) {
+        if self.status.is_client_error() {
+            tracing::warn!(status = self.status.as_u16(), reason = %self.message, "Refused {}", self.refused);
+        }
+    }
+}
+
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        if self.status.is_client_error() {
-            tracing::warn!(status = self.status.as_u16(), reason = %self.message, "Refused a request");
-        }
+        self.log();
         (
             self.status,
             Json(serde_json::json!({ "error": self.message })),
@@ -103,12 +121,11 @@ pub struct HtmlError(HttpError);
 
 impl IntoResponse for HtmlError {
     fn into_response(self) -> Response {
-        let HttpError { status, message } = self.0;
+        self.0.log();
+        let HttpError { status, message, .. } = self.0;
         let title = status.canonical_reason().unwrap_or("Error");
         let page = crate::html::environment()
-            .template_from_str(
-                r#"{% extends "layout.html" %}{% block title %}{{ title }}{% endblock %}{% block content %}<h1>{{ title }}</h1><p>{{ message }}</p>{% endblock %}"#,
-            )
+            .get_template("error.html")
             .and_then(|template| template.render(minijinja::context! { title, message }));
         match page {
             Ok(page) => (status, Html(page)).into_response(),
@@ -148,6 +165,6 @@ mod tests {
         let page = HttpError::unprocessable("<b>bad</b>").page().into_response();
         assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let html = body(page).await;
-        assert!(html.contains("&lt;b&gt;bad&lt;&#x2f;b&gt;") && html.contains("<h1>Unprocessable Entity"), "{html}");
+        assert!(html.contains("&lt;b&gt;bad&lt;/b&gt;") && html.contains("<h1>Unprocessable Entity"), "{html}");
     }
 }
