@@ -122,7 +122,9 @@ pub struct HtmlError(HttpError);
 impl IntoResponse for HtmlError {
     fn into_response(self) -> Response {
         self.0.log();
-        let HttpError { status, message, .. } = self.0;
+        let HttpError {
+            status, message, ..
+        } = self.0;
         let title = status.canonical_reason().unwrap_or("Error");
         let page = crate::html::environment()
             .get_template("error.html")
@@ -146,7 +148,13 @@ mod tests {
     use super::*;
 
     async fn body(response: Response) -> String {
-        String::from_utf8(to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap()
+        String::from_utf8(
+            to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap()
+                .to_vec(),
+        )
+        .unwrap()
     }
 
     #[tokio::test]
@@ -155,16 +163,24 @@ mod tests {
         let response = HttpError::from(error).into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let text = body(response).await;
-        assert!(!text.contains("hunter2") && !text.contains("connect"), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("connect"),
+            "{text}"
+        );
     }
 
     #[tokio::test]
     async fn refusals_say_why_as_json_or_as_a_page() {
         let json = body(HttpError::not_found("no schedule named \"x\"").into_response()).await;
         assert_eq!(json, r#"{"error":"no schedule named \"x\""}"#);
-        let page = HttpError::unprocessable("<b>bad</b>").page().into_response();
+        let page = HttpError::unprocessable("<b>bad</b>")
+            .page()
+            .into_response();
         assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let html = body(page).await;
-        assert!(html.contains("&lt;b&gt;bad&lt;/b&gt;") && html.contains("<h1>Unprocessable Entity"), "{html}");
+        assert!(
+            html.contains("&lt;b&gt;bad&lt;/b&gt;") && html.contains("<h1>Unprocessable Entity"),
+            "{html}"
+        );
     }
 }

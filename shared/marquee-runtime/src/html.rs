@@ -83,7 +83,10 @@ mod tests {
             .unwrap();
         assert!(html.contains("<title>A &amp; B"), "{html}");
         assert!(html.contains("&lt;script&gt;x&lt;/script&gt;"), "{html}");
-        assert_eq!(escape(r#"<a href="x">'"#), "&lt;a href=&quot;x&quot;&gt;&#x27;");
+        assert_eq!(
+            escape(r#"<a href="x">'"#),
+            "&lt;a href=&quot;x&quot;&gt;&#x27;"
+        );
     }
 
     #[test]

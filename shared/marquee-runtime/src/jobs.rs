@@ -19,7 +19,6 @@ use crate::clock::SharedClock;
 /// Finished jobs kept for status queries; older ones are forgotten.
 const KEPT: usize = 100;
 
-
 struct Job {
     id: u64,
     kind: String,
