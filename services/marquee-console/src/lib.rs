@@ -3,8 +3,8 @@
 //! operator logged in with. It can do nothing the API cannot, and every
 //! action goes through the API's own checks.
 //!
-//! - [`session`]: logging in and out, and the [`session::Session`]
-//!   extractor every page takes (no cookie: to the login page);
+//! - [`session`]: the [`session::Session`] extractor every page takes (no
+//!   cookie: to the login page), and its cookie; `pages/login.rs` logs in and out;
 //! - `pages/`: one file per page and the actions on it, each reading the
 //!   admin contract's types (`marquee_admin`) into a small view that its
 //!   minijinja template (`templates/`, extending the shared layout) shows.
@@ -72,9 +72,9 @@ pub fn router(settings: &Settings, own_address: SocketAddr) -> Router {
         .route("/console/", get(dashboard::page))
         .route(
             "/console/login",
-            get(session::login_page).post(session::login),
+            get(pages::login::login_page).post(pages::login::login),
         )
-        .route("/console/logout", post(session::logout))
+        .route("/console/logout", post(pages::login::logout))
         .route("/console/calendar", get(calendar::page))
         .route("/console/schedules", post(calendar::save))
         .route("/console/schedules/toggle", post(calendar::toggle))

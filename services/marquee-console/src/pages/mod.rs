@@ -6,6 +6,7 @@
 pub(crate) mod calendar;
 pub(crate) mod dashboard;
 pub(crate) mod dead_letters;
+pub(crate) mod login;
 pub(crate) mod preview;
 pub(crate) mod runs;
 pub(crate) mod sources;
