@@ -121,9 +121,13 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    fn parse(value: serde_json::Value) -> Result<Settings, serde_json::Error> {
+        serde_json::from_value(value)
+    }
+
     #[test]
     fn sources_are_tagged_by_kind_and_strict() {
-        let settings: Settings = serde_json::from_value(serde_json::json!({
+        let settings = parse(serde_json::json!({
             "database_url": "sqlite://x.sqlite",
             "sources": [
                 {"kind": "feed", "name": "cms", "url": "https://e.com/feed.xml", "poll_interval_secs": 60},
@@ -134,12 +138,10 @@ mod tests {
         assert_eq!(settings.sources.len(), 2);
         assert_eq!(settings.sources[1].name(), "site");
         assert_eq!(settings.withdraw_grace_secs, 86_400);
-        let typo = serde_json::from_value::<Settings>(serde_json::json!({
+        let typo = parse(serde_json::json!({
             "sources": [{"kind": "feed", "name": "cms", "url": "https://e.com/", "poll_interval_secs": 1, "intervall": 2}]
         }));
         assert!(typo.is_err());
-        assert!(
-            serde_json::from_value::<Settings>(serde_json::json!({"databse_url": "x"})).is_err()
-        );
+        assert!(parse(serde_json::json!({"databse_url": "x"})).is_err());
     }
 }

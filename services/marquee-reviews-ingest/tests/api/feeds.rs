@@ -1,6 +1,6 @@
 use marquee_events::{Rating, ReviewEvent};
 
-use crate::helpers::{TestApp, feed, fixture, published};
+use crate::helpers::{TestApp, assert_hamnet, feed, fixture, published};
 
 const RSS: &str = "application/rss+xml; charset=utf-8";
 
@@ -11,6 +11,21 @@ async fn rss_app(grace_secs: u64) -> TestApp {
     )
     .await;
     app.upstream.serve("/feed.rss", RSS, &fixture("feed.rss"));
+    app
+}
+
+/// The feed `text` without the item whose title starts with `title`.
+fn without_item(text: &str, title: &str) -> String {
+    let start = text.find(&format!("<item>\n      <title>{title}")).unwrap();
+    let end = start + text[start..].find("</item>").unwrap() + "</item>".len();
+    format!("{}{}", &text[..start], &text[end..])
+}
+
+/// [`rss_app`] after its first poll, its three reviews published and read.
+async fn polled_rss_app(grace_secs: u64) -> TestApp {
+    let mut app = rss_app(grace_secs).await;
+    app.poll().await;
+    assert_eq!(app.events().await.len(), 3);
     app
 }
 
@@ -33,25 +48,9 @@ async fn rss_items_are_published_with_their_fields() {
 
     let hamnet = &reviews["cms-1001"];
     assert_eq!(hamnet.url.as_str(), format!("{base}/reviews/hamnet"));
-    assert_eq!(
-        hamnet.headline,
-        "Hamnet review – a raw, aching portrait of grief"
-    );
-    assert_eq!(hamnet.film.title, "Hamnet");
-    assert_eq!(hamnet.rating, Some(Rating::try_from(4).unwrap()));
-    assert_eq!(hamnet.author.as_deref(), Some("Ada Lee"));
-    assert_eq!(hamnet.section, "In Cinemas");
-    assert_eq!(
-        hamnet.standfirst,
-        "Chloé Zhao’s adaptation of Maggie O’Farrell’s novel is a devastating study of a marriage"
-    );
-    assert_eq!(
-        hamnet.published_at.to_rfc3339(),
-        "2025-06-10T07:00:00+00:00"
-    );
+    assert_hamnet(hamnet);
     let image = hamnet.image.as_ref().unwrap();
     assert_eq!(image.url.as_str(), format!("{base}/images/hamnet.jpg"));
-    assert_eq!(image.alt.as_deref(), Some("Jessie Buckley as Agnes"));
     // Hostile markup in content:encoded comes out defused.
     let body = &hamnet.body_html;
     for bad in [
@@ -90,9 +89,7 @@ async fn rss_items_are_published_with_their_fields() {
 
 #[tokio::test]
 async fn an_unchanged_repoll_publishes_nothing_and_uses_conditional_get() {
-    let mut app = rss_app(3600).await;
-    app.poll().await;
-    assert_eq!(app.events().await.len(), 3);
+    let mut app = polled_rss_app(3600).await;
 
     let reports = app.poll().await;
     assert_eq!(reports["cms"].new + reports["cms"].changed, 0);
@@ -102,9 +99,7 @@ async fn an_unchanged_repoll_publishes_nothing_and_uses_conditional_get() {
 
 #[tokio::test]
 async fn whitespace_and_tracking_parameter_changes_publish_nothing() {
-    let mut app = rss_app(3600).await;
-    app.poll().await;
-    assert_eq!(app.events().await.len(), 3);
+    let mut app = polled_rss_app(3600).await;
 
     let cosmetic = fixture("feed.rss")
         .replace(
@@ -128,9 +123,7 @@ async fn whitespace_and_tracking_parameter_changes_publish_nothing() {
 
 #[tokio::test]
 async fn an_edit_publishes_updated_under_the_same_id() {
-    let mut app = rss_app(3600).await;
-    app.poll().await;
-    app.events().await;
+    let mut app = polled_rss_app(3600).await;
 
     let edited = fixture("feed.rss").replace("a raw, aching portrait", "a raw, luminous portrait");
     app.upstream.serve("/feed.rss", RSS, &edited);
@@ -151,16 +144,12 @@ async fn an_edit_publishes_updated_under_the_same_id() {
 
 #[tokio::test]
 async fn an_item_gone_past_the_grace_period_is_withdrawn() {
-    let mut app = rss_app(0).await;
-    app.poll().await;
-    app.events().await;
+    let mut app = polled_rss_app(0).await;
 
     // cms-1003 (9 June) is removed while an older item (6 June) stays: taken down.
     let text = fixture("feed.rss");
-    let start = text.find("<item>\n      <title>Repertory Rundown").unwrap();
-    let end = start + text[start..].find("</item>").unwrap() + "</item>".len();
-    let without = format!("{}{}", &text[..start], &text[end..]);
-    app.upstream.serve("/feed.rss", RSS, &without);
+    app.upstream
+        .serve("/feed.rss", RSS, &without_item(&text, "Repertory Rundown"));
     assert_eq!(app.poll().await["cms"].withdrawn, 1);
     let events = app.events().await;
     assert_eq!(events.len(), 1);
@@ -179,32 +168,18 @@ async fn an_item_gone_past_the_grace_period_is_withdrawn() {
 
 #[tokio::test]
 async fn an_item_is_not_withdrawn_within_grace_or_when_it_scrolled_off() {
-    let mut app = rss_app(3600).await;
-    app.poll().await;
-    app.events().await;
+    let mut app = polled_rss_app(3600).await;
     let text = fixture("feed.rss");
-    let start = text.find("<item>\n      <title>Repertory Rundown").unwrap();
-    let end = start + text[start..].find("</item>").unwrap() + "</item>".len();
-    app.upstream.serve(
-        "/feed.rss",
-        RSS,
-        &format!("{}{}", &text[..start], &text[end..]),
-    );
+    app.upstream
+        .serve("/feed.rss", RSS, &without_item(&text, "Repertory Rundown"));
     assert_eq!(app.poll().await["cms"].withdrawn, 0);
     assert!(app.events().await.is_empty());
 
     // With no grace, the oldest item (6 June) dropping off the end of the
     // rolling feed is not a withdrawal either.
-    let mut app = rss_app(0).await;
-    app.poll().await;
-    app.events().await;
-    let start = text.find("<item>\n      <title>Return to Dust").unwrap();
-    let end = start + text[start..].find("</item>").unwrap() + "</item>".len();
-    app.upstream.serve(
-        "/feed.rss",
-        RSS,
-        &format!("{}{}", &text[..start], &text[end..]),
-    );
+    let mut app = polled_rss_app(0).await;
+    app.upstream
+        .serve("/feed.rss", RSS, &without_item(&text, "Return to Dust"));
     assert_eq!(app.poll().await["cms"].withdrawn, 0);
     assert!(app.events().await.is_empty());
 }

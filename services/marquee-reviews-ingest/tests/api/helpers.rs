@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use marquee_events::{Envelope, ReviewEvent, topics};
+use marquee_events::{Envelope, Rating, Review, ReviewEvent, topics};
 use marquee_ingest::testing::{TopicRecorder, embedded_bus};
 use marquee_reviews_ingest::{PollReport, ReviewsIngest, Settings, SourceSettings};
 use tempfile::TempDir;
@@ -80,7 +80,7 @@ impl TestApp {
 }
 
 /// The published reviews among `events`, by id.
-pub fn published(events: &[Envelope<ReviewEvent>]) -> HashMap<String, marquee_events::Review> {
+pub fn published(events: &[Envelope<ReviewEvent>]) -> HashMap<String, Review> {
     events
         .iter()
         .filter_map(|e| match &e.data {
@@ -88,4 +88,27 @@ pub fn published(events: &[Envelope<ReviewEvent>]) -> HashMap<String, marquee_ev
             _ => None,
         })
         .collect()
+}
+
+/// The fields that every fixture of the Hamnet review (RSS item, JSON-LD
+/// page) carries, read the same from each.
+pub fn assert_hamnet(hamnet: &Review) {
+    assert_eq!(
+        hamnet.headline,
+        "Hamnet review – a raw, aching portrait of grief"
+    );
+    assert_eq!(hamnet.film.title, "Hamnet");
+    assert_eq!(hamnet.rating, Some(Rating::try_from(4).unwrap()));
+    assert_eq!(hamnet.author.as_deref(), Some("Ada Lee"));
+    assert_eq!(hamnet.section, "In Cinemas");
+    assert_eq!(
+        hamnet.standfirst,
+        "Chloé Zhao’s adaptation of Maggie O’Farrell’s novel is a devastating study of a marriage"
+    );
+    assert_eq!(
+        hamnet.published_at.to_rfc3339(),
+        "2025-06-10T07:00:00+00:00"
+    );
+    let image = hamnet.image.as_ref().unwrap();
+    assert_eq!(image.alt.as_deref(), Some("Jessie Buckley as Agnes"));
 }
