@@ -2,10 +2,9 @@
 
 use chrono_tz::Tz;
 use marquee_fetch::Document;
-use url::Url;
 
 use crate::error::IngestError;
-use crate::normalize::{Draft, Label, Parsed, classify, parse_start};
+use crate::normalize::{Draft, Parsed, access_note, booking_url, parse_start};
 use crate::reading::{Output, Reading};
 
 /// The columns read; any other column is ignored (with a warning).
@@ -132,30 +131,13 @@ fn row<'a>(
         .flat_map(|a| a.split([';', ',']))
     {
         let value = value.trim();
-        match classify(value) {
-            Some(Label::Access(access)) => draft.accessibility.push(access),
-            _ if value.is_empty() => {}
-            _ => {
-                return Err(bad(
-                    "bad_accessibility",
-                    format!(
-                        "accessibility {value:?} is not one of: subtitled, captioned, audio described, relaxed, parent & baby"
-                    ),
-                ));
-            }
+        if !value.is_empty() {
+            let access = access_note(value).map_err(|reason| bad("bad_accessibility", reason))?;
+            draft.accessibility.push(access);
         }
     }
     if let Some(url) = field("booking_url") {
-        let url = Url::parse(url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| {
-                bad(
-                    "bad_url",
-                    format!("booking_url {url:?} is not an http(s) URL"),
-                )
-            })?;
-        draft.booking_url = Some(url);
+        draft.booking_url = Some(booking_url(url).map_err(|reason| bad("bad_url", reason))?);
     }
     draft.sold_out = flag(field("sold_out"))
         .map_err(|v| bad("bad_flag", format!("sold_out {v:?} is not yes/no")))?;

@@ -3,10 +3,9 @@
 use chrono_tz::Tz;
 use marquee_fetch::Document;
 use serde::Deserialize;
-use url::Url;
 
 use crate::error::IngestError;
-use crate::normalize::{Draft, Label, Parsed, classify, parse_start};
+use crate::normalize::{Draft, Parsed, access_note, booking_url, parse_start};
 use crate::reading::{Output, Reading};
 
 /// One item of the API. Unknown fields are ignored, so the API may grow.
@@ -86,30 +85,11 @@ fn item(index: usize, value: serde_json::Value, tz: Tz) -> Result<Draft, IngestE
     draft.strand = item.strand;
     draft.extras = item.extras;
     for value in item.accessibility {
-        match classify(&value) {
-            Some(Label::Access(access)) => draft.accessibility.push(access),
-            _ => {
-                return Err(bad(
-                    "bad_accessibility",
-                    format!(
-                        "accessibility {value:?} is not one of: subtitled, captioned, audio described, relaxed, parent & baby"
-                    ),
-                ));
-            }
-        }
+        let access = access_note(&value).map_err(|reason| bad("bad_accessibility", reason))?;
+        draft.accessibility.push(access);
     }
     if let Some(url) = item.booking_url {
-        draft.booking_url = Some(
-            Url::parse(&url)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https"))
-                .ok_or_else(|| {
-                    bad(
-                        "bad_url",
-                        format!("booking_url {url:?} is not an http(s) URL"),
-                    )
-                })?,
-        );
+        draft.booking_url = Some(booking_url(&url).map_err(|reason| bad("bad_url", reason))?);
     }
     draft.sold_out = item.sold_out;
     draft.cancelled = item.cancelled;

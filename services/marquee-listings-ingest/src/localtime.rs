@@ -38,34 +38,43 @@ mod tests {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap()
     }
 
+    /// The London wall-clock time `s`, resolved.
+    fn london(s: &str) -> DateTime<Tz> {
+        resolve_local(chrono_tz::Europe::London, local(s))
+    }
+
+    /// The London wall-clock time `s` as the UTC instant it resolves to.
+    fn utc(s: &str) -> String {
+        london(s).to_utc().to_rfc3339()
+    }
+
     #[test]
     fn a_time_in_the_spring_gap_moves_forward_by_the_gap() {
         // 2027-03-28 is the last Sunday of March: 01:00 GMT jumps to 02:00 BST.
-        let at = resolve_local(chrono_tz::Europe::London, local("2027-03-28T01:30"));
-        assert_eq!(at.naive_local(), local("2027-03-28T02:30"));
-        assert_eq!(at.to_utc().to_rfc3339(), "2027-03-28T01:30:00+00:00");
+        assert_eq!(
+            london("2027-03-28T01:30").naive_local(),
+            local("2027-03-28T02:30")
+        );
+        assert_eq!(utc("2027-03-28T01:30"), "2027-03-28T01:30:00+00:00");
         // Either side of the gap is untouched.
-        let before = resolve_local(chrono_tz::Europe::London, local("2027-03-28T00:59"));
-        assert_eq!(before.to_utc().to_rfc3339(), "2027-03-28T00:59:00+00:00");
-        let after = resolve_local(chrono_tz::Europe::London, local("2027-03-28T02:00"));
-        assert_eq!(after.to_utc().to_rfc3339(), "2027-03-28T01:00:00+00:00");
+        assert_eq!(utc("2027-03-28T00:59"), "2027-03-28T00:59:00+00:00");
+        assert_eq!(utc("2027-03-28T02:00"), "2027-03-28T01:00:00+00:00");
     }
 
     #[test]
     fn a_time_in_the_autumn_fold_is_the_earlier_bst_instant() {
         // 2026-10-25 is the last Sunday of October: 01:00-02:00 happens twice.
-        let at = resolve_local(chrono_tz::Europe::London, local("2026-10-25T01:30"));
-        assert_eq!(at.naive_local(), local("2026-10-25T01:30"));
-        assert_eq!(at.to_utc().to_rfc3339(), "2026-10-25T00:30:00+00:00");
-        let later = resolve_local(chrono_tz::Europe::London, local("2026-10-25T02:30"));
-        assert_eq!(later.to_utc().to_rfc3339(), "2026-10-25T02:30:00+00:00");
+        assert_eq!(
+            london("2026-10-25T01:30").naive_local(),
+            local("2026-10-25T01:30")
+        );
+        assert_eq!(utc("2026-10-25T01:30"), "2026-10-25T00:30:00+00:00");
+        assert_eq!(utc("2026-10-25T02:30"), "2026-10-25T02:30:00+00:00");
     }
 
     #[test]
     fn ordinary_times_use_the_offset_of_their_season() {
-        let winter = resolve_local(chrono_tz::Europe::London, local("2026-12-05T19:30"));
-        assert_eq!(winter.to_utc().to_rfc3339(), "2026-12-05T19:30:00+00:00");
-        let summer = resolve_local(chrono_tz::Europe::London, local("2027-06-05T19:30"));
-        assert_eq!(summer.to_utc().to_rfc3339(), "2027-06-05T18:30:00+00:00");
+        assert_eq!(utc("2026-12-05T19:30"), "2026-12-05T19:30:00+00:00");
+        assert_eq!(utc("2027-06-05T19:30"), "2027-06-05T18:30:00+00:00");
     }
 }

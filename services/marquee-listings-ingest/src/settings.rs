@@ -120,9 +120,13 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    fn parse(value: serde_json::Value) -> Result<Settings, serde_json::Error> {
+        serde_json::from_value(value)
+    }
+
     #[test]
     fn sources_are_tagged_by_kind_and_strict() {
-        let settings: Settings = serde_json::from_value(serde_json::json!({
+        let settings = parse(serde_json::json!({
             "database_url": "sqlite://x.sqlite",
             "sources": [
                 {"kind": "ics", "name": "pcc", "url": "https://e.com/pcc.ics",
@@ -143,7 +147,7 @@ mod tests {
             serde_json::json!({"sources": [{"kind": "rss", "name": "a", "url": "https://e.com/", "venue": {"id": "a", "name": "A"}}]}),
             serde_json::json!({"sources": [{"kind": "csv", "name": "a", "url": "https://e.com/", "venue": {"id": "a", "name": "A", "tz": "UTC"}}]}),
         ] {
-            assert!(serde_json::from_value::<Settings>(typo).is_err());
+            assert!(parse(typo).is_err());
         }
     }
 }

@@ -112,6 +112,25 @@ pub(crate) fn parse_start(text: &str, tz: Tz) -> Result<Start, BadStart> {
     Err(BadStart(text.to_owned()))
 }
 
+/// An access note of a row (`subtitled`, `relaxed`, …), or the reason it
+/// is not one; the CSV and JSON sources read theirs alike.
+pub(crate) fn access_note(value: &str) -> Result<Accessibility, String> {
+    match classify(value) {
+        Some(Label::Access(access)) => Ok(access),
+        _ => Err(format!(
+            "accessibility {value:?} is not one of: subtitled, captioned, audio described, relaxed, parent & baby"
+        )),
+    }
+}
+
+/// A row's booking link: an http(s) URL, or the reason it is not one.
+pub(crate) fn booking_url(text: &str) -> Result<Url, String> {
+    Url::parse(text)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| format!("booking_url {text:?} is not an http(s) URL"))
+}
+
 /// A normalized listing: the screening (without its review yet), whether the
 /// source marks it cancelled, and the key its film is matched to reviews by.
 #[derive(Debug, Clone)]

@@ -2,15 +2,7 @@ use crate::helpers::{TestApp, fixture, listed, source, venue};
 
 #[tokio::test]
 async fn each_bad_ics_line_or_event_is_rejected_alone_with_its_line() {
-    let mut app = TestApp::spawn(|up| {
-        vec![source(
-            "ics",
-            "broken-ics",
-            up.url("/b.ics"),
-            venue("v", "V"),
-        )]
-    })
-    .await;
+    let mut app = TestApp::with_source("ics", "broken-ics", "/b.ics", venue("v", "V")).await;
     app.upstream
         .serve("/b.ics", "text/calendar", &fixture("broken.ics"));
     let report = &app.poll().await["broken-ics"];

@@ -4,7 +4,7 @@ use marquee_events::{
 };
 use marquee_runtime::clock::{Clock as _, SystemClock};
 
-use crate::helpers::{TestApp, ics, source, venue};
+use crate::helpers::{TestApp, ics, venue};
 
 const WEST: &str = "UID:west-1
 SUMMARY:Once Upon a Time in the West (1968) [35mm] + Q&A
@@ -12,14 +12,12 @@ DTSTART;TZID=Europe/London:20261204T183000
 LOCATION:NFT1";
 
 async fn bfi() -> TestApp {
-    TestApp::spawn(|up| {
-        vec![source(
-            "ics",
-            "bfi",
-            up.url("/bfi.ics"),
-            venue("bfi-southbank", "BFI Southbank"),
-        )]
-    })
+    TestApp::with_source(
+        "ics",
+        "bfi",
+        "/bfi.ics",
+        venue("bfi-southbank", "BFI Southbank"),
+    )
     .await
 }
 
@@ -155,14 +153,12 @@ async fn upcoming_screenings_missing_from_a_clean_read_are_cancelled() {
 
 #[tokio::test]
 async fn csv_rows_without_ids_move_as_cancel_plus_listing_and_can_be_cancelled() {
-    let mut app = TestApp::spawn(|up| {
-        vec![source(
-            "csv",
-            "castle",
-            up.url("/c.csv"),
-            venue("castle", "The Castle Cinema"),
-        )]
-    })
+    let mut app = TestApp::with_source(
+        "csv",
+        "castle",
+        "/c.csv",
+        venue("castle", "The Castle Cinema"),
+    )
     .await;
     let header = "title,start,screen,cancelled\n";
     app.upstream.serve(
@@ -235,28 +231,18 @@ fn message(wire: &marquee_events::WireEvent) -> Message {
 async fn screenings_link_to_the_review_of_the_same_film_and_year() {
     let mut app = bfi().await;
     let handler = app.ingest.handler();
-    // A review of the 1968 film, and one of a same-titled film of another year.
-    handler
-        .handle(&review_message(
-            "cms-1",
-            "Once Upon a Time in the West",
-            Some(1968),
-        ))
-        .await
-        .unwrap();
-    handler
-        .handle(&review_message("cms-2", "Heat", Some(1986)))
-        .await
-        .unwrap();
-    // At-least-once delivery: a replay is harmless.
-    handler
-        .handle(&review_message(
-            "cms-1",
-            "Once Upon a Time in the West",
-            Some(1968),
-        ))
-        .await
-        .unwrap();
+    // A review of the 1968 film, one of a same-titled film of another year,
+    // and a replay of the first (at-least-once delivery), which is harmless.
+    for (id, title, year) in [
+        ("cms-1", "Once Upon a Time in the West", 1968),
+        ("cms-2", "Heat", 1986),
+        ("cms-1", "Once Upon a Time in the West", 1968),
+    ] {
+        handler
+            .handle(&review_message(id, title, Some(year)))
+            .await
+            .unwrap();
+    }
 
     let heat = "UID:heat\nSUMMARY:Heat (1995)\nDTSTART;TZID=Europe/London:20261210T200000";
     app.upstream

@@ -69,6 +69,11 @@ impl TestApp {
         Self::spawn_on(None, sources).await
     }
 
+    /// The service with one source of `kind`, named `name`, at `path` upstream.
+    pub async fn with_source(kind: &str, name: &str, path: &str, venue: VenueSettings) -> Self {
+        Self::spawn(|up| vec![source(kind, name, up.url(path), venue)]).await
+    }
+
     /// The service on the ledger at `database_url` (a fresh SQLite file if none).
     pub async fn spawn_on(
         database_url: Option<String>,
@@ -109,6 +114,15 @@ impl TestApp {
     /// Polls every source once; the reports by source name.
     pub async fn poll(&self) -> HashMap<String, PollReport> {
         self.ingest.poll_once().await.into_iter().collect()
+    }
+
+    /// [`TestApp::poll`], asserting that no source rejected anything.
+    pub async fn poll_clean(&self) -> HashMap<String, PollReport> {
+        let reports = self.poll().await;
+        for (name, report) in &reports {
+            assert_eq!(report.rejections, Vec::<String>::new(), "{name}");
+        }
+        reports
     }
 
     /// The screening events published since the last call.
