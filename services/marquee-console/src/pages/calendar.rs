@@ -168,11 +168,7 @@ pub(crate) struct ToggleForm {
 }
 
 pub(crate) async fn toggle(Session(api): Session, Form(form): Form<ToggleForm>) -> Response {
-    let path = format!(
-        "/admin/digest/schedules/{}/{}",
-        encode(&form.name),
-        form.action.as_str()
-    );
+    let path = form.action.path("/admin/digest/schedules", &form.name);
     let outcome = api.post::<SchedulePaused>(&path).await.map(|answer| {
         format!(
             "schedule {}: {}",

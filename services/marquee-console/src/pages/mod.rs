@@ -15,14 +15,14 @@ pub(crate) mod subscribers;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
-use marquee_admin::digest::{RunReport, RunStatus};
+use marquee_admin::digest::{RunReport, RunStatus, ScheduleReport};
 use marquee_admin::sources::SourceHealth;
 use marquee_runtime::error::HttpError;
 use minijinja::Environment;
 use serde::{Deserialize, Serialize};
 
 use crate::session::LOGIN;
-use crate::{ApiError, Console, encode};
+use crate::{ApiClient, ApiError, Console, encode};
 
 /// The console's templates, beside the shared `layout.html`.
 const TEMPLATES: [(&str, &str); 11] = [
@@ -156,6 +156,15 @@ impl<T> Loaded<T> {
     }
 }
 
+/// The digest schedules' names, for the pages that offer a choice of one.
+async fn schedule_names(api: &ApiClient) -> Result<Vec<String>, ApiError> {
+    let schedules: Vec<ScheduleReport> = api.get("/admin/digest/schedules").await?;
+    Ok(schedules
+        .into_iter()
+        .map(|schedule| schedule.settings.name)
+        .collect())
+}
+
 /// Pause or resume, of a schedule or a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -173,6 +182,12 @@ impl Toggle {
             Self::Pause => "pause",
             Self::Resume => "resume",
         }
+    }
+
+    /// The API path that does this to `name` among `collection`, e.g.
+    /// `/admin/digest/runs/{run}/pause`.
+    pub(crate) fn path(self, collection: &str, name: &str) -> String {
+        format!("{collection}/{}/{}", encode(name), self.as_str())
     }
 }
 

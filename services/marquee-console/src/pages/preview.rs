@@ -4,10 +4,10 @@
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
-use marquee_admin::digest::{PreviewQuery, ScheduleReport};
+use marquee_admin::digest::PreviewQuery;
 use serde::{Deserialize, Serialize};
 
-use super::{PageError, render};
+use super::{PageError, render, schedule_names};
 use crate::session::Session;
 use crate::{Console, encode};
 
@@ -34,12 +34,7 @@ pub(crate) async fn page(
     Session(api): Session,
     Query(query): Query<Chosen>,
 ) -> Result<Html<String>, PageError> {
-    let schedules: Vec<String> = api
-        .get::<Vec<ScheduleReport>>("/admin/digest/schedules")
-        .await?
-        .into_iter()
-        .map(|schedule| schedule.settings.name)
-        .collect();
+    let schedules = schedule_names(&api).await?;
     let chosen = if query.schedule.is_empty() {
         schedules.first().cloned().unwrap_or_default()
     } else {

@@ -5,12 +5,11 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{Html, Response};
 use marquee_admin::digest::{
-    DryRunReport, RunPaused, RunReport, RunResuming, RunsQuery, ScheduleReport, SendAccepted,
-    SendQuery,
+    DryRunReport, RunPaused, RunReport, RunResuming, RunsQuery, SendAccepted, SendQuery,
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Flash, PageError, RunRow, Toggle, back, render};
+use super::{Flash, PageError, RunRow, Toggle, back, render, schedule_names};
 use crate::session::Session;
 use crate::{Console, encode};
 
@@ -31,15 +30,12 @@ pub(crate) async fn page(
 ) -> Result<Html<String>, PageError> {
     let (runs, schedules) = tokio::join!(
         api.get_with::<Vec<RunReport>>("/admin/digest/runs", &RunsQuery { limit: 50 }),
-        api.get::<Vec<ScheduleReport>>("/admin/digest/schedules"),
+        schedule_names(&api),
     );
     let view = View {
         title: "Digest runs",
         flash,
-        schedules: schedules?
-            .into_iter()
-            .map(|schedule| schedule.settings.name)
-            .collect(),
+        schedules: schedules?,
         runs: runs?.iter().map(RunRow::new).collect(),
     };
     render(&console, "runs.html", &view)
@@ -101,11 +97,7 @@ pub(crate) struct RunForm {
 }
 
 pub(crate) async fn toggle(Session(api): Session, Form(form): Form<RunForm>) -> Response {
-    let path = format!(
-        "/admin/digest/runs/{}/{}",
-        encode(&form.run),
-        form.action.as_str()
-    );
+    let path = form.action.path("/admin/digest/runs", &form.run);
     let outcome = match form.action {
         Toggle::Pause => api
             .post::<RunPaused>(&path)
