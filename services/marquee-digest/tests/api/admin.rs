@@ -4,16 +4,15 @@ use std::time::Duration;
 
 use marquee_digest::Preferences;
 use marquee_test_support::wait::until_value;
+use reqwest::Method;
+use serde_json::json;
 
 use crate::helpers::{Engine, TestApp, thursday};
 
 on_both_engines!(operators_preview_dry_run_send_and_watch_runs,);
 
 async fn operators_preview_dry_run_send_and_watch_runs(engine: Engine) {
-    let app = TestApp::spawn(engine).await;
-    app.seed_content().await;
-    app.subscriber("all@films.example", Preferences::default())
-        .await;
+    let app = TestApp::seeded(engine, &["all@films.example"]).await;
     app.subscriber(
         "picky@films.example",
         Preferences {
@@ -42,15 +41,7 @@ async fn operators_preview_dry_run_send_and_watch_runs(engine: Engine) {
     assert_eq!(preview.status(), 200);
     let html = preview.text().await.unwrap();
     assert!(html.contains("Once Upon a Time in the West") && html.contains("Hamnet review"));
-    assert_eq!(
-        app.client
-            .get(app.url("/admin/digest/preview/nope"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(app.get_status("/admin/digest/preview/nope").await, 404);
 
     let dry = app.post_json("/admin/digest/dry-run/weekly").await;
     assert_eq!(dry["recipients"], 2);
@@ -85,16 +76,18 @@ async fn operators_preview_dry_run_send_and_watch_runs(engine: Engine) {
     );
 
     // Schedules can be added over the API; bad ones are explained.
-    let bad = app
-        .client
-        .post(app.url("/admin/digest/schedules"))
-        .json(&serde_json::json!({"name": "x", "cron": "nope"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 422);
-    let added = app.client.post(app.url("/admin/digest/schedules")).json(&serde_json::json!({"name": "sunday", "cron": "0 10 * * SUN", "time_zone": "Europe/London"})).send().await.unwrap();
-    assert_eq!(added.status(), 201);
+    for (schedule, status) in [
+        (json!({"name": "x", "cron": "nope"}), 422),
+        (
+            json!({"name": "sunday", "cron": "0 10 * * SUN", "time_zone": "Europe/London"}),
+            201,
+        ),
+    ] {
+        let answer = app
+            .send_json(Method::POST, "/admin/digest/schedules", &schedule)
+            .await;
+        assert_eq!(answer.status(), status, "{schedule}");
+    }
     assert_eq!(app.service.schedules().len(), 2);
     app.close().await;
 }

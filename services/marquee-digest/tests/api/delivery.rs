@@ -4,7 +4,7 @@
 use marquee_digest::{Preferences, RunStatus};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Engine, TestApp, thursday};
+use crate::helpers::{Engine, TestApp, assert_note, thursday};
 
 on_both_engines!(
     every_subscriber_gets_one_multipart_digest_shaped_by_their_preferences,
@@ -14,30 +14,27 @@ on_both_engines!(
 );
 
 async fn every_subscriber_gets_one_multipart_digest_shaped_by_their_preferences(engine: Engine) {
-    let app = TestApp::spawn(engine).await;
-    app.seed_content().await;
-    app.subscriber("all@films.example", Preferences::default())
-        .await;
-    app.subscriber(
-        "celluloid@films.example",
-        Preferences {
-            formats: vec!["celluloid".to_owned()],
-            min_rating: Some(4),
-            ..Preferences::default()
-        },
-    )
-    .await;
-    app.subscriber(
-        "bfi@films.example",
-        Preferences {
-            venues: vec!["bfi-southbank".to_owned()],
-            ..Preferences::default()
-        },
-    )
-    .await;
-    app.clock.set(thursday());
-    let touched = app.service.tick(&CancellationToken::new()).await.unwrap();
-    let report = app.service.run_report(&touched[0]).await.unwrap();
+    let app = TestApp::seeded(engine, &["all@films.example"]).await;
+    for (email, preferences) in [
+        (
+            "celluloid@films.example",
+            Preferences {
+                formats: vec!["celluloid".to_owned()],
+                min_rating: Some(4),
+                ..Preferences::default()
+            },
+        ),
+        (
+            "bfi@films.example",
+            Preferences {
+                venues: vec!["bfi-southbank".to_owned()],
+                ..Preferences::default()
+            },
+        ),
+    ] {
+        app.subscriber(email, preferences).await;
+    }
+    let report = app.only_run_at(thursday()).await;
     assert_eq!(report.run.status, RunStatus::Sent);
     assert_eq!(report.counts.sent, 3);
 
@@ -121,20 +118,16 @@ async fn every_subscriber_gets_one_multipart_digest_shaped_by_their_preferences(
 
 async fn a_run_killed_mid_way_resumes_and_every_subscriber_gets_exactly_one(engine: Engine) {
     // Paced, so the test sees the run part-way.
-    let app = TestApp::spawn_with(engine, |s| {
-        s.smtp.concurrency = 1;
-        s.smtp.max_per_second = 10;
-    })
-    .await;
-    app.seed_content().await;
     let total = 20;
-    for i in 0..total {
-        app.subscriber(
-            &format!("reader{i:02}@films.example"),
-            Preferences::default(),
-        )
-        .await;
-    }
+    let app = TestApp::seeded_with(
+        engine,
+        |s| {
+            s.smtp.concurrency = 1;
+            s.smtp.max_per_second = 10;
+        },
+        (0..total).map(|i| format!("reader{i:02}@films.example")),
+    )
+    .await;
     app.clock.set(thursday());
     let run = app.service.open_manual("weekly", false).await.unwrap();
     assert_eq!(
@@ -190,12 +183,7 @@ async fn a_run_killed_mid_way_resumes_and_every_subscriber_gets_exactly_one(engi
 }
 
 async fn a_delivery_cut_off_mid_send_is_not_sent_again(engine: Engine) {
-    let app = TestApp::spawn(engine).await;
-    app.seed_content().await;
-    for i in 0..3 {
-        app.subscriber(&format!("reader{i}@films.example"), Preferences::default())
-            .await;
-    }
+    let app = TestApp::seeded(engine, (0..3).map(|i| format!("reader{i}@films.example"))).await;
     app.clock.set(thursday());
     let run = app.service.open_manual("weekly", false).await.unwrap();
     // A process claimed this delivery and died with the message in the
@@ -213,11 +201,7 @@ async fn a_delivery_cut_off_mid_send_is_not_sent_again(engine: Engine) {
     let report = restarted.run_report(&run.id).await.unwrap();
     assert_eq!(report.run.status, RunStatus::Sent);
     assert_eq!((report.counts.sent, report.counts.interrupted), (2, 1));
-    assert!(
-        report.run.note.contains("1 interrupted"),
-        "{}",
-        report.run.note
-    );
+    assert_note(&report.run, "1 interrupted");
     let subscriber = store.subscriber(&cut_off).await.unwrap().unwrap();
     let messages = app.sink.wait_for(2).await;
     assert!(
@@ -230,23 +214,17 @@ async fn a_delivery_cut_off_mid_send_is_not_sent_again(engine: Engine) {
 }
 
 async fn a_failing_relay_pauses_the_run_and_resume_finishes_it(engine: Engine) {
-    let app = TestApp::spawn_with(engine, |s| s.smtp.concurrency = 1).await;
-    app.seed_content().await;
-    for i in 0..5 {
-        app.subscriber(&format!("reader{i}@films.example"), Preferences::default())
-            .await;
-    }
+    let app = TestApp::seeded_with(
+        engine,
+        |s| s.smtp.concurrency = 1,
+        (0..5).map(|i| format!("reader{i}@films.example")),
+    )
+    .await;
     app.sink.fail();
-    app.clock.set(thursday());
-    let touched = app.service.tick(&CancellationToken::new()).await.unwrap();
-    let report = app.service.run_report(&touched[0]).await.unwrap();
+    let report = app.only_run_at(thursday()).await;
     assert_eq!(report.run.status, RunStatus::Paused);
-    assert!(
-        report.run.note.contains("3 consecutive send errors"),
-        "{}",
-        report.run.note
-    );
-    assert!(report.run.note.contains("451"), "{}", report.run.note);
+    assert_note(&report.run, "3 consecutive send errors");
+    assert_note(&report.run, "451");
     assert_eq!(report.counts.pending, 5);
     assert!(app.sink.files().is_empty());
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use marquee_bus::{Handler, Message, Record};
 use marquee_digest::{
-    DigestService, EmailAddress, FreshnessSettings, Preferences, ScheduleSettings, Settings,
-    SmtpSettings, Subscriber, TlsMode,
+    DigestService, EmailAddress, FreshnessSettings, Preferences, Run, RunReport, ScheduleSettings,
+    Settings, SmtpSettings, Subscriber, TlsMode,
 };
 use marquee_events::{
     Envelope, EventData, Film, Rating, Review, ReviewId, ReviewPublished, Screening, ScreeningFilm,
@@ -17,6 +17,7 @@ use marquee_events::{
 };
 use secrecy::SecretString;
 use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
 use url::Url;
 
 pub use marquee_test_support::{Engine, ManualClock, SmtpSink, drop_database};
@@ -122,6 +123,38 @@ impl TestApp {
         }
     }
 
+    /// A service with [`TestApp::seed_content`] and a confirmed subscriber of
+    /// default preferences for each of `readers`.
+    pub async fn seeded<R: AsRef<str>>(
+        engine: Engine,
+        readers: impl IntoIterator<Item = R>,
+    ) -> Self {
+        Self::seeded_with(engine, |_| {}, readers).await
+    }
+
+    /// [`TestApp::seeded`] with settings changed by `configure`.
+    pub async fn seeded_with<R: AsRef<str>>(
+        engine: Engine,
+        configure: impl FnOnce(&mut Settings),
+        readers: impl IntoIterator<Item = R>,
+    ) -> Self {
+        let app = Self::spawn_with(engine, configure).await;
+        app.seed_content().await;
+        for reader in readers {
+            app.subscriber(reader.as_ref(), Preferences::default())
+                .await;
+        }
+        app
+    }
+
+    /// The one run the scheduler touches when its clock says `now`.
+    pub async fn only_run_at(&self, now: DateTime<Utc>) -> RunReport {
+        self.clock.set(now);
+        let touched = self.service.tick(&CancellationToken::new()).await.unwrap();
+        assert_eq!(touched.len(), 1, "one run touched at {now}: {touched:?}");
+        self.service.run_report(&touched[0]).await.unwrap()
+    }
+
     /// A second service on the same database and sink: a restarted process.
     pub async fn restart(&self) -> DigestService {
         DigestService::build_with_clock(self.settings.clone(), self.clock.shared())
@@ -143,6 +176,23 @@ impl TestApp {
     pub async fn post_json(&self, path: &str) -> serde_json::Value {
         let response = self.client.post(self.url(path)).send().await.unwrap();
         response.json().await.unwrap()
+    }
+
+    /// The status `GET path` answers.
+    pub async fn get_status(&self, path: &str) -> reqwest::StatusCode {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.status()
+    }
+
+    /// `method path` with a JSON `body`: the answer.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        let request = self.client.request(method, self.url(path)).json(body);
+        request.send().await.unwrap()
     }
 
     /// The status `POST path` without a body answers.
@@ -251,6 +301,15 @@ impl TestApp {
         self.service.store().close().await;
         drop_database(&url).await;
     }
+}
+
+/// Asserts that `run`'s note says `says`.
+pub fn assert_note(run: &Run, says: &str) {
+    assert!(
+        run.note.contains(says),
+        "{says} missing from {:?}",
+        run.note
+    );
 }
 
 pub fn email(text: &str) -> EmailAddress {

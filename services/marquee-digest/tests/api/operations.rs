@@ -7,6 +7,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use marquee_admin::sources::SourceHealth;
 use marquee_digest::{Preferences, RunStatus};
+use reqwest::Method;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -19,55 +20,53 @@ on_both_engines!(
 );
 
 async fn schedules_changed_over_the_api_survive_a_restart_and_pause(engine: Engine) {
-    let app = TestApp::spawn(engine).await;
-    app.seed_content().await;
-    app.subscriber("all@films.example", Preferences::default())
-        .await;
-    let post = |path: &str| app.client.post(app.url(path));
-
-    let created = post("/admin/digest/schedules")
-        .json(&json!({"name": "sunday", "cron": "0 10 * * SUN"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let again = post("/admin/digest/schedules")
-        .json(&json!({"name": "sunday", "cron": "0 11 * * SUN"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), 409, "a name is taken once");
-    let updated = app
-        .client
-        .put(app.url("/admin/digest/schedules/weekly"))
-        .json(&json!({"name": "weekly", "cron": "30 9 * * THU", "time_zone": "Europe/London"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(updated.status(), 200);
-    let unknown = app
-        .client
-        .put(app.url("/admin/digest/schedules/nope"))
-        .json(&json!({"name": "nope", "cron": "30 9 * * THU"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unknown.status(), 404);
+    let app = TestApp::seeded(engine, &["all@films.example"]).await;
+    let schedules = "/admin/digest/schedules";
+    for (method, path, body, status, what) in [
+        (
+            Method::POST,
+            schedules,
+            json!({"name": "sunday", "cron": "0 10 * * SUN"}),
+            201,
+            "a new schedule is created",
+        ),
+        (
+            Method::POST,
+            schedules,
+            json!({"name": "sunday", "cron": "0 11 * * SUN"}),
+            409,
+            "a name is taken once",
+        ),
+        (
+            Method::PUT,
+            "/admin/digest/schedules/weekly",
+            json!({"name": "weekly", "cron": "30 9 * * THU", "time_zone": "Europe/London"}),
+            200,
+            "a schedule is updated",
+        ),
+        (
+            Method::PUT,
+            "/admin/digest/schedules/nope",
+            json!({"name": "nope", "cron": "30 9 * * THU"}),
+            404,
+            "an unknown schedule is not updated",
+        ),
+    ] {
+        let response = app.send_json(method, path, &body).await;
+        assert_eq!(response.status(), status, "{what}");
+    }
     let bad_zone = app
-        .client
-        .put(app.url("/admin/digest/schedules/weekly"))
-        .json(&json!({"name": "weekly", "cron": "30 9 * * THU", "time_zone": "Mars/Olympus"}))
-        .send()
-        .await
-        .unwrap();
+        .send_json(
+            Method::PUT,
+            "/admin/digest/schedules/weekly",
+            &json!({"name": "weekly", "cron": "30 9 * * THU", "time_zone": "Mars/Olympus"}),
+        )
+        .await;
     assert_eq!(bad_zone.status(), 422);
     assert!(bad_zone.text().await.unwrap().contains("Mars/Olympus"));
     assert_eq!(
-        post("/admin/digest/schedules/weekly/pause")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.post_status("/admin/digest/schedules/weekly/pause")
+            .await,
         200
     );
 
@@ -101,19 +100,12 @@ async fn schedules_changed_over_the_api_survive_a_restart_and_pause(engine: Engi
     assert!(app.sink.files().is_empty());
 
     assert_eq!(
-        post("/admin/digest/schedules/weekly/resume")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.post_status("/admin/digest/schedules/weekly/resume")
+            .await,
         200
     );
     assert_eq!(
-        post("/admin/digest/schedules/nope/pause")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.post_status("/admin/digest/schedules/nope/pause").await,
         404
     );
     app.close().await;
@@ -145,28 +137,15 @@ async fn subscribers_are_searched_and_suppressed(engine: Engine) {
     assert!(emails.iter().all(|e| e.to_lowercase().contains("films")));
     assert_eq!(search("").await.as_array().unwrap().len(), 3);
 
-    let suppressed = app
-        .client
-        .post(app.url("/admin/digest/subscribers/bob@films.example/suppress"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(suppressed.status(), 200);
+    let service = &app;
+    let suppress = |address: &str| {
+        let path = format!("/admin/digest/subscribers/{address}/suppress");
+        async move { service.post_status(&path).await }
+    };
+    assert_eq!(suppress("bob@films.example").await, 200);
     assert_eq!(search("bob").await[0]["status"], "suppressed");
-    let unknown = app
-        .client
-        .post(app.url("/admin/digest/subscribers/nobody@films.example/suppress"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unknown.status(), 404);
-    let invalid = app
-        .client
-        .post(app.url("/admin/digest/subscribers/not-an-address/suppress"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(invalid.status(), 422);
+    assert_eq!(suppress("nobody@films.example").await, 404);
+    assert_eq!(suppress("not-an-address").await, 422);
     app.close().await;
 }
 
@@ -210,55 +189,52 @@ fn health(last_success: Option<DateTime<Utc>>) -> Value {
 }
 
 async fn send(app: &TestApp, force: bool) -> Value {
-    let path = if force {
+    app.post_json(if force {
         "/admin/digest/send/weekly?force=true"
     } else {
         "/admin/digest/send/weekly"
-    };
-    app.client
-        .post(app.url(path))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    })
+    .await
+}
+
+/// A service whose weekly digest waits for sources read in the last 36 h,
+/// asking `url` with `token`.
+async fn gated(engine: Engine, url: &str, token: Option<&str>) -> TestApp {
+    TestApp::seeded_with(
+        engine,
+        |settings| {
+            settings.schedules[0].max_source_age_secs = Some(36 * 3600);
+            settings.freshness.urls = vec![url.parse().unwrap()];
+            settings.freshness.token = token.map(|t| t.to_owned().into());
+        },
+        &["all@films.example"],
+    )
+    .await
+}
+
+/// Asserts that a send's `answer` held the digest with a note saying `why`.
+fn assert_held(answer: &Value, why: &str) {
+    assert_eq!(answer["status"], "held", "{answer}");
+    let note = answer["note"].as_str().unwrap();
+    assert!(note.contains(why), "{why} missing from {answer}");
 }
 
 async fn the_freshness_gate_holds_stale_digests_and_alerts(engine: Engine) {
     let sources = Arc::new(Mutex::new(health(None)));
     let url = health_endpoint(sources.clone()).await;
-    let app = TestApp::spawn_with(engine, |settings| {
-        settings.schedules[0].max_source_age_secs = Some(36 * 3600);
-        settings.freshness.urls = vec![url.parse().unwrap()];
-        settings.freshness.token = Some("health-token".to_owned().into());
-    })
-    .await;
-    app.seed_content().await;
-    app.subscriber("all@films.example", Preferences::default())
-        .await;
+    let app = gated(engine, &url, Some("health-token")).await;
     let now = thursday() - chrono::Duration::hours(1);
 
     // Never read: held, naming the source.
-    let held = send(&app, false).await;
-    assert_eq!(held["status"], "held", "{held}");
-    assert!(
-        held["note"]
-            .as_str()
-            .unwrap()
-            .contains("bfi-southbank-ics has never been read"),
-        "{held}"
+    assert_held(
+        &send(&app, false).await,
+        "bfi-southbank-ics has never been read",
     );
 
     // Read three days ago: held, with its age.
     *sources.lock().unwrap() = health(Some(now - chrono::Duration::days(3)));
     app.clock.set(now + chrono::Duration::seconds(1));
-    let stale = send(&app, false).await;
-    assert_eq!(stale["status"], "held");
-    assert!(
-        stale["note"].as_str().unwrap().contains("last read 72 h"),
-        "{stale}"
-    );
+    assert_held(&send(&app, false).await, "last read 72 h");
     assert!(app.sink.files().is_empty(), "nothing sent while stale");
 
     // Fresh: sent.
@@ -270,27 +246,13 @@ async fn the_freshness_gate_holds_stale_digests_and_alerts(engine: Engine) {
     app.close().await;
 
     // The endpoint unreachable: held; forced: sent anyway.
-    let app = TestApp::spawn_with(engine, |settings| {
-        settings.schedules[0].max_source_age_secs = Some(36 * 3600);
-        settings.freshness.urls = vec![
-            "http://127.0.0.1:9/admin/listings-ingest/sources"
-                .parse()
-                .unwrap(),
-        ];
-    })
+    let app = gated(
+        engine,
+        "http://127.0.0.1:9/admin/listings-ingest/sources",
+        None,
+    )
     .await;
-    app.seed_content().await;
-    app.subscriber("all@films.example", Preferences::default())
-        .await;
-    let unreachable = send(&app, false).await;
-    assert_eq!(unreachable["status"], "held");
-    assert!(
-        unreachable["note"]
-            .as_str()
-            .unwrap()
-            .contains("cannot ask http://127.0.0.1:9/"),
-        "{unreachable}"
-    );
+    assert_held(&send(&app, false).await, "cannot ask http://127.0.0.1:9/");
     app.clock.set(now + chrono::Duration::seconds(1));
     let forced = send(&app, true).await;
     assert_eq!(forced["status"], "sending", "{forced}");

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use marquee_digest::{Preferences, RunKind, RunStatus, ScheduleSettings};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Engine, TestApp, thursday};
+use crate::helpers::{Engine, TestApp, assert_note, thursday};
 
 on_both_engines!(
     a_daily_0130_london_schedule_runs_once_on_each_dst_change_day,
@@ -79,16 +79,12 @@ async fn a_daily_0130_london_schedule_runs_once_on_each_dst_change_day(engine: E
 }
 
 async fn a_run_missed_while_down_is_caught_up_once_within_the_window(engine: Engine) {
-    let app = TestApp::spawn(engine).await;
-    app.seed_content().await;
-    app.subscriber("reader@films.example", Preferences::default())
-        .await;
+    let app = TestApp::seeded(engine, &["reader@films.example"]).await;
     let shutdown = CancellationToken::new();
     // Down at 08:30; back at 09:10, inside the one-hour window.
-    app.clock.set(thursday() + chrono::Duration::minutes(40));
-    let first = app.service.tick(&shutdown).await.unwrap();
-    assert_eq!(first.len(), 1);
-    let report = app.service.run_report(&first[0]).await.unwrap();
+    let report = app
+        .only_run_at(thursday() + chrono::Duration::minutes(40))
+        .await;
     assert_eq!(report.run.kind, RunKind::CatchUp);
     assert_eq!(report.run.scheduled_for, thursday());
     assert_eq!(report.run.status, RunStatus::Sent);
@@ -102,25 +98,16 @@ async fn a_run_missed_while_down_is_caught_up_once_within_the_window(engine: Eng
 }
 
 async fn a_run_missed_beyond_the_window_is_recorded_as_missed_not_sent(engine: Engine) {
-    let app = TestApp::spawn(engine).await;
-    app.seed_content().await;
-    app.subscriber("reader@films.example", Preferences::default())
-        .await;
+    let app = TestApp::seeded(engine, &["reader@films.example"]).await;
     // A run a week earlier ran; the process was then down past this week's
     // run by more than the window.
-    let shutdown = CancellationToken::new();
     app.clock.set(thursday() - chrono::Duration::days(7));
-    app.service.tick(&shutdown).await.unwrap();
-    app.clock.set(thursday() + chrono::Duration::hours(3));
-    let touched = app.service.tick(&shutdown).await.unwrap();
-    assert_eq!(touched.len(), 1);
-    let report = app.service.run_report(&touched[0]).await.unwrap();
+    app.service.tick(&CancellationToken::new()).await.unwrap();
+    let report = app
+        .only_run_at(thursday() + chrono::Duration::hours(3))
+        .await;
     assert_eq!(report.run.status, RunStatus::Missed);
-    assert!(
-        report.run.note.contains("catch-up window"),
-        "{}",
-        report.run.note
-    );
+    assert_note(&report.run, "catch-up window");
     assert_eq!(report.counts.sent, 0);
     app.close().await;
 }
@@ -129,15 +116,9 @@ async fn a_run_with_nothing_new_is_skipped_and_recorded(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     app.subscriber("reader@films.example", Preferences::default())
         .await;
-    app.clock.set(thursday());
-    let touched = app.service.tick(&CancellationToken::new()).await.unwrap();
-    let report = app.service.run_report(&touched[0]).await.unwrap();
+    let report = app.only_run_at(thursday()).await;
     assert_eq!(report.run.status, RunStatus::Skipped);
-    assert!(
-        report.run.note.contains("nothing new"),
-        "{}",
-        report.run.note
-    );
+    assert_note(&report.run, "nothing new");
     let status = app.service.status(10).await.unwrap();
     assert_eq!(status[0].run.status, RunStatus::Skipped);
     assert!(app.sink.files().is_empty());
@@ -145,22 +126,14 @@ async fn a_run_with_nothing_new_is_skipped_and_recorded(engine: Engine) {
 }
 
 async fn sent_and_skipped_runs_both_finish_at_the_pinned_clock(engine: Engine) {
-    let app = TestApp::spawn(engine).await;
-    app.seed_content().await;
-    app.subscriber("reader@films.example", Preferences::default())
-        .await;
-    let shutdown = CancellationToken::new();
+    let app = TestApp::seeded(engine, &["reader@films.example"]).await;
     // Sent: the store stamps `finished_at` when the last recipient is done.
-    app.clock.set(thursday());
-    let sent = app.service.tick(&shutdown).await.unwrap();
-    let sent = app.service.run_report(&sent[0]).await.unwrap().run;
+    let sent = app.only_run_at(thursday()).await.run;
     assert_eq!(sent.status, RunStatus::Sent);
     assert_eq!(sent.finished_at, Some(thursday()));
     // Skipped a week later (nothing new since): stamped when it is created.
     let next_week = thursday() + chrono::Duration::days(7);
-    app.clock.set(next_week);
-    let skipped = app.service.tick(&shutdown).await.unwrap();
-    let skipped = app.service.run_report(&skipped[0]).await.unwrap().run;
+    let skipped = app.only_run_at(next_week).await.run;
     assert_eq!(skipped.status, RunStatus::Skipped);
     assert_eq!(skipped.finished_at, Some(next_week));
     app.close().await;

@@ -1,6 +1,8 @@
 //! Double opt-in and one-click unsubscribe over HTTP, bounces, CSV.
 
 use marquee_digest::{Preferences, SubscriberStatus};
+use reqwest::Method;
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Engine, TestApp, thursday};
@@ -18,17 +20,30 @@ fn link_in(text: &str, path: &str) -> String {
         .to_owned()
 }
 
+/// `POST /subscribe` of `email` as JSON: the answer.
+async fn subscribe(app: &TestApp, email: &str) -> reqwest::Response {
+    app.send_json(Method::POST, "/subscribe", &json!({ "email": email }))
+        .await
+}
+
+/// The page `response` shows, after asserting its `status`, that it says
+/// `says` and that it is in the shared layout.
+async fn page_of(response: reqwest::Response, status: u16, says: &str) -> String {
+    assert_eq!(response.status(), status);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(says), "{says} missing from {page}");
+    assert!(
+        page.contains("· Marquee</title>"),
+        "a page in the layout: {page}"
+    );
+    page
+}
+
 async fn a_form_subscription_is_confirmed_by_its_emailed_link_and_bad_links_are_refused(
     engine: Engine,
 ) {
     let app = TestApp::spawn(engine).await;
-    let invalid = app
-        .client
-        .post(app.url("/subscribe"))
-        .json(&serde_json::json!({"email": "not-an-address"}))
-        .send()
-        .await
-        .unwrap();
+    let invalid = subscribe(&app, "not-an-address").await;
     assert_eq!(invalid.status(), 422);
     let body: serde_json::Value = invalid.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("no @"), "{body}");
@@ -45,9 +60,7 @@ async fn a_form_subscription_is_confirmed_by_its_emailed_link_and_bad_links_are_
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 202);
-    let page = response.text().await.unwrap();
-    assert!(page.contains("Check your inbox"), "{page}");
+    let page = page_of(response, 202, "Check your inbox").await;
     assert!(
         page.contains("<title>Check your inbox · Marquee</title>"),
         "a page in the shared layout: {page}"
@@ -72,13 +85,7 @@ async fn a_form_subscription_is_confirmed_by_its_emailed_link_and_bad_links_are_
     // An expired one too: three days later (the link lives two).
     app.clock.set(thursday() + chrono::Duration::days(3));
     let expired = app.client.get(&link).send().await.unwrap();
-    assert_eq!(expired.status(), 410);
-    let page = expired.text().await.unwrap();
-    assert!(page.contains("expired"), "{page}");
-    assert!(
-        page.contains("· Marquee</title>"),
-        "an error page in the layout: {page}"
-    );
+    page_of(expired, 410, "expired").await;
     let stored = app.stored("new@films.example").await;
     assert_eq!(stored.status, SubscriberStatus::Pending);
 
@@ -161,12 +168,12 @@ async fn a_bounce_suppresses_the_address_and_csv_round_trips(engine: Engine) {
     assert!(report.rejected[0].1.contains("broken"), "{report:?}");
 
     let response = app
-        .client
-        .post(app.url("/webhooks/bounce"))
-        .json(&serde_json::json!({"email": "a@films.example", "kind": "complaint"}))
-        .send()
-        .await
-        .unwrap();
+        .send_json(
+            Method::POST,
+            "/webhooks/bounce",
+            &json!({"email": "a@films.example", "kind": "complaint"}),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     let csv = app.service.export_csv().await.unwrap();
     assert!(
@@ -175,13 +182,7 @@ async fn a_bounce_suppresses_the_address_and_csv_round_trips(engine: Engine) {
     );
     assert!(csv.contains("b@films.example,pending,weekly,,,"), "{csv}");
     // A suppressed address is not mailed when it subscribes again.
-    let again = app
-        .client
-        .post(app.url("/subscribe"))
-        .json(&serde_json::json!({"email": "a@films.example"}))
-        .send()
-        .await
-        .unwrap();
+    let again = subscribe(&app, "a@films.example").await;
     assert_eq!(again.status(), 202);
     assert!(app.sink.files().is_empty());
     app.close().await;
