@@ -9,23 +9,11 @@ use crate::handler::{self, Item};
 
 /// Stores review and screening events; see [`DigestService::handler`].
 #[derive(Clone)]
-pub struct DigestHandler {
-    service: DigestService,
-}
-
-impl DigestHandler {
-    pub(crate) fn new(service: DigestService) -> Self {
-        Self { service }
-    }
-}
+pub struct DigestHandler(pub(crate) DigestService);
 
 impl Handler for DigestHandler {
-    #[tracing::instrument(
-        skip_all,
-        fields(topic = %message.topic, partition = message.partition, offset = message.offset)
-    )]
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
-        let store = &self.service.inner.store;
+        let store = &self.0.inner.store;
         let changed = match handler::item(message)? {
             Item::Review(event) => store.apply_review(&event).await,
             Item::Screening(event) => store.apply_screening(&event).await,

@@ -148,7 +148,7 @@ impl DigestService {
     /// The handler of `reviews` and `screenings` events, for `Bus::consume`
     /// in the `consumer_group` of the settings.
     pub fn handler(&self) -> impl marquee_bus::Handler + use<> {
-        DigestHandler::new(self.clone())
+        DigestHandler(self.clone())
     }
 
     /// Whether the database answers, for readiness probes.

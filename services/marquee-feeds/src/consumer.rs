@@ -12,26 +12,14 @@ use crate::store::screenings::ScreeningApplied;
 
 /// Applies review events to the feeds; see [`FeedsService::handler`].
 #[derive(Clone)]
-pub struct FeedsHandler {
-    service: FeedsService,
-}
-
-impl FeedsHandler {
-    pub(crate) fn new(service: FeedsService) -> Self {
-        Self { service }
-    }
-}
+pub struct FeedsHandler(pub(crate) FeedsService);
 
 impl Handler for FeedsHandler {
-    #[tracing::instrument(
-        skip_all,
-        fields(topic = %message.topic, partition = message.partition, offset = message.offset)
-    )]
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
         let mut event: Envelope<ReviewEvent> = message.decode()?;
         sanitize(&mut event.data);
         let applied = self
-            .service
+            .0
             .inner
             .store
             .apply(&event)
@@ -50,8 +38,8 @@ impl Handler for FeedsHandler {
                 );
                 let mut sections = vec![section.as_str()];
                 sections.extend(previous_section.as_deref());
-                let documents = review_documents(&self.service.inner.settings.feeds, &sections);
-                self.service.publish_review_change(&documents).await;
+                let documents = review_documents(&self.0.inner.settings.feeds, &sections);
+                self.0.publish_review_change(&documents).await;
             }
             Applied::Ignored(reason) => tracing::debug!(
                 event_id = %event.id,
@@ -67,25 +55,13 @@ impl Handler for FeedsHandler {
 /// Applies screening events to the screening feeds and calendars; see
 /// [`FeedsService::screenings_handler`].
 #[derive(Clone)]
-pub struct ScreeningsHandler {
-    service: FeedsService,
-}
-
-impl ScreeningsHandler {
-    pub(crate) fn new(service: FeedsService) -> Self {
-        Self { service }
-    }
-}
+pub struct ScreeningsHandler(pub(crate) FeedsService);
 
 impl Handler for ScreeningsHandler {
-    #[tracing::instrument(
-        skip_all,
-        fields(topic = %message.topic, partition = message.partition, offset = message.offset)
-    )]
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
         let event: Envelope<ScreeningEvent> = message.decode()?;
         let applied = self
-            .service
+            .0
             .inner
             .store
             .apply_screening(&event)
@@ -100,7 +76,7 @@ impl Handler for ScreeningsHandler {
                     "Applied a screening event to the feeds"
                 );
                 let documents = screening_documents(&venue_id, &strands);
-                self.service.publish(&documents).await;
+                self.0.publish(&documents).await;
             }
             ScreeningApplied::Ignored(reason) => tracing::debug!(
                 event_id = %event.id,

@@ -145,13 +145,13 @@ impl FeedsService {
 
     /// The review-event handler, for `Bus::consume` on `topics::REVIEWS`.
     pub fn handler(&self) -> impl marquee_bus::Handler + use<> {
-        FeedsHandler::new(self.clone())
+        FeedsHandler(self.clone())
     }
 
     /// The screening-event handler, for `Bus::consume` on
     /// `topics::SCREENINGS` (group `{consumer_group}-screenings`).
     pub fn screenings_handler(&self) -> impl marquee_bus::Handler + use<> {
-        ScreeningsHandler::new(self.clone())
+        ScreeningsHandler(self.clone())
     }
 
     /// Whether the database answers, for readiness probes.

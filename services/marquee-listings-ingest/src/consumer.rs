@@ -20,10 +20,6 @@ impl ReviewsHandler {
 }
 
 impl Handler for ReviewsHandler {
-    #[tracing::instrument(
-        skip_all,
-        fields(topic = %message.topic, partition = message.partition, offset = message.offset)
-    )]
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
         let event: Envelope<ReviewEvent> = message.decode()?;
         // Upserts and deletes keyed by review id: replaying is harmless.

@@ -9,21 +9,9 @@ use crate::handler::{Decision, decide, initial_status, new_post};
 
 /// Records review events as posts; see [`SocialService::handler`].
 #[derive(Clone)]
-pub struct SocialHandler {
-    service: SocialService,
-}
-
-impl SocialHandler {
-    pub(crate) fn new(service: SocialService) -> Self {
-        Self { service }
-    }
-}
+pub struct SocialHandler(pub(crate) SocialService);
 
 impl Handler for SocialHandler {
-    #[tracing::instrument(
-        skip_all,
-        fields(topic = %message.topic, partition = message.partition, offset = message.offset)
-    )]
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
         let event: Envelope<ReviewEvent> = message.decode()?;
         match decide(&event.data) {
@@ -34,10 +22,10 @@ impl Handler for SocialHandler {
             }
             Decision::Cancel { review_id, reason } => {
                 let cancelled = self
-                    .service
+                    .0
                     .inner
                     .store
-                    .cancel_queued(review_id, &reason, self.service.now())
+                    .cancel_queued(review_id, &reason, self.0.now())
                     .await
                     .map_err(|e| HandlerError::Transient(e.into()))?;
                 if cancelled > 0 {
@@ -53,11 +41,11 @@ impl SocialHandler {
     /// Records one post of `review` per account, once: a replay finds the
     /// rows and changes nothing.
     async fn record(&self, review: &Review) -> Result<(), HandlerError> {
-        let inner = &self.service.inner;
+        let inner = &self.0.inner;
         let dry_run = inner.settings.dry_run;
         let status = initial_status(dry_run);
         for account in &inner.accounts {
-            let now = self.service.now();
+            let now = self.0.now();
             let new = new_post(account, review, now).map_err(|e| HandlerError::Poison(e.into()))?;
             let inserted = inner
                 .store

@@ -118,7 +118,7 @@ impl SocialService {
 
     /// The review-event handler, for `Bus::consume` on `topics::REVIEWS`.
     pub fn handler(&self) -> impl marquee_bus::Handler + use<> {
-        SocialHandler::new(self.clone())
+        SocialHandler(self.clone())
     }
 
     /// Runs a sending worker per account until `shutdown` (in dry-run there

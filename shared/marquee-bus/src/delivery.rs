@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{Handler, HandlerError, Message, Record};
 
@@ -124,7 +125,8 @@ pub(crate) struct Refused {
     pub attempts: u32,
 }
 
-/// Hands `message` to `handler`, retrying transient failures with `retry`'s
+/// Hands `message` to `handler` inside a `handle` span naming its topic,
+/// partition and offset, retrying transient failures with `retry`'s
 /// backoff. What happens to a refused message is the caller's: a consumer
 /// dead-letters it ([`deliver`]), a replay skips or stops.
 pub(crate) async fn attempt<H: Handler>(
@@ -137,7 +139,13 @@ pub(crate) async fn attempt<H: Handler>(
     let mut backoff = retry.initial_backoff;
     let mut attempt = 1;
     loop {
-        let error = match handler.handle(message).await {
+        let span = tracing::info_span!(
+            "handle",
+            topic = %message.topic,
+            partition = message.partition,
+            offset = message.offset
+        );
+        let error = match handler.handle(message).instrument(span).await {
             Ok(()) => {
                 metrics::counter!("marquee_events_handled_total", "topic" => message.topic.clone(), "group" => group.to_owned()).increment(1);
                 return Ok(Outcome::Done);

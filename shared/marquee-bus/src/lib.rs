@@ -102,7 +102,8 @@ pub enum HandlerError {
 }
 
 /// Handles one message at a time; must be idempotent (keyed by event id),
-/// since delivery is at least once.
+/// since delivery is at least once. The bus calls it inside a `handle` span
+/// that names the message's topic, partition and offset.
 pub trait Handler: Send + Sync + 'static {
     /// Handles `message`; `Ok` lets the consumer move past it.
     fn handle(&self, message: &Message) -> impl Future<Output = Result<(), HandlerError>> + Send;
