@@ -7,6 +7,24 @@ use marquee_runtime::error::HttpError;
 use crate::store::StoreError;
 use crate::token::TokenError;
 
+/// `From<StoreError>` for each error enum, into its variant that holds an
+/// `anyhow::Error`, so a store call takes `?`.
+macro_rules! from_store_error {
+    ($($error:ident::$variant:ident),+) => {$(
+        impl From<StoreError> for $error {
+            fn from(error: StoreError) -> Self {
+                Self::$variant(error.into())
+            }
+        }
+    )+};
+}
+
+from_store_error!(
+    ScheduleChangeError::Store,
+    RunError::Unexpected,
+    SubscriptionError::Unexpected
+);
+
 /// Why a schedule could not be changed.
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleChangeError {
@@ -22,12 +40,6 @@ pub enum ScheduleChangeError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] anyhow::Error),
-}
-
-impl From<StoreError> for ScheduleChangeError {
-    fn from(error: StoreError) -> Self {
-        Self::Store(error.into())
-    }
 }
 
 impl From<ScheduleChangeError> for HttpError {
@@ -70,12 +82,6 @@ pub enum RunError {
     Unexpected(#[from] anyhow::Error),
 }
 
-impl From<StoreError> for RunError {
-    fn from(error: StoreError) -> Self {
-        Self::Unexpected(error.into())
-    }
-}
-
 impl From<RunError> for HttpError {
     fn from(error: RunError) -> Self {
         match error {
@@ -106,12 +112,6 @@ pub enum SubscriptionError {
     /// Anything else.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
-}
-
-impl From<StoreError> for SubscriptionError {
-    fn from(error: StoreError) -> Self {
-        Self::Unexpected(error.into())
-    }
 }
 
 impl From<SubscriptionError> for HttpError {

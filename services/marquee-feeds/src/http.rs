@@ -4,7 +4,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use chrono::{DateTime, Utc};
 use marquee_runtime::error::{HtmlError, HttpError};
 use serde::Serialize;
@@ -22,11 +22,11 @@ const CACHE_CONTROL: HeaderValue = HeaderValue::from_static("public, max-age=300
 pub(crate) fn router(service: FeedsService) -> Router {
     Router::new()
         .route("/", get(index))
-        .route("/feeds/{file}", get(review_feed))
-        .route("/venues/{file}", get(venue))
-        .route("/strands/{file}", get(strand))
-        .route("/repertory/{file}", get(repertory))
-        .route("/calendars/{file}", get(calendar))
+        .route("/feeds/{file}", document_route(review_feed))
+        .route("/venues/{file}", document_route(venue))
+        .route("/strands/{file}", document_route(strand))
+        .route("/repertory/{file}", document_route(repertory))
+        .route("/calendars/{file}", document_route(calendar))
         .with_state(service)
 }
 
@@ -52,58 +52,46 @@ fn split<'a>(file: &'a str, extensions: &[&'static str]) -> Option<(&'a str, &'s
 const FEED_EXTENSIONS: [&str; 3] = ["rss", "atom", "json"];
 const VENUE_EXTENSIONS: [&str; 4] = ["rss", "atom", "json", CALENDAR_EXTENSION];
 
-async fn review_feed(
-    State(service): State<FeedsService>,
-    Path(file): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let document = split(&file, &FEED_EXTENSIONS).and_then(|(slug, extension)| {
-        let feed = service.feed(slug)?;
-        Some((Document::Reviews(feed.slug.clone()), extension))
-    });
-    serve(&service, document, &headers).await
+/// What a document route reads from the file name in its path: the
+/// document and the extension of the format asked for.
+type Parse = fn(&FeedsService, &str) -> Option<(Document, &'static str)>;
+
+/// A route serving the document `parse` reads from `{file}`.
+fn document_route(parse: Parse) -> MethodRouter<FeedsService> {
+    get(
+        move |State(service): State<FeedsService>, Path(file): Path<String>, headers: HeaderMap| async move {
+            let document = parse(&service, &file);
+            serve(&service, document, &headers).await
+        },
+    )
 }
 
-async fn venue(
-    State(service): State<FeedsService>,
-    Path(file): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let document = split(&file, &VENUE_EXTENSIONS)
-        .map(|(id, extension)| (Document::Venue(id.to_owned()), extension));
-    serve(&service, document, &headers).await
+fn review_feed(service: &FeedsService, file: &str) -> Option<(Document, &'static str)> {
+    let (slug, extension) = split(file, &FEED_EXTENSIONS)?;
+    let feed = service.feed(slug)?;
+    Some((Document::Reviews(feed.slug.clone()), extension))
 }
 
-async fn strand(
-    State(service): State<FeedsService>,
-    Path(file): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let document = split(&file, &FEED_EXTENSIONS)
-        .map(|(slug, extension)| (Document::Strand(slug.to_owned()), extension));
-    serve(&service, document, &headers).await
+fn venue(_: &FeedsService, file: &str) -> Option<(Document, &'static str)> {
+    split(file, &VENUE_EXTENSIONS)
+        .map(|(id, extension)| (Document::Venue(id.to_owned()), extension))
 }
 
-async fn repertory(
-    State(service): State<FeedsService>,
-    Path(file): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let document = split(&file, &FEED_EXTENSIONS)
+fn strand(_: &FeedsService, file: &str) -> Option<(Document, &'static str)> {
+    split(file, &FEED_EXTENSIONS)
+        .map(|(slug, extension)| (Document::Strand(slug.to_owned()), extension))
+}
+
+fn repertory(_: &FeedsService, file: &str) -> Option<(Document, &'static str)> {
+    split(file, &FEED_EXTENSIONS)
         .filter(|(stem, _)| *stem == "this-week")
-        .map(|(_, extension)| (Document::ThisWeek, extension));
-    serve(&service, document, &headers).await
+        .map(|(_, extension)| (Document::ThisWeek, extension))
 }
 
-async fn calendar(
-    State(service): State<FeedsService>,
-    Path(file): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let document = split(&file, &[CALENDAR_EXTENSION])
+fn calendar(_: &FeedsService, file: &str) -> Option<(Document, &'static str)> {
+    split(file, &[CALENDAR_EXTENSION])
         .filter(|(stem, _)| *stem == "all")
-        .map(|(_, extension)| (Document::AllCalendar, extension));
-    serve(&service, document, &headers).await
+        .map(|(_, extension)| (Document::AllCalendar, extension))
 }
 
 /// `GET` (and `HEAD`, which axum answers from the same handler without the

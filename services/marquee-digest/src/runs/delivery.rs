@@ -223,28 +223,21 @@ impl DigestService {
             .subscriber(subscriber_id)
             .await?
             .filter(|s| s.status == SubscriberStatus::Confirmed);
+        let skip = |reason| {
+            store.mark(
+                &run.id,
+                subscriber_id,
+                DeliveryOutcome::Skipped,
+                0,
+                Some(reason),
+            )
+        };
         let Some(subscriber) = subscriber else {
-            store
-                .mark(
-                    &run.id,
-                    subscriber_id,
-                    DeliveryOutcome::Skipped,
-                    0,
-                    Some("no longer subscribed"),
-                )
-                .await?;
+            skip("no longer subscribed").await?;
             return Ok(Ok(()));
         };
         let Some((digest, unsubscribe)) = self.personal(schedule, content, &subscriber)? else {
-            store
-                .mark(
-                    &run.id,
-                    subscriber_id,
-                    DeliveryOutcome::Skipped,
-                    0,
-                    Some("nothing matches their preferences"),
-                )
-                .await?;
+            skip("nothing matches their preferences").await?;
             return Ok(Ok(()));
         };
         let envelope = mailer::Envelope {

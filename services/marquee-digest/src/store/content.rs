@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use marquee_events::{Envelope, Review, ReviewEvent, Screening, ScreeningEvent};
+use serde::de::DeserializeOwned;
 use sqlx::Row;
 
 use super::{Result, Store, StoreError, micros};
@@ -117,23 +118,15 @@ impl Store {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<Review>> {
-        let rows = sqlx::query(
+        self.items_between(
             "SELECT review FROM digest_reviews
              WHERE withdrawn = 0 AND published_at > $1 AND published_at <= $2
              ORDER BY published_at DESC, review_id",
+            since,
+            until,
+            "reviews",
         )
-        .bind(micros(since))
-        .bind(micros(until))
-        .fetch_all(&self.pool)
         .await
-        .context("Failed to read reviews")?;
-        rows.iter()
-            .map(|row| {
-                let body: String = row.try_get("review")?;
-                Ok(serde_json::from_str(&body)?)
-            })
-            .collect::<anyhow::Result<_>>()
-            .map_err(StoreError::from)
     }
 
     /// Live screenings starting in `[from, to)`, earliest first.
@@ -142,19 +135,35 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Screening>> {
-        let rows = sqlx::query(
+        self.items_between(
             "SELECT screening FROM digest_screenings
              WHERE cancelled = 0 AND starts_at >= $1 AND starts_at < $2
              ORDER BY starts_at, screening_id",
+            from,
+            to,
+            "screenings",
         )
-        .bind(micros(from))
-        .bind(micros(to))
-        .fetch_all(&self.pool)
         .await
-        .context("Failed to read screenings")?;
+    }
+
+    /// The items `sql` selects between the instants `$1` and `$2`, its one
+    /// column each item's JSON; `what` names them in the error.
+    async fn items_between<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        what: &str,
+    ) -> Result<Vec<T>> {
+        let rows = sqlx::query(sql)
+            .bind(micros(from))
+            .bind(micros(to))
+            .fetch_all(&self.pool)
+            .await
+            .with_context(|| format!("Failed to read {what}"))?;
         rows.iter()
             .map(|row| {
-                let body: String = row.try_get("screening")?;
+                let body: String = row.try_get(0)?;
                 Ok(serde_json::from_str(&body)?)
             })
             .collect::<anyhow::Result<_>>()

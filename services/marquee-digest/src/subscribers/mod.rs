@@ -146,15 +146,8 @@ impl DigestService {
 
     /// Confirms the subscription a confirmation token names.
     pub async fn confirm(&self, token: &str) -> Result<Subscriber, SubscriptionError> {
-        let id = self
-            .inner
-            .signer
-            .verify(Purpose::Confirm, token, self.now())?;
+        let subscriber = self.named_by(Purpose::Confirm, token).await?;
         let store = &self.inner.store;
-        let subscriber = store
-            .subscriber(&id)
-            .await?
-            .ok_or(SubscriptionError::Unknown)?;
         match subscriber.status {
             SubscriberStatus::Suppressed => return Err(SubscriptionError::Suppressed),
             SubscriberStatus::Confirmed => return Ok(subscriber),
@@ -162,13 +155,13 @@ impl DigestService {
         }
         store
             .transition(
-                &id,
+                &subscriber.id,
                 &[SubscriberStatus::Pending, SubscriberStatus::Unsubscribed],
                 SubscriberStatus::Confirmed,
                 "confirmed by link",
             )
             .await?;
-        tracing::info!(subscriber_id = %id, "Subscription confirmed");
+        tracing::info!(subscriber_id = %subscriber.id, "Subscription confirmed");
         Ok(Subscriber {
             status: SubscriberStatus::Confirmed,
             ..subscriber
@@ -177,25 +170,32 @@ impl DigestService {
 
     /// Unsubscribes whoever an unsubscribe token names (idempotent).
     pub async fn unsubscribe(&self, token: &str) -> Result<Subscriber, SubscriptionError> {
-        let id = self
-            .inner
-            .signer
-            .verify(Purpose::Unsubscribe, token, self.now())?;
+        let subscriber = self.named_by(Purpose::Unsubscribe, token).await?;
         let store = &self.inner.store;
-        let subscriber = store
-            .subscriber(&id)
-            .await?
-            .ok_or(SubscriptionError::Unknown)?;
         store
             .transition(
-                &id,
+                &subscriber.id,
                 &[SubscriberStatus::Pending, SubscriberStatus::Confirmed],
                 SubscriberStatus::Unsubscribed,
                 "unsubscribed by link",
             )
             .await?;
-        tracing::info!(subscriber_id = %id, "Unsubscribed");
+        tracing::info!(subscriber_id = %subscriber.id, "Unsubscribed");
         Ok(subscriber)
+    }
+
+    /// The subscriber a `purpose` token names.
+    async fn named_by(
+        &self,
+        purpose: Purpose,
+        token: &str,
+    ) -> Result<Subscriber, SubscriptionError> {
+        let id = self.inner.signer.verify(purpose, token, self.now())?;
+        self.inner
+            .store
+            .subscriber(&id)
+            .await?
+            .ok_or(SubscriptionError::Unknown)
     }
 
     /// Suppresses `email` after a bounce, a complaint or an operator's

@@ -5,8 +5,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::rate_limit::exhausted_until;
-use super::{SendError, Sent, checked, endpoint, json_body, transport};
+use super::{SendError, Sent, created, endpoint};
 use crate::settings::MastodonAccount;
 use crate::store::posts::Entry;
 
@@ -24,7 +23,7 @@ impl Mastodon {
             id: String,
             url: Option<String>,
         }
-        let response = self
+        let request = self
             .http
             .post(endpoint(&self.account.base_url, "api/v1/statuses"))
             .bearer_auth(self.account.access_token.expose_secret())
@@ -33,13 +32,8 @@ impl Mastodon {
                 "status": entry.post.text,
                 "visibility": self.account.visibility,
                 "language": self.account.language,
-            }))
-            .send()
-            .await
-            .map_err(transport)?;
-        let response = checked(response).await?;
-        let pause_until = exhausted_until(response.headers());
-        let status: Status = json_body(response).await?;
+            }));
+        let (status, pause_until): (Status, _) = created(request).await?;
         Ok(Sent {
             id: Some(status.id),
             url: status.url,

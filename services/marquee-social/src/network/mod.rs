@@ -96,6 +96,16 @@ async fn json_body<T: serde::de::DeserializeOwned>(response: Response) -> Result
     })
 }
 
+/// Sends `request`, which creates a post, and reads the accepted answer:
+/// its body, and when the account's rate limit, if spent, resets.
+async fn created<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+) -> Result<(T, Option<DateTime<Utc>>), SendError> {
+    let response = checked(request.send().await.map_err(transport)?).await?;
+    let pause_until = rate_limit::exhausted_until(response.headers());
+    Ok((json_body(response).await?, pause_until))
+}
+
 fn endpoint(base: &Url, path: &str) -> String {
     format!("{}/{path}", base.as_str().trim_end_matches('/'))
 }

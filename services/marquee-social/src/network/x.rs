@@ -5,8 +5,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::rate_limit::exhausted_until;
-use super::{SendError, Sent, checked, endpoint, json_body, transport};
+use super::{SendError, Sent, checked, created, endpoint, json_body, transport};
 use crate::settings::XAccount;
 use crate::store::posts::Entry;
 
@@ -31,20 +30,15 @@ impl X {
         struct Tweet {
             id: String,
         }
-        let response = self
+        let request = self
             .http
             .post(endpoint(&self.account.base_url, "2/tweets"))
             .bearer_auth(self.account.user_token.expose_secret())
-            .json(&json!({ "text": entry.post.text }))
-            .send()
-            .await
-            .map_err(transport)?;
-        let response = checked(response).await?;
-        let pause_until = exhausted_until(response.headers());
-        let created: Created = json_body(response).await?;
+            .json(&json!({ "text": entry.post.text }));
+        let (tweet, pause_until): (Created, _) = created(request).await?;
         Ok(Sent {
-            url: Some(Self::web_url(&created.data.id)),
-            id: Some(created.data.id),
+            url: Some(Self::web_url(&tweet.data.id)),
+            id: Some(tweet.data.id),
             pause_until,
         })
     }

@@ -199,13 +199,12 @@ impl Store {
         review_id: &ReviewId,
         account: &str,
     ) -> Result<Option<Entry>, StoreError> {
-        let row = sqlx::query(select!("WHERE review_id = $1 AND account = $2"))
-            .bind(review_id.as_str())
-            .bind(account)
-            .fetch_optional(&self.pool)
-            .await
-            .context("Failed to read the ledger")?;
-        Ok(row.map(|row| entry(&row)).transpose()?)
+        self.one(
+            sqlx::query(select!("WHERE review_id = $1 AND account = $2"))
+                .bind(review_id.as_str())
+                .bind(account),
+        )
+        .await
     }
 
     /// The newest rows first, at most `limit`; `dry_run_only` keeps the outbox.
@@ -229,23 +228,34 @@ impl Store {
         Ok(rows.iter().map(entry).collect::<anyhow::Result<_>>()?)
     }
 
+    /// The row `query` finds, if any.
+    async fn one<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<Option<Entry>, StoreError> {
+        let row = query
+            .fetch_optional(&self.pool)
+            .await
+            .context("Failed to read the ledger")?;
+        Ok(row.map(|row| entry(&row)).transpose()?)
+    }
+
     /// The oldest row of `account` waiting to be sent and due at `now`.
     pub async fn next_due(
         &self,
         account: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Entry>, StoreError> {
-        let row = sqlx::query(select!(
-            "WHERE account = $1 AND status IN ('queued', 'pending') \
-             AND not_before <= $2 AND lease_until <= $2 \
-             ORDER BY created_at, review_id LIMIT 1"
-        ))
-        .bind(account)
-        .bind(micros(now))
-        .fetch_optional(&self.pool)
+        self.one(
+            sqlx::query(select!(
+                "WHERE account = $1 AND status IN ('queued', 'pending') \
+                 AND not_before <= $2 AND lease_until <= $2 \
+                 ORDER BY created_at, review_id LIMIT 1"
+            ))
+            .bind(account)
+            .bind(micros(now)),
+        )
         .await
-        .context("Failed to read the ledger")?;
-        Ok(row.map(|row| entry(&row)).transpose()?)
     }
 
     /// When the next row of `account` waiting to be sent falls due.
