@@ -22,6 +22,7 @@ use marquee_admin::sources::SourceHealth;
 use marquee_console::encode;
 use reqwest::Method;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use api::{Api, bar};
 pub use commands::{
@@ -109,17 +110,16 @@ async fn schedules(api: &Api, command: ScheduleCommand) -> anyhow::Result<()> {
             print(&saved)
         }
         ScheduleCommand::Pause { name } => {
-            let path = format!("{BASE}/{}/pause", encode(&name));
-            print(&api.0.post::<SchedulePaused>(&path).await?)
+            toggle::<SchedulePaused>(api, BASE, &name, "pause").await
         }
         ScheduleCommand::Resume { name } => {
-            let path = format!("{BASE}/{}/resume", encode(&name));
-            print(&api.0.post::<SchedulePaused>(&path).await?)
+            toggle::<SchedulePaused>(api, BASE, &name, "resume").await
         }
     }
 }
 
 async fn digest(api: &Api, command: DigestCommand) -> anyhow::Result<()> {
+    const RUNS: &str = "/admin/digest/runs";
     match command {
         DigestCommand::Preview { schedule, email } => {
             let path = format!("/admin/digest/preview/{}", encode(&schedule));
@@ -143,24 +143,18 @@ async fn digest(api: &Api, command: DigestCommand) -> anyhow::Result<()> {
             print(&api.0.call::<SendAccepted>(request).await?)
         }
         DigestCommand::Status { run: Some(run), .. } => {
-            let path = format!("/admin/digest/runs/{}", encode(&run));
+            let path = format!("{RUNS}/{}", encode(&run));
             print(&api.0.get::<RunReport>(&path).await?)
         }
         DigestCommand::Status { run: None, limit } => {
             let query = RunsQuery {
                 limit: i64::from(limit),
             };
-            let runs: Vec<RunReport> = api.0.get_with("/admin/digest/runs", &query).await?;
+            let runs: Vec<RunReport> = api.0.get_with(RUNS, &query).await?;
             print(&runs)
         }
-        DigestCommand::Pause { run } => {
-            let path = format!("/admin/digest/runs/{}/pause", encode(&run));
-            print(&api.0.post::<RunPaused>(&path).await?)
-        }
-        DigestCommand::Resume { run } => {
-            let path = format!("/admin/digest/runs/{}/resume", encode(&run));
-            print(&api.0.post::<RunResuming>(&path).await?)
-        }
+        DigestCommand::Pause { run } => toggle::<RunPaused>(api, RUNS, &run, "pause").await,
+        DigestCommand::Resume { run } => toggle::<RunResuming>(api, RUNS, &run, "resume").await,
     }
 }
 
@@ -224,6 +218,18 @@ async fn import(api: &Api, file: &std::path::Path) -> anyhow::Result<()> {
 }
 
 /// Prints an answer as the API sent it: pretty JSON.
+/// `POST {collection}/{name}/{action}` (`pause` or `resume`), its answer
+/// printed.
+async fn toggle<T: DeserializeOwned + Serialize>(
+    api: &Api,
+    collection: &str,
+    name: &str,
+    action: &str,
+) -> anyhow::Result<()> {
+    let path = format!("{collection}/{}/{action}", encode(name));
+    print(&api.0.post::<T>(&path).await?)
+}
+
 fn print(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
