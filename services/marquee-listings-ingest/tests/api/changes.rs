@@ -21,11 +21,16 @@ async fn bfi() -> TestApp {
     .await
 }
 
+/// Serves `events` as the calendar of [`bfi`].
+fn serve_bfi(app: &TestApp, events: &[&str]) {
+    app.upstream
+        .serve("/bfi.ics", "text/calendar", &ics(events));
+}
+
 #[tokio::test]
 async fn a_rescheduled_screening_with_a_uid_is_changed_not_recreated() {
     let mut app = bfi().await;
-    app.upstream
-        .serve("/bfi.ics", "text/calendar", &ics(&[WEST]));
+    serve_bfi(&app, &[WEST]);
     app.poll().await;
     let first = app.events().await;
     assert_eq!(first.len(), 1, "{first:?}");
@@ -36,8 +41,7 @@ async fn a_rescheduled_screening_with_a_uid_is_changed_not_recreated() {
     let moved = WEST
         .replace("20261204T183000", "20261205T140000")
         .replace("NFT1", "NFT2");
-    app.upstream
-        .serve("/bfi.ics", "text/calendar", &ics(&[&moved]));
+    serve_bfi(&app, &[&moved]);
     let reports = app.poll().await;
     assert_eq!(
         (
@@ -61,8 +65,7 @@ async fn a_rescheduled_screening_with_a_uid_is_changed_not_recreated() {
 
     // Sold out later: one more change, naming only that.
     let sold = format!("{moved}\nX-MARQUEE-SOLD-OUT:TRUE");
-    app.upstream
-        .serve("/bfi.ics", "text/calendar", &ics(&[&sold]));
+    serve_bfi(&app, &[&sold]);
     app.poll().await;
     let events = app.events().await;
     let ScreeningEvent::Changed(changed) = &events[0].data else {
@@ -74,14 +77,12 @@ async fn a_rescheduled_screening_with_a_uid_is_changed_not_recreated() {
 #[tokio::test]
 async fn status_cancelled_cancels_once_and_a_relisting_lists_again() {
     let mut app = bfi().await;
-    app.upstream
-        .serve("/bfi.ics", "text/calendar", &ics(&[WEST]));
+    serve_bfi(&app, &[WEST]);
     app.poll().await;
     app.events().await;
 
     let cancelled = format!("{WEST}\nSTATUS:CANCELLED");
-    app.upstream
-        .serve("/bfi.ics", "text/calendar", &ics(&[&cancelled]));
+    serve_bfi(&app, &[&cancelled]);
     assert_eq!(app.poll().await["bfi"].withdrawn, 1);
     let events = app.events().await;
     let ScreeningEvent::Cancelled(c) = &events[0].data else {
@@ -93,8 +94,7 @@ async fn status_cancelled_cancels_once_and_a_relisting_lists_again() {
     assert_eq!(app.poll().await["bfi"].withdrawn, 0);
     assert!(app.events().await.is_empty());
 
-    app.upstream
-        .serve("/bfi.ics", "text/calendar", &ics(&[WEST]));
+    serve_bfi(&app, &[WEST]);
     assert_eq!(app.poll().await["bfi"].new, 1);
     let events = app.events().await;
     assert_eq!(events.len(), 1, "{events:?}");
@@ -109,14 +109,12 @@ async fn upcoming_screenings_missing_from_a_clean_read_are_cancelled() {
     let mut app = bfi().await;
     let past = "UID:past-1\nSUMMARY:Jaws\nDTSTART;TZID=Europe/London:20261122T200000";
     let other = "UID:other-1\nSUMMARY:Heat\nDTSTART;TZID=Europe/London:20261210T200000";
-    app.upstream
-        .serve("/bfi.ics", "text/calendar", &ics(&[WEST, past, other]));
+    serve_bfi(&app, &[WEST, past, other]);
     assert_eq!(app.poll().await["bfi"].new, 3);
     app.events().await;
 
     // West vanishes, and so does yesterday's Jaws (which merely scrolled off).
-    app.upstream
-        .serve("/bfi.ics", "text/calendar", &ics(&[other]));
+    serve_bfi(&app, &[other]);
     let report = &app.poll().await["bfi"];
     assert!(report.swept);
     assert_eq!(report.withdrawn, 1);
@@ -131,8 +129,7 @@ async fn upcoming_screenings_missing_from_a_clean_read_are_cancelled() {
     // Once Heat has started, its absence is not a cancellation either.
     app.set_now("2026-12-11T00:00:00Z");
     let later = "UID:later-1\nSUMMARY:Ran\nDTSTART;TZID=Europe/London:20261220T200000";
-    app.upstream
-        .serve("/bfi.ics", "text/calendar", &ics(&[later]));
+    serve_bfi(&app, &[later]);
     let report = &app.poll().await["bfi"];
     assert_eq!((report.new, report.withdrawn), (1, 0));
     app.events().await;
@@ -140,13 +137,12 @@ async fn upcoming_screenings_missing_from_a_clean_read_are_cancelled() {
     // A read with a rejected row never cancels by absence: the broken row
     // may be the missing screening.
     let broken = "UID:other-2\nSUMMARY:Ran\nDTSTART;TZID=Europe/London:2026-12-11";
-    app.upstream
-        .serve("/bfi.ics", "text/calendar", &ics(&[broken]));
+    serve_bfi(&app, &[broken]);
     let report = &app.poll().await["bfi"];
     assert!(!report.swept);
     assert_eq!((report.withdrawn, report.rejected), (0, 1));
     // Nor does an empty calendar (an upstream fault far more often than not).
-    app.upstream.serve("/bfi.ics", "text/calendar", &ics(&[]));
+    serve_bfi(&app, &[]);
     assert_eq!(app.poll().await["bfi"].withdrawn, 0);
     assert!(app.events().await.is_empty());
 }
@@ -245,8 +241,7 @@ async fn screenings_link_to_the_review_of_the_same_film_and_year() {
     }
 
     let heat = "UID:heat\nSUMMARY:Heat (1995)\nDTSTART;TZID=Europe/London:20261210T200000";
-    app.upstream
-        .serve("/bfi.ics", "text/calendar", &ics(&[WEST, heat]));
+    serve_bfi(&app, &[WEST, heat]);
     app.poll().await;
     let events = app.events().await;
     let by_title = crate::helpers::listed(&events);
