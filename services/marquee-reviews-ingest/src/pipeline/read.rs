@@ -12,6 +12,26 @@ use crate::error::IngestError;
 use crate::feed::parse_feed;
 use crate::page::{article_links, extract_article};
 
+/// What a read source yielded (feed items, an index's links) and the
+/// listing its items are gathered in; or, when the document itself could not
+/// be read, `None` with the error rejected.
+fn begin<T>(
+    name: &str,
+    read: Result<T, IngestError>,
+    report: &mut PollReport,
+) -> Option<(T, Listing)> {
+    match read {
+        Ok(yielded) => {
+            report.read = true;
+            Some((yielded, Listing::new()))
+        }
+        Err(error) => {
+            report.reject(name, &error);
+            None
+        }
+    }
+}
+
 impl Pipeline {
     pub(super) async fn poll_feed(
         &self,
@@ -31,15 +51,8 @@ impl Pipeline {
                 return None;
             }
         };
-        let items = match parse_feed(&document.text, &document.url, self.clock.now()) {
-            Ok(items) => items,
-            Err(error) => {
-                report.reject(name, &error);
-                return None;
-            }
-        };
-        report.read = true;
-        let mut listing = Listing::new();
+        let items = parse_feed(&document.text, &document.url, self.clock.now());
+        let (items, mut listing) = begin(name, items, report)?;
         for item in items {
             match self.accept_item(name, item, &mut listing).await {
                 Ok(change) => report.count(change),
@@ -73,15 +86,7 @@ impl Pipeline {
             Ok(document) => article_links(&document.text, &document.url),
             Err(error) => Err(error.into()),
         };
-        let links = match links {
-            Ok(links) => links,
-            Err(error) => {
-                report.reject(name, &error);
-                return None;
-            }
-        };
-        report.read = true;
-        let mut listing = Listing::new();
+        let (links, mut listing) = begin(name, links, report)?;
         for link in links {
             let document = match self.fetch.get(&link).await {
                 Ok(Answer::Document(document)) => document,
