@@ -9,6 +9,7 @@
 
 mod clock;
 pub mod events;
+mod golden;
 mod mutation;
 mod processes;
 mod smtp;
@@ -18,6 +19,7 @@ pub mod wait;
 use std::path::Path;
 
 pub use clock::ManualClock;
+pub use golden::assert_golden;
 pub use mutation::mutated;
 pub use processes::{DurableBroker, OwnPostgres, free_port};
 pub use smtp::{Part, Received, SmtpSink};

@@ -1,35 +1,11 @@
 //! What the feeds contain: golden files, feedparser's reading, escaping.
 
-use std::path::PathBuf;
-
 use marquee_events::Review;
 use marquee_feeds::{Format, Site, render, review_guid};
+use marquee_test_support::assert_golden;
 use url::Url;
 
 use crate::helpers::{Engine, TestApp, at, feed, feedparser, published, review};
-
-/// Compares `actual` with `tests/golden/{name}`; `UPDATE_GOLDEN=1` rewrites it.
-pub fn assert_golden(name: &str, actual: &[u8]) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "missing golden file {} ({e}): run with UPDATE_GOLDEN=1",
-            path.display()
-        )
-    });
-    assert!(
-        expected == actual,
-        "{name} differs from its golden file; if the change is intended, run with UPDATE_GOLDEN=1\n--- expected\n{}\n--- actual\n{}",
-        String::from_utf8_lossy(&expected),
-        String::from_utf8_lossy(actual),
-    );
-}
 
 fn golden_site() -> Site {
     Site {
@@ -58,7 +34,11 @@ fn rendered_feeds_match_their_golden_files() {
     let definition = feed("all", "Marquee", None);
     for format in Format::ALL {
         let body = render(&site, &definition, &golden_items(), Some(at(95)), format).unwrap();
-        assert_golden(&format!("all.{}", format.extension()), &body);
+        assert_golden(
+            env!("CARGO_MANIFEST_DIR"),
+            &format!("all.{}", format.extension()),
+            &body,
+        );
     }
 }
 

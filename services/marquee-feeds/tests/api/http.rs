@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use marquee_runtime::html::escape;
-use reqwest::header;
+use reqwest::header::{self, HeaderValue};
 
 use crate::helpers::{Engine, TestApp, at, published, review, updated};
 
@@ -12,6 +12,13 @@ async fn app_with_one_review() -> TestApp {
     let item = review("hamnet", "In Cinemas", 0);
     app.deliver(&published(&item, at(1))).await.unwrap();
     app
+}
+
+/// `GET path` with `If-None-Match: etag`.
+async fn revalidate(app: &TestApp, path: &str, etag: &HeaderValue) -> reqwest::Response {
+    let etag = etag.to_str().unwrap();
+    app.get_with(path, &[(header::IF_NONE_MATCH.as_str(), etag)])
+        .await
 }
 
 #[tokio::test]
@@ -62,12 +69,7 @@ async fn a_matching_etag_gets_304_until_the_feed_changes() {
     let first = app.get("/feeds/all.atom").await;
     let etag = first.headers()[header::ETAG].clone();
 
-    let revalidated = app
-        .get_with(
-            "/feeds/all.atom",
-            &[(header::IF_NONE_MATCH.as_str(), etag.to_str().unwrap())],
-        )
-        .await;
+    let revalidated = revalidate(&app, "/feeds/all.atom", &etag).await;
     assert_eq!(revalidated.status(), 304);
     assert_eq!(revalidated.headers()[header::ETAG], etag);
     assert!(revalidated.bytes().await.unwrap().is_empty());
@@ -77,12 +79,7 @@ async fn a_matching_etag_gets_304_until_the_feed_changes() {
     edited.updated_at = at(20);
     app.deliver(&updated(&edited, at(21))).await.unwrap();
 
-    let changed = app
-        .get_with(
-            "/feeds/all.atom",
-            &[(header::IF_NONE_MATCH.as_str(), etag.to_str().unwrap())],
-        )
-        .await;
+    let changed = revalidate(&app, "/feeds/all.atom", &etag).await;
     assert_eq!(changed.status(), 200);
     assert_ne!(changed.headers()[header::ETAG], etag);
     assert_eq!(
@@ -95,34 +92,20 @@ async fn a_matching_etag_gets_304_until_the_feed_changes() {
 #[tokio::test]
 async fn if_modified_since_gets_304_unless_the_feed_is_newer() {
     let app = app_with_one_review().await;
-    let get_since = |since: &'static str| {
-        app.client
-            .get(app.url("/feeds/all.rss"))
-            .header(header::IF_MODIFIED_SINCE, since)
-            .send()
-    };
-    assert_eq!(
-        get_since("Fri, 10 Jan 2025 09:00:00 GMT")
-            .await
-            .unwrap()
-            .status(),
-        304
-    );
-    assert_eq!(
-        get_since("Sat, 11 Jan 2025 00:00:00 GMT")
-            .await
-            .unwrap()
-            .status(),
-        304
-    );
-    assert_eq!(
-        get_since("Fri, 10 Jan 2025 08:59:59 GMT")
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(get_since("not a date").await.unwrap().status(), 200);
+    for (since, status) in [
+        ("Fri, 10 Jan 2025 09:00:00 GMT", 304),
+        ("Sat, 11 Jan 2025 00:00:00 GMT", 304),
+        ("Fri, 10 Jan 2025 08:59:59 GMT", 200),
+        ("not a date", 200),
+    ] {
+        let response = app
+            .get_with(
+                "/feeds/all.rss",
+                &[(header::IF_MODIFIED_SINCE.as_str(), since)],
+            )
+            .await;
+        assert_eq!(response.status(), status, "If-Modified-Since: {since}");
+    }
 
     // If-None-Match wins over If-Modified-Since.
     let response = app

@@ -5,10 +5,10 @@
 use chrono::{DateTime, TimeZone, Utc};
 use marquee_feeds::{screening_guid, strand_slug};
 use marquee_runtime::html::escape;
+use marquee_test_support::assert_golden;
 use marquee_test_support::wait::until_value;
 
 use crate::calendar::read_back;
-use crate::formats::assert_golden;
 use crate::helpers::{
     Engine, TestApp, at, cancelled, changed, feedparser, listed, published, review, screening, west,
 };
@@ -122,6 +122,15 @@ async fn listed_screenings_appear_in_the_venue_feeds_and_calendar(engine: Engine
     assert_eq!(strand.entries.len(), 3);
 }
 
+/// The events of the calendar at `path` as Python's icalendar reads them
+/// back, asserted to be `count`.
+async fn calendar_events(app: &TestApp, path: &str, count: usize) -> Vec<serde_json::Value> {
+    let parsed = read_back(&app.body(path).await);
+    let events = parsed["events"].as_array().unwrap().clone();
+    assert_eq!(events.len(), count, "{path}: {parsed}");
+    events
+}
+
 async fn a_change_bumps_the_sequence_and_updates_in_place(engine: Engine) {
     let app = TestApp::spawn_at(engine, now()).await;
     let west = west();
@@ -134,14 +143,14 @@ async fn a_change_bumps_the_sequence_and_updates_in_place(engine: Engine) {
     later.format = Some("70mm".to_owned());
     app.deliver_screening(&changed(&later, at(3))).await;
 
-    let parsed = read_back(&app.body("/venues/bfi-southbank.ics").await);
-    let events = parsed["events"].as_array().unwrap();
-    assert_eq!(events.len(), 1, "updated in place: {parsed}");
+    // Updated in place.
+    let events = calendar_events(&app, "/venues/bfi-southbank.ics", 1).await;
     assert_eq!(events[0]["uid"], "bfi-west@marquee");
     assert_eq!(events[0]["sequence"], 2, "one bump per change");
     assert!(
         events[0]["location"].as_str().unwrap().contains("NFT3"),
-        "{parsed}"
+        "{}",
+        events[0]
     );
     for format in FEEDS {
         let body = app.body(&format!("/venues/bfi-southbank.{format}")).await;
@@ -171,9 +180,8 @@ async fn a_cancellation_marks_the_calendar_and_leaves_the_feeds(engine: Engine) 
     app.deliver_screening(&cancelled(&west, at(3))).await;
 
     for path in ["/venues/bfi-southbank.ics", "/calendars/all.ics"] {
-        let parsed = read_back(&app.body(path).await);
-        let events = parsed["events"].as_array().unwrap();
-        assert_eq!(events.len(), 2, "{path}: cancelled ones stay: {parsed}");
+        // Cancelled ones stay.
+        let events = calendar_events(&app, path, 2).await;
         let gone = events
             .iter()
             .find(|e| e["uid"] == "bfi-west@marquee")
@@ -232,8 +240,7 @@ async fn this_week_holds_the_next_seven_days_on_a_pinned_clock(engine: Engine) {
     // the one that has started.
     let venue = feedparser(app.body("/venues/bfi-southbank.json").await.as_bytes());
     assert_eq!(venue.entries.len(), 2);
-    let calendar = read_back(&app.body("/venues/bfi-southbank.ics").await);
-    assert_eq!(calendar["events"].as_array().unwrap().len(), 3);
+    calendar_events(&app, "/venues/bfi-southbank.ics", 3).await;
 }
 
 async fn redelivered_and_stale_events_change_nothing(engine: Engine) {
@@ -253,10 +260,8 @@ async fn redelivered_and_stale_events_change_nothing(engine: Engine) {
     stale.screen = Some("NFT2".to_owned());
     app.deliver_screening(&changed(&stale, at(4))).await;
 
-    let parsed = read_back(&app.body("/venues/bfi-southbank.ics").await);
-    let events = parsed["events"].as_array().unwrap();
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0]["sequence"], 1, "{parsed}");
+    let events = calendar_events(&app, "/venues/bfi-southbank.ics", 1).await;
+    assert_eq!(events[0]["sequence"], 1, "{}", events[0]);
     assert!(events[0]["location"].as_str().unwrap().contains("NFT3"));
 
     let stored = app
@@ -453,6 +458,6 @@ async fn a_venue_feed_and_calendar_match_their_golden_files() {
             .body(&format!("/venues/{file}"))
             .await
             .replace(base, "http://feeds.example/");
-        assert_golden(&format!("venue-{file}"), body.as_bytes());
+        assert_golden(env!("CARGO_MANIFEST_DIR"), &format!("venue-{file}"), body);
     }
 }

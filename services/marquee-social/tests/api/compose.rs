@@ -1,37 +1,15 @@
 //! Composed posts: golden files per network, and properties of the length
 //! rules (`UPDATE_GOLDEN=1` rewrites the golden files).
 
-use std::path::PathBuf;
-
 use marquee_events::{Rating, Review};
 use marquee_social::{
     BLUESKY_BYTES, BLUESKY_GRAPHEMES, Composer, MASTODON_LIMIT, Network, X_LIMIT, bluesky_length,
     mastodon_length, truncate_to_fit, x_weighted_length,
 };
+use marquee_test_support::assert_golden;
 use proptest::prelude::*;
 
 use crate::helpers::review;
-
-/// Compares `actual` with `tests/golden/{name}`; `UPDATE_GOLDEN=1` rewrites it.
-fn assert_golden(name: &str, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "missing golden file {} ({e}): run with UPDATE_GOLDEN=1",
-            path.display()
-        )
-    });
-    assert!(
-        expected == actual,
-        "{name} differs from its golden file; if the change is intended, run with UPDATE_GOLDEN=1\n--- expected\n{expected}\n--- actual\n{actual}",
-    );
-}
 
 fn golden_reviews() -> Vec<Review> {
     let short = review("hamnet");
@@ -69,8 +47,9 @@ fn rendered_posts_match_their_golden_files() {
             assert!(network.fits(text), "{network:?}: {text}");
         }
         assert_golden(
+            env!("CARGO_MANIFEST_DIR"),
             &format!("{}.txt", network.as_str()),
-            &format!("{}\n", posts.join("\n-----\n")),
+            format!("{}\n", posts.join("\n-----\n")),
         );
     }
 }
