@@ -18,7 +18,7 @@ impl Handler for DigestHandler {
             Item::Review(event) => store.apply_review(&event).await,
             Item::Screening(event) => store.apply_screening(&event).await,
         }
-        .map_err(|error| HandlerError::Transient(error.into()))?;
+        .map_err(HandlerError::transient)?;
         tracing::debug!(changed, "Stored an event for the digest");
         Ok(())
     }

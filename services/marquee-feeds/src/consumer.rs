@@ -18,13 +18,8 @@ impl Handler for FeedsHandler {
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
         let mut event: Envelope<ReviewEvent> = message.decode()?;
         sanitize(&mut event.data);
-        let applied = self
-            .0
-            .inner
-            .store
-            .apply(&event)
-            .await
-            .map_err(|error| HandlerError::Transient(error.into()))?;
+        let store = &self.0.inner.store;
+        let applied = store.apply(&event).await.map_err(HandlerError::transient)?;
         match applied {
             Applied::Changed {
                 previous_section,
@@ -60,13 +55,11 @@ pub struct ScreeningsHandler(pub(crate) FeedsService);
 impl Handler for ScreeningsHandler {
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
         let event: Envelope<ScreeningEvent> = message.decode()?;
-        let applied = self
-            .0
-            .inner
-            .store
+        let store = &self.0.inner.store;
+        let applied = store
             .apply_screening(&event)
             .await
-            .map_err(|error| HandlerError::Transient(error.into()))?;
+            .map_err(HandlerError::transient)?;
         match applied {
             ScreeningApplied::Changed { venue_id, strands } => {
                 tracing::info!(

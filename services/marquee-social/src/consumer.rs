@@ -27,7 +27,7 @@ impl Handler for SocialHandler {
                     .store
                     .cancel_queued(review_id, &reason, self.0.now())
                     .await
-                    .map_err(|e| HandlerError::Transient(e.into()))?;
+                    .map_err(HandlerError::transient)?;
                 if cancelled > 0 {
                     tracing::info!(review_id = %review_id, cancelled, "Withdrawn review: its queued posts will not go out");
                 }
@@ -51,7 +51,7 @@ impl SocialHandler {
                 .store
                 .record(&new, status, now)
                 .await
-                .map_err(|e| HandlerError::Transient(e.into()))?;
+                .map_err(HandlerError::transient)?;
             if !inserted {
                 tracing::debug!(review_id = %review.id, account = account.name(), "Already in the ledger; not posted again");
             } else if dry_run {

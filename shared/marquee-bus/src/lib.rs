@@ -101,6 +101,13 @@ pub enum HandlerError {
     Poison(anyhow::Error),
 }
 
+impl HandlerError {
+    /// [`HandlerError::Transient`] of any error, for `map_err`.
+    pub fn transient(error: impl Into<anyhow::Error>) -> Self {
+        Self::Transient(error.into())
+    }
+}
+
 /// Handles one message at a time; must be idempotent (keyed by event id),
 /// since delivery is at least once. The bus calls it inside a `handle` span
 /// that names the message's topic, partition and offset.

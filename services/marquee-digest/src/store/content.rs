@@ -30,8 +30,7 @@ impl Store {
             .context("Failed to encode a review")?
             .unwrap_or_default();
         self.apply_item(
-            event.id,
-            micros(event.time),
+            event,
             "INSERT INTO digest_reviews (review_id, published_at, event_time, withdrawn, review)
              VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (review_id) DO UPDATE SET
@@ -57,8 +56,7 @@ impl Store {
         };
         let body = serde_json::to_string(screening).context("Failed to encode a screening")?;
         self.apply_item(
-            event.id,
-            micros(event.time),
+            event,
             "INSERT INTO digest_screenings (screening_id, starts_at, event_time, cancelled, screening)
              VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (screening_id) DO UPDATE SET
@@ -77,10 +75,11 @@ impl Store {
         .await
     }
 
-    async fn apply_item(
+    /// Records `event`'s id, then runs `upsert` on the item it carries
+    /// (bound with the event's time third), once per event id.
+    async fn apply_item<T>(
         &self,
-        event_id: uuid::Uuid,
-        event_time: i64,
+        event: &Envelope<T>,
         upsert: &str,
         (id, time, flag, body): (String, i64, bool, String),
     ) -> Result<bool> {
@@ -89,7 +88,7 @@ impl Store {
             "INSERT INTO digest_events (event_id, applied_at) VALUES ($1, $2)
              ON CONFLICT (event_id) DO NOTHING",
         )
-        .bind(event_id.to_string())
+        .bind(event.id.to_string())
         .bind(self.now())
         .execute(&mut *tx)
         .await
@@ -101,7 +100,7 @@ impl Store {
         let changed = sqlx::query(upsert)
             .bind(id)
             .bind(time)
-            .bind(event_time)
+            .bind(micros(event.time))
             .bind(i64::from(flag))
             .bind(body)
             .execute(&mut *tx)
