@@ -33,11 +33,8 @@ async fn operators_preview_dry_run_send_and_watch_runs(engine: Engine) {
     );
 
     let preview = app
-        .client
-        .get(app.url("/admin/digest/preview/weekly?email=all@films.example"))
-        .send()
-        .await
-        .unwrap();
+        .get("/admin/digest/preview/weekly?email=all@films.example")
+        .await;
     assert_eq!(preview.status(), 200);
     let html = preview.text().await.unwrap();
     assert!(html.contains("Once Upon a Time in the West") && html.contains("Hamnet review"));

@@ -166,10 +166,14 @@ impl TestApp {
         format!("http://{}{path}", self.address)
     }
 
+    /// `GET path`: the answer.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
     /// `GET path`, its JSON answer.
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
-        let response = self.client.get(self.url(path)).send().await.unwrap();
-        response.json().await.unwrap()
+        self.get(path).await.json().await.unwrap()
     }
 
     /// `POST path` without a body, its JSON answer.
@@ -180,8 +184,7 @@ impl TestApp {
 
     /// The status `GET path` answers.
     pub async fn get_status(&self, path: &str) -> reqwest::StatusCode {
-        let response = self.client.get(self.url(path)).send().await.unwrap();
-        response.status()
+        self.get(path).await.status()
     }
 
     /// `method path` with a JSON `body`: the answer.

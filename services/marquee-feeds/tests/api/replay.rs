@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use marquee_bus::{Bus, BusSettings, EmbeddedSettings, Subscription, Transport};
+use marquee_bus::{Bus, BusSettings, Subscription};
 use marquee_events::topics;
 use marquee_test_support::wait::until_value;
 use serde_json::{Value, json};
@@ -33,15 +33,9 @@ const DOCUMENTS: [&str; 4] = [
 async fn a_rebuild_replays_the_feeds_back_from_the_log(engine: Engine) {
     let app = TestApp::spawn_at(engine, now()).await;
     let log = tempfile::tempdir().unwrap();
-    let bus = Bus::connect(&BusSettings {
-        transport: Transport::Embedded,
-        embedded: EmbeddedSettings {
-            path: log.path().join("bus.sqlite"),
-        },
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let bus = Bus::connect(&BusSettings::embedded(log.path().join("bus.sqlite")))
+        .await
+        .unwrap();
     bus.ensure_marquee_topics(2).await.unwrap();
 
     let mut first = review("cms-1", "In Cinemas", 1);

@@ -11,7 +11,7 @@ use marquee_events::{
     ReviewWithdrawn,
 };
 use marquee_social::{
-    AccountSettings, BlueskyAccount, Entry, MastodonAccount, Settings, SocialService,
+    AccountSettings, BlueskyAccount, Entry, MastodonAccount, Settings, SocialService, Status,
     WebhookAccount, XAccount,
 };
 use tempfile::TempDir;
@@ -112,6 +112,24 @@ impl TestApp {
     /// Works through whatever is due now; returns the send attempts.
     pub async fn drain(&self) -> usize {
         self.service.drain_once().await.unwrap()
+    }
+
+    /// Asserts that nothing is sent once the clock has moved on by `held`,
+    /// and that one send goes out, posting `review_id` on `account`, when it
+    /// moves on by `then` more.
+    pub async fn assert_posted_only_after(
+        &self,
+        held: chrono::Duration,
+        then: chrono::Duration,
+        review_id: &str,
+        account: &str,
+    ) {
+        self.clock.advance(held);
+        assert_eq!(self.drain().await, 0, "nothing is sent {held} on");
+        self.clock.advance(then);
+        assert_eq!(self.drain().await, 1, "one send {then} after that");
+        let entry = self.entry(review_id, account).await;
+        assert_eq!(entry.status, Status::Posted, "{review_id} on {account}");
     }
 
     pub async fn entry(&self, review_id: &str, account: &str) -> Entry {
