@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::error::SubscriptionError;
 use crate::store::Preferences;
-use crate::subscribers::Suppression;
+use crate::subscribers::{Suppression, list_of};
 use crate::{DigestService, EmailAddress, Purpose};
 
 pub(crate) fn public_router(service: DigestService) -> Router {
@@ -77,20 +77,12 @@ impl TryFrom<SubscribeForm> for SubscribeRequest {
             email: form.email,
             list: form.list,
             preferences: Preferences {
-                venues: comma_list(&form.venues),
-                formats: comma_list(&form.formats),
+                venues: list_of(&form.venues, ','),
+                formats: list_of(&form.formats, ','),
                 min_rating,
             },
         })
     }
-}
-
-fn comma_list(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 /// A form (answered with a page) or JSON (answered with JSON).

@@ -6,7 +6,7 @@ use anyhow::Context;
 use marquee_admin::digest::RejectedRow;
 use serde::Serialize;
 
-use super::ImportReport;
+use super::{ImportReport, list_of};
 use crate::store::{Preferences, Subscriber, SubscriberStatus};
 use crate::{DigestService, EmailAddress};
 
@@ -26,13 +26,6 @@ struct CsvRow {
     min_rating: Option<u8>,
 }
 
-fn split(list: &str) -> Vec<String> {
-    list.split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
 impl DigestService {
     /// Every subscriber as CSV: `email,status,list,venues,formats,min_rating`.
     pub async fn export_csv(&self) -> anyhow::Result<String> {
@@ -112,8 +105,8 @@ impl DigestService {
                     .filter(|l| !l.is_empty())
                     .unwrap_or_else(|| "weekly".to_owned()),
                 preferences: Preferences {
-                    venues: split(&row.venues),
-                    formats: split(&row.formats),
+                    venues: list_of(&row.venues, ';'),
+                    formats: list_of(&row.formats, ';'),
                     min_rating: row.min_rating,
                 },
             };

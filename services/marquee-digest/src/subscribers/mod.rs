@@ -66,6 +66,16 @@ impl fmt::Display for Suppression {
     }
 }
 
+/// The trimmed, non-empty items of a `separator`-separated list (a form's
+/// `,`, a CSV cell's `;`).
+pub(crate) fn list_of(text: &str, separator: char) -> Vec<String> {
+    text.split(separator)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 impl DigestService {
     fn ttl(secs: u64) -> chrono::Duration {
         chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2_000_000))
