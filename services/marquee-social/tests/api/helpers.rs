@@ -114,20 +114,24 @@ impl TestApp {
         self.service.drain_once().await.unwrap()
     }
 
-    /// Asserts that nothing is sent once the clock has moved on by `held`,
-    /// and that one send goes out, posting `review_id` on `account`, when it
-    /// moves on by `then` more.
+    /// Asserts that nothing is sent until the clock has moved on by `wait`
+    /// (a second before, nothing is), and that one send then posts
+    /// `review_id` on `account`.
     pub async fn assert_posted_only_after(
         &self,
-        held: chrono::Duration,
-        then: chrono::Duration,
+        wait: chrono::Duration,
         review_id: &str,
         account: &str,
     ) {
-        self.clock.advance(held);
-        assert_eq!(self.drain().await, 0, "nothing is sent {held} on");
-        self.clock.advance(then);
-        assert_eq!(self.drain().await, 1, "one send {then} after that");
+        let second = chrono::Duration::seconds(1);
+        self.clock.advance(wait - second);
+        assert_eq!(
+            self.drain().await,
+            0,
+            "nothing is sent a second before {wait}"
+        );
+        self.clock.advance(second);
+        assert_eq!(self.drain().await, 1, "one send after {wait}");
         let entry = self.entry(review_id, account).await;
         assert_eq!(entry.status, Status::Posted, "{review_id} on {account}");
     }

@@ -103,13 +103,8 @@ async fn a_429_waits_for_retry_after() {
     app.publish("hamnet").await;
     assert_eq!(app.drain().await, 1);
     // Retry-After is not over until 120 s are.
-    app.assert_posted_only_after(
-        chrono::Duration::seconds(119),
-        chrono::Duration::seconds(1),
-        "hamnet",
-        "masto",
-    )
-    .await;
+    app.assert_posted_only_after(chrono::Duration::seconds(120), "hamnet", "masto")
+        .await;
 }
 
 #[tokio::test]
@@ -124,13 +119,8 @@ async fn an_exhausted_rate_limit_pauses_the_account_until_reset() {
     app.publish("a").await;
     app.publish("b").await;
     assert_eq!(app.drain().await, 1);
-    app.assert_posted_only_after(
-        chrono::Duration::minutes(4),
-        chrono::Duration::minutes(1),
-        "b",
-        "masto",
-    )
-    .await;
+    app.assert_posted_only_after(chrono::Duration::minutes(5), "b", "masto")
+        .await;
 }
 
 #[tokio::test]
