@@ -256,23 +256,20 @@ mod tests {
     #[test]
     fn every_fifteen_minutes_is_never_doubled_nor_lost_across_both_changes() {
         let quarter = schedule("*/15 * * * *", "Europe/London");
-        // Spring: the local hour 01:00-02:00 is shifted onto 02:00-03:00 BST,
-        // which the schedule already has, so the day has 23 hours of runs.
-        let spring = quarter.next_runs(utc("2026-03-28T23:59:00Z"), 200);
-        let spring_day: Vec<_> = spring
-            .iter()
-            .filter(|t| **t < utc("2026-03-29T23:00:00Z"))
-            .collect();
-        assert_eq!(spring_day.len(), 23 * 4);
-        // Autumn: the repeated hour runs once, so the 25-hour day has 24 hours of runs.
-        let autumn = quarter.next_runs(utc("2026-10-24T22:59:00Z"), 200);
-        let autumn_day: Vec<_> = autumn
-            .iter()
-            .filter(|t| **t < utc("2026-10-26T00:00:00Z"))
-            .collect();
-        assert_eq!(autumn_day.len(), 24 * 4);
-        assert!(spring.windows(2).all(|w| w[0] < w[1]));
-        assert!(autumn.windows(2).all(|w| w[0] < w[1]));
+        // (runs after, the day's end, the day's hours of runs)
+        let days = [
+            // Spring: the local hour 01:00-02:00 is shifted onto 02:00-03:00 BST,
+            // which the schedule already has, so the day has 23 hours of runs.
+            ("2026-03-28T23:59:00Z", "2026-03-29T23:00:00Z", 23),
+            // Autumn: the repeated hour runs once, so the 25-hour day has 24 hours of runs.
+            ("2026-10-24T22:59:00Z", "2026-10-26T00:00:00Z", 24),
+        ];
+        for (after, end, hours) in days {
+            let runs = quarter.next_runs(utc(after), 200);
+            let day = runs.iter().filter(|t| **t < utc(end)).count();
+            assert_eq!(day, hours * 4, "runs on the day after {after}");
+            assert!(runs.windows(2).all(|w| w[0] < w[1]));
+        }
     }
 
     #[test]
