@@ -153,7 +153,8 @@ impl FeedsService {
     async fn load(&self, document: &Document) -> Result<Option<Loaded>, StoreError> {
         let store = &self.inner.store;
         let now = self.inner.clock.now();
-        let (listing, screenings) = match document {
+        // Each listing, and the scope and window of the screenings it shows.
+        let (listing, (scope, from, to)) = match document {
             Document::Reviews(slug) => {
                 let Some(feed) = self.feed(slug.as_str()) else {
                     return Ok(None);
@@ -175,10 +176,10 @@ impl FeedsService {
                     feeds: true,
                     calendar: true,
                 };
-                let screenings = store
-                    .screenings(ScreeningScope::Venue(id), now - CALENDAR_PAST, None)
-                    .await?;
-                (listing, screenings)
+                (
+                    listing,
+                    (ScreeningScope::Venue(id), now - CALENDAR_PAST, None),
+                )
             }
             Document::Strand(slug) => {
                 let Some(name) = store.strand_name(slug).await? else {
@@ -192,10 +193,7 @@ impl FeedsService {
                     feeds: true,
                     calendar: false,
                 };
-                let screenings = store
-                    .screenings(ScreeningScope::Strand(slug), now, None)
-                    .await?;
-                (listing, screenings)
+                (listing, (ScreeningScope::Strand(slug), now, None))
             }
             Document::ThisWeek => {
                 let listing = ListingDocument {
@@ -207,10 +205,7 @@ impl FeedsService {
                     feeds: true,
                     calendar: false,
                 };
-                let screenings = store
-                    .screenings(ScreeningScope::All, now, Some(now + THIS_WEEK))
-                    .await?;
-                (listing, screenings)
+                (listing, (ScreeningScope::All, now, Some(now + THIS_WEEK)))
             }
             Document::AllCalendar => {
                 let listing = ListingDocument {
@@ -221,12 +216,10 @@ impl FeedsService {
                     feeds: false,
                     calendar: true,
                 };
-                let screenings = store
-                    .screenings(ScreeningScope::All, now - CALENDAR_PAST, None)
-                    .await?;
-                (listing, screenings)
+                (listing, (ScreeningScope::All, now - CALENDAR_PAST, None))
             }
         };
+        let screenings = store.screenings(scope, from, to).await?;
         let reviews = if listing.feeds {
             let ids: Vec<marquee_events::ReviewId> = screenings
                 .iter()

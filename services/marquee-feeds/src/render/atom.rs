@@ -1,5 +1,6 @@
 //! Atom 1.0 (RFC 4287).
 
+use atom_syndication::{Category, Person};
 use chrono::{DateTime, Utc};
 
 use super::xml::xml_text;
@@ -11,7 +12,7 @@ pub(super) fn feed(
     items: &[super::Entry],
     updated: DateTime<Utc>,
 ) -> Result<Vec<u8>, RenderError> {
-    use atom_syndication::{Category, Content, Entry, Feed, Generator, Link, Person, Text};
+    use atom_syndication::{Content, Entry, Feed, Generator, Link, Text};
 
     let link = |href: String, rel: &str, mime_type: Option<&str>| Link {
         href,
@@ -38,22 +39,8 @@ pub(super) fn feed(
             id: entry.id.clone(),
             updated: entry.updated.fixed_offset(),
             published: Some(entry.published.fixed_offset()),
-            authors: entry
-                .author
-                .iter()
-                .map(|name| Person {
-                    name: xml_text(name).into_owned(),
-                    ..Person::default()
-                })
-                .collect(),
-            categories: entry
-                .categories
-                .iter()
-                .map(|term| Category {
-                    term: xml_text(term).into_owned(),
-                    ..Category::default()
-                })
-                .collect(),
+            authors: entry.author.iter().map(|name| person(name)).collect(),
+            categories: entry.categories.iter().map(|term| category(term)).collect(),
             links: entry
                 .url
                 .iter()
@@ -71,10 +58,7 @@ pub(super) fn feed(
     // Atom requires an author on every entry; the feed's stands in for
     // entries without a byline.
     let authors = if entries.iter().any(|entry| entry.authors.is_empty()) {
-        vec![Person {
-            name: xml_text(feed.title).into_owned(),
-            ..Person::default()
-        }]
+        vec![person(feed.title)]
     } else {
         Vec::new()
     };
@@ -97,4 +81,20 @@ pub(super) fn feed(
         indent_size: None,
     };
     Ok(atom.write_with_config(output_buffer(items), config)?)
+}
+
+/// A person named `name` (escaped for XML).
+fn person(name: &str) -> Person {
+    Person {
+        name: xml_text(name).into_owned(),
+        ..Person::default()
+    }
+}
+
+/// A category of `term` (escaped for XML).
+fn category(term: &str) -> Category {
+    Category {
+        term: xml_text(term).into_owned(),
+        ..Category::default()
+    }
 }
