@@ -174,7 +174,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let body = serde_json::to_string(&post.post).context("Failed to encode a post")?;
-        let done = sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO social_posts (review_id, account, network, status, idempotency_key, \
              post, attempts, not_before, lease_until, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, 0, $7, 0, $7, $7) \
@@ -186,11 +186,8 @@ impl Store {
         .bind(status.as_str())
         .bind(&post.idempotency_key)
         .bind(body)
-        .bind(micros(now))
-        .execute(&self.pool)
-        .await
-        .context("Failed to record a post")?;
-        Ok(done.rows_affected() == 1)
+        .bind(micros(now));
+        self.changed_one(insert, "Failed to record a post").await
     }
 
     /// The row of `review_id` for `account`.
@@ -277,7 +274,7 @@ impl Store {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let claim = sqlx::query(
             "UPDATE social_posts SET status = 'pending', lease_until = $1, \
              attempts = attempts + 1, updated_at = $2 \
              WHERE review_id = $3 AND account = $4 AND status = $5 AND lease_until <= $2",
@@ -286,10 +283,18 @@ impl Store {
         .bind(micros(now))
         .bind(entry.review_id.as_str())
         .bind(&entry.account)
-        .bind(entry.status.as_str())
-        .execute(&self.pool)
-        .await
-        .context("Failed to claim a post")?;
+        .bind(entry.status.as_str());
+        self.changed_one(claim, "Failed to claim a post").await
+    }
+
+    /// Runs `statement`; whether it changed exactly one row (`failed` is
+    /// the context of an error).
+    async fn changed_one<'q>(
+        &self,
+        statement: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        failed: &'static str,
+    ) -> Result<bool, StoreError> {
+        let done = statement.execute(&self.pool).await.context(failed)?;
         Ok(done.rows_affected() == 1)
     }
 
