@@ -6,6 +6,22 @@
 //! the id of the item the event is about, so every event of one item lands on
 //! one partition, in order. `docs/events.md` states the compatibility rule.
 
+/// Implements [`EventData`] for the event types of one topic: each with its
+/// CloudEvents `type` and the field path to the id of the item it is about.
+macro_rules! event_data {
+    ($topic:expr; $($event:ty: $ce_type:literal, $($field:ident).+;)+) => {
+        $(
+            impl $crate::EventData for $event {
+                const TYPE: &'static str = $ce_type;
+                const TOPIC: &'static str = $topic;
+                fn item_id(&self) -> &str {
+                    self.$($field).+.as_str()
+                }
+            }
+        )+
+    };
+}
+
 mod envelope;
 mod review;
 mod screening;

@@ -152,28 +152,11 @@ pub struct ReviewWithdrawn {
     pub reason: String,
 }
 
-impl EventData for ReviewPublished {
-    const TYPE: &'static str = "com.marquee.review.published";
-    const TOPIC: &'static str = topics::REVIEWS;
-    fn item_id(&self) -> &str {
-        self.review.id.as_str()
-    }
-}
-
-impl EventData for ReviewUpdated {
-    const TYPE: &'static str = "com.marquee.review.updated";
-    const TOPIC: &'static str = topics::REVIEWS;
-    fn item_id(&self) -> &str {
-        self.review.id.as_str()
-    }
-}
-
-impl EventData for ReviewWithdrawn {
-    const TYPE: &'static str = "com.marquee.review.withdrawn";
-    const TOPIC: &'static str = topics::REVIEWS;
-    fn item_id(&self) -> &str {
-        self.id.as_str()
-    }
+event_data! {
+    topics::REVIEWS;
+    ReviewPublished: "com.marquee.review.published", review.id;
+    ReviewUpdated: "com.marquee.review.updated", review.id;
+    ReviewWithdrawn: "com.marquee.review.withdrawn", id;
 }
 
 /// Any event on the reviews topic.

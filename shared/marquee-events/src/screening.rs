@@ -132,28 +132,11 @@ pub struct ScreeningCancelled {
     pub reason: String,
 }
 
-impl EventData for ScreeningListed {
-    const TYPE: &'static str = "com.marquee.screening.listed";
-    const TOPIC: &'static str = topics::SCREENINGS;
-    fn item_id(&self) -> &str {
-        self.screening.id.as_str()
-    }
-}
-
-impl EventData for ScreeningChanged {
-    const TYPE: &'static str = "com.marquee.screening.changed";
-    const TOPIC: &'static str = topics::SCREENINGS;
-    fn item_id(&self) -> &str {
-        self.screening.id.as_str()
-    }
-}
-
-impl EventData for ScreeningCancelled {
-    const TYPE: &'static str = "com.marquee.screening.cancelled";
-    const TOPIC: &'static str = topics::SCREENINGS;
-    fn item_id(&self) -> &str {
-        self.screening.id.as_str()
-    }
+event_data! {
+    topics::SCREENINGS;
+    ScreeningListed: "com.marquee.screening.listed", screening.id;
+    ScreeningChanged: "com.marquee.screening.changed", screening.id;
+    ScreeningCancelled: "com.marquee.screening.cancelled", screening.id;
 }
 
 /// Any event on the screenings topic.
