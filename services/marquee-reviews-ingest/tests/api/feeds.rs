@@ -21,6 +21,14 @@ fn without_item(text: &str, title: &str) -> String {
     format!("{}{}", &text[..start], &text[end..])
 }
 
+/// Serves the feed fixture without the item whose title starts with `title`,
+/// polls, and answers how many reviews the poll withdrew.
+async fn poll_without(app: &mut TestApp, title: &str) -> usize {
+    let text = without_item(&fixture("feed.rss"), title);
+    app.upstream.serve("/feed.rss", RSS, &text);
+    app.poll().await["cms"].withdrawn
+}
+
 /// [`rss_app`] after its first poll, its three reviews published and read.
 async fn polled_rss_app(grace_secs: u64) -> TestApp {
     let mut app = rss_app(grace_secs).await;
@@ -147,10 +155,7 @@ async fn an_item_gone_past_the_grace_period_is_withdrawn() {
     let mut app = polled_rss_app(0).await;
 
     // cms-1003 (9 June) is removed while an older item (6 June) stays: taken down.
-    let text = fixture("feed.rss");
-    app.upstream
-        .serve("/feed.rss", RSS, &without_item(&text, "Repertory Rundown"));
-    assert_eq!(app.poll().await["cms"].withdrawn, 1);
+    assert_eq!(poll_without(&mut app, "Repertory Rundown").await, 1);
     let events = app.events().await;
     assert_eq!(events.len(), 1);
     let ReviewEvent::Withdrawn(withdrawn) = &events[0].data else {
@@ -162,25 +167,20 @@ async fn an_item_gone_past_the_grace_period_is_withdrawn() {
     // Polling again does not withdraw it twice; bringing it back re-publishes it.
     app.poll().await;
     assert!(app.events().await.is_empty());
-    app.upstream.serve("/feed.rss", RSS, &text);
+    app.upstream.serve("/feed.rss", RSS, &fixture("feed.rss"));
     assert_eq!(app.poll().await["cms"].new, 1);
 }
 
 #[tokio::test]
 async fn an_item_is_not_withdrawn_within_grace_or_when_it_scrolled_off() {
     let mut app = polled_rss_app(3600).await;
-    let text = fixture("feed.rss");
-    app.upstream
-        .serve("/feed.rss", RSS, &without_item(&text, "Repertory Rundown"));
-    assert_eq!(app.poll().await["cms"].withdrawn, 0);
+    assert_eq!(poll_without(&mut app, "Repertory Rundown").await, 0);
     assert!(app.events().await.is_empty());
 
     // With no grace, the oldest item (6 June) dropping off the end of the
     // rolling feed is not a withdrawal either.
     let mut app = polled_rss_app(0).await;
-    app.upstream
-        .serve("/feed.rss", RSS, &without_item(&text, "Return to Dust"));
-    assert_eq!(app.poll().await["cms"].withdrawn, 0);
+    assert_eq!(poll_without(&mut app, "Return to Dust").await, 0);
     assert!(app.events().await.is_empty());
 }
 
