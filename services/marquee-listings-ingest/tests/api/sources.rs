@@ -1,18 +1,34 @@
 use marquee_events::{Accessibility, ScreeningEvent};
+use marquee_listings_ingest::VenueSettings;
 
 use crate::helpers::{TestApp, fixture, listed, sample, source, venue};
 
+/// A one-source app (`kind`, `name`, `venue`) whose upstream serves the
+/// fixture `file` at `path` as `content_type`.
+async fn serving(
+    kind: &str,
+    name: &str,
+    venue: VenueSettings,
+    path: &str,
+    content_type: &str,
+    file: &str,
+) -> TestApp {
+    let app = TestApp::with_source(kind, name, path, venue).await;
+    app.upstream.serve(path, content_type, &fixture(file));
+    app
+}
+
 #[tokio::test]
 async fn ics_events_are_cleaned_zoned_and_expanded() {
-    let mut app = TestApp::with_source(
+    let mut app = serving(
         "ics",
         "bfi",
-        "/bfi.ics",
         venue("bfi-southbank", "BFI Southbank"),
+        "/bfi.ics",
+        "text/calendar",
+        "listings.ics",
     )
     .await;
-    app.upstream
-        .serve("/bfi.ics", "text/calendar", &fixture("listings.ics"));
     let reports = app.poll_clean().await;
     // 4 single events + 4 weekly occurrences.
     assert_eq!(reports["bfi"].new, 8);
@@ -88,18 +104,15 @@ async fn ics_events_are_cleaned_zoned_and_expanded() {
 
 #[tokio::test]
 async fn csv_rows_become_screenings() {
-    let mut app = TestApp::with_source(
+    let mut app = serving(
         "csv",
         "castle-csv",
-        "/castle.csv",
         venue("castle", "The Castle Cinema"),
-    )
-    .await;
-    app.upstream.serve(
         "/castle.csv",
         "text/csv; charset=utf-8",
-        &fixture("listings.csv"),
-    );
+        "listings.csv",
+    )
+    .await;
     let reports = app.poll_clean().await;
     assert_eq!(reports["castle-csv"].new, 3);
     let screenings = listed(&app.events().await);
@@ -123,13 +136,15 @@ async fn csv_rows_become_screenings() {
 
 #[tokio::test]
 async fn json_api_items_become_screenings() {
-    let mut app =
-        TestApp::with_source("json", "api", "/api/screenings", venue("rio", "Rio Cinema")).await;
-    app.upstream.serve(
+    let mut app = serving(
+        "json",
+        "api",
+        venue("rio", "Rio Cinema"),
         "/api/screenings",
         "application/json",
-        &fixture("listings.json"),
-    );
+        "listings.json",
+    )
+    .await;
     app.poll_clean().await;
     let screenings = listed(&app.events().await);
     let stalker = &screenings["Stalker"];
@@ -147,18 +162,15 @@ async fn json_api_items_become_screenings() {
 
 #[tokio::test]
 async fn json_ld_screening_events_become_screenings() {
-    let mut app = TestApp::with_source(
+    let mut app = serving(
         "json_ld",
         "closeup",
-        "/whats-on",
         venue("close-up", "Close-Up Film Centre"),
-    )
-    .await;
-    app.upstream.serve(
         "/whats-on",
         "text/html; charset=utf-8",
-        &fixture("listings.html"),
-    );
+        "listings.html",
+    )
+    .await;
     let reports = app.poll_clean().await;
     // Solaris is marked cancelled and was never listed: nothing to announce.
     assert_eq!(
