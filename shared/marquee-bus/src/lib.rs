@@ -75,6 +75,21 @@ pub struct Message {
 }
 
 impl Message {
+    /// The message a consumer would receive for `event` at `offset` of
+    /// partition 0, keyed by its item id: what a test hands a handler in
+    /// place of a transport.
+    pub fn delivered<T: EventData>(event: &Envelope<T>, offset: i64) -> Self {
+        let record = Record::from_event(event);
+        Self {
+            topic: record.topic,
+            partition: 0,
+            offset,
+            key: Some(record.key),
+            headers: record.headers,
+            payload: record.payload,
+        }
+    }
+
     /// The first header called `name`.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

@@ -12,6 +12,7 @@ pub mod events;
 mod golden;
 mod mutation;
 mod processes;
+mod python;
 mod smtp;
 mod upstream;
 pub mod wait;
@@ -22,6 +23,7 @@ pub use clock::ManualClock;
 pub use golden::assert_golden;
 pub use mutation::mutated;
 pub use processes::{DurableBroker, OwnPostgres, free_port};
+pub use python::python_json;
 pub use smtp::{Part, Received, SmtpSink};
 pub use upstream::Upstream;
 

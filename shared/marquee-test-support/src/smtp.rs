@@ -109,18 +109,7 @@ impl SmtpSink {
         if files.is_empty() {
             return Vec::new();
         }
-        let output = Command::new("python3")
-            .arg("-c")
-            .arg(PARSE_EMAIL)
-            .args(&files)
-            .output()
-            .expect("python3 parses the messages");
-        assert!(
-            output.status.success(),
-            "parsing messages failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).expect("the parser printed JSON")
+        crate::python_json(PARSE_EMAIL, &files, "parsing messages failed")
     }
 }
 

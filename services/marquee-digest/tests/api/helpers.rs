@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
-use marquee_bus::{Handler, Message, Record};
+use marquee_bus::{Handler, Message};
 use marquee_digest::{
     DigestService, EmailAddress, FreshnessSettings, Preferences, Run, RunReport, ScheduleSettings,
     Settings, SmtpSettings, Subscriber, TlsMode,
@@ -217,7 +217,7 @@ impl TestApp {
     pub async fn deliver<T: EventData>(&self, event: &Envelope<T>) {
         self.service
             .handler()
-            .handle(&message(event))
+            .handle(&Message::delivered(event, 0))
             .await
             .expect("the handler accepts the event");
     }
@@ -317,18 +317,6 @@ pub fn assert_note(run: &Run, says: &str) {
 
 pub fn email(text: &str) -> EmailAddress {
     EmailAddress::parse(text).expect("valid address")
-}
-
-pub fn message<T: EventData>(event: &Envelope<T>) -> Message {
-    let record = Record::from_event(event);
-    Message {
-        topic: record.topic,
-        partition: 0,
-        offset: 0,
-        key: Some(record.key),
-        headers: record.headers,
-        payload: record.payload,
-    }
 }
 
 pub fn review(id: &str, title: &str, stars: u8) -> Review {

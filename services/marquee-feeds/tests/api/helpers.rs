@@ -3,10 +3,9 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 
 use chrono::{DateTime, TimeZone, Utc};
-use marquee_bus::{Handler, HandlerError, Message, Record};
+use marquee_bus::{Handler, HandlerError, Message};
 use marquee_events::{
     Accessibility, Envelope, EventData, Film, Image, Rating, Review, ReviewId, ReviewPublished,
     ReviewUpdated, ReviewWithdrawn, Screening, ScreeningCancelled, ScreeningChanged, ScreeningFilm,
@@ -116,7 +115,10 @@ impl TestApp {
         let offset = self
             .offset
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.service.handler().handle(&message(event, offset)).await
+        self.service
+            .handler()
+            .handle(&Message::delivered(event, offset))
+            .await
     }
 
     /// Hands a screening event to the screenings handler; it must apply.
@@ -126,7 +128,7 @@ impl TestApp {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.service
             .screenings_handler()
-            .handle(&message(event, offset))
+            .handle(&Message::delivered(event, offset))
             .await
             .expect("the screening event applies");
     }
@@ -156,19 +158,6 @@ impl TestApp {
         let response = self.get(path).await;
         assert_eq!(response.status(), 200, "GET {path}");
         response.text().await.expect("body")
-    }
-}
-
-/// The message a consumer would receive for `event`.
-pub fn message<T: EventData>(event: &Envelope<T>, offset: i64) -> Message {
-    let record = Record::from_event(event);
-    Message {
-        topic: record.topic,
-        partition: 0,
-        offset,
-        key: Some(record.key),
-        headers: record.headers,
-        payload: record.payload,
     }
 }
 
@@ -418,18 +407,11 @@ pub fn python_reads<T: serde::de::DeserializeOwned>(script: &str, input: &[u8], 
     let dir = tempfile::tempdir().expect("temporary folder");
     let path = dir.path().join("input");
     std::fs::write(&path, input).expect("write the input");
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(&path)
-        .output()
-        .expect("python3 must be installed to read Marquee's output back");
-    assert!(
-        output.status.success(),
-        "{what} failed (install it with `pip install {what}`): {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("the script printed JSON")
+    marquee_test_support::python_json(
+        script,
+        [&path],
+        &format!("{what} failed (install it with `pip install {what}`)"),
+    )
 }
 
 /// Parses `feed` with Python's feedparser (JSON Feed, which feedparser 6.0

@@ -181,7 +181,8 @@ async fn items_survive_a_restart(engine: Engine) {
 #[tokio::test]
 async fn an_undecodable_message_is_poison() {
     let app = TestApp::spawn(Engine::Sqlite).await;
-    let mut message = crate::helpers::message(&published(&review("x", "Features", 0), at(1)), 0);
+    let mut message =
+        marquee_bus::Message::delivered(&published(&review("x", "Features", 0), at(1)), 0);
     message.payload = b"{\"schema_version\": 1, \"data\": {\"review\": 42}}".to_vec();
     let outcome = marquee_bus::Handler::handle(&app.service.handler(), &message).await;
     assert!(

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
-use marquee_bus::{Handler, HandlerError, Message, Record};
+use marquee_bus::{Handler, HandlerError, Message};
 use marquee_events::{
     Envelope, EventData, Film, Rating, Review, ReviewId, ReviewPublished, ReviewUpdated,
     ReviewWithdrawn,
@@ -92,7 +92,10 @@ impl TestApp {
         let offset = self
             .offset
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.service.handler().handle(&message(event, offset)).await
+        self.service
+            .handler()
+            .handle(&Message::delivered(event, offset))
+            .await
     }
 
     /// Delivers the publication of `review(id)`; returns the review.
@@ -158,19 +161,6 @@ impl TestApp {
         reqwest::get(format!("http://{}{path}", self.address))
             .await
             .unwrap()
-    }
-}
-
-/// The message a consumer would receive for `event`.
-pub fn message<T: EventData>(event: &Envelope<T>, offset: i64) -> Message {
-    let record = Record::from_event(event);
-    Message {
-        topic: record.topic,
-        partition: 0,
-        offset,
-        key: Some(record.key),
-        headers: record.headers,
-        payload: record.payload,
     }
 }
 

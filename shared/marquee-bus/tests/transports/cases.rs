@@ -95,13 +95,7 @@ pub async fn a_poison_message_is_dead_lettered_while_the_rest_flows(test: TestBu
         Some("yes"),
         "original headers are kept"
     );
-    let poison_at = test
-        .bus
-        .read(&topic, Position::Beginning, 10)
-        .await
-        .unwrap()[1]
-        .message
-        .offset;
+    let poison_at = first_ten(&test, &topic).await[1].offset;
     assert_eq!(
         DeadLetter::of(letter),
         Some(DeadLetter {
@@ -405,13 +399,7 @@ pub async fn replay_skips_poison_and_stops_where_a_handler_keeps_failing(test: T
 
     let failing = Recorder::always_failing_on("broken");
     let (stopped, _) = replay_from_the_beginning(&test, &topic, &failing).await;
-    let broken_at = test
-        .bus
-        .read(&topic, Position::Beginning, 10)
-        .await
-        .unwrap()[3]
-        .message
-        .offset;
+    let broken_at = first_ten(&test, &topic).await[3].offset;
     match stopped {
         Err(marquee_bus::BusError::Replay {
             topic: at_topic,
@@ -484,13 +472,9 @@ pub async fn a_dead_letter_is_redriven_to_its_topic(test: TestBus) {
     let redriven_to = test.bus.redrive(dead.partition, dead.offset).await.unwrap();
     assert_eq!(redriven_to, topic);
 
-    let messages = test
-        .bus
-        .read(&topic, Position::Beginning, 10)
-        .await
-        .unwrap();
+    let messages = first_ten(&test, &topic).await;
     assert_eq!(messages.len(), 2, "the original and the re-driven copy");
-    let again = &messages[1].message;
+    let again = &messages[1];
     assert_eq!(again.payload, b"poison");
     assert_eq!(again.key.as_deref(), Some("k"));
     assert_eq!(again.header("test"), Some("yes"), "original headers kept");
@@ -511,13 +495,7 @@ pub async fn a_dead_letter_is_redriven_to_its_topic(test: TestBus) {
         .redrive(dead_again.partition, dead_again.offset)
         .await
         .unwrap();
-    let third = test
-        .bus
-        .read(&topic, Position::Beginning, 10)
-        .await
-        .unwrap()
-        .remove(2)
-        .message;
+    let third = first_ten(&test, &topic).await.remove(2);
     assert_redriven_from(&third, &dead_again);
 
     let missing = test
@@ -528,6 +506,17 @@ pub async fn a_dead_letter_is_redriven_to_its_topic(test: TestBus) {
         matches!(missing, Err(marquee_bus::BusError::NotFound(_))),
         "{missing:?}"
     );
+}
+
+/// The first ten messages of `topic`'s history (all a case publishes).
+async fn first_ten(test: &TestBus, topic: &str) -> Vec<marquee_bus::Message> {
+    test.bus
+        .read(topic, Position::Beginning, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|logged| logged.message)
+        .collect()
 }
 
 /// The dead letters in the log that came from `topic`, oldest first.
