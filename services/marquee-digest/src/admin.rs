@@ -104,11 +104,7 @@ async fn pause_schedule(
     State(service): State<DigestService>,
     Path(name): Path<String>,
 ) -> Result<Json<SchedulePaused>, HttpError> {
-    service.set_paused(&name, true).await?;
-    Ok(Json(SchedulePaused {
-        schedule: name,
-        paused: true,
-    }))
+    set_schedule_paused(&service, name, true).await
 }
 
 /// Lets a paused schedule run again.
@@ -120,10 +116,19 @@ async fn resume_schedule(
     State(service): State<DigestService>,
     Path(name): Path<String>,
 ) -> Result<Json<SchedulePaused>, HttpError> {
-    service.set_paused(&name, false).await?;
+    set_schedule_paused(&service, name, false).await
+}
+
+/// Pauses (or resumes) schedule `name`; the answer both routes give.
+async fn set_schedule_paused(
+    service: &DigestService,
+    name: String,
+    paused: bool,
+) -> Result<Json<SchedulePaused>, HttpError> {
+    service.set_paused(&name, paused).await?;
     Ok(Json(SchedulePaused {
         schedule: name,
-        paused: false,
+        paused,
     }))
 }
 
@@ -147,11 +152,7 @@ async fn run(
     State(service): State<DigestService>,
     Path(id): Path<String>,
 ) -> Result<Json<RunReport>, HttpError> {
-    service
-        .run_report(&id)
-        .await
-        .map(Json)
-        .map_err(HttpError::from)
+    Ok(Json(service.run_report(&id).await?))
 }
 
 /// Pauses a run that is sending; the rest stay pending.
@@ -227,11 +228,7 @@ async fn dry_run(
     State(service): State<DigestService>,
     Path(schedule): Path<String>,
 ) -> Result<Json<DryRunReport>, HttpError> {
-    service
-        .dry_run(&schedule)
-        .await
-        .map(Json)
-        .map_err(HttpError::from)
+    Ok(Json(service.dry_run(&schedule).await?))
 }
 
 /// Sends the digest now (held instead when a source is stale, unless forced).

@@ -117,7 +117,7 @@ impl Store {
         attempts: u32,
         error: Option<&str>,
     ) -> Result<()> {
-        sqlx::query(
+        let statement = sqlx::query(
             "UPDATE digest_deliveries SET status = $1, attempts = $2, error = $3, sent_at = $4
              WHERE run_id = $5 AND subscriber_id = $6",
         )
@@ -126,28 +126,26 @@ impl Store {
         .bind(error)
         .bind(self.now())
         .bind(run_id)
-        .bind(subscriber_id)
-        .execute(&self.pool)
-        .await
-        .context("Failed to record a delivery")?;
+        .bind(subscriber_id);
+        self.changed(statement, "Failed to record a delivery")
+            .await?;
         Ok(())
     }
 
     /// Takes a pending delivery to `sending` just before it goes to the
     /// relay; false when it is not pending (another sender has it).
     pub async fn claim(&self, run_id: &str, subscriber_id: &str) -> Result<bool> {
-        let claimed = sqlx::query(
+        let statement = sqlx::query(
             "UPDATE digest_deliveries SET status = $1
              WHERE run_id = $2 AND subscriber_id = $3 AND status = $4",
         )
         .bind(DeliveryStatus::Sending.as_str())
         .bind(run_id)
         .bind(subscriber_id)
-        .bind(DeliveryStatus::Pending.as_str())
-        .execute(&self.pool)
-        .await
-        .context("Failed to claim a delivery")?
-        .rows_affected();
+        .bind(DeliveryStatus::Pending.as_str());
+        let claimed = self
+            .changed(statement, "Failed to claim a delivery")
+            .await?;
         Ok(claimed > 0)
     }
 
@@ -155,7 +153,7 @@ impl Store {
     /// may not have them, and sending again could mail someone twice, so
     /// they become `interrupted`, for an operator to see. Returns how many.
     pub async fn settle_interrupted(&self, run_id: &str) -> Result<u64> {
-        let settled = sqlx::query(
+        let statement = sqlx::query(
             "UPDATE digest_deliveries SET status = $1, sent_at = $2, error = $3
              WHERE run_id = $4 AND status = $5",
         )
@@ -165,27 +163,25 @@ impl Store {
             "the sender stopped while the relay had this message; not sent again, so it cannot arrive twice",
         )
         .bind(run_id)
-        .bind(DeliveryStatus::Sending.as_str())
-        .execute(&self.pool)
-        .await
-        .context("Failed to settle interrupted deliveries")?
-        .rows_affected();
+        .bind(DeliveryStatus::Sending.as_str());
+        let settled = self
+            .changed(statement, "Failed to settle interrupted deliveries")
+            .await?;
         Ok(settled)
     }
 
     /// Records a failed attempt that stays pending (to retry on resume).
     pub async fn note_attempt(&self, run_id: &str, subscriber_id: &str, error: &str) -> Result<()> {
-        sqlx::query(
+        let statement = sqlx::query(
             "UPDATE digest_deliveries SET status = $1, attempts = attempts + 1, error = $2
              WHERE run_id = $3 AND subscriber_id = $4",
         )
         .bind(DeliveryStatus::Pending.as_str())
         .bind(error)
         .bind(run_id)
-        .bind(subscriber_id)
-        .execute(&self.pool)
-        .await
-        .context("Failed to record an attempt")?;
+        .bind(subscriber_id);
+        self.changed(statement, "Failed to record an attempt")
+            .await?;
         Ok(())
     }
 

@@ -160,12 +160,14 @@ impl Store {
         for value in values {
             query = query.bind(value);
         }
-        let changed = query
-            .execute(&self.pool)
-            .await
-            .context(failed)?
-            .rows_affected();
-        Ok(changed > 0)
+        Ok(self.changed(query, failed).await? > 0)
+    }
+
+    /// Runs `statement`; how many rows it changed (`failed` is the context
+    /// of an error).
+    async fn changed(&self, statement: AnyQuery<'_>, failed: &'static str) -> Result<u64> {
+        let done = statement.execute(&self.pool).await.context(failed)?;
+        Ok(done.rows_affected())
     }
 
     /// The clock's now, as stored.

@@ -185,7 +185,7 @@ impl Store {
 
     /// Marks a run sent, only if no recipient is pending any more.
     pub async fn finish_run(&self, id: &str, note: &str) -> Result<bool> {
-        let moved = sqlx::query(
+        let statement = sqlx::query(
             "UPDATE digest_runs SET status = $1, note = $2, finished_at = $3
              WHERE id = $4 AND status = $5 AND NOT EXISTS (
                 SELECT 1 FROM digest_deliveries WHERE run_id = $4 AND status = $6)",
@@ -195,11 +195,8 @@ impl Store {
         .bind(self.now())
         .bind(id)
         .bind(RunStatus::Sending.as_str())
-        .bind(DeliveryStatus::Pending.as_str())
-        .execute(&self.pool)
-        .await
-        .context("Failed to finish a run")?
-        .rows_affected();
+        .bind(DeliveryStatus::Pending.as_str());
+        let moved = self.changed(statement, "Failed to finish a run").await?;
         Ok(moved > 0)
     }
 }

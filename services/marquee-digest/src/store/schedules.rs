@@ -32,26 +32,21 @@ impl Store {
         } else {
             "UPDATE digest_schedules SET settings = $2, updated_at = $3 WHERE name = $1"
         };
-        let result = sqlx::query(sql)
-            .bind(name)
-            .bind(settings)
-            .bind(self.now())
-            .execute(&self.pool)
-            .await
-            .context("Failed to save a schedule")?;
-        Ok(result.rows_affected() == 1)
+        let statement = sqlx::query(sql).bind(name).bind(settings).bind(self.now());
+        let result = self.changed(statement, "Failed to save a schedule").await?;
+        Ok(result == 1)
     }
 
     /// Pauses or resumes a schedule; false if there is none of that name.
     pub async fn set_schedule_paused(&self, name: &str, paused: bool) -> Result<bool> {
-        let result =
+        let statement =
             sqlx::query("UPDATE digest_schedules SET paused = $2, updated_at = $3 WHERE name = $1")
                 .bind(name)
                 .bind(i64::from(paused))
-                .bind(self.now())
-                .execute(&self.pool)
-                .await
-                .context("Failed to pause or resume a schedule")?;
-        Ok(result.rows_affected() == 1)
+                .bind(self.now());
+        let result = self
+            .changed(statement, "Failed to pause or resume a schedule")
+            .await?;
+        Ok(result == 1)
     }
 }

@@ -98,7 +98,7 @@ impl Store {
     pub async fn put_subscriber(&self, subscriber: &Subscriber, note: &str) -> Result<()> {
         let preferences = serde_json::to_string(&subscriber.preferences)
             .context("Failed to encode preferences")?;
-        sqlx::query(
+        let statement = sqlx::query(
             "INSERT INTO digest_subscribers
                 (id, email, status, list, preferences, created_at, updated_at, note)
              VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
@@ -113,10 +113,9 @@ impl Store {
         .bind(&subscriber.list)
         .bind(preferences)
         .bind(self.now())
-        .bind(note)
-        .execute(&self.pool)
-        .await
-        .context("Failed to store a subscriber")?;
+        .bind(note);
+        self.changed(statement, "Failed to store a subscriber")
+            .await?;
         Ok(())
     }
 
