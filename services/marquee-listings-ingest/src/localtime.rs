@@ -48,14 +48,20 @@ mod tests {
         london(s).to_utc().to_rfc3339()
     }
 
+    /// The London wall-clock time `s` reads as `shown` once resolved, at the UTC instant `at`.
+    fn assert_resolves(s: &str, shown: &str, at: &str) {
+        assert_eq!(london(s).naive_local(), local(shown), "{s}");
+        assert_eq!(utc(s), at, "{s}");
+    }
+
     #[test]
     fn a_time_in_the_spring_gap_moves_forward_by_the_gap() {
         // 2027-03-28 is the last Sunday of March: 01:00 GMT jumps to 02:00 BST.
-        assert_eq!(
-            london("2027-03-28T01:30").naive_local(),
-            local("2027-03-28T02:30")
+        assert_resolves(
+            "2027-03-28T01:30",
+            "2027-03-28T02:30",
+            "2027-03-28T01:30:00+00:00",
         );
-        assert_eq!(utc("2027-03-28T01:30"), "2027-03-28T01:30:00+00:00");
         // Either side of the gap is untouched.
         assert_eq!(utc("2027-03-28T00:59"), "2027-03-28T00:59:00+00:00");
         assert_eq!(utc("2027-03-28T02:00"), "2027-03-28T01:00:00+00:00");
@@ -64,11 +70,11 @@ mod tests {
     #[test]
     fn a_time_in_the_autumn_fold_is_the_earlier_bst_instant() {
         // 2026-10-25 is the last Sunday of October: 01:00-02:00 happens twice.
-        assert_eq!(
-            london("2026-10-25T01:30").naive_local(),
-            local("2026-10-25T01:30")
+        assert_resolves(
+            "2026-10-25T01:30",
+            "2026-10-25T01:30",
+            "2026-10-25T00:30:00+00:00",
         );
-        assert_eq!(utc("2026-10-25T01:30"), "2026-10-25T00:30:00+00:00");
         assert_eq!(utc("2026-10-25T02:30"), "2026-10-25T02:30:00+00:00");
     }
 
