@@ -18,11 +18,7 @@ pub struct ReviewId(String);
 impl ReviewId {
     /// A review id; blank ids are refused.
     pub fn parse(id: &str) -> Result<Self, BlankId> {
-        let id = id.trim();
-        if id.is_empty() {
-            return Err(BlankId("review"));
-        }
-        Ok(Self(id.to_owned()))
+        BlankId::refuse(id, "review").map(Self)
     }
 
     /// The id as text.
@@ -35,6 +31,17 @@ impl ReviewId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("a {0} id cannot be blank")]
 pub struct BlankId(pub &'static str);
+
+impl BlankId {
+    /// `id` trimmed, or the error naming `what` (`review`, `screening`) when that is empty.
+    pub(crate) fn refuse(id: &str, what: &'static str) -> Result<String, Self> {
+        let id = id.trim();
+        if id.is_empty() {
+            return Err(Self(what));
+        }
+        Ok(id.to_owned())
+    }
+}
 
 impl std::fmt::Display for ReviewId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -18,11 +18,7 @@ pub struct ScreeningId(String);
 impl ScreeningId {
     /// A screening id; blank ids are refused.
     pub fn parse(id: &str) -> Result<Self, BlankId> {
-        let id = id.trim();
-        if id.is_empty() {
-            return Err(BlankId("screening"));
-        }
-        Ok(Self(id.to_owned()))
+        BlankId::refuse(id, "screening").map(Self)
     }
 
     /// The id of a screening named by `uuid` (never blank).
