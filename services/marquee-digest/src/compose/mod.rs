@@ -132,7 +132,8 @@ pub fn week_start(at: DateTime<Utc>, zone: Tz) -> NaiveDate {
 mod tests {
     use super::*;
 
-    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    /// The date `y-m-d` (the template tests use it too).
+    pub(super) fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
     }
 

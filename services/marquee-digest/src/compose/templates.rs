@@ -138,13 +138,8 @@ impl Templates {
 mod tests {
     use std::collections::HashMap;
 
-    use chrono::NaiveDate;
-
     use super::*;
-
-    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
-    }
+    use crate::compose::tests::day;
 
     #[test]
     fn the_built_in_templates_parse_and_a_script_is_refused() {

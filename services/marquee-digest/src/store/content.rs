@@ -10,7 +10,7 @@ use marquee_events::{Envelope, Review, ReviewEvent, Screening, ScreeningEvent};
 use serde::de::DeserializeOwned;
 use sqlx::Row;
 
-use super::{Result, Store, StoreError, micros};
+use super::{Result, Store, StoreError, changed, micros};
 
 impl Store {
     /// Applies a review event once (by event id), never over a newer version.
@@ -84,31 +84,25 @@ impl Store {
         (id, time, flag, body): (String, i64, bool, String),
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await.context("Failed to begin")?;
-        let fresh = sqlx::query(
+        let record = sqlx::query(
             "INSERT INTO digest_events (event_id, applied_at) VALUES ($1, $2)
              ON CONFLICT (event_id) DO NOTHING",
         )
         .bind(event.id.to_string())
-        .bind(self.now())
-        .execute(&mut *tx)
-        .await
-        .context("Failed to record the event id")?
-        .rows_affected();
+        .bind(self.now());
+        let fresh = changed(&mut *tx, record, "Failed to record the event id").await?;
         if fresh == 0 {
             return Ok(false);
         }
-        let changed = sqlx::query(upsert)
+        let upsert_item = sqlx::query(upsert)
             .bind(id)
             .bind(time)
             .bind(micros(event.time))
             .bind(i64::from(flag))
-            .bind(body)
-            .execute(&mut *tx)
-            .await
-            .context("Failed to store an item")?
-            .rows_affected();
+            .bind(body);
+        let stored = changed(&mut *tx, upsert_item, "Failed to store an item").await?;
         tx.commit().await.context("Failed to commit an item")?;
-        Ok(changed > 0)
+        Ok(stored > 0)
     }
 
     /// Live reviews first published in `(since, until]`, newest first.

@@ -9,7 +9,7 @@ use sqlx::Row;
 
 pub use marquee_admin::digest::DeliveryCounts;
 
-use super::{Result, Store};
+use super::{Result, Store, changed};
 
 /// Where one ledger row stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,8 +127,7 @@ impl Store {
         .bind(self.now())
         .bind(run_id)
         .bind(subscriber_id);
-        self.changed(statement, "Failed to record a delivery")
-            .await?;
+        changed(&self.pool, statement, "Failed to record a delivery").await?;
         Ok(())
     }
 
@@ -143,9 +142,7 @@ impl Store {
         .bind(run_id)
         .bind(subscriber_id)
         .bind(DeliveryStatus::Pending.as_str());
-        let claimed = self
-            .changed(statement, "Failed to claim a delivery")
-            .await?;
+        let claimed = changed(&self.pool, statement, "Failed to claim a delivery").await?;
         Ok(claimed > 0)
     }
 
@@ -164,9 +161,12 @@ impl Store {
         )
         .bind(run_id)
         .bind(DeliveryStatus::Sending.as_str());
-        let settled = self
-            .changed(statement, "Failed to settle interrupted deliveries")
-            .await?;
+        let settled = changed(
+            &self.pool,
+            statement,
+            "Failed to settle interrupted deliveries",
+        )
+        .await?;
         Ok(settled)
     }
 
@@ -180,8 +180,7 @@ impl Store {
         .bind(error)
         .bind(run_id)
         .bind(subscriber_id);
-        self.changed(statement, "Failed to record an attempt")
-            .await?;
+        changed(&self.pool, statement, "Failed to record an attempt").await?;
         Ok(())
     }
 

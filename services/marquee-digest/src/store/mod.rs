@@ -160,20 +160,27 @@ impl Store {
         for value in values {
             query = query.bind(value);
         }
-        Ok(self.changed(query, failed).await? > 0)
-    }
-
-    /// Runs `statement`; how many rows it changed (`failed` is the context
-    /// of an error).
-    async fn changed(&self, statement: AnyQuery<'_>, failed: &'static str) -> Result<u64> {
-        let done = statement.execute(&self.pool).await.context(failed)?;
-        Ok(done.rows_affected())
+        Ok(changed(&self.pool, query, failed).await? > 0)
     }
 
     /// The clock's now, as stored.
     fn now(&self) -> i64 {
         micros(self.clock.now())
     }
+}
+
+/// Runs `statement` on `executor` (the pool or a transaction); how many
+/// rows it changed (`failed` is the context of an error).
+async fn changed<'q, 'c, E>(
+    executor: E,
+    statement: AnyQuery<'q>,
+    failed: &'static str,
+) -> Result<u64>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let done = statement.execute(executor).await.context(failed)?;
+    Ok(done.rows_affected())
 }
 
 #[cfg(test)]

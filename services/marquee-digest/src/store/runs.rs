@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 
 pub use marquee_admin::digest::{Run, RunKind, RunStatus};
 
-use super::{Result, Store, Subscriber, from_micros, micros, placeholders};
+use super::{Result, Store, Subscriber, changed, from_micros, micros, placeholders};
 use crate::store::DeliveryStatus;
 
 fn run(row: &AnyRow) -> anyhow::Result<Run> {
@@ -38,7 +38,7 @@ impl Store {
     /// pending, so a run never exists without its recipients.
     pub async fn create_run(&self, run: &Run, recipients: &[Subscriber]) -> Result<bool> {
         let mut tx = self.pool.begin().await.context("Failed to begin")?;
-        let created = sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO digest_runs
                 (id, schedule, scheduled_for, kind, status, reviews_since, created_at, finished_at, note)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -52,26 +52,21 @@ impl Store {
         .bind(micros(run.reviews_since))
         .bind(micros(run.created_at))
         .bind(run.finished_at.map(micros))
-        .bind(&run.note)
-        .execute(&mut *tx)
-        .await
-        .context("Failed to create a run")?
-        .rows_affected();
+        .bind(&run.note);
+        let created = changed(&mut *tx, insert, "Failed to create a run").await?;
         if created == 0 {
             return Ok(false);
         }
         for recipient in recipients {
-            sqlx::query(
+            let enqueue = sqlx::query(
                 "INSERT INTO digest_deliveries (run_id, subscriber_id, email, status, attempts)
                  VALUES ($1, $2, $3, $4, 0)",
             )
             .bind(&run.id)
             .bind(&recipient.id)
             .bind(recipient.email.as_str())
-            .bind(DeliveryStatus::Pending.as_str())
-            .execute(&mut *tx)
-            .await
-            .context("Failed to enqueue a recipient")?;
+            .bind(DeliveryStatus::Pending.as_str());
+            changed(&mut *tx, enqueue, "Failed to enqueue a recipient").await?;
         }
         tx.commit().await.context("Failed to commit a run")?;
         Ok(true)
@@ -196,7 +191,7 @@ impl Store {
         .bind(id)
         .bind(RunStatus::Sending.as_str())
         .bind(DeliveryStatus::Pending.as_str());
-        let moved = self.changed(statement, "Failed to finish a run").await?;
+        let moved = changed(&self.pool, statement, "Failed to finish a run").await?;
         Ok(moved > 0)
     }
 }

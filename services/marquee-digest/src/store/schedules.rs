@@ -3,7 +3,7 @@
 use anyhow::Context;
 use sqlx::Row;
 
-use super::{Result, Store, StoreError};
+use super::{Result, Store, StoreError, changed};
 
 impl Store {
     /// Every stored schedule: its settings as JSON, and whether it is paused.
@@ -33,7 +33,7 @@ impl Store {
             "UPDATE digest_schedules SET settings = $2, updated_at = $3 WHERE name = $1"
         };
         let statement = sqlx::query(sql).bind(name).bind(settings).bind(self.now());
-        let result = self.changed(statement, "Failed to save a schedule").await?;
+        let result = changed(&self.pool, statement, "Failed to save a schedule").await?;
         Ok(result == 1)
     }
 
@@ -44,9 +44,12 @@ impl Store {
                 .bind(name)
                 .bind(i64::from(paused))
                 .bind(self.now());
-        let result = self
-            .changed(statement, "Failed to pause or resume a schedule")
-            .await?;
+        let result = changed(
+            &self.pool,
+            statement,
+            "Failed to pause or resume a schedule",
+        )
+        .await?;
         Ok(result == 1)
     }
 }

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 
 pub use marquee_admin::digest::{Preferences, SubscriberStatus};
 
-use super::{Result, Store, placeholders};
+use super::{Result, Store, changed, placeholders};
 use crate::email::EmailAddress;
 
 /// A subscriber.
@@ -114,8 +114,7 @@ impl Store {
         .bind(preferences)
         .bind(self.now())
         .bind(note);
-        self.changed(statement, "Failed to store a subscriber")
-            .await?;
+        changed(&self.pool, statement, "Failed to store a subscriber").await?;
         Ok(())
     }
 
