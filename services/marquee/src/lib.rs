@@ -292,6 +292,10 @@ pub async fn build(
             bus.clone(),
             |bus| async move { Ok(bus.check().await?) },
         );
+    let consumers = Consumers {
+        bus: bus.clone(),
+        shutdown: shutdown.clone(),
+    };
     let mut tasks = JoinSet::new();
     tasks.spawn(operations::sample_lag(
         bus.clone(),
@@ -309,18 +313,10 @@ pub async fn build(
                 readiness = readiness.check("feeds-database", feeds.clone(), |feeds| async move {
                     feeds.check().await
                 });
-                tasks.spawn(consume(
-                    bus.clone(),
-                    subscriptions.feeds_reviews.clone(),
-                    feeds.handler(),
-                    shutdown.clone(),
-                ));
-                tasks.spawn(consume(
-                    bus.clone(),
-                    subscriptions.feeds_screenings.clone(),
-                    feeds.screenings_handler(),
-                    shutdown.clone(),
-                ));
+                tasks.spawn(consumers.consume(&subscriptions.feeds_reviews, feeds.handler()));
+                tasks.spawn(
+                    consumers.consume(&subscriptions.feeds_screenings, feeds.screenings_handler()),
+                );
             }
             Service::Social => {
                 let social = SocialService::build(settings.social.clone())
@@ -331,12 +327,7 @@ pub async fn build(
                     readiness.check("social-database", social.clone(), |social| async move {
                         social.check().await
                     });
-                tasks.spawn(consume(
-                    bus.clone(),
-                    subscriptions.social.clone(),
-                    social.handler(),
-                    shutdown.clone(),
-                ));
+                tasks.spawn(consumers.consume(&subscriptions.social, social.handler()));
                 tasks.spawn(social.run(shutdown.clone()));
             }
             Service::Digest => {
@@ -349,12 +340,7 @@ pub async fn build(
                     readiness.check("digest-database", digest.clone(), |digest| async move {
                         digest.check().await
                     });
-                tasks.spawn(consume(
-                    bus.clone(),
-                    subscriptions.digest.clone(),
-                    digest.handler(),
-                    shutdown.clone(),
-                ));
+                tasks.spawn(consumers.consume(&subscriptions.digest, digest.handler()));
                 tasks.spawn(digest.run(shutdown.clone()));
             }
             Service::ListingsIngest => {
@@ -367,12 +353,7 @@ pub async fn build(
                     listings.clone(),
                     |listings| async move { listings.check().await },
                 );
-                tasks.spawn(consume(
-                    bus.clone(),
-                    subscriptions.listings_ingest.clone(),
-                    listings.handler(),
-                    shutdown.clone(),
-                ));
+                tasks.spawn(consumers.consume(&subscriptions.listings_ingest, listings.handler()));
                 tasks.spawn(listings.run(shutdown.clone()));
             }
             Service::Console => {
@@ -417,11 +398,25 @@ pub async fn build(
     })
 }
 
-async fn consume<H: Handler>(
+/// What each service's consumer task shares: the bus, and the signal that
+/// stops it.
+struct Consumers {
     bus: Bus,
-    subscription: Subscription,
-    handler: H,
     shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    Ok(bus.consume(subscription, handler, shutdown).await?)
+}
+
+impl Consumers {
+    /// A task consuming `subscription` with `handler` until shutdown.
+    fn consume<H: Handler>(
+        &self,
+        subscription: &Subscription,
+        handler: H,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + 'static {
+        let (bus, subscription, shutdown) = (
+            self.bus.clone(),
+            subscription.clone(),
+            self.shutdown.clone(),
+        );
+        async move { Ok(bus.consume(subscription, handler, shutdown).await?) }
+    }
 }

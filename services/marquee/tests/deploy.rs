@@ -123,16 +123,7 @@ fn kubernetes_workloads_have_probes_resources_and_known_services() {
 
 /// Runs a checker the test command installs; missing, it fails saying so.
 fn check_with(program: &str, args: &[&str], install: &str) {
-    let output = std::process::Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program} ({e}): {install}"));
-    assert!(
-        output.status.success(),
-        "{program} {args:?} refused it:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    marquee_test_support::run_to_success(std::process::Command::new(program).args(args), install);
 }
 
 #[test]

@@ -22,7 +22,7 @@ use std::path::Path;
 pub use clock::ManualClock;
 pub use golden::assert_golden;
 pub use mutation::mutated;
-pub use processes::{DurableBroker, OwnPostgres, free_port};
+pub use processes::{DurableBroker, OwnPostgres, free_port, run_to_success};
 pub use python::python_json;
 pub use smtp::{Part, Received, SmtpSink};
 pub use upstream::Upstream;

@@ -15,6 +15,25 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Runs `command` to its end, failing the test with what it printed unless
+/// it succeeds; `missing` says how to install a program that cannot start.
+pub fn run_to_success(command: &mut Command, missing: &str) {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let args: Vec<String> = command
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} ({e}): {missing}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn wait_until_listening(address: &str, what: &str) {
     crate::wait::blocking_until(
         &format!("{what} listens at {address}"),
@@ -144,17 +163,9 @@ impl OwnPostgres {
     }
 
     fn run(&self, program: &str, args: &[&str]) {
-        let output = self
-            .command(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-        assert!(
-            output.status.success(),
-            "{program} {args:?} failed: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
+        run_to_success(
+            self.command(program).args(args).stdin(Stdio::null()),
+            "the test command installs PostgreSQL",
         );
     }
 
