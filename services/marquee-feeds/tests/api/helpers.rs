@@ -112,25 +112,24 @@ impl TestApp {
 
     /// Hands `event` to the handler as the bus would deliver it.
     pub async fn deliver<T: EventData>(&self, event: &Envelope<T>) -> Result<(), HandlerError> {
-        let offset = self
-            .offset
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.service
-            .handler()
-            .handle(&Message::delivered(event, offset))
-            .await
+        self.service.handler().handle(&self.next(event)).await
     }
 
     /// Hands a screening event to the screenings handler; it must apply.
     pub async fn deliver_screening<T: EventData>(&self, event: &Envelope<T>) {
+        self.service
+            .screenings_handler()
+            .handle(&self.next(event))
+            .await
+            .expect("the screening event applies");
+    }
+
+    /// `event` as the bus would deliver it, at the next offset.
+    fn next<T: EventData>(&self, event: &Envelope<T>) -> Message {
         let offset = self
             .offset
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.service
-            .screenings_handler()
-            .handle(&Message::delivered(event, offset))
-            .await
-            .expect("the screening event applies");
+        Message::delivered(event, offset)
     }
 
     pub fn url(&self, path: &str) -> String {
