@@ -8,6 +8,7 @@ use std::fmt;
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Json, Response};
+use marquee_admin::ErrorBody;
 
 /// A request that could not be served.
 #[derive(Debug)]
@@ -107,11 +108,10 @@ impl HttpError {
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         self.log();
-        (
-            self.status,
-            Json(serde_json::json!({ "error": self.message })),
-        )
-            .into_response()
+        let body = ErrorBody {
+            error: self.message,
+        };
+        (self.status, Json(body)).into_response()
     }
 }
 
@@ -126,9 +126,7 @@ impl IntoResponse for HtmlError {
             status, message, ..
         } = self.0;
         let title = status.canonical_reason().unwrap_or("Error");
-        let page = crate::html::environment()
-            .get_template("error.html")
-            .and_then(|template| template.render(minijinja::context! { title, message }));
+        let page = crate::html::error_page(title, &message);
         match page {
             Ok(page) => (status, Html(page)).into_response(),
             Err(error) => {

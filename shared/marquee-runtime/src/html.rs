@@ -11,6 +11,8 @@
 //! as `&#x2f;`, which turned every link in an email or a feed into
 //! `https:&#x2f;&#x2f;…`.
 
+use std::sync::LazyLock;
+
 use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, Error, Output, State};
 
@@ -42,6 +44,17 @@ pub fn environment() -> Environment<'static> {
     env.add_template("error.html", ERROR)
         .expect("the error page is a valid template");
     env
+}
+
+/// The shared environment as it is, built once: error pages render from it
+/// on every refused browser request.
+static SHARED: LazyLock<Environment<'static>> = LazyLock::new(environment);
+
+/// The error page saying `title` and `message`.
+pub(crate) fn error_page(title: &str, message: &str) -> Result<String, Error> {
+    SHARED
+        .get_template("error.html")?
+        .render(minijinja::context! { title, message })
 }
 
 /// `text` escaped for HTML text and attribute values, as the templates
