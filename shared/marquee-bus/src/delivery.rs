@@ -125,7 +125,7 @@ pub(crate) struct Refused {
     pub attempts: u32,
 }
 
-/// Hands `message` to `handler` inside a `handle` span naming its topic,
+/// Hands `message` to `handler` inside one `handle` span naming its topic,
 /// partition and offset, retrying transient failures with `retry`'s
 /// backoff. What happens to a refused message is the caller's: a consumer
 /// dead-letters it ([`deliver`]), a replay skips or stops.
@@ -136,16 +136,17 @@ pub(crate) async fn attempt<H: Handler>(
     retry: RetryPolicy,
     shutdown: &CancellationToken,
 ) -> Result<Outcome, Refused> {
+    // One span per message, entered by each of its attempts.
+    let span = tracing::info_span!(
+        "handle",
+        topic = %message.topic,
+        partition = message.partition,
+        offset = message.offset
+    );
     let mut backoff = retry.initial_backoff;
     let mut attempt = 1;
     loop {
-        let span = tracing::info_span!(
-            "handle",
-            topic = %message.topic,
-            partition = message.partition,
-            offset = message.offset
-        );
-        let error = match handler.handle(message).instrument(span).await {
+        let error = match handler.handle(message).instrument(span.clone()).await {
             Ok(()) => {
                 metrics::counter!("marquee_events_handled_total", "topic" => message.topic.clone(), "group" => group.to_owned()).increment(1);
                 return Ok(Outcome::Done);

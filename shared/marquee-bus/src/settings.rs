@@ -16,19 +16,13 @@ pub enum Transport {
     Kafka,
 }
 
-impl Transport {
-    /// The name settings and logs use: `embedded` or `kafka`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Embedded => "embedded",
-            Self::Kafka => "kafka",
-        }
-    }
-}
-
+/// The name settings and logs use: `embedded` or `kafka`.
 impl std::fmt::Display for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        f.write_str(match self {
+            Self::Embedded => "embedded",
+            Self::Kafka => "kafka",
+        })
     }
 }
 
