@@ -9,7 +9,7 @@ use crate::handler::{self, Item};
 
 /// Stores review and screening events; see [`DigestService::handler`].
 #[derive(Clone)]
-pub struct DigestHandler(pub(crate) DigestService);
+pub(crate) struct DigestHandler(pub(crate) DigestService);
 
 impl Handler for DigestHandler {
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {

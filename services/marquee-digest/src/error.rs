@@ -7,23 +7,23 @@ use marquee_runtime::error::HttpError;
 use crate::store::StoreError;
 use crate::token::TokenError;
 
-/// `From<StoreError>` for each error enum, into its variant that holds an
-/// `anyhow::Error`, so a store call takes `?`.
-macro_rules! from_store_error {
-    ($($error:ident::$variant:ident),+) => {$(
-        impl From<StoreError> for $error {
-            fn from(error: StoreError) -> Self {
-                Self::$variant(error.into())
-            }
-        }
-    )+};
+impl From<StoreError> for ScheduleChangeError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error.into())
+    }
 }
 
-from_store_error!(
-    ScheduleChangeError::Store,
-    RunError::Unexpected,
-    SubscriptionError::Unexpected
-);
+impl From<StoreError> for RunError {
+    fn from(error: StoreError) -> Self {
+        Self::Unexpected(error.into())
+    }
+}
+
+impl From<StoreError> for SubscriptionError {
+    fn from(error: StoreError) -> Self {
+        Self::Unexpected(error.into())
+    }
+}
 
 /// Why a schedule could not be changed.
 #[derive(Debug, thiserror::Error)]

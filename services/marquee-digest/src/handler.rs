@@ -29,7 +29,6 @@ pub(crate) fn item(message: &Message) -> Result<Item, HandlerError> {
 
 #[cfg(test)]
 mod tests {
-    use marquee_bus::Record;
     use marquee_events::{ReviewId, ReviewWithdrawn};
 
     use super::*;
@@ -44,15 +43,7 @@ mod tests {
             },
             chrono::DateTime::UNIX_EPOCH,
         );
-        let record = Record::from_event(&withdrawn);
-        let mut message = Message {
-            topic: record.topic,
-            partition: 0,
-            offset: 0,
-            key: None,
-            headers: record.headers,
-            payload: record.payload,
-        };
+        let mut message = Message::delivered(&withdrawn, 0);
         assert!(matches!(item(&message), Ok(Item::Review(_))));
         message.topic = "social-posts".to_owned();
         assert!(matches!(item(&message), Err(HandlerError::Poison(_))));

@@ -40,7 +40,6 @@ use tokio_util::sync::CancellationToken;
 
 pub use admin::openapi;
 pub use compose::{DigestContent, RenderedDigest, TemplateError, Templates, subject};
-pub use consumer::DigestHandler;
 pub use email::{EmailAddress, InvalidEmail};
 pub use error::{RunError, ScheduleChangeError, SubscriptionError};
 pub use mailer::SendError;
@@ -50,12 +49,13 @@ pub use settings::{
     FreshnessSettings, ScheduleSettings, Settings, SettingsError, SmtpSettings, TlsMode,
 };
 pub use store::{
-    DeliveryCounts, DeliveryStatus, InvalidDeliveryStatus, Preferences, Run, RunKind, RunStatus,
-    Store, StoreError, Subscriber, SubscriberStatus,
+    DeliveryCounts, Preferences, Run, RunKind, RunStatus, Store, StoreError, Subscriber,
+    SubscriberStatus,
 };
 pub use subscribers::{ImportReport, InvalidBounceKind, SubscribeOutcome, Suppression};
 pub use token::{Purpose, TokenError};
 
+use consumer::DigestHandler;
 use mailer::Mailer;
 use token::Signer;
 

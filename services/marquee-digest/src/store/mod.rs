@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use marquee_runtime::clock::SharedClock;
 use sqlx::AnyPool;
 
-pub use deliveries::{DeliveryCounts, DeliveryOutcome, DeliveryStatus, InvalidDeliveryStatus};
+pub use deliveries::{DeliveryCounts, DeliveryOutcome, DeliveryStatus};
 pub use runs::{Run, RunKind, RunStatus};
 pub use subscribers::{Preferences, Subscriber, SubscriberStatus};
 
