@@ -168,6 +168,7 @@ impl ListingsIngest {
             });
         }
         let store = Store::open(&settings.database_url).await?;
+        let pool = store.pool().clone();
         let fetcher = Fetcher::new(
             Duration::from_secs(settings.fetch_timeout_secs.max(1)),
             settings.max_body_bytes,
@@ -181,7 +182,7 @@ impl ListingsIngest {
             clock.clone(),
             settings.rrule_horizon_days,
         );
-        let ingest = Ingest::open(NAME, &settings.database_url, sources, pipeline, clock).await?;
+        let ingest = Ingest::open(NAME, &pool, sources, pipeline, clock).await?;
         Ok(Self {
             ingest,
             settings: Arc::new(settings),

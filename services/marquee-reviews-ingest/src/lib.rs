@@ -104,6 +104,7 @@ impl ReviewsIngest {
             );
         }
         let store = Store::open(&settings.database_url, clock.clone()).await?;
+        let pool = store.pool().clone();
         let fetcher = Fetcher::new(
             Duration::from_secs(settings.fetch_timeout_secs.max(1)),
             settings.max_body_bytes,
@@ -117,14 +118,7 @@ impl ReviewsIngest {
             Duration::from_secs(settings.withdraw_grace_secs),
             clock.clone(),
         );
-        let ingest = Ingest::open(
-            NAME,
-            &settings.database_url,
-            settings.sources,
-            pipeline,
-            clock.clone(),
-        )
-        .await?;
+        let ingest = Ingest::open(NAME, &pool, settings.sources, pipeline, clock.clone()).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 ingest,

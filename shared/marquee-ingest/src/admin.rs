@@ -232,10 +232,11 @@ mod tests {
     async fn backfill_polls_as_a_job_and_health_shows_it() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("ingest.sqlite").display());
+        let pool = marquee_runtime::database::connect(&url).await.unwrap();
         let source = Fake("a", "https://a.example/".parse().unwrap());
         let ingest = Ingest::open(
             NAME,
-            &url,
+            &pool,
             vec![source.clone(), Fake("b", source.1.clone())],
             TwoNew,
             SystemClock::shared(),
@@ -276,7 +277,7 @@ mod tests {
 
         let twice = Ingest::open(
             NAME,
-            &url,
+            &pool,
             vec![source.clone(), source],
             TwoNew,
             SystemClock::shared(),

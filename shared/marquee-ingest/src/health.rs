@@ -57,11 +57,12 @@ pub struct SourceHealthLog {
 }
 
 impl SourceHealthLog {
-    /// Opens the records in `database_url` for `sources`.
-    pub async fn open(database_url: &str, sources: Vec<SourceRef>) -> anyhow::Result<Self> {
-        let pool = crate::store::open(database_url, &[SCHEMA], "the source_health table").await?;
+    /// Opens the records for `sources` in `pool` (the service's database),
+    /// creating their table if needed.
+    pub async fn open(pool: &AnyPool, sources: Vec<SourceRef>) -> anyhow::Result<Self> {
+        crate::store::create(pool, &[SCHEMA], "the source_health table").await?;
         Ok(Self {
-            pool,
+            pool: pool.clone(),
             sources: sources.into(),
         })
     }
@@ -169,7 +170,8 @@ mod tests {
     async fn health_follows_polls_and_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("health.sqlite").display());
-        let log = SourceHealthLog::open(&url, vec![source("a"), source("b")])
+        let pool = marquee_runtime::database::connect(&url).await.unwrap();
+        let log = SourceHealthLog::open(&pool, vec![source("a"), source("b")])
             .await
             .unwrap();
         let before = log.list().await.unwrap();
@@ -192,7 +194,8 @@ mod tests {
         };
         log.record("a", &failed, second).await;
 
-        let reopened = SourceHealthLog::open(&url, vec![source("a"), source("b")])
+        let pool = marquee_runtime::database::connect(&url).await.unwrap();
+        let reopened = SourceHealthLog::open(&pool, vec![source("a"), source("b")])
             .await
             .unwrap();
         let a = &reopened.list().await.unwrap()[0];

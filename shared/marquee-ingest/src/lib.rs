@@ -14,8 +14,8 @@
 //!   withdrawn. The ledgers themselves stay in each service's `store/`,
 //!   since each keeps what its items need (a content hash, or the last
 //!   published screening).
-//! - [`store`] opens a service's database (schema, readiness check) for
-//!   the health records and the services' ledgers alike.
+//! - [`store`] opens a service's database (schema, readiness check); the
+//!   service's ledger and the core's health records share that one pool.
 //! - [`Rejection`] and [`PollReport::reject`]: a rejected document or item is
 //!   logged with its source and reason, counted in
 //!   `marquee_ingest_rejected_total{source, reason}` and in the source's

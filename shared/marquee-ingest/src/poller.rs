@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use marquee_runtime::clock::SharedClock;
 use marquee_runtime::jobs::Jobs;
+use sqlx::AnyPool;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -66,11 +67,11 @@ impl<P: Pipeline> Clone for Ingest<P> {
 
 impl<P: Pipeline> Ingest<P> {
     /// The core for `pipeline` reading `sources`, the health records in
-    /// `database_url`. Fails on duplicate source names, since names key the
+    /// `pool` (the service's database, as its `store/` opened it). Fails on duplicate source names, since names key the
     /// ledger and the health records.
     pub async fn open(
         name: ServiceName,
-        database_url: &str,
+        pool: &AnyPool,
         sources: Vec<P::Source>,
         pipeline: P,
         clock: SharedClock,
@@ -84,11 +85,8 @@ impl<P: Pipeline> Ingest<P> {
                 source.name()
             );
         }
-        let health = SourceHealthLog::open(
-            database_url,
-            sources.iter().map(Source::health_ref).collect(),
-        )
-        .await?;
+        let health =
+            SourceHealthLog::open(pool, sources.iter().map(Source::health_ref).collect()).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 name,

@@ -1,6 +1,7 @@
-//! Opening an ingest service's database: the core's health records and
-//! each service's `store/` (its ledger) share the connection, the schema
-//! step and the readiness check. The tables themselves stay each service's.
+//! Opening an ingest service's database: each service's `store/` (its
+//! ledger) opens the pool, and the core's health records live in the same
+//! pool ([`crate::Ingest::open`] takes it); both create their tables the
+//! same way and share the readiness check. The tables stay each one's.
 
 use anyhow::Context;
 use sqlx::AnyPool;
@@ -10,13 +11,20 @@ use sqlx::AnyPool;
 /// errors, e.g. `the listings-ingest tables`.
 pub async fn open(url: &str, schema: &[&str], what: &str) -> anyhow::Result<AnyPool> {
     let pool = marquee_runtime::database::connect(url).await?;
+    create(&pool, schema, what).await?;
+    Ok(pool)
+}
+
+/// Runs `schema` (each statement `CREATE … IF NOT EXISTS`) on `pool`;
+/// `what` names the tables in errors.
+pub(crate) async fn create(pool: &AnyPool, schema: &[&str], what: &str) -> anyhow::Result<()> {
     for statement in schema {
         sqlx::query(statement)
-            .execute(&pool)
+            .execute(pool)
             .await
             .with_context(|| format!("Failed to create {what}"))?;
     }
-    Ok(pool)
+    Ok(())
 }
 
 /// Whether the database behind `pool` answers, for readiness probes; `what`

@@ -42,6 +42,11 @@ impl Store {
         Ok(Self { pool })
     }
 
+    /// The pool, which the ingest core's health records share.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Whether the database answers.
     pub(crate) async fn check(&self) -> anyhow::Result<()> {
         marquee_ingest::store::check(&self.pool, "the listings-ingest database").await

@@ -43,6 +43,11 @@ impl Store {
         Ok(Self { pool, clock })
     }
 
+    /// The pool, which the ingest core's health records share.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Whether the database answers.
     pub(crate) async fn check(&self) -> anyhow::Result<()> {
         marquee_ingest::store::check(&self.pool, "the reviews-ingest database").await
