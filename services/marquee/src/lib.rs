@@ -189,12 +189,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     document
 }
 
-/// `GET /admin/openapi.json`: this document.
+/// `GET /admin/openapi.json`: this document, built on the first request
+/// rather than on every one.
 #[utoipa::path(get, path = "/admin/openapi.json", tag = "admin",
     security(("bearer" = [])),
     responses((status = 200, description = "the OpenAPI 3.1 document of the admin API")))]
-async fn openapi_document() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(openapi())
+async fn openapi_document() -> axum::Json<&'static utoipa::openapi::OpenApi> {
+    static DOCUMENT: std::sync::LazyLock<utoipa::openapi::OpenApi> =
+        std::sync::LazyLock::new(openapi);
+    axum::Json(&*DOCUMENT)
 }
 
 #[derive(utoipa::OpenApi)]

@@ -45,11 +45,7 @@ impl Driver {
             "{CHROMEDRIVER} or {CHROMIUM} is missing: install Debian's chromium and \
              chromium-driver (./scripts/test does)"
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = marquee_test_support::free_port();
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

@@ -108,11 +108,10 @@ pub(crate) fn render(
         .get_template(name)
         .and_then(|template| template.render(context))
         .map(Html)
-        .map_err(|error| PageError::Http(HttpError::internal(&anyhow_error(name, &error))))
-}
-
-fn anyhow_error(name: &str, error: &minijinja::Error) -> anyhow::Error {
-    anyhow::anyhow!("console template {name} failed: {error:#}")
+        .map_err(|error| {
+            let error = anyhow::anyhow!("console template {name} failed: {error:#}");
+            PageError::Http(HttpError::internal(&error))
+        })
 }
 
 /// What the last action did, carried in the redirect's query.
