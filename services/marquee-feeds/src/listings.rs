@@ -1,6 +1,7 @@
 //! Pure rendering of screenings: feed items for the venue, strand and
 //! this-week feeds, and the documents each of those URLs serves.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -110,10 +111,11 @@ fn entry(
     summary.extend(s.screen.clone());
     summary.extend(s.format.clone());
 
-    let mut facts: Vec<(&str, String)> = vec![
-        ("Film", film),
-        ("Venue", s.venue.name.clone()),
-        ("When", format!("{when} ({})", s.time_zone)),
+    // Borrowed where the screening holds the text: the template reads them.
+    let mut facts: Vec<(&str, Cow<'_, str>)> = vec![
+        ("Film", Cow::Owned(film)),
+        ("Venue", Cow::Borrowed(&s.venue.name)),
+        ("When", Cow::Owned(format!("{when} ({})", s.time_zone))),
     ];
     let optional = [
         ("Screen", &s.screen),
@@ -123,17 +125,17 @@ fn entry(
     facts.extend(
         optional
             .into_iter()
-            .filter_map(|(label, value)| Some((label, value.clone()?))),
+            .filter_map(|(label, value)| Some((label, Cow::Borrowed(value.as_deref()?)))),
     );
     if !s.extras.is_empty() {
-        facts.push(("Extras", s.extras.join(", ")));
+        facts.push(("Extras", Cow::Owned(s.extras.join(", "))));
     }
     if !s.accessibility.is_empty() {
         let access: Vec<&str> = s.accessibility.iter().map(|a| accessibility(*a)).collect();
-        facts.push(("Access", access.join(", ")));
+        facts.push(("Access", Cow::Owned(access.join(", "))));
     }
     if s.sold_out {
-        facts.push(("Tickets", "Sold out".to_owned()));
+        facts.push(("Tickets", Cow::Borrowed("Sold out")));
     }
     let content_html = templates::render(
         "screening.html",
