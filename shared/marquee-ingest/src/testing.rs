@@ -6,24 +6,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use marquee_bus::{
-    Bus, BusSettings, EmbeddedSettings, Handler, HandlerError, Message, Record, Subscription,
-    Transport,
-};
+use marquee_bus::{Bus, BusSettings, Handler, HandlerError, Message, Record, Subscription};
 use marquee_events::{Envelope, EventFamily};
 use tokio_util::sync::CancellationToken;
 
 /// An embedded bus in `dir` with the Marquee topics, one partition each (so
 /// a sentinel published last arrives last).
 pub async fn embedded_bus(dir: &Path) -> anyhow::Result<Bus> {
-    let bus = Bus::connect(&BusSettings {
-        transport: Transport::Embedded,
-        embedded: EmbeddedSettings {
-            path: dir.join("bus.sqlite"),
-        },
-        ..Default::default()
-    })
-    .await?;
+    let bus = Bus::connect(&BusSettings::embedded(dir.join("bus.sqlite"))).await?;
     bus.ensure_marquee_topics(1).await?;
     Ok(bus)
 }
