@@ -1,5 +1,5 @@
 //! The consumer of the `reviews` and `screenings` topics: each message, as
-//! [`handler::item`](crate::handler::item) reads it, applied to the digest's
+//! [`handler::item`] reads it, applied to the digest's
 //! tables once by event id and never over a newer version of its item.
 
 use marquee_bus::{Handler, HandlerError, Message};

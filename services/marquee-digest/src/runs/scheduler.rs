@@ -1,5 +1,5 @@
 //! The scheduler loop: resumes runs a stopped process left sending, starts
-//! due ones as the [`policy`](super::policy) decides, and naps until the
+//! due ones as the [`policy`] decides, and naps until the
 //! next is due.
 
 use std::time::Duration;
