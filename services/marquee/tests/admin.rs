@@ -45,11 +45,26 @@ async fn admin_routes_refuse_a_missing_or_wrong_token() {
     assert_eq!(refused.status(), 401);
 }
 
+/// Checks an OpenAPI document with openapi-spec-validator, an implementation
+/// of the specification that is not ours; prints `true` when it is valid.
+const OPENAPI_CHECK: &str = "import json, sys
+from openapi_spec_validator import validate
+validate(json.load(open(sys.argv[1])))
+print('true')";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_describes_the_admin_api() {
     let demo = Demo::start().await;
-    let document: utoipa::openapi::OpenApi =
-        serde_json::from_value(demo.admin("/admin/openapi.json").await).unwrap();
+    let served = demo.admin("/admin/openapi.json").await;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), served.to_string()).unwrap();
+    let valid: bool = marquee_test_support::python_json(
+        OPENAPI_CHECK,
+        [file.path()],
+        "openapi-spec-validator refused /admin/openapi.json (or is not installed: pip install -r scripts/test-requirements.txt)",
+    );
+    assert!(valid);
+    let document: utoipa::openapi::OpenApi = serde_json::from_value(served).unwrap();
     assert_eq!(document.info.title, "Marquee admin API");
     let components = document.components.as_ref().unwrap();
     assert!(components.security_schemes.contains_key("bearer"));
