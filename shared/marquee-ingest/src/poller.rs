@@ -104,18 +104,13 @@ impl<P: Pipeline> Ingest<P> {
         &self.inner.pipeline
     }
 
-    /// The configured sources, in configuration order.
-    pub fn sources(&self) -> &[P::Source] {
-        &self.inner.sources
-    }
-
     /// The sources' health records.
-    pub fn health(&self) -> &SourceHealthLog {
+    pub(crate) fn health(&self) -> &SourceHealthLog {
         &self.inner.health
     }
 
     /// Which service this is.
-    pub fn name(&self) -> ServiceName {
+    pub(crate) fn name(&self) -> ServiceName {
         self.inner.name
     }
 
