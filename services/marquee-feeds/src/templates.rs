@@ -8,18 +8,13 @@ use minijinja::Environment;
 /// The feeds' templates, escaped as HTML; loaded once, rendered per
 /// request and per feed item.
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = marquee_runtime::html::environment();
-    for (name, source) in [
+    marquee_runtime::html::environment_with(&[
         ("index.html", include_str!("../templates/index.html")),
         (
             "screening.html",
             include_str!("../templates/screening.html"),
         ),
-    ] {
-        env.add_template(name, source)
-            .unwrap_or_else(|error| panic!("templates/{name} does not parse: {error:#}"));
-    }
-    env
+    ])
 });
 
 /// Renders the template `name` with `context`.

@@ -19,10 +19,10 @@ const PAGE_LIMIT: i64 = 200;
 
 /// The outbox page's template in the shared layout; parsed once.
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = marquee_runtime::html::environment();
-    env.add_template("outbox.html", include_str!("../templates/outbox.html"))
-        .unwrap_or_else(|error| panic!("templates/outbox.html does not parse: {error:#}"));
-    env
+    marquee_runtime::html::environment_with(&[(
+        "outbox.html",
+        include_str!("../templates/outbox.html"),
+    )])
 });
 
 pub(crate) fn router(service: SocialService) -> Router {

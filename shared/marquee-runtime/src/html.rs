@@ -46,6 +46,18 @@ pub fn environment() -> Environment<'static> {
     env
 }
 
+/// [`environment`] with a service's own `templates` (name, source) added,
+/// for templates compiled into the binary: one that does not parse is a bug,
+/// so it panics at start naming the template.
+pub fn environment_with(templates: &[(&'static str, &'static str)]) -> Environment<'static> {
+    let mut env = environment();
+    for (name, source) in templates {
+        env.add_template(name, source)
+            .unwrap_or_else(|error| panic!("template {name} does not parse: {error:#}"));
+    }
+    env
+}
+
 /// The shared environment as it is, built once: error pages render from it
 /// on every refused browser request.
 static SHARED: LazyLock<Environment<'static>> = LazyLock::new(environment);
@@ -68,7 +80,12 @@ pub fn escape(text: &str) -> String {
 fn format_value(out: &mut Output, state: &State, value: &Value) -> Result<(), Error> {
     let plain = value.is_safe() || value.is_undefined() || value.is_none();
     if state.auto_escape() == AutoEscape::Html && !plain {
-        out.write_str(&escape(&value.to_string()))?;
+        // Strings are escaped where they lie, borrowed when nothing needs
+        // escaping; other values are formatted first.
+        match value.as_str() {
+            Some(text) => out.write_str(&html_escape::encode_quoted_attribute(text))?,
+            None => out.write_str(&escape(&value.to_string()))?,
+        }
         Ok(())
     } else {
         minijinja::escape_formatter(out, state, value)

@@ -53,12 +53,7 @@ const TEMPLATES: [(&str, &str); 11] = [
 
 /// The shared environment (layout, HTML escaping) with the console's pages.
 pub(crate) fn templates() -> Environment<'static> {
-    let mut env = marquee_runtime::html::environment();
-    for (name, source) in TEMPLATES {
-        env.add_template(name, source)
-            .unwrap_or_else(|error| panic!("console template {name}: {error:#}"));
-    }
-    env
+    marquee_runtime::html::environment_with(&TEMPLATES)
 }
 
 /// Why a page could not be shown.
