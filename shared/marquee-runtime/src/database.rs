@@ -54,3 +54,46 @@ fn redact(url: &str) -> String {
         _ => url.to_owned(),
     }
 }
+
+/// Adds `column` (a portable definition, e.g. `updated_at BIGINT`) to
+/// `table` unless it is there already: how a table created by an earlier
+/// version gains a column. Portable because SQLite has no `ADD COLUMN IF
+/// NOT EXISTS`: selecting the column is what tells whether it exists.
+pub async fn add_column(pool: &AnyPool, table: &str, column: &str) -> anyhow::Result<()> {
+    let name = column.split_whitespace().next().unwrap_or(column);
+    let probe = format!("SELECT {name} FROM {table} LIMIT 0");
+    if sqlx::query(&probe).execute(pool).await.is_ok() {
+        return Ok(());
+    }
+    sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column}"))
+        .execute(pool)
+        .await
+        .with_context(|| format!("Failed to add the column {name} to {table}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_column_is_added_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let pool = connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE items (id TEXT PRIMARY KEY)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        add_column(&pool, "items", "seen_at BIGINT").await.unwrap();
+        add_column(&pool, "items", "seen_at BIGINT").await.unwrap();
+        sqlx::query("INSERT INTO items (id, seen_at) VALUES ('a', 1)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let error = add_column(&pool, "nowhere", "x BIGINT").await.unwrap_err();
+        assert!(error.to_string().contains("x to nowhere"), "{error:#}");
+    }
+}
