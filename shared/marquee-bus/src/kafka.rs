@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use marquee_runtime::clock::SharedClock;
 use rdkafka::Message as _;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::{ClientConfig, FromClientConfig};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::delivery::{Outcome, deliver};
 use crate::history::Range;
+use crate::retention::{HistoryWarning, judge};
 use crate::{
     BusError, Handler, KafkaSettings, Logged, Message, PartitionLag, Position, Record, RetryPolicy,
     Subscription, Transport,
@@ -71,21 +72,32 @@ impl KafkaBus {
         })
     }
 
+    fn admin(&self) -> Result<AdminClient<DefaultClientContext>, BusError> {
+        self.inner
+            .settings
+            .client_config(&[])
+            .create()
+            .map_err(connect_error)
+    }
+
+    /// Creates the `topics` that do not exist yet, with `config` (topic
+    /// settings such as `retention.ms`); existing topics are left as they are.
     pub(crate) async fn ensure_topics(
         &self,
         topics: &[&str],
         partitions: i32,
+        config: &[(&str, &str)],
     ) -> Result<(), BusError> {
-        let admin: AdminClient<DefaultClientContext> = self
-            .inner
-            .settings
-            .client_config(&[])
-            .create()
-            .map_err(connect_error)?;
+        let admin = self.admin()?;
         let replication = self.inner.settings.replication_factor;
         let new_topics: Vec<NewTopic> = topics
             .iter()
-            .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(replication)))
+            .map(|name| {
+                config.iter().fold(
+                    NewTopic::new(name, partitions, TopicReplication::Fixed(replication)),
+                    |topic, (key, value)| topic.set(key, value),
+                )
+            })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
         let results = admin
@@ -104,6 +116,51 @@ impl KafkaBus {
             }
         }
         Ok(())
+    }
+
+    /// Describes each of `topics` (DescribeConfigs) and says which would lose
+    /// history; a broker that cannot say is an [`HistoryWarning::Unverified`]
+    /// with its error, never a failure.
+    pub(crate) async fn verify_history(&self, topics: &[&str]) -> Vec<HistoryWarning> {
+        let brokers = &self.inner.settings.brokers;
+        let unverified = |topic: &str, reason: String| HistoryWarning::Unverified {
+            topic: topic.to_owned(),
+            reason,
+        };
+        let admin = match self.admin() {
+            Ok(admin) => admin,
+            Err(error) => {
+                return topics
+                    .iter()
+                    .map(|topic| unverified(topic, error.to_string()))
+                    .collect();
+            }
+        };
+        let options = AdminOptions::new().request_timeout(Some(ADMIN_TIMEOUT));
+        let mut warnings = Vec::new();
+        // One topic per request, so each answer is known to be its topic's.
+        for topic in topics {
+            let described = admin
+                .describe_configs(&[ResourceSpecifier::Topic(topic)], &options)
+                .await;
+            match described.as_deref() {
+                Ok([Ok(resource)]) => {
+                    let reported: HashMap<String, Option<String>> = resource
+                        .entries
+                        .iter()
+                        .map(|entry| (entry.name.clone(), entry.value.clone()))
+                        .collect();
+                    warnings.extend(judge(topic, brokers, &reported));
+                }
+                Ok([Err(code)]) => warnings.push(unverified(topic, code.to_string())),
+                Ok(other) => warnings.push(unverified(
+                    topic,
+                    format!("DescribeConfigs answered {} resources for one", other.len()),
+                )),
+                Err(error) => warnings.push(unverified(topic, error.to_string())),
+            }
+        }
+        warnings
     }
 
     pub(crate) async fn publish(&self, record: Record) -> Result<(), BusError> {

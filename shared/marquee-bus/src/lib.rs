@@ -12,11 +12,17 @@
 //!   (undecodable, or still failing after the last attempt) goes to
 //!   [`topics::DEAD_LETTERS`] with headers saying why and from where, and the
 //!   rest keeps flowing.
+//!
+//! The item topics (`reviews`, `screenings`) keep every event for ever, so a
+//! replay restores everything ever published ([`retention`] says why not
+//! compaction); [`Bus::ensure_marquee_topics`] creates them so and warns
+//! about existing ones that would lose history.
 
 mod delivery;
 mod embedded;
 mod history;
 mod kafka;
+pub mod retention;
 mod settings;
 
 use std::future::Future;
@@ -29,6 +35,7 @@ pub use delivery::{DeadLetter, RetryPolicy, dead_letter_header};
 pub use embedded::EmbeddedBus;
 pub use history::{Logged, PartitionLag, Position};
 pub use kafka::KafkaBus;
+pub use retention::{HistoryWarning, ITEM_TOPICS};
 pub use settings::{BusSettings, EmbeddedSettings, KafkaSettings, Transport};
 
 /// A message to publish.
@@ -243,17 +250,55 @@ impl Bus {
         })
     }
 
-    /// Creates the topics that do not exist yet, with `partitions` each.
+    /// Creates the topics that do not exist yet, with `partitions` each and
+    /// the broker's default retention.
     pub async fn ensure_topics(&self, topics: &[&str], partitions: i32) -> Result<(), BusError> {
         match self {
-            Self::Kafka(bus) => bus.ensure_topics(topics, partitions).await,
+            Self::Kafka(bus) => bus.ensure_topics(topics, partitions, &[]).await,
             Self::Embedded(bus) => bus.ensure_topics(topics, partitions).await,
         }
     }
 
-    /// Creates every topic Marquee uses, with `partitions` each.
+    /// Creates the item `topics` that do not exist yet, keeping every event
+    /// for ever (`retention.ms=-1`, `retention.bytes=-1`,
+    /// `cleanup.policy=delete`), then checks them all: each existing topic
+    /// that would lose history is logged (with the command that fixes it)
+    /// and returned. A warning, not an error: the bus works either way.
+    pub async fn ensure_item_topics(
+        &self,
+        topics: &[&str],
+        partitions: i32,
+    ) -> Result<Vec<HistoryWarning>, BusError> {
+        if let Self::Kafka(bus) = self {
+            bus.ensure_topics(topics, partitions, &retention::KEEP_FOREVER)
+                .await?;
+        } else {
+            self.ensure_topics(topics, partitions).await?;
+        }
+        let warnings = self.history_warnings(topics).await;
+        for warning in &warnings {
+            warning.log();
+        }
+        Ok(warnings)
+    }
+
+    /// Which of the item `topics` would lose history, as the broker
+    /// describes them now; never any on the embedded log, which deletes
+    /// nothing. For readiness details and the console.
+    pub async fn history_warnings(&self, topics: &[&str]) -> Vec<HistoryWarning> {
+        match self {
+            Self::Kafka(bus) => bus.verify_history(topics).await,
+            Self::Embedded(_) => Vec::new(),
+        }
+    }
+
+    /// Creates every topic Marquee uses, with `partitions` each: the item
+    /// topics keeping their history ([`Bus::ensure_item_topics`], warnings
+    /// logged), the dead letters with the broker's default retention.
     pub async fn ensure_marquee_topics(&self, partitions: i32) -> Result<(), BusError> {
-        self.ensure_topics(&topics::ALL, partitions).await
+        self.ensure_item_topics(&ITEM_TOPICS, partitions).await?;
+        self.ensure_topics(&[topics::DEAD_LETTERS], partitions)
+            .await
     }
 
     /// Publishes `record` and waits until it is durably accepted.

@@ -1,7 +1,9 @@
 //! The process's HTTP side: `/healthz` (the process answers), `/readyz` (its
-//! dependencies answer) and Prometheus `/metrics`, merged with the routes of
-//! the services the process runs.
+//! dependencies answer, and what an operator should know that does not stop
+//! it) and Prometheus `/metrics`, merged with the routes of the services the
+//! process runs.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -15,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 /// The `[http]` section.
@@ -36,11 +38,31 @@ impl Default for HttpSettings {
 
 type CheckFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 type Check = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
+type WarningsFuture = Pin<Box<dyn Future<Output = Vec<String>> + Send>>;
+type Warnings = Arc<dyn Fn() -> WarningsFuture + Send + Sync>;
 
-/// Named readiness checks: the broker, each database.
+/// How long one check or warning may take before it counts as failed.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Named readiness checks (the broker, each database) and warnings (a topic
+/// that would lose history).
 #[derive(Clone, Default)]
 pub struct Readiness {
     checks: Vec<(String, Check)>,
+    warnings: Vec<(String, Warnings)>,
+}
+
+/// What `/readyz` answers: each check's `ok` or why it failed, and beside
+/// them any warnings, which never make the process unready.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadinessReport {
+    /// `ok`, or the reason, by check name.
+    #[serde(flatten)]
+    pub checks: BTreeMap<String, String>,
+    /// What needs an operator's attention, by warning name; left out when
+    /// there is none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub warnings: BTreeMap<String, Vec<String>>,
 }
 
 impl Readiness {
@@ -54,6 +76,21 @@ impl Readiness {
     {
         let check: Check = Arc::new(move || Box::pin(check(target.clone())));
         self.checks.push((name.into(), check));
+        self
+    }
+
+    /// Adds a warning: `warn` runs on a clone of `target` at every probe,
+    /// and what it answers is reported under `warnings` without making the
+    /// process unready, for what an operator must fix but that does not stop
+    /// the service (an answer of nothing is no warning).
+    pub fn warning<T, F, Fut>(mut self, name: impl Into<String>, target: T, warn: F) -> Self
+    where
+        T: Clone + Send + Sync + 'static,
+        F: Fn(T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Vec<String>> + Send + 'static,
+    {
+        let warn: Warnings = Arc::new(move || Box::pin(warn(target.clone())));
+        self.warnings.push((name.into(), warn));
         self
     }
 }
@@ -80,16 +117,28 @@ pub fn operations_router(readiness: Readiness) -> Router {
 }
 
 async fn ready(State(readiness): State<Readiness>) -> impl IntoResponse {
+    let timed_out = || format!("timed out after {} s", PROBE_TIMEOUT.as_secs());
     let mut all_ready = true;
-    let mut report = serde_json::Map::new();
+    let mut report = ReadinessReport {
+        checks: BTreeMap::new(),
+        warnings: BTreeMap::new(),
+    };
     for (name, check) in &readiness.checks {
-        let status = match tokio::time::timeout(Duration::from_secs(5), check()).await {
+        let status = match tokio::time::timeout(PROBE_TIMEOUT, check()).await {
             Ok(Ok(())) => "ok".to_owned(),
             Ok(Err(error)) => format!("{error:#}"),
-            Err(_) => "timed out after 5 s".to_owned(),
+            Err(_) => timed_out(),
         };
         all_ready &= status == "ok";
-        report.insert(name.clone(), status.into());
+        report.checks.insert(name.clone(), status);
+    }
+    for (name, warn) in &readiness.warnings {
+        let warnings = tokio::time::timeout(PROBE_TIMEOUT, warn())
+            .await
+            .unwrap_or_else(|_| vec![timed_out()]);
+        if !warnings.is_empty() {
+            report.warnings.insert(name.clone(), warnings);
+        }
     }
     let code = if all_ready {
         StatusCode::OK
@@ -170,5 +219,30 @@ mod tests {
         let (status, report) = readyz(readiness).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(report["bus"], "ok");
+        assert_eq!(report.get("warnings"), None, "{report}");
+    }
+
+    #[tokio::test]
+    async fn a_warning_is_reported_without_making_the_process_unready() {
+        let readiness = Readiness::default()
+            .check("bus", (), |()| async { Ok(()) })
+            .warning("bus-history", "reviews", |topic| async move {
+                vec![format!("topic `{topic}` would lose history")]
+            })
+            .warning("quiet", (), |()| async { Vec::new() });
+        let (status, report) = readyz(readiness).await;
+        assert_eq!(status, StatusCode::OK);
+        let report: ReadinessReport = serde_json::from_value(report).unwrap();
+        assert_eq!(
+            report,
+            ReadinessReport {
+                checks: [("bus".to_owned(), "ok".to_owned())].into(),
+                warnings: [(
+                    "bus-history".to_owned(),
+                    vec!["topic `reviews` would lose history".to_owned()]
+                )]
+                .into(),
+            }
+        );
     }
 }

@@ -7,10 +7,12 @@
 
 mod cases;
 mod harness;
+mod retention;
 mod upgrade;
 
 use cases::*;
 use harness::TestBus;
+use retention::a_replay_restores_every_event_ever_published;
 
 marquee_test_support::on_each!(
     [embedded = TestBus::embedded().await, kafka = TestBus::kafka().await]
@@ -25,4 +27,5 @@ marquee_test_support::on_each!(
     replay_skips_poison_and_stops_where_a_handler_keeps_failing,
     lag_counts_what_a_group_has_not_finished,
     a_dead_letter_is_redriven_to_its_topic,
+    a_replay_restores_every_event_ever_published,
 );
