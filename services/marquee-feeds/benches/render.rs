@@ -26,6 +26,7 @@ fn reviews(count: usize) -> Vec<Review> {
             film: Film {
                 title: format!("Film {n}"),
                 year: Some(2026),
+                runtime_minutes: None,
             },
             standfirst: "Four stars for a film about love, loss and the theatre.".into(),
             body_html: paragraph.repeat(12),

@@ -1,15 +1,16 @@
-//! Per-venue iCalendar (RFC 5545) output, a pure function of the screenings.
+//! Per-venue iCalendar (RFC 5545) output, a pure function of the stored
+//! screenings and the reviews they are matched to.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use marquee_events::Screening;
+use marquee_events::{Review, ReviewId, Screening};
+
+use crate::store::screenings::StoredScreening;
 
 /// Octets per content line before folding (RFC 5545 §3.1), CRLF excluded.
 const FOLD_AT: usize = 75;
-
-/// Minutes an event lasts when its running time is unknown.
-const DEFAULT_MINUTES: u16 = 120;
 
 const LONDON: &str = "Europe/London";
 
@@ -35,22 +36,30 @@ const LONDON_VTIMEZONE: [&str; 17] = [
     "END:VTIMEZONE",
 ];
 
-/// Renders a calendar called `name` of `screenings`, each with its
-/// `SEQUENCE` and whether it is cancelled.
+/// Renders a calendar called `name` of `screenings`, cancelled ones
+/// included; `reviews` are the live reviews the screenings are matched to.
 ///
 /// - `UID` is `{screening id}@marquee`, stable across edits; `SEQUENCE`
 ///   and `STATUS` (`CONFIRMED`/`CANCELLED`) tell clients what changed.
 /// - Europe/London screenings carry `DTSTART;TZID=Europe/London` and the
 ///   calendar its `VTIMEZONE`; any other zone is written in UTC (`Z`).
-/// - `DTSTAMP` is the start in UTC rather than "now", so the same input
-///   always renders the same bytes (stable ETags); clients order revisions
-///   by `SEQUENCE`.
-/// - The event lasts the film's running time, else two hours.
+/// - `DTSTAMP` is when the screening's data last changed (the CloudEvents
+///   `time` of the event that last changed it), the revision RFC 5545
+///   §3.8.7.2 asks for, rather than "now": the same input always renders
+///   the same bytes (stable ETags).
+/// - `DURATION` is the film's running time, from the listing or else from
+///   the matched review. Without one the event has no `DURATION` or
+///   `DTEND`: RFC 5545 §3.6.1 reads a date-time `DTSTART` alone as an
+///   event at that instant, which is what is known, where a made-up length
+///   would end a long film early in every calendar.
+/// - `LOCATION` is the venue, the screen and the address, each piece once
+///   (listings often repeat the venue in the screen or the address).
 /// - Lines are folded at 75 octets (never inside a UTF-8 character) and end
 ///   in CRLF.
 pub fn render_calendar(
     name: &str,
-    screenings: &[(Screening, u32, bool)],
+    screenings: &[StoredScreening],
+    reviews: &HashMap<ReviewId, Review>,
     refresh_interval: Duration,
 ) -> String {
     let mut lines: Vec<String> = vec![
@@ -67,13 +76,13 @@ pub fn render_calendar(
         ),
         format!("X-PUBLISHED-TTL:{}", duration(refresh_interval)),
     ];
-    if screenings.iter().any(|(s, _, _)| s.time_zone == LONDON) {
+    if screenings.iter().any(|s| s.screening.time_zone == LONDON) {
         lines.extend(LONDON_VTIMEZONE.iter().map(|l| (*l).to_owned()));
     }
-    let mut sorted: Vec<&(Screening, u32, bool)> = screenings.iter().collect();
-    sorted.sort_by(|a, b| (a.0.starts_at, a.0.id.as_str()).cmp(&(b.0.starts_at, b.0.id.as_str())));
-    for (screening, sequence, cancelled) in sorted {
-        event(&mut lines, screening, *sequence, *cancelled);
+    let mut sorted: Vec<&StoredScreening> = screenings.iter().collect();
+    sorted.sort_by_key(|s| (s.screening.starts_at, s.screening.id.as_str()));
+    for stored in sorted {
+        event(&mut lines, stored, reviews);
     }
     lines.push("END:VCALENDAR".to_owned());
     let mut out = String::new();
@@ -83,15 +92,20 @@ pub fn render_calendar(
     out
 }
 
-fn event(lines: &mut Vec<String>, s: &Screening, sequence: u32, cancelled: bool) {
-    let utc = s.starts_at.format("%Y%m%dT%H%M%SZ").to_string();
+fn event(lines: &mut Vec<String>, stored: &StoredScreening, reviews: &HashMap<ReviewId, Review>) {
+    let s = &stored.screening;
+    let utc = s.starts_at.format(UTC_FORMAT).to_string();
     lines.push("BEGIN:VEVENT".to_owned());
     lines.push(format!("UID:{}@marquee", s.id.as_str()));
-    lines.push(format!("DTSTAMP:{utc}"));
-    lines.push(format!("SEQUENCE:{sequence}"));
+    lines.push(format!("DTSTAMP:{}", stored.modified_at.format(UTC_FORMAT)));
+    lines.push(format!("SEQUENCE:{}", stored.sequence));
     lines.push(format!(
         "STATUS:{}",
-        if cancelled { "CANCELLED" } else { "CONFIRMED" }
+        if stored.cancelled {
+            "CANCELLED"
+        } else {
+            "CONFIRMED"
+        }
     ));
     if s.time_zone == LONDON {
         lines.push(format!(
@@ -101,12 +115,9 @@ fn event(lines: &mut Vec<String>, s: &Screening, sequence: u32, cancelled: bool)
     } else {
         lines.push(format!("DTSTART:{utc}"));
     }
-    let minutes = s
-        .film
-        .runtime_minutes
-        .filter(|m| *m > 0)
-        .unwrap_or(DEFAULT_MINUTES);
-    lines.push(format!("DURATION:PT{minutes}M"));
+    if let Some(minutes) = runtime_minutes(s, reviews) {
+        lines.push(format!("DURATION:PT{minutes}M"));
+    }
     let mut summary = s.film.title.clone();
     if let Some(format) = &s.format {
         let _ = write!(summary, " ({format})");
@@ -115,15 +126,7 @@ fn event(lines: &mut Vec<String>, s: &Screening, sequence: u32, cancelled: bool)
         let _ = write!(summary, " + {extra}");
     }
     lines.push(format!("SUMMARY:{}", escape(&summary)));
-    let place: Vec<&str> = [
-        Some(s.venue.name.as_str()),
-        s.screen.as_deref(),
-        s.venue.address.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    lines.push(format!("LOCATION:{}", escape(&place.join(", "))));
+    lines.push(format!("LOCATION:{}", escape(&location(s))));
     if let Some(strand) = &s.strand {
         lines.push(format!("CATEGORIES:{}", escape(strand)));
     }
@@ -164,6 +167,74 @@ fn event(lines: &mut Vec<String>, s: &Screening, sequence: u32, cancelled: bool)
     }
     lines.push("TRANSP:OPAQUE".to_owned());
     lines.push("END:VEVENT".to_owned());
+}
+
+/// A UTC DATE-TIME (RFC 5545 §3.3.5, form 2).
+const UTC_FORMAT: &str = "%Y%m%dT%H%M%SZ";
+
+/// The film's running time: the listing's, else the matched review's.
+fn runtime_minutes(s: &Screening, reviews: &HashMap<ReviewId, Review>) -> Option<u16> {
+    let review = || {
+        let review = reviews.get(s.review_id.as_ref()?)?;
+        review.film.runtime_minutes
+    };
+    s.film
+        .runtime_minutes
+        .filter(|m| *m > 0)
+        .or_else(|| review().filter(|m| *m > 0))
+}
+
+/// Venue, screen and address joined by commas, each comma-separated piece
+/// once: a piece already said by an earlier one (as whole words, in any
+/// case) is left out, and one that starts with an earlier piece keeps only
+/// the rest. Venue calendars write `LOCATION:BFI Southbank, NFT1` and
+/// addresses often start with the venue's name, which was repeated.
+fn location(s: &Screening) -> String {
+    let parts = [
+        Some(s.venue.name.as_str()),
+        s.screen.as_deref(),
+        s.venue.address.as_deref(),
+    ];
+    let mut kept: Vec<&str> = Vec::new();
+    for piece in parts.into_iter().flatten().flat_map(|part| part.split(',')) {
+        let mut piece = piece.trim();
+        for earlier in &kept {
+            if let Some(rest) = strip_words(piece, earlier) {
+                piece = rest;
+            }
+        }
+        let said = words(piece);
+        if said.is_empty()
+            || kept
+                .iter()
+                .any(|earlier| words(earlier).windows(said.len()).any(|w| w == said))
+        {
+            continue;
+        }
+        kept.push(piece);
+    }
+    kept.join(", ")
+}
+
+/// `text` without a leading `prefix` (in any case) that ends on a word
+/// boundary, and without the separators after it.
+fn strip_words<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    let rest = &text[prefix.len()..];
+    if head.to_lowercase() != prefix.to_lowercase()
+        || rest.chars().next().is_some_and(char::is_alphanumeric)
+    {
+        return None;
+    }
+    Some(rest.trim_start_matches(|c: char| c.is_whitespace() || "-–—:/·|".contains(c)))
+}
+
+/// The lowercased words of `text`.
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
 }
 
 /// TEXT escaping (RFC 5545 §3.3.11).

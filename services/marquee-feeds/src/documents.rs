@@ -220,15 +220,13 @@ impl FeedsService {
             }
         };
         let screenings = store.screenings(scope, from, to).await?;
-        let reviews = if listing.feeds {
-            let ids: Vec<marquee_events::ReviewId> = screenings
-                .iter()
-                .filter_map(|s| s.screening.review_id.clone())
-                .collect();
-            store.live_reviews(&ids).await?
-        } else {
-            HashMap::new()
-        };
+        // Feeds link the matched reviews; calendars take a running time
+        // the listing lacks from them.
+        let ids: Vec<marquee_events::ReviewId> = screenings
+            .iter()
+            .filter_map(|s| s.screening.review_id.clone())
+            .collect();
+        let reviews = store.live_reviews(&ids).await?;
         Ok(Some(Loaded::Listing {
             document: listing,
             screenings,

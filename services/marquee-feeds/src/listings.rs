@@ -77,13 +77,9 @@ pub(crate) fn render_listing(
         }
     }
     if document.calendar {
-        let events: Vec<_> = screenings
-            .iter()
-            .map(|s| (s.screening.clone(), s.sequence, s.cancelled))
-            .collect();
         out.push((
             CALENDAR_EXTENSION,
-            render_calendar(&document.title, &events, refresh_interval).into_bytes(),
+            render_calendar(&document.title, screenings, reviews, refresh_interval).into_bytes(),
         ));
     }
     Ok(out)

@@ -150,6 +150,7 @@ impl Draft {
                 film: Film {
                     title: film.title,
                     year: film.year,
+                    runtime_minutes: film.runtime_minutes,
                 },
                 standfirst,
                 body_html,

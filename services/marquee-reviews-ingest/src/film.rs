@@ -38,6 +38,7 @@ pub(crate) fn split_year(title: &str) -> Film {
     Film {
         title: title.trim_matches(quotes).trim().to_owned(),
         year,
+        runtime_minutes: None,
     }
 }
 
@@ -89,6 +90,7 @@ mod tests {
         Some(Film {
             title: title.to_owned(),
             year,
+            runtime_minutes: None,
         })
     }
 

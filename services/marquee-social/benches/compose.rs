@@ -20,6 +20,7 @@ fn review(n: usize) -> Review {
         film: Film {
             title: format!("Film {n}"),
             year: Some(2025),
+            runtime_minutes: None,
         },
         standfirst: "Chloé Zhao’s adaptation of Maggie O’Farrell’s novel is a tender, \
                      overwhelming study of loss that stays with you for days. "

@@ -188,6 +188,7 @@ fn sample_review() -> anyhow::Result<Review> {
         film: Film {
             title: "Sample".to_owned(),
             year: Some(2025),
+            runtime_minutes: None,
         },
         standfirst: "A standfirst".to_owned(),
         body_html: String::new(),

@@ -56,6 +56,10 @@ pub struct Film {
     pub title: String,
     /// Release year, when known.
     pub year: Option<u16>,
+    /// Running time in minutes, when the review page states it; calendars
+    /// of screenings matched to the review end by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_minutes: Option<u16>,
 }
 
 /// A star rating out of five.

@@ -15,6 +15,7 @@ pub fn review(id: &str, at: DateTime<Utc>) -> Review {
         film: Film {
             title: "Hamnet".into(),
             year: Some(2025),
+            runtime_minutes: None,
         },
         standfirst: "Chloé Zhao adapts Maggie O'Farrell".into(),
         body_html: "<p>Body</p>".into(),

@@ -327,6 +327,7 @@ pub fn review(id: &str, title: &str, stars: u8) -> Review {
         film: Film {
             title: title.to_owned(),
             year: Some(2025),
+            runtime_minutes: None,
         },
         standfirst: format!("The standfirst of {title} <em>with</em> & entities"),
         body_html: "<p>Body.</p>".to_owned(),

@@ -340,32 +340,43 @@ impl Store {
         })
     }
 
-    /// The live reviews among `ids`, by id.
+    /// The live reviews among `ids`, by id, in one query per
+    /// [`IDS_PER_QUERY`] distinct ids (a listing's matched reviews: one
+    /// query for any real venue).
     pub async fn live_reviews(
         &self,
         ids: &[ReviewId],
     ) -> Result<HashMap<ReviewId, Review>, StoreError> {
-        let mut reviews = HashMap::new();
-        for id in ids {
-            if reviews.contains_key(id) {
-                continue;
-            }
-            let row =
-                sqlx::query("SELECT review FROM feed_items WHERE review_id = $1 AND withdrawn = 0")
-                    .bind(id.as_str())
-                    .fetch_optional(&self.pool)
-                    .await
-                    .context("Failed to read a review")?;
-            if let Some(row) = row {
+        let mut distinct: Vec<&str> = ids.iter().map(ReviewId::as_str).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let mut reviews = HashMap::with_capacity(distinct.len());
+        for chunk in distinct.chunks(IDS_PER_QUERY) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT review FROM feed_items WHERE withdrawn = 0 AND review_id IN ({})",
+                placeholders.join(", ")
+            );
+            let rows = chunk
+                .iter()
+                .fold(sqlx::query(&sql), |query, id| query.bind(*id))
+                .fetch_all(&self.pool)
+                .await
+                .context("Failed to read reviews")?;
+            for row in rows {
                 let json: String = row.try_get(0).context("Failed to decode a review")?;
                 let review: Review =
                     serde_json::from_str(&json).context("Failed to decode a review")?;
-                reviews.insert(id.clone(), review);
+                reviews.insert(review.id.clone(), review);
             }
         }
         Ok(reviews)
     }
 }
+
+/// Ids bound in one `IN` list: under SQLite's smallest limit of bound
+/// parameters (999 before 3.32).
+const IDS_PER_QUERY: usize = 900;
 
 #[cfg(test)]
 mod tests {

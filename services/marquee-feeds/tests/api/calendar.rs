@@ -1,11 +1,12 @@
 //! The calendar renderer, read back by a real client: Python's `icalendar`.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDateTime};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono::{TimeDelta, TimeZone};
 use marquee_events::Screening;
-use marquee_feeds::render_calendar;
+use marquee_feeds::{StoredScreening, render_calendar};
 
 use crate::helpers::{self, python_reads};
 
@@ -37,6 +38,9 @@ for ev in cal.walk("VEVENT"):
         "location": str(ev["LOCATION"]),
         "url": str(ev.get("URL", "")),
         "description": str(ev.get("DESCRIPTION", "")),
+        "dtstamp": ev.decoded("DTSTAMP").isoformat(),
+        "duration": ev["DURATION"].to_ical().decode() if "DURATION" in ev else None,
+        "dtend": "DTEND" in ev,
     })
 print(json.dumps(out))
 "#;
@@ -68,6 +72,27 @@ fn screening(title: &str, local: &str, tz: &str) -> Screening {
     screening
 }
 
+/// When the fixture screenings last changed: 20 November 2026, 09:15 UTC.
+fn changed_at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 9, 15, 0).unwrap()
+}
+
+/// `screening` as the store holds it, last changed at [`changed_at`].
+fn stored(screening: Screening, sequence: u32, cancelled: bool) -> StoredScreening {
+    StoredScreening {
+        screening,
+        sequence,
+        cancelled,
+        listed_at: changed_at() - TimeDelta::days(3),
+        modified_at: changed_at(),
+    }
+}
+
+/// Renders `screenings` with no matched reviews.
+fn render(name: &str, screenings: &[StoredScreening], refresh: Duration) -> String {
+    render_calendar(name, screenings, &HashMap::new(), refresh)
+}
+
 /// What Python's `icalendar` made of `ics`; fails the test (with a pip
 /// hint) when python3 or the module is missing.
 pub fn read_back(ics: &str) -> serde_json::Value {
@@ -81,13 +106,13 @@ fn python_icalendar_reads_the_calendar_back() {
     let fold = screening("Fold night", "2026-10-25T01:30", "Europe/London");
     let west = screening(long_title, "2026-12-04T18:30", "Europe/London");
     let paris = screening("À bout de souffle", "2026-12-05T20:00", "Europe/Paris");
-    let ics = render_calendar(
+    let ics = render(
         "BFI Southbank, London",
         &[
-            (west.clone(), 3, false),
-            (gap.clone(), 0, true),
-            (fold, 1, false),
-            (paris, 0, false),
+            stored(west.clone(), 3, false),
+            stored(gap.clone(), 0, true),
+            stored(fold, 1, false),
+            stored(paris, 0, false),
         ],
         Duration::from_secs(3600),
     );
@@ -116,6 +141,9 @@ fn python_icalendar_reads_the_calendar_back() {
     assert_eq!(west_event["sequence"], 3);
     assert_eq!(west_event["status"], "CONFIRMED");
     assert_eq!(west_event["start"], "2026-12-04T18:30:00+00:00");
+    // Stamped with the last change, not the start.
+    assert_eq!(west_event["dtstamp"], "2026-11-20T09:15:00+00:00");
+    assert_eq!(west_event["duration"], "PT2H45M");
     assert_eq!(west_event["summary"], format!("{long_title} (35mm) + Q&A"));
     assert_eq!(
         west_event["location"],
@@ -147,22 +175,22 @@ fn python_icalendar_reads_the_calendar_back() {
     );
 
     // Pure: the same input renders the same bytes.
-    let again = render_calendar(
+    let again = render(
         "BFI Southbank, London",
-        &[(gap, 0, true), (west, 3, false)],
+        &[stored(gap, 0, true), stored(west, 3, false)],
         Duration::from_secs(3600),
     );
     assert_eq!(
         again,
-        render_calendar(
+        render(
             "BFI Southbank, London",
             &[
-                (
+                stored(
                     screening("Gap night", "2027-03-28T01:30", "Europe/London"),
                     0,
                     true
                 ),
-                (
+                stored(
                     screening(long_title, "2026-12-04T18:30", "Europe/London"),
                     3,
                     false
@@ -183,9 +211,9 @@ fn the_calendar_matches_its_golden_file() {
         "Europe/London",
     );
     let gap = screening("Gap night", "2027-03-28T01:30", "Europe/London");
-    let ics = render_calendar(
+    let ics = render(
         "BFI Southbank",
-        &[(gap, 1, true), (west, 0, false)],
+        &[stored(gap, 1, true), stored(west, 0, false)],
         Duration::from_secs(6 * 3600),
     );
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -203,4 +231,91 @@ fn the_calendar_matches_its_golden_file() {
     // the test above holds the CRLF rule itself.
     let golden = golden.replace("\r\n", "\n").replace('\n', "\r\n");
     assert_eq!(ics, golden, "the calendar differs from {}", path.display());
+}
+
+/// Venue calendars name the venue in `LOCATION` ("BFI Southbank, NFT1",
+/// the screen as ingest keeps it) and addresses often start with it: the
+/// venue is said once.
+#[test]
+fn the_location_names_venue_screen_and_address_once_each() {
+    let location = |screen: Option<&str>, address: Option<&str>| {
+        let mut west = screening("West", "2026-12-04T18:30", "Europe/London");
+        west.screen = screen.map(str::to_owned);
+        west.venue.address = address.map(str::to_owned);
+        let parsed = read_back(&render(
+            "BFI Southbank",
+            &[stored(west, 0, false)],
+            Duration::from_secs(3600),
+        ));
+        parsed["events"][0]["location"].as_str().unwrap().to_owned()
+    };
+    let full = "BFI Southbank, NFT1, Belvedere Road, London SE1 8XT";
+    let road = Some("Belvedere Road, London SE1 8XT");
+    assert_eq!(location(Some("NFT1"), road), full);
+    assert_eq!(location(Some("BFI Southbank, NFT1"), road), full);
+    assert_eq!(location(Some("bfi southbank NFT1"), road), full);
+    assert_eq!(location(Some("BFI Southbank – NFT1"), road), full);
+    assert_eq!(
+        location(
+            Some("NFT1"),
+            Some("BFI Southbank, Belvedere Road, London SE1 8XT")
+        ),
+        full
+    );
+    assert_eq!(location(Some("BFI Southbank"), None), "BFI Southbank");
+    assert_eq!(
+        location(None, road),
+        "BFI Southbank, Belvedere Road, London SE1 8XT"
+    );
+    // Whole words only: NFT1 does not hide NFT10, nor a venue its own word.
+    assert_eq!(
+        location(Some("NFT1"), Some("NFT10 foyer")),
+        "BFI Southbank, NFT1, NFT10 foyer"
+    );
+}
+
+/// The event lasts the film: the listing's running time, else the matched
+/// review's; with neither it has no end (an instant, RFC 5545 §3.6.1),
+/// never a made-up two hours.
+#[test]
+fn the_event_lasts_the_known_running_time_or_has_no_end() {
+    let mut listed = screening("Listed", "2026-12-04T18:30", "Europe/London");
+    listed.film.runtime_minutes = Some(229);
+    let mut matched = screening("Matched", "2026-12-05T18:30", "Europe/London");
+    matched.film.runtime_minutes = None;
+    let mut review = marquee_test_support::events::review("cms-west", changed_at());
+    review.film.runtime_minutes = Some(222);
+    matched.review_id = Some(review.id.clone());
+    let mut unknown = screening("Unknown", "2026-12-06T18:30", "Europe/London");
+    unknown.film.runtime_minutes = None;
+    unknown.review_id = Some(marquee_events::ReviewId::parse("cms-gone").unwrap());
+    let reviews = HashMap::from([(review.id.clone(), review)]);
+    let ics = render_calendar(
+        "BFI Southbank",
+        &[
+            stored(listed, 0, false),
+            stored(matched, 0, false),
+            stored(unknown, 0, false),
+        ],
+        &reviews,
+        Duration::from_secs(3600),
+    );
+    let parsed = read_back(&ics);
+    assert_eq!(parsed["errors"], serde_json::json!([]), "{parsed}");
+    let lengths: Vec<(&serde_json::Value, &serde_json::Value)> = parsed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (&e["duration"], &e["dtend"]))
+        .collect();
+    let (none, no) = (serde_json::Value::Null, serde_json::Value::Bool(false));
+    assert_eq!(
+        lengths,
+        [
+            (&serde_json::json!("PT3H49M"), &no),
+            (&serde_json::json!("PT3H42M"), &no),
+            (&none, &no),
+        ],
+        "{parsed}"
+    );
 }

@@ -177,6 +177,7 @@ pub fn review(id: &str, section: &str, minute: i64) -> Review {
         film: Film {
             title: "Return to Dust".to_owned(),
             year: Some(2022),
+            runtime_minutes: None,
         },
         standfirst:
             "A melancholy but loving couple scratch out a living in Ruijun Li's quiet study"

@@ -19,6 +19,7 @@ on_both_engines!(
     a_cancellation_marks_the_calendar_and_leaves_the_feeds,
     this_week_holds_the_next_seven_days_on_a_pinned_clock,
     redelivered_and_stale_events_change_nothing,
+    the_calendar_stamps_the_last_change_and_lasts_the_known_runtime,
 );
 
 /// "Now" in these tests: Tuesday 1 December 2026, noon.
@@ -273,6 +274,42 @@ async fn redelivered_and_stale_events_change_nothing(engine: Engine) {
     assert_eq!(stored.len(), 1);
     assert_eq!((stored[0].sequence, stored[0].cancelled), (1, false));
     assert_eq!(stored[0].screening, moved);
+}
+
+async fn the_calendar_stamps_the_last_change_and_lasts_the_known_runtime(engine: Engine) {
+    let app = TestApp::spawn_at(engine, now()).await;
+    let mut film_review = review("cms-west", "In Cinemas", 0);
+    film_review.film.runtime_minutes = Some(222);
+    app.deliver(&published(&film_review, at(1))).await.unwrap();
+    // The listing has no running time: the matched review gives it.
+    let mut west = west();
+    west.film.runtime_minutes = None;
+    west.review_id = Some(film_review.id.clone());
+    let mut unknown = screening(
+        "bfi-unknown",
+        "bfi-southbank",
+        "Unknown",
+        "2026-12-05T18:30",
+    );
+    unknown.film.runtime_minutes = None;
+    app.deliver_screening(&listed(&west, at(10))).await;
+    app.deliver_screening(&listed(&unknown, at(11))).await;
+    let mut moved = west.clone();
+    moved.screen = Some("NFT3".to_owned());
+    app.deliver_screening(&changed(&moved, at(20))).await;
+    // Same data, later: not a revision.
+    app.deliver_screening(&changed(&moved, at(30))).await;
+
+    for path in ["/venues/bfi-southbank.ics", "/calendars/all.ics"] {
+        let events = calendar_events(&app, path, 2).await;
+        let stamp = |minutes| at(minutes).to_rfc3339();
+        assert_eq!(events[0]["uid"], "bfi-west@marquee", "{path}");
+        assert_eq!(events[0]["dtstamp"], stamp(20), "{path}: the last change");
+        assert_eq!(events[0]["duration"], "PT3H42M", "{path}");
+        assert_eq!(events[1]["dtstamp"], stamp(11), "{path}: when listed");
+        assert_eq!(events[1]["duration"], serde_json::Value::Null, "{path}");
+        assert_eq!(events[1]["dtend"], false, "{path}");
+    }
 }
 
 /// Screening feeds link the reviews of their films: a review arriving after

@@ -199,6 +199,7 @@ fn review_message(id: &str, title: &str, year: Option<u16>) -> Message {
         film: Film {
             title: title.to_owned(),
             year,
+            runtime_minutes: None,
         },
         standfirst: String::new(),
         body_html: String::new(),

@@ -173,6 +173,7 @@ pub fn review(id: &str) -> Review {
         film: Film {
             title: "Hamnet".to_owned(),
             year: Some(2025),
+            runtime_minutes: None,
         },
         standfirst:
             "Chloé Zhao’s adaptation of Maggie O’Farrell’s novel is tender and overwhelming"
