@@ -87,7 +87,12 @@ pub(crate) fn parse(text: &str, venue_id: &str, tz: Tz) -> Result<Parsed, Ingest
         };
         match row(line, &field, venue_id, tz) {
             Ok(draft) => parsed.drafts.push(draft),
-            Err(error) => parsed.rejected.push(error),
+            Err(error) => {
+                parsed.rejected.push(error);
+                parsed
+                    .invalid_titles
+                    .extend(field("title").map(str::to_owned));
+            }
         }
     }
     Ok(parsed)

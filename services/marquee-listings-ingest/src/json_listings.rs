@@ -59,9 +59,16 @@ pub(crate) fn parse(text: &str, tz: Tz) -> Result<Parsed, IngestError> {
     };
     let mut parsed = Parsed::default();
     for (index, value) in items.into_iter().enumerate() {
+        let title = value
+            .get("title")
+            .and_then(|t| t.as_str())
+            .map(str::to_owned);
         match item(index, value, tz) {
             Ok(draft) => parsed.drafts.push(draft),
-            Err(error) => parsed.rejected.push(error),
+            Err(error) => {
+                parsed.rejected.push(error);
+                parsed.invalid_titles.extend(title);
+            }
         }
     }
     Ok(parsed)

@@ -114,7 +114,7 @@ mod venue;
 use std::sync::Arc;
 
 use marquee_fetch::Fetcher;
-use marquee_ingest::{Ingest, ServiceName};
+use marquee_ingest::{Conditional, Ingest, ServiceName};
 use marquee_runtime::clock::{SharedClock, SystemClock};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -178,7 +178,7 @@ impl ListingsIngest {
         let pipeline = Pipeline::new(
             store,
             bus,
-            fetcher,
+            Conditional::open(fetcher, &pool).await?,
             clock.clone(),
             settings.rrule_horizon_days,
         );

@@ -1,7 +1,7 @@
-//! From sources to events: read a source, normalize each listing, decide
-//! what is new, changed or cancelled against the ledger
-//! ([`crate::handler`]), publish, then record; after a complete read,
-//! cancel what the source no longer lists.
+//! From sources to events: read a source (conditionally), normalize each
+//! listing, decide what is new, changed or cancelled against the ledger
+//! ([`crate::handler`]), publish, then record; tell the ingest core which
+//! upcoming screenings the source no longer lists, which it cancels.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -11,14 +11,14 @@ use marquee_bus::Bus;
 use marquee_events::{
     Envelope, EventData, ScreeningCancelled, ScreeningChanged, ScreeningId, ScreeningListed,
 };
-use marquee_fetch::Fetcher;
-use marquee_ingest::{Change, PollReport};
+use marquee_fetch::Document;
+use marquee_ingest::{Answer, Change, Conditional, PollReport, Sweep};
 use marquee_runtime::clock::SharedClock;
 use url::Url;
 
 use crate::error::IngestError;
 use crate::handler::{changed_fields, decide_screening, match_review};
-use crate::normalize::{Normalized, Parsed, normalize};
+use crate::normalize::{Normalized, Parsed, clean_title, normalize, title_key};
 use crate::reading::Reading;
 use crate::settings::SourceSettings;
 use crate::store::{Entry, Store};
@@ -53,13 +53,16 @@ impl marquee_ingest::Source for Source {
 pub(crate) struct Pipeline {
     pub(crate) store: Store,
     bus: Bus,
-    fetcher: Fetcher,
+    /// Conditional GET; the memo is the document's text, read again on a
+    /// 304 since what a recurring event yields moves with the horizon.
+    fetch: Conditional<String>,
     clock: SharedClock,
     horizon_days: u32,
 }
 
 impl marquee_ingest::Pipeline for Pipeline {
     type Source = Source;
+    type Error = IngestError;
 
     #[tracing::instrument(skip_all, fields(source = %source.settings.name))]
     async fn poll(&self, source: &Source) -> PollReport {
@@ -67,19 +70,55 @@ impl marquee_ingest::Pipeline for Pipeline {
         let name = source.settings.name.as_str();
         let now = self.clock.now();
         match self.read(source, now).await {
-            Ok(parsed) => {
+            Ok((document, parsed)) => {
                 report.read = true;
-                self.ingest(source, parsed, now, &mut report).await;
+                let recorded = self.ingest(source, parsed, now, &mut report).await;
+                // Remembered only when everything went through, so a failed
+                // publish is retried on the next poll instead of hidden behind a 304.
+                if let Some(document) = document.filter(|_| recorded) {
+                    let url = &source.settings.url;
+                    self.fetch
+                        .remember(url, document.validators, &document.text)
+                        .await;
+                }
             }
             Err(error) => report.reject(name, &error),
         }
         tracing::info!(
             source = %name, listed = report.new, changed = report.changed,
-            cancelled = report.withdrawn, unchanged = report.unchanged,
-            rejected = report.rejected, swept = report.swept,
+            unchanged = report.unchanged, rejected = report.rejected, swept = report.swept(),
             "Polled a listings source"
         );
         report
+    }
+
+    /// None: a screening gone from its source's complete read is cancelled
+    /// at once, so calendars drop it before anyone travels to it.
+    fn grace(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    async fn expire(&self, source: &Source, item: &str) -> Result<Change, IngestError> {
+        let Some(mut entry) = self.store.get(item).await? else {
+            return Ok(Change::Unchanged);
+        };
+        let started = entry.screening.starts_at <= self.clock.now();
+        if entry.cancelled || started || entry.source != source.settings.name {
+            return Ok(Change::Unchanged);
+        }
+        let name = entry.source.clone();
+        let reason = format!("no longer listed by source `{name}`");
+        let screening = entry.screening.clone();
+        self.publish(&name, ScreeningCancelled { screening, reason })
+            .await?;
+        entry.sequence = entry.sequence.saturating_add(1);
+        entry.cancelled = true;
+        self.store.put(&entry).await?;
+        Ok(Change::Withdrawn)
+    }
+
+    async fn forget_validators(&self) {
+        self.fetch.forget_all().await;
     }
 }
 
@@ -87,23 +126,38 @@ impl Pipeline {
     pub(crate) fn new(
         store: Store,
         bus: Bus,
-        fetcher: Fetcher,
+        fetch: Conditional<String>,
         clock: SharedClock,
         horizon_days: u32,
     ) -> Self {
         Self {
             store,
             bus,
-            fetcher,
+            fetch,
             clock,
             horizon_days,
         }
     }
 
-    async fn read(&self, source: &Source, now: DateTime<Utc>) -> Result<Parsed, IngestError> {
-        // Unconditional: every poll needs the full set for the disappearance
-        // sweep, so there are no validators and no 304 to expect.
-        let document = self.fetcher.get_in_full(&source.settings.url).await?;
+    /// Reads `source`: the fresh document (to remember once ingested), or
+    /// none on a 304, and what it lists.
+    async fn read(
+        &self,
+        source: &Source,
+        now: DateTime<Utc>,
+    ) -> Result<(Option<Document>, Parsed), IngestError> {
+        let url = &source.settings.url;
+        let (fresh, document) = match self.fetch.get(url).await? {
+            Answer::Document(document) => (true, document),
+            Answer::NotModified(text) => (
+                false,
+                Document {
+                    url: url.clone(),
+                    text,
+                    validators: Default::default(),
+                },
+            ),
+        };
         let reading = Reading {
             venue_id: source.venue.venue.id.clone(),
             venue_name: source.venue.venue.name.clone(),
@@ -111,17 +165,19 @@ impl Pipeline {
             now,
             horizon_days: self.horizon_days,
         };
-        source.settings.kind.parse(&document, &reading)
+        let parsed = source.settings.kind.parse(&document, &reading)?;
+        Ok((fresh.then_some(document), parsed))
     }
 
-    /// Change detection for everything one document listed, then the sweep.
+    /// Change detection for everything one document listed, then what it
+    /// no longer lists; whether every listing was recorded.
     pub(crate) async fn ingest(
         &self,
         source: &Source,
         parsed: Parsed,
         now: DateTime<Utc>,
         report: &mut PollReport,
-    ) {
+    ) -> bool {
         let name = source.settings.name.as_str();
         for error in &parsed.rejected {
             report.reject(name, error);
@@ -130,15 +186,22 @@ impl Pipeline {
             Ok(reviews) => reviews,
             Err(error) => {
                 report.reject(name, &IngestError::from(error));
-                return;
+                return false;
             }
         };
-        let mut seen = HashSet::new();
+        let mut invalid_films: HashSet<String> = parsed
+            .invalid_titles
+            .iter()
+            .map(|title| title_key(&clean_title(title).title))
+            .collect();
+        let (mut seen, mut recorded) = (HashSet::new(), true);
         for draft in parsed.drafts {
+            let title = draft.title.clone();
             let mut listing = match normalize(draft, &source.venue) {
                 Ok(listing) => listing,
                 Err(error) => {
                     report.reject(name, &error);
+                    invalid_films.insert(title_key(&clean_title(&title).title));
                     continue;
                 }
             };
@@ -157,20 +220,20 @@ impl Pipeline {
             }
             match self.accept(name, listing).await {
                 Ok(change) => report.count(change),
+                Err(error) => {
+                    recorded = false;
+                    report.reject(name, &error);
+                }
+            }
+        }
+        // An empty document is far likelier an upstream fault than a dark cinema.
+        if !seen.is_empty() {
+            match self.sweep(name, seen, &invalid_films, now).await {
+                Ok(sweep) => report.sweep = Some(sweep),
                 Err(error) => report.reject(name, &error),
             }
         }
-        // Absence means cancellation only when the source was read whole:
-        // a rejected row may be a listed screening with a typo, and an empty
-        // document is far likelier an upstream fault than a dark cinema.
-        if report.rejected == 0 && !seen.is_empty() {
-            report.swept = true;
-            if let Err(error) = self.sweep(name, &seen, now, report).await {
-                report.reject(name, &error);
-            }
-        } else if !seen.is_empty() || report.rejected > 0 {
-            tracing::info!(source = %name, rejected = report.rejected, "Skipped looking for vanished screenings");
-        }
+        recorded
     }
 
     /// Publishes what is new, changed or cancelled about one screening, then records it.
@@ -202,41 +265,39 @@ impl Pipeline {
             }
         }
         let entry = Entry {
+            source: source.to_owned(),
             screening: screening_now,
             sequence: existing.map_or(0, |entry| entry.sequence.saturating_add(1)),
             cancelled,
         };
-        self.store.put(source, &entry).await?;
+        self.store.put(&entry).await?;
         Ok(change)
     }
 
-    /// Cancels the source's upcoming screenings that a complete read no longer has.
+    /// The source's upcoming screenings a complete read no longer has,
+    /// save those of a film a rejected row names (present but invalid).
     async fn sweep(
         &self,
         source: &str,
-        seen: &HashSet<ScreeningId>,
+        seen: HashSet<ScreeningId>,
+        invalid_films: &HashSet<String>,
         now: DateTime<Utc>,
-        report: &mut PollReport,
-    ) -> Result<(), IngestError> {
-        for mut entry in self.store.upcoming(source, now).await? {
-            if seen.contains(&entry.screening.id) {
-                continue;
-            }
-            let reason = format!("no longer listed by source `{source}`");
-            self.publish(
-                source,
-                ScreeningCancelled {
-                    screening: entry.screening.clone(),
-                    reason,
-                },
-            )
-            .await?;
-            entry.sequence = entry.sequence.saturating_add(1);
-            entry.cancelled = true;
-            self.store.put(source, &entry).await?;
-            report.count(Change::Withdrawn);
-        }
-        Ok(())
+    ) -> Result<Sweep, IngestError> {
+        let missing = self
+            .store
+            .upcoming(source, now)
+            .await?
+            .into_iter()
+            .filter(|entry| {
+                !seen.contains(&entry.screening.id)
+                    && !invalid_films.contains(&title_key(&entry.screening.film.title))
+            })
+            .map(|entry| entry.screening.id.as_str().to_owned())
+            .collect();
+        Ok(Sweep {
+            present: seen.iter().map(|id| id.as_str().to_owned()).collect(),
+            missing,
+        })
     }
 
     async fn publish<T: EventData>(&self, source: &str, data: T) -> Result<(), IngestError> {

@@ -199,6 +199,13 @@ mod tests {
 
     impl Pipeline for TwoNew {
         type Source = Fake;
+        type Error = marquee_fetch::FetchError;
+        fn grace(&self) -> Duration {
+            Duration::ZERO
+        }
+        async fn expire(&self, _: &Fake, _: &str) -> Result<Change, Self::Error> {
+            Ok(Change::Unchanged)
+        }
         async fn poll(&self, _: &Fake) -> PollReport {
             let mut report = PollReport {
                 read: true,

@@ -8,7 +8,11 @@
 //!   `POST /admin/{service}/backfill`, `GET /admin/{service}/jobs/{id}`)
 //!   answering with the admin contract's types, documented by [`openapi`].
 //! - [`Conditional`] is conditional GET: validators (and a memo of what the
-//!   document yielded) remembered per URL.
+//!   document yielded) remembered per URL in the service's database.
+//! - Withdrawal deadlines: what a read in full no longer lists
+//!   ([`PollReport::sweep`]) is withdrawn ([`Pipeline::expire`]) once it
+//!   has been missing for the pipeline's grace period, checked after every
+//!   poll whatever the source answered; kept in the service's database.
 //! - [`change::decide`] is change detection: what the ledger holds about an
 //!   item and what the source says now make it new, changed, unchanged or
 //!   withdrawn. The ledgers themselves stay in each service's `store/`,
@@ -81,6 +85,7 @@
 mod admin;
 pub mod change;
 mod conditional;
+mod deadline;
 pub mod health;
 mod kind;
 mod poller;
@@ -94,7 +99,7 @@ pub use conditional::{Answer, Conditional};
 pub use health::{PollOutcome, SourceHealthLog, SourceRef};
 pub use kind::{KindName, Kinds, Parser, SourceKind, UnknownKind};
 pub use poller::{Ingest, Pipeline, ServiceName};
-pub use report::{PollReport, Rejection};
+pub use report::{PollReport, Rejection, Sweep};
 pub use source::Source;
 #[cfg(feature = "test-support")]
 pub mod testing;

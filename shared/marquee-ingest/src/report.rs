@@ -38,15 +38,34 @@ pub struct PollReport {
     pub rejections: Vec<String>,
     /// The [`Rejection::kind`] of each rejection, in order.
     pub rejection_kinds: Vec<&'static str>,
-    /// Whether items missing from the source were looked for (only after a
-    /// complete read, so a broken row never withdraws anything).
-    pub swept: bool,
+    /// What a read in full found present and missing, for the withdrawal
+    /// deadlines; `None` when the source was not read in full (it failed,
+    /// answered 304, or listed nothing, which is far likelier an upstream
+    /// fault than everything being taken down).
+    pub sweep: Option<Sweep>,
     /// Whether the source answered (a document it could parse, or 304 Not
     /// Modified); some items may still be rejected.
     pub read: bool,
 }
 
+/// What a read in full of a source found, by item id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sweep {
+    /// The items the source lists, valid or not: a rejected item is
+    /// present but invalid, never withdrawn for being invalid.
+    pub present: Vec<String>,
+    /// The items the ledger holds live for the source that it no longer
+    /// lists: each is withdrawn once missing past the pipeline's grace
+    /// period ([`crate::Pipeline::grace`]).
+    pub missing: Vec<String>,
+}
+
 impl PollReport {
+    /// Whether the poll looked for items missing from the source.
+    pub fn swept(&self) -> bool {
+        self.sweep.is_some()
+    }
+
     /// Counts one item's [`Change`].
     pub fn count(&mut self, change: Change) {
         match change {

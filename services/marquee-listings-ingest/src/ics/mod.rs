@@ -160,7 +160,13 @@ pub(crate) fn parse(text: &str, window: Window) -> Result<Parsed, IngestError> {
     for (begin, props) in events {
         match read_event(begin, &props, window.venue_tz) {
             Ok(event) => read.push(event),
-            Err(error) => parsed.rejected.push(error),
+            Err(error) => {
+                parsed.rejected.push(error);
+                let summary = props.iter().find(|p| p.name == "SUMMARY");
+                parsed
+                    .invalid_titles
+                    .extend(summary.map(|p| unescape(&p.value)));
+            }
         }
     }
     expand(read, window, &mut parsed);

@@ -85,6 +85,10 @@ impl Draft {
 pub(crate) struct Parsed {
     pub(crate) drafts: Vec<Draft>,
     pub(crate) rejected: Vec<IngestError>,
+    /// The film titles of rejected rows, where they could be read: a
+    /// rejected row is present but invalid, so no screening of its film is
+    /// cancelled for its absence.
+    pub(crate) invalid_titles: Vec<String>,
 }
 
 /// A start that is not an ISO 8601 date-time.

@@ -14,6 +14,8 @@ use super::Store;
 /// One ledger row.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
+    /// The source that last listed it.
+    pub(crate) source: String,
     /// The screening as last published.
     pub(crate) screening: Screening,
     /// Bumped on every event after the first: the iCalendar `SEQUENCE`.
@@ -26,7 +28,7 @@ impl Store {
     /// The row for `id`, if any.
     pub(crate) async fn get(&self, id: &str) -> anyhow::Result<Option<Entry>> {
         let row = sqlx::query(
-            "SELECT screening, sequence, cancelled FROM listings_ingest_ledger WHERE id = $1",
+            "SELECT source, screening, sequence, cancelled FROM listings_ingest_ledger WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -43,7 +45,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<Entry>> {
         let rows = sqlx::query(
-            "SELECT screening, sequence, cancelled FROM listings_ingest_ledger
+            "SELECT source, screening, sequence, cancelled FROM listings_ingest_ledger
              WHERE source = $1 AND cancelled = 0 AND starts_at > $2",
         )
         .bind(source)
@@ -54,8 +56,8 @@ impl Store {
         rows.iter().map(entry).collect()
     }
 
-    /// Records `entry` as published by `source`.
-    pub(crate) async fn put(&self, source: &str, entry: &Entry) -> anyhow::Result<()> {
+    /// Records `entry` as published by its source.
+    pub(crate) async fn put(&self, entry: &Entry) -> anyhow::Result<()> {
         let screening =
             serde_json::to_string(&entry.screening).context("Failed to encode a screening")?;
         sqlx::query(
@@ -67,7 +69,7 @@ impl Store {
                 cancelled = excluded.cancelled",
         )
         .bind(entry.screening.id.as_str())
-        .bind(source)
+        .bind(&entry.source)
         .bind(screening)
         .bind(entry.screening.starts_at.timestamp())
         .bind(i64::from(entry.sequence))
@@ -84,6 +86,7 @@ fn entry(row: &sqlx::any::AnyRow) -> anyhow::Result<Entry> {
     let sequence: i64 = row.try_get("sequence")?;
     let cancelled: i64 = row.try_get("cancelled")?;
     Ok(Entry {
+        source: row.try_get("source")?,
         screening: serde_json::from_str(&screening).context("Corrupt screening in the ledger")?,
         sequence: u32::try_from(sequence).unwrap_or(u32::MAX),
         cancelled: cancelled != 0,

@@ -4,7 +4,7 @@ use marquee_events::{
 };
 use marquee_runtime::clock::{Clock as _, SystemClock};
 
-use crate::helpers::{TestApp, ics, venue};
+use crate::helpers::{TestApp, ics, listed, venue};
 
 const WEST: &str = "UID:west-1
 SUMMARY:Once Upon a Time in the West (1968) [35mm] + Q&A
@@ -116,7 +116,7 @@ async fn upcoming_screenings_missing_from_a_clean_read_are_cancelled() {
     // West vanishes, and so does yesterday's Jaws (which merely scrolled off).
     serve_bfi(&app, &[other]);
     let report = &app.poll().await["bfi"];
-    assert!(report.swept);
+    assert!(report.swept());
     assert_eq!(report.withdrawn, 1);
     let events = app.events().await;
     assert_eq!(events.len(), 1);
@@ -134,13 +134,26 @@ async fn upcoming_screenings_missing_from_a_clean_read_are_cancelled() {
     assert_eq!((report.new, report.withdrawn), (1, 0));
     app.events().await;
 
-    // A read with a rejected row never cancels by absence: the broken row
-    // may be the missing screening.
-    let broken = "UID:other-2\nSUMMARY:Ran\nDTSTART;TZID=Europe/London:2026-12-11";
-    serve_bfi(&app, &[broken]);
+    // A rejected row is present but invalid: the screenings of its film stay
+    // listed, and the rest of the source is still cleaned up.
+    let heat = "UID:heat-2\nSUMMARY:Heat\nDTSTART;TZID=Europe/London:20261221T200000";
+    let alien = "UID:alien-1\nSUMMARY:Alien\nDTSTART;TZID=Europe/London:20261222T200000";
+    serve_bfi(&app, &[later, heat, alien]);
+    assert_eq!(app.poll().await["bfi"].new, 2);
+    app.events().await;
+    let broken = "UID:later-1\nSUMMARY:Ran\nDTSTART;TZID=Europe/London:2026-12-20";
+    serve_bfi(&app, &[broken, heat]);
     let report = &app.poll().await["bfi"];
-    assert!(!report.swept);
-    assert_eq!((report.withdrawn, report.rejected), (0, 1));
+    assert!(report.swept());
+    assert_eq!((report.withdrawn, report.rejected), (1, 1));
+    let events = app.events().await;
+    let [event] = events.as_slice() else {
+        panic!("only Alien is cancelled: {events:?}")
+    };
+    let ScreeningEvent::Cancelled(c) = &event.data else {
+        panic!("{events:?}")
+    };
+    assert_eq!(c.screening.film.title, "Alien");
     // Nor does an empty calendar (an upstream fault far more often than not).
     serve_bfi(&app, &[]);
     assert_eq!(app.poll().await["bfi"].withdrawn, 0);
@@ -275,4 +288,28 @@ async fn screenings_link_to_the_review_of_the_same_film_and_year() {
     };
     assert_eq!(changed.changed, vec!["review_id"]);
     assert_eq!(changed.screening.review_id, None);
+}
+
+#[tokio::test]
+async fn an_unchanged_calendar_answers_304_and_its_recurrences_still_move_with_the_horizon() {
+    let mut app = bfi().await;
+    // Weekly from 1 December: the 60-day horizon from 23 November reaches
+    // 22 January, so one more week comes into view every week.
+    let weekly = "UID:club-1\nSUMMARY:Film Club\nDTSTART;TZID=Europe/London:20261201T190000\nRRULE:FREQ=WEEKLY;COUNT=20";
+    serve_bfi(&app, &[weekly]);
+    let first = app.poll_clean().await["bfi"].new;
+    assert_eq!(first, 8, "1 Dec to 19 Jan");
+    app.events().await;
+
+    app.set_now("2026-11-30T12:00:00Z");
+    let report = &app.poll_clean().await["bfi"];
+    assert_eq!(app.upstream.answers("/bfi.ics"), [200, 304]);
+    assert_eq!((report.new, report.unchanged, report.withdrawn), (1, 8, 0));
+    let events = app.events().await;
+    let added = listed(&events);
+    assert_eq!(
+        added["Film Club"].starts_at_local.to_string(),
+        "2027-01-26 19:00:00",
+        "read from the remembered copy"
+    );
 }

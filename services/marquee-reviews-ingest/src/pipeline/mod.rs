@@ -1,6 +1,7 @@
 //! From sources to events: poll a source ([`read`]), decide what is new,
 //! changed or gone against the ledger ([`crate::handler`]), publish, then
-//! record; withdraw what a complete listing no longer has ([`listing`]).
+//! record; tell the ingest core what a listing read in full no longer has,
+//! which it withdraws past the grace period ([`listing`]).
 
 mod listing;
 mod read;
@@ -24,7 +25,7 @@ use crate::store::{Entry, Store, Withdrawn};
 pub(crate) struct Pipeline {
     pub(crate) store: Store,
     bus: Bus,
-    /// Conditional GET; the memo is the review ids a document yielded, still
+    /// Conditional GET; the memo is the review ids a document listed, still
     /// listed when it answers 304.
     fetch: Conditional<Vec<String>>,
     withdraw_grace: Duration,
@@ -34,21 +35,26 @@ pub(crate) struct Pipeline {
 impl marquee_ingest::Pipeline for Pipeline {
     type Source = SourceSettings;
 
+    type Error = IngestError;
+
     #[tracing::instrument(skip_all, fields(source = %source.name()))]
     async fn poll(&self, source: &SourceSettings) -> PollReport {
         let mut report = PollReport::default();
         let name = source.name();
         let listing = match source {
             SourceSettings::Feed { url, .. } => self.poll_feed(name, url, &mut report).await,
-            SourceSettings::Pages { index_url, .. } => {
-                self.poll_pages(name, index_url, &mut report).await
+            SourceSettings::Pages {
+                index_url, links, ..
+            } => {
+                self.poll_pages(name, index_url, links.as_ref(), &mut report)
+                    .await
             }
         };
-        if let Some(listing) = listing
-            && listing.complete
-            && let Err(error) = self.sweep(name, &listing, &mut report).await
-        {
-            report.reject(name, &error);
+        if let Some(listing) = listing {
+            match self.sweep(name, listing).await {
+                Ok(sweep) => report.sweep = sweep,
+                Err(error) => report.reject(name, &error),
+            }
         }
         tracing::info!(
             source = %name, published = report.new, updated = report.changed,
@@ -58,8 +64,16 @@ impl marquee_ingest::Pipeline for Pipeline {
         report
     }
 
-    fn forget_validators(&self) {
-        self.fetch.forget_all();
+    fn grace(&self) -> Duration {
+        self.withdraw_grace
+    }
+
+    async fn expire(&self, source: &SourceSettings, item: &str) -> Result<Change, IngestError> {
+        self.expire_review(source.name(), item).await
+    }
+
+    async fn forget_validators(&self) {
+        self.fetch.forget_all().await;
     }
 }
 
@@ -109,11 +123,21 @@ impl Pipeline {
             self.store.touch(review.id.as_str(), source, now).await?;
             return Ok(change);
         }
+        // The feeds keep the version with the latest `updated_at`: a version
+        // must never claim a time later than now, nor earlier than the one
+        // it replaces, or it would block (or be blocked by) every later edit.
+        review.updated_at = review.updated_at.min(self.clock.now());
+        if let Some(previous) = existing.as_ref().and_then(|entry| entry.updated_at) {
+            review.updated_at = review.updated_at.max(previous);
+        }
+        review.updated_at = review.updated_at.max(review.published_at);
         let entry = Entry {
             id: review.id.to_string(),
+            source: source.to_owned(),
             content_hash,
             field_hashes,
             published_at: review.published_at,
+            updated_at: Some(review.updated_at),
             last_seen: now,
             withdrawn: Withdrawn::No,
         };
@@ -125,7 +149,7 @@ impl Pipeline {
             }
             _ => self.publish(source, ReviewPublished { review }).await?,
         }
-        self.store.upsert(source, &entry).await?;
+        self.store.upsert(&entry).await?;
         Ok(change)
     }
 

@@ -56,20 +56,14 @@ impl Pipeline {
         for item in items {
             match self.accept_item(name, item, &mut listing).await {
                 Ok(change) => report.count(change),
-                Err(error) => {
-                    listing.complete = false;
-                    report.reject(name, &error);
-                }
+                Err(error) => report.reject(name, &error),
             }
         }
         // Remembered only when everything went through, so a failed publish
         // is retried on the next poll instead of hidden behind a 304.
-        if listing.complete {
-            self.fetch.remember(
-                url,
-                document.validators,
-                listing.seen.iter().cloned().collect(),
-            );
+        if listing.recorded {
+            let ids: Vec<String> = listing.seen.iter().cloned().collect();
+            self.fetch.remember(url, document.validators, &ids).await;
         }
         Some(listing)
     }
@@ -78,12 +72,13 @@ impl Pipeline {
         &self,
         name: &str,
         index: &Url,
+        links: Option<&crate::settings::LinkSelector>,
         report: &mut PollReport,
     ) -> Option<Listing> {
         // The index is fetched in full every time: editing an article rarely
         // changes the index, and the articles themselves are fetched conditionally.
         let links = match self.fetch.fetcher().get_in_full(index).await {
-            Ok(document) => article_links(&document.text, &document.url),
+            Ok(document) => article_links(&document.text, &document.url, links),
             Err(error) => Err(error.into()),
         };
         let (links, mut listing) = begin(name, links, report)?;
@@ -96,7 +91,8 @@ impl Pipeline {
                     continue;
                 }
                 Err(error) => {
-                    listing.complete = false;
+                    // Whichever review it holds, it is not known missing.
+                    listing.whole = false;
                     report.reject(name, &IngestError::from(error));
                     continue;
                 }
@@ -120,16 +116,16 @@ impl Pipeline {
         match self.accept_item(name, item, listing).await {
             Ok(change) => {
                 report.count(change);
-                self.fetch
-                    .remember(link, document.validators, id.into_iter().collect());
+                let ids: Vec<String> = id.into_iter().collect();
+                self.fetch.remember(link, document.validators, &ids).await;
             }
-            Err(error) => {
-                listing.complete = false;
-                report.reject(name, &error);
-            }
+            Err(error) => report.reject(name, &error),
         }
     }
 
+    /// Change detection for one item of a listing. The first item with an
+    /// id wins; a later one reusing it is rejected, never taken as an edit
+    /// (a feed would flip between the two on every read).
     async fn accept_item(
         &self,
         source: &str,
@@ -137,8 +133,17 @@ impl Pipeline {
         listing: &mut Listing,
     ) -> Result<marquee_ingest::Change, IngestError> {
         let candidate = item?;
-        listing.see(&candidate);
-        self.accept(source, candidate, false).await
+        if !listing.see(&candidate) {
+            return Err(IngestError::InvalidItem(format!(
+                "item {} reuses the id of an earlier item in the same document; the first is kept",
+                candidate.review.id
+            )));
+        }
+        let accepted = self.accept(source, candidate, false).await;
+        if accepted.is_err() {
+            listing.recorded = false;
+        }
+        accepted
     }
 
     /// A 304 confirms the reviews the document yielded last time are still listed.

@@ -19,6 +19,7 @@ const SCHEMA: [&str; 3] = [
         content_hash TEXT NOT NULL,
         field_hashes TEXT NOT NULL,
         published_at TEXT NOT NULL,
+        updated_at TEXT,
         last_seen BIGINT NOT NULL,
         withdrawn BIGINT NOT NULL
     )",
@@ -40,6 +41,9 @@ impl Store {
     /// Opens the database and creates the tables if needed.
     pub(crate) async fn open(url: &str, clock: SharedClock) -> anyhow::Result<Self> {
         let pool = marquee_ingest::store::open(url, &SCHEMA, "the reviews-ingest tables").await?;
+        // Ledgers written before the updated_at of each version was kept.
+        marquee_runtime::database::add_column(&pool, "reviews_ingest_ledger", "updated_at TEXT")
+            .await?;
         Ok(Self { pool, clock })
     }
 
