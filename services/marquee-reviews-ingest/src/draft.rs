@@ -34,6 +34,12 @@ pub(crate) struct Draft {
     pub(crate) image_alt: Option<String>,
     pub(crate) published_at: Option<DateTime<Utc>>,
     pub(crate) updated_at: Option<DateTime<Utc>>,
+    /// What this item's relative URLs resolve against, when the reader knows
+    /// better than the document's URL (a feed's `xml:base` or site link).
+    pub(crate) base: Option<Url>,
+    /// Fields the reader found but could not take (e.g. a date that is not
+    /// a date), each a sentence without the item's name.
+    pub(crate) problems: Vec<String>,
 }
 
 /// A checked, sanitized review, ready for change detection.
@@ -43,7 +49,14 @@ pub(crate) struct Candidate {
     /// False when the source gave no date and "now" stands in: the ledger's
     /// first-seen date then wins, so an undated item does not look edited.
     pub(crate) dated: bool,
+    /// Fields that were present but not taken, each naming the item; the
+    /// item itself is still accepted.
+    pub(crate) problems: Vec<String>,
 }
+
+/// How far after "now" a date may lie before it is taken for a mistake
+/// (clock skew and time zones, not scheduled posts).
+const FUTURE_ALLOWANCE: chrono::TimeDelta = chrono::TimeDelta::days(1);
 
 /// Sets `slot` to `value` unless it is already filled or `value` is blank:
 /// readers run from the most to the least trustworthy markup.
@@ -67,9 +80,14 @@ pub(crate) fn parse_date(text: &str) -> Option<DateTime<Utc>> {
 }
 
 impl Draft {
-    /// Checks the required fields and makes every field safe; `now` stands
-    /// in for a missing date.
+    /// Checks the required fields and makes every field safe. Relative URLs
+    /// resolve against the draft's own base, else `base` (body links, else
+    /// against the item's URL). `now` stands in
+    /// for a missing date; a date more than a day after `now` is a problem
+    /// and not taken.
     pub(crate) fn finish(self, base: &Url, now: DateTime<Utc>) -> Result<Candidate, IngestError> {
+        let own_base = self.base.clone();
+        let base = own_base.as_ref().unwrap_or(base);
         let link = self.url.as_deref().or(self.id.as_deref()).ok_or_else(|| {
             IngestError::InvalidItem("an item has neither a link nor an id".to_owned())
         })?;
@@ -100,7 +118,9 @@ impl Draft {
             (_, Some(text)) if !text.trim().is_empty() => paragraphs(text),
             _ => self.standfirst.clone().unwrap_or_default(),
         };
-        let body_html = sanitize_html(&body, &url);
+        // Links in a feed item's body resolve as its link does; a page's or
+        // a webhook's against the article itself.
+        let body_html = sanitize_html(&body, own_base.as_ref().unwrap_or(&url));
         let mut film = match self.film_title.as_deref().map(plain_text) {
             Some(title) if !title.is_empty() => split_year(&title),
             // Features have no "… review" headline: the part before the dash
@@ -140,7 +160,28 @@ impl Draft {
             .as_deref()
             .map(|a| plain_text(a).trim_start_matches("By ").trim().to_owned())
             .filter(|a| !a.is_empty());
-        let published = self.published_at.or(self.updated_at);
+        let mut problems: Vec<String> = self
+            .problems
+            .iter()
+            .map(|problem| format!("item {:?}: {problem}", id.as_str()))
+            .collect();
+        let mut not_future = |field: &str, date: Option<DateTime<Utc>>| {
+            date.filter(|date| {
+                let future = *date > now + FUTURE_ALLOWANCE;
+                if future {
+                    problems.push(format!(
+                        "item {:?}: {field} date {} is in the future (more than a day after {})",
+                        id.as_str(),
+                        date.to_rfc3339(),
+                        now.to_rfc3339()
+                    ));
+                }
+                !future
+            })
+        };
+        let published_at = not_future("published", self.published_at);
+        let updated_at = not_future("updated", self.updated_at);
+        let published = published_at.or(updated_at);
         let published_at = published.unwrap_or(now);
         Ok(Candidate {
             review: Review {
@@ -159,9 +200,10 @@ impl Draft {
                 section,
                 image,
                 published_at,
-                updated_at: self.updated_at.unwrap_or(published_at).max(published_at),
+                updated_at: updated_at.unwrap_or(published_at).max(published_at),
             },
             dated: published.is_some(),
+            problems,
         })
     }
 }

@@ -52,6 +52,8 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 pub use error::IngestError;
+#[doc(hidden)]
+pub use feed::feedparser_view;
 pub use marquee_ingest::{Change, PollReport};
 pub use settings::{Settings, SourceSettings};
 pub use webhook::{
