@@ -4,6 +4,7 @@ use std::path::Path;
 use marquee_events::{Envelope, Rating, Review, ReviewEvent, topics};
 use marquee_ingest::testing::{TopicRecorder, embedded_bus};
 use marquee_reviews_ingest::{PollReport, ReviewsIngest, Settings, SourceSettings};
+use marquee_runtime::clock::{SharedClock, SystemClock};
 use tempfile::TempDir;
 
 pub const SECRET: &str = "webhook-test-secret";
@@ -37,12 +38,22 @@ pub fn pages(name: &str, index_url: url::Url) -> SourceSettings {
         name: name.to_owned(),
         index_url,
         poll_interval_secs: 60,
+        links: None,
     }
 }
 
 impl TestApp {
     /// The service with `sources` (built from the upstream), settings tweaked.
     pub async fn spawn(
+        sources: impl FnOnce(&Upstream) -> Vec<SourceSettings>,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Self {
+        Self::spawn_with_clock(SystemClock::shared(), sources, tweak).await
+    }
+
+    /// [`TestApp::spawn`] reading "now" from `clock`.
+    pub async fn spawn_with_clock(
+        clock: SharedClock,
         sources: impl FnOnce(&Upstream) -> Vec<SourceSettings>,
         tweak: impl FnOnce(&mut Settings),
     ) -> Self {
@@ -58,7 +69,9 @@ impl TestApp {
             ..Settings::default()
         };
         tweak(&mut settings);
-        let ingest = ReviewsIngest::build(settings, bus.clone()).await.unwrap();
+        let ingest = ReviewsIngest::build_with_clock(settings, bus.clone(), clock)
+            .await
+            .unwrap();
         let recorder = TopicRecorder::start(&bus, topics::REVIEWS, "reviews-ingest-tests");
         Self {
             ingest,

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod cleanup;
 mod feeds;
 mod helpers;
 mod pages;
