@@ -221,3 +221,18 @@ pub async fn a_replay_restores_every_event_ever_published(test: TestBus) {
     keys.sort_by_key(|key| key[4..].parse::<i64>().unwrap());
     assert_eq!(keys, ids);
 }
+
+#[tokio::test]
+async fn a_topic_on_the_brokers_defaults_is_never_taken_for_one_keeping_history() {
+    let test = TestBus::kafka().await;
+    // Created as the dead letters are: no settings of its own.
+    let topic = test.topic(1).await;
+    let warnings = test.bus.history_warnings(&[&topic]).await;
+    // Kafka reports its default `retention.ms=604800000`; tansu reports no
+    // setting it was not given, which cannot be verified. Either is a warning.
+    assert!(!warnings.is_empty(), "{topic}");
+    assert!(
+        warnings.iter().all(|warning| warning.topic() == topic),
+        "{warnings:?}"
+    );
+}
