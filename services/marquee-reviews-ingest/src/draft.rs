@@ -104,9 +104,10 @@ impl Draft {
             ReviewId::parse(&id).map_err(|error| IngestError::InvalidItem(error.to_string()))?;
         let headline = self.headline.as_deref().map(plain_text).unwrap_or_default();
         if headline.is_empty() {
-            return Err(IngestError::InvalidItem(format!(
-                "item {id} has no headline"
-            )));
+            return Err(IngestError::InvalidReview {
+                id,
+                reason: "has no headline".to_owned(),
+            });
         }
         let (head, dek) = split_headline(&headline);
         let standfirst = match self.standfirst.as_deref().map(lead_text) {

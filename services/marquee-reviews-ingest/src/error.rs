@@ -18,9 +18,33 @@ pub enum IngestError {
     /// The feed is not well-formed RSS 2.0 or Atom 1.0.
     #[error("not a valid RSS 2.0 or Atom 1.0 feed: {0}")]
     MalformedFeed(String),
+    /// An index page or sitemap links no article: the source yields nothing,
+    /// so its health says why instead of reporting a healthy empty read.
+    #[error(
+        "the index page {index} links no articles (looked for {looked_for}); set `links` to a CSS selector of its article links"
+    )]
+    NoArticles {
+        /// The index page or sitemap.
+        index: url::Url,
+        /// What was looked for: the default places or the configured selector.
+        looked_for: String,
+    },
     /// An item or page lacks something every review needs.
     #[error("{0}")]
     InvalidItem(String),
+    /// An item with a usable id lacks something every review needs: it is
+    /// present but invalid, so never withdrawn for being invalid.
+    #[error("item {id} {reason}")]
+    InvalidReview {
+        /// The item's id.
+        id: marquee_events::ReviewId,
+        /// What it lacks, e.g. `has no headline`.
+        reason: String,
+    },
+    /// A field of an accepted item was left out, e.g. a date that is not a
+    /// date: the item keeps its previous value.
+    #[error("{0}")]
+    InvalidField(String),
     /// The bus did not accept an event; it is retried on the next poll.
     #[error(transparent)]
     Bus(#[from] marquee_bus::BusError),
@@ -36,7 +60,9 @@ impl IngestError {
             Self::Fetch(error) => error.kind(),
             Self::EntityDeclaration => "xml_entities",
             Self::MalformedFeed(_) => "malformed_feed",
-            Self::InvalidItem(_) => "invalid_item",
+            Self::NoArticles { .. } => "no_articles",
+            Self::InvalidItem(_) | Self::InvalidReview { .. } => "invalid_item",
+            Self::InvalidField(_) => "invalid_field",
             Self::Bus(_) => "bus",
             Self::Unexpected(_) => "unexpected",
         }
@@ -91,7 +117,9 @@ impl From<&WebhookError> for HttpError {
             WebhookError::Signature(_) => HttpError::new(StatusCode::UNAUTHORIZED, error),
             WebhookError::MalformedJson(_)
             | WebhookError::InvalidItem(_)
-            | WebhookError::Ingest(IngestError::InvalidItem(_)) => HttpError::bad_request(error),
+            | WebhookError::Ingest(IngestError::InvalidItem(_) | IngestError::InvalidReview { .. }) => {
+                HttpError::bad_request(error)
+            }
             // 503 so the CMS retries; the chain stays in the log.
             WebhookError::Ingest(_) => HttpError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -54,7 +54,7 @@ impl Pipeline {
         let items = parse_feed(&document.text, &document.url, self.clock.now());
         let (items, mut listing) = begin(name, items, report)?;
         for item in items {
-            match self.accept_item(name, item, &mut listing).await {
+            match self.accept_item(name, item, &mut listing, report).await {
                 Ok(change) => report.count(change),
                 Err(error) => report.reject(name, &error),
             }
@@ -113,7 +113,7 @@ impl Pipeline {
     ) {
         let item = extract_article(&document.text, &document.url, self.clock.now());
         let id = item.as_ref().map(|c| c.review.id.to_string()).ok();
-        match self.accept_item(name, item, listing).await {
+        match self.accept_item(name, item, listing, report).await {
             Ok(change) => {
                 report.count(change);
                 let ids: Vec<String> = id.into_iter().collect();
@@ -125,19 +125,33 @@ impl Pipeline {
 
     /// Change detection for one item of a listing. The first item with an
     /// id wins; a later one reusing it is rejected, never taken as an edit
-    /// (a feed would flip between the two on every read).
+    /// (a feed would flip between the two on every read). An invalid item
+    /// with an id is present all the same; a field left out of a valid one
+    /// is rejected alone.
     async fn accept_item(
         &self,
         source: &str,
         item: Result<Candidate, IngestError>,
         listing: &mut Listing,
+        report: &mut PollReport,
     ) -> Result<marquee_ingest::Change, IngestError> {
-        let candidate = item?;
+        let candidate = match item {
+            Ok(candidate) => candidate,
+            Err(error) => {
+                if let IngestError::InvalidReview { id, .. } = &error {
+                    listing.seen.insert(id.to_string());
+                }
+                return Err(error);
+            }
+        };
         if !listing.see(&candidate) {
             return Err(IngestError::InvalidItem(format!(
                 "item {} reuses the id of an earlier item in the same document; the first is kept",
                 candidate.review.id
             )));
+        }
+        for problem in &candidate.problems {
+            report.reject(source, &IngestError::InvalidField(problem.clone()));
         }
         let accepted = self.accept(source, candidate, false).await;
         if accepted.is_err() {

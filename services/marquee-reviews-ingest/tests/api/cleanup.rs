@@ -16,7 +16,7 @@ fn item(guid: &str, title: &str, date: Option<&str>) -> String {
     let date = date.map_or(String::new(), |d| format!("<pubDate>{d}</pubDate>"));
     format!(
         "<item><title>{title}</title><link>{{{{BASE}}}}/reviews/{guid}</link>\
-         <guid isPermaLink=\"false\">{guid}</guid>{date}<description>About {title}</description></item>"
+         <guid isPermaLink=\"false\">{guid}</guid>{date}<description>About the film</description></item>"
     )
 }
 
@@ -161,4 +161,44 @@ async fn an_edit_always_supersedes_the_version_before_it_whatever_its_date() {
         update.review.updated_at,
         first.updated_at
     );
+}
+
+#[tokio::test]
+async fn an_invalid_item_is_present_and_never_withdrawn_for_being_invalid() {
+    let clock = clock();
+    let mut app = app_at(&clock, 0).await;
+    let (a, b) = (item("a", "Alpha review", JUNE_10), item("b", "Beta review", JUNE_9));
+    app.upstream.serve("/feed.rss", RSS, &rss(&[a.clone(), b]));
+    app.poll().await;
+    app.events().await;
+
+    // Beta loses its headline: rejected, but still listed.
+    let untitled = item("b", "", JUNE_9);
+    app.upstream.serve("/feed.rss", RSS, &rss(&[a, untitled]));
+    let report = &app.poll().await["cms"];
+    assert_eq!(report.rejections, ["item b has no headline"]);
+    assert_eq!(report.withdrawn, 0);
+    assert!(app.events().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_date_that_is_not_a_date_is_rejected_alone_and_the_item_keeps_its_date() {
+    let clock = clock();
+    let mut app = app_at(&clock, 3600).await;
+    app.upstream.serve("/feed.rss", RSS, &rss(&[item("a", "Alpha review", JUNE_10)]));
+    app.poll().await;
+    app.events().await;
+
+    let garbled = item("a", "Alpha review – revised", Some("the tenth of June"));
+    app.upstream.serve("/feed.rss", RSS, &rss(&[garbled]));
+    let report = &app.poll().await["cms"];
+    assert_eq!(report.changed, 1);
+    assert_eq!(report.rejection_kinds, ["invalid_field"]);
+    assert!(report.rejections[0].contains("the tenth of June"), "{:?}", report.rejections);
+    let events = app.events().await;
+    let ReviewEvent::Updated(update) = &events[0].data else {
+        panic!("{events:?}")
+    };
+    assert_eq!(update.review.published_at.to_rfc3339(), "2025-06-10T07:00:00+00:00");
+    assert_eq!(update.changed, ["headline"], "the date is not an edit");
 }
