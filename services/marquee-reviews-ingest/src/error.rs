@@ -117,9 +117,9 @@ impl From<&WebhookError> for HttpError {
             WebhookError::Signature(_) => HttpError::new(StatusCode::UNAUTHORIZED, error),
             WebhookError::MalformedJson(_)
             | WebhookError::InvalidItem(_)
-            | WebhookError::Ingest(IngestError::InvalidItem(_) | IngestError::InvalidReview { .. }) => {
-                HttpError::bad_request(error)
-            }
+            | WebhookError::Ingest(
+                IngestError::InvalidItem(_) | IngestError::InvalidReview { .. },
+            ) => HttpError::bad_request(error),
             // 503 so the CMS retries; the chain stays in the log.
             WebhookError::Ingest(_) => HttpError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -167,7 +167,10 @@ async fn an_edit_always_supersedes_the_version_before_it_whatever_its_date() {
 async fn an_invalid_item_is_present_and_never_withdrawn_for_being_invalid() {
     let clock = clock();
     let mut app = app_at(&clock, 0).await;
-    let (a, b) = (item("a", "Alpha review", JUNE_10), item("b", "Beta review", JUNE_9));
+    let (a, b) = (
+        item("a", "Alpha review", JUNE_10),
+        item("b", "Beta review", JUNE_9),
+    );
     app.upstream.serve("/feed.rss", RSS, &rss(&[a.clone(), b]));
     app.poll().await;
     app.events().await;
@@ -185,7 +188,11 @@ async fn an_invalid_item_is_present_and_never_withdrawn_for_being_invalid() {
 async fn a_date_that_is_not_a_date_is_rejected_alone_and_the_item_keeps_its_date() {
     let clock = clock();
     let mut app = app_at(&clock, 3600).await;
-    app.upstream.serve("/feed.rss", RSS, &rss(&[item("a", "Alpha review", JUNE_10)]));
+    app.upstream.serve(
+        "/feed.rss",
+        RSS,
+        &rss(&[item("a", "Alpha review", JUNE_10)]),
+    );
     app.poll().await;
     app.events().await;
 
@@ -194,11 +201,18 @@ async fn a_date_that_is_not_a_date_is_rejected_alone_and_the_item_keeps_its_date
     let report = &app.poll().await["cms"];
     assert_eq!(report.changed, 1);
     assert_eq!(report.rejection_kinds, ["invalid_field"]);
-    assert!(report.rejections[0].contains("the tenth of June"), "{:?}", report.rejections);
+    assert!(
+        report.rejections[0].contains("the tenth of June"),
+        "{:?}",
+        report.rejections
+    );
     let events = app.events().await;
     let ReviewEvent::Updated(update) = &events[0].data else {
         panic!("{events:?}")
     };
-    assert_eq!(update.review.published_at.to_rfc3339(), "2025-06-10T07:00:00+00:00");
+    assert_eq!(
+        update.review.published_at.to_rfc3339(),
+        "2025-06-10T07:00:00+00:00"
+    );
     assert_eq!(update.changed, ["headline"], "the date is not an edit");
 }
