@@ -64,9 +64,13 @@
 //! title key + local start. A durable ledger (SQLite or PostgreSQL) keeps the
 //! last published screening per id: new → `listed`; different → `changed`
 //! naming the fields; marked cancelled by the source (`STATUS:CANCELLED`,
-//! `cancelled` column/field, `EventCancelled`) or missing from a source read
-//! with no rejection while still upcoming → `cancelled`; back after a
-//! cancellation → `listed`.
+//! `cancelled` column/field, `EventCancelled`) or, while still upcoming,
+//! missing from a read of its source → `cancelled`, in the same poll; back
+//! after a cancellation → `listed`. A rejected row is present but invalid:
+//! no screening of the film it names is cancelled for its absence, and the
+//! rest of the source is still cleaned up. Sources are read with
+//! conditional GET; on a 304 the remembered copy is read again, since what
+//! a recurring event yields moves with the horizon.
 //!
 //! # Film matching
 //! [`ListingsIngest::handler`] consumes the `reviews` topic into a table of

@@ -14,9 +14,16 @@
 //! as plain text; tracking parameters dropped from URLs), then compared with
 //! a durable ledger by id and a hash of its normalized content, so re-polls
 //! and cosmetic edits publish nothing. A review missing from a fully read
-//! source for `withdraw_grace_secs` is withdrawn. Bad input is logged with
-//! its source and reason, counted in `marquee_ingest_rejected_total`, and
-//! skipped; nothing upstream can stop the service.
+//! source for `withdraw_grace_secs` is withdrawn, on time even while the
+//! source answers 304 (the deadline is kept by the ingest core). Within one
+//! document the first item with an id wins; a later one reusing it is
+//! rejected. An invalid item with an id is present but invalid: rejected,
+//! never withdrawn for it, and the rest of its source is still cleaned up.
+//! A version never claims an `updated_at` later than now or earlier than
+//! the one it replaces, so the feeds always take the newest edit. Bad input
+//! is logged with its source and reason, counted in
+//! `marquee_ingest_rejected_total`, and skipped; nothing upstream can stop
+//! the service.
 //!
 //! Polling, conditional GET, source health, backfill and the admin routes
 //! are the ingest core's ([`marquee_ingest`]); this crate holds the readers
@@ -116,7 +123,7 @@ impl ReviewsIngest {
         let pipeline = Pipeline::new(
             store,
             bus,
-            Conditional::new(fetcher),
+            Conditional::open(fetcher, &pool).await?,
             Duration::from_secs(settings.withdraw_grace_secs),
             clock.clone(),
         );
