@@ -124,6 +124,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use error::IngestError;
+#[doc(hidden)]
+pub use ics::{CalendarReading, read_calendar};
 pub use localtime::resolve_local;
 pub use marquee_ingest::{Change, PollReport};
 pub use normalize::{screening_id, title_key};

@@ -34,7 +34,8 @@ use marquee_fetch::Document;
 use url::Url;
 
 use crate::error::IngestError;
-use crate::normalize::{Draft, Parsed};
+use crate::localtime::resolve_local;
+use crate::normalize::{Draft, Parsed, Start};
 use crate::reading::{Output, Reading};
 use crate::rrule::Rule;
 
@@ -48,6 +49,49 @@ pub(crate) fn read(document: &Document, reading: &Reading) -> Output {
         &document.text,
         window(reading.tz, reading.now, reading.horizon_days),
     )
+}
+
+/// A calendar as the `ics` kind reads it, for the tests outside the crate
+/// that hold the parser to other implementations (the `icalendar` package's
+/// calendars, python-dateutil's recurrence); not an API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct CalendarReading {
+    /// `VEVENT`s read (a recurring one once, however many occurrences).
+    pub events: usize,
+    /// Every screening's start, as the instant it resolves to.
+    pub starts: Vec<DateTime<Utc>>,
+    /// Each rejection: its kind and its message (`line N: …`).
+    pub rejected: Vec<(&'static str, String)>,
+}
+
+/// Reads `text` as [`read`] does, recurring events expanded from `now` to
+/// `horizon_days` ahead; `Err` only when it is not iCalendar at all.
+#[doc(hidden)]
+pub fn read_calendar(
+    text: &str,
+    venue_tz: Tz,
+    now: DateTime<Utc>,
+    horizon_days: u32,
+) -> Result<CalendarReading, IngestError> {
+    let mut events = 0;
+    let parsed = parse_counting(text, window(venue_tz, now, horizon_days), &mut events)?;
+    Ok(CalendarReading {
+        events,
+        starts: parsed
+            .drafts
+            .iter()
+            .map(|draft| match draft.start {
+                Start::Local(local, tz) => resolve_local(tz, local).to_utc(),
+                Start::Instant(at) => at,
+            })
+            .collect(),
+        rejected: parsed
+            .rejected
+            .iter()
+            .map(|error| (error.kind(), error.to_string()))
+            .collect(),
+    })
 }
 
 /// What expansion needs to know.
@@ -74,14 +118,22 @@ struct Event {
 
 /// Parses a whole calendar; `Err` only when it is not iCalendar at all.
 pub(crate) fn parse(text: &str, window: Window) -> Result<Parsed, IngestError> {
+    parse_counting(text, window, &mut 0)
+}
+
+/// [`parse`], counting the `VEVENT`s read into `events`.
+fn parse_counting(
+    text: &str,
+    window: Window,
+    events_read: &mut usize,
+) -> Result<Parsed, IngestError> {
     let lines = unfold(text.trim_start_matches('\u{feff}'));
-    let starts_right = lines
-        .first()
-        .is_some_and(|(_, l)| l.trim().eq_ignore_ascii_case("BEGIN:VCALENDAR"));
-    if !starts_right {
-        return Err(IngestError::Document(
-            "not an iCalendar document: it does not start with BEGIN:VCALENDAR".to_owned(),
-        ));
+    let first = lines.first();
+    if !first.is_some_and(|(_, l)| l.trim().eq_ignore_ascii_case("BEGIN:VCALENDAR")) {
+        return Err(IngestError::Document(format!(
+            "line {}: not an iCalendar document: it does not start with BEGIN:VCALENDAR",
+            first.map_or(1, |(line, _)| *line)
+        )));
     }
     let mut parsed = Parsed::default();
     let mut stack: Vec<String> = Vec::new();
@@ -169,6 +221,7 @@ pub(crate) fn parse(text: &str, window: Window) -> Result<Parsed, IngestError> {
             }
         }
     }
+    *events_read = read.len();
     expand(read, window, &mut parsed);
     Ok(parsed)
 }
@@ -330,7 +383,6 @@ pub(crate) fn window(venue_tz: Tz, now: DateTime<Utc>, horizon_days: u32) -> Win
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::normalize::Start;
 
     fn window_at(now: &str) -> Window {
         let now = DateTime::parse_from_rfc3339(now).unwrap().to_utc();
