@@ -21,6 +21,8 @@ pub(crate) struct Draft {
     pub(crate) headline: Option<String>,
     pub(crate) film_title: Option<String>,
     pub(crate) film_year: Option<u16>,
+    /// The film's running time (JSON-LD `Movie.duration`).
+    pub(crate) film_runtime_minutes: Option<u16>,
     pub(crate) standfirst: Option<String>,
     pub(crate) body_html: Option<String>,
     /// A plain-text body (JSON-LD `articleBody`), used when there is no HTML one.
@@ -192,7 +194,7 @@ impl Draft {
                 film: Film {
                     title: film.title,
                     year: film.year,
-                    runtime_minutes: film.runtime_minutes,
+                    runtime_minutes: self.film_runtime_minutes,
                 },
                 standfirst,
                 body_html,

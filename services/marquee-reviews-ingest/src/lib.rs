@@ -4,9 +4,13 @@
 //! Three ways in, one set of rules:
 //! - **feed** sources: the CMS's RSS 2.0 or Atom 1.0 feed, polled with
 //!   conditional GET;
-//! - **pages** sources: an index page or `sitemap.xml`, then each article,
-//!   read from schema.org JSON-LD, then OpenGraph/`<meta>`, then the page's
-//!   own headline, standfirst and paragraphs;
+//! - **pages** sources: an index page or `sitemap.xml`, then each article
+//!   it links (the same-site links of `<article>`s, headings, lists and
+//!   cards outside the page chrome, or those a source's `links` CSS selector
+//!   picks; an index linking none is an error), read from schema.org
+//!   JSON-LD, then OpenGraph/`<meta>`, then the page's own headline (`<h1>`,
+//!   `og:title`, `<title>` without the site's name, the first heading),
+//!   standfirst and paragraphs;
 //! - the **CMS webhook**, `POST /webhooks/cms`, HMAC-signed (see
 //!   [`WebhookPayload`] for the body and the signature scheme).
 //!
@@ -62,7 +66,7 @@ pub use error::IngestError;
 #[doc(hidden)]
 pub use feed::feedparser_view;
 pub use marquee_ingest::{Change, PollReport};
-pub use settings::{Settings, SourceSettings};
+pub use settings::{InvalidLinkSelector, LinkSelector, Settings, SourceSettings};
 pub use webhook::{
     SIGNATURE_HEADER, TIMESTAMP_HEADER, WEBHOOK_SOURCE, WebhookAction, WebhookFilm, WebhookImage,
     WebhookPayload, WebhookReview,

@@ -67,7 +67,67 @@ pub enum SourceSettings {
         index_url: Url,
         /// Seconds between polls.
         poll_interval_secs: u64,
+        /// Which links of the index page are articles, as a CSS selector
+        /// (e.g. `main .reviews a`); without it, the same-site links of
+        /// `<article>`s, headings, lists and cards outside the page chrome.
+        #[serde(default)]
+        links: Option<LinkSelector>,
     },
+}
+
+/// A CSS selector of an index page's article links, parsed when the
+/// settings are read so a typo stops the service at start, not every poll.
+#[derive(Debug, Clone)]
+pub struct LinkSelector {
+    css: String,
+    selector: scraper::Selector,
+}
+
+/// A `links` value that is not a CSS selector.
+#[derive(Debug, thiserror::Error)]
+#[error("links {css:?} is not a CSS selector: {reason}")]
+pub struct InvalidLinkSelector {
+    css: String,
+    reason: String,
+}
+
+impl LinkSelector {
+    /// Parses `css`.
+    pub fn parse(css: &str) -> Result<Self, InvalidLinkSelector> {
+        let css = css.trim();
+        let selector = scraper::Selector::parse(css).map_err(|error| InvalidLinkSelector {
+            css: css.to_owned(),
+            reason: error.to_string(),
+        })?;
+        Ok(Self {
+            css: css.to_owned(),
+            selector,
+        })
+    }
+
+    /// The selector as configured.
+    pub fn as_str(&self) -> &str {
+        &self.css
+    }
+
+    pub(crate) fn selector(&self) -> &scraper::Selector {
+        &self.selector
+    }
+}
+
+impl PartialEq for LinkSelector {
+    fn eq(&self, other: &Self) -> bool {
+        self.css == other.css
+    }
+}
+
+impl Eq for LinkSelector {}
+
+impl<'de> Deserialize<'de> for LinkSelector {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let css = String::deserialize(deserializer)?;
+        Self::parse(&css).map_err(serde::de::Error::custom)
+    }
 }
 
 impl marquee_ingest::Source for SourceSettings {
@@ -143,5 +203,27 @@ mod tests {
         }));
         assert!(typo.is_err());
         assert!(parse(serde_json::json!({"databse_url": "x"})).is_err());
+    }
+
+    #[test]
+    fn a_pages_source_may_pick_its_article_links_by_css_selector() {
+        let source = |links: serde_json::Value| {
+            parse(
+                serde_json::json!({"sources": [{"kind": "pages", "name": "site",
+                "index_url": "https://e.com/reviews", "poll_interval_secs": 600, "links": links}]}),
+            )
+        };
+        let settings = source(serde_json::json!("main .reviews a")).unwrap();
+        let SourceSettings::Pages { links, .. } = &settings.sources[0] else {
+            panic!("a pages source");
+        };
+        assert_eq!(
+            links.as_ref().map(LinkSelector::as_str),
+            Some("main .reviews a")
+        );
+        let error = source(serde_json::json!("main >> a["))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("is not a CSS selector"), "{error}");
     }
 }

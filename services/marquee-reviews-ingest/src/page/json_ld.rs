@@ -120,6 +120,11 @@ pub(super) fn read(article: &Value, draft: &mut Draft) {
         first_object(article.get("itemReviewed")).or_else(|| first_object(article.get("about")));
     if let Some(film) = film {
         fill(&mut draft.film_title, text_of(film.get("name"), "name"));
+        draft.film_runtime_minutes = draft.film_runtime_minutes.or_else(|| {
+            text_of(film.get("duration"), "name")
+                .as_deref()
+                .and_then(duration_minutes)
+        });
         draft.film_year = draft.film_year.or_else(|| {
             [
                 "dateCreated",
@@ -135,5 +140,55 @@ pub(super) fn read(article: &Value, draft: &mut Draft) {
         let value = text_of(rating.get("ratingValue"), "value");
         let best = text_of(rating.get("bestRating"), "value").unwrap_or_else(|| "5".to_owned());
         draft.rating = draft.rating.or_else(|| scaled(value.as_deref()?, &best));
+    }
+}
+
+/// Whole minutes (seconds rounded) of a schema.org `Movie.duration`, an
+/// ISO 8601 duration such as `PT2H22M`, `PT142M` or `P0DT2H22M30S`; `None`
+/// for anything else, or for zero.
+fn duration_minutes(text: &str) -> Option<u16> {
+    let time = text.trim().to_ascii_uppercase();
+    let date = time.strip_prefix('P')?;
+    let (days, time) = date.split_once('T').unwrap_or((date, ""));
+    let days = match days.strip_suffix('D') {
+        Some(n) => n.parse::<u32>().ok()?,
+        None if days.is_empty() => 0,
+        None => return None,
+    };
+    let mut seconds = days * 86_400;
+    let mut number = String::new();
+    for c in time.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            'H' => 3600,
+            'M' => 60,
+            'S' => 1,
+            _ => return None,
+        };
+        seconds = seconds.checked_add(number.parse::<u32>().ok()?.checked_mul(unit)?)?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return None;
+    }
+    u16::try_from((seconds + 30) / 60).ok().filter(|m| *m > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn movie_durations_are_read_in_minutes() {
+        assert_eq!(duration_minutes("PT2H22M"), Some(142));
+        assert_eq!(duration_minutes("PT142M"), Some(142));
+        assert_eq!(duration_minutes("P0DT2H22M30S"), Some(143));
+        assert_eq!(duration_minutes(" pt1h "), Some(60));
+        for refused in ["", "P", "PT", "142", "PT2X", "PT0M", "P1Y", "PT22"] {
+            assert_eq!(duration_minutes(refused), None, "{refused:?}");
+        }
     }
 }

@@ -6,14 +6,19 @@ use scraper::Html;
 use super::selector;
 use crate::draft::{Draft, fill, parse_date};
 
-/// Fills what the page's meta tags say.
+/// The `content` of the page's first `<meta>` with `property` or `name`
+/// `key`.
+pub(super) fn meta(html: &Html, key: &str) -> Option<String> {
+    let css = format!(r#"meta[property="{key}"], meta[name="{key}"]"#);
+    let sel = selector(&css)?;
+    html.select(&sel)
+        .find_map(|m| m.value().attr("content").map(str::to_owned))
+}
+
+/// Fills what the page's meta tags say but the headline, which
+/// [`super::markup`] chooses among the page's candidates (`og:title` one).
 pub(super) fn read(html: &Html, draft: &mut Draft) {
-    let meta = |key: &str| {
-        let css = format!(r#"meta[property="{key}"], meta[name="{key}"]"#);
-        let sel = selector(&css)?;
-        html.select(&sel)
-            .find_map(|m| m.value().attr("content").map(str::to_owned))
-    };
+    let meta = |key: &str| meta(html, key);
     if let Some(canonical) = selector(r#"link[rel="canonical"]"#) {
         fill(
             &mut draft.url,
@@ -21,10 +26,6 @@ pub(super) fn read(html: &Html, draft: &mut Draft) {
         );
     }
     fill(&mut draft.url, meta("og:url"));
-    fill(
-        &mut draft.headline,
-        meta("og:title").or_else(|| meta("twitter:title")),
-    );
     fill(
         &mut draft.standfirst,
         meta("og:description")
