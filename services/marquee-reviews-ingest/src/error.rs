@@ -15,8 +15,8 @@ pub enum IngestError {
     /// The XML declares entities (the shape of an entity-expansion attack).
     #[error("the feed declares XML entities in a DOCTYPE, which is refused")]
     EntityDeclaration,
-    /// The feed is not well-formed RSS 2.0 or Atom 1.0.
-    #[error("not a valid RSS 2.0 or Atom 1.0 feed: {0}")]
+    /// The feed is not a readable RSS (2.0, 0.9x, 1.0) or Atom feed.
+    #[error("not a readable RSS or Atom feed: {0}")]
     MalformedFeed(String),
     /// An index page or sitemap links no article: the source yields nothing,
     /// so its health says why instead of reporting a healthy empty read.

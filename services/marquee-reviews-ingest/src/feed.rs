@@ -76,27 +76,30 @@ pub(crate) fn read_drafts(text: &str, fetched_from: &Url) -> Result<Vec<Draft>, 
         .parse(scan.rewritten(text).as_bytes())
         .map_err(|e| IngestError::MalformedFeed(e.to_string()))?;
     let atom = feed.feed_type == FeedType::Atom;
-    // The scan's items line up with feed-rs's entries unless the document
-    // has items feed-rs skips (e.g. in a namespace it does not know); then
-    // feed-rs's own dates stand and bad ones go unreported.
-    let scanned = (scan.items.len() == feed.entries.len()).then_some(scan.items);
-    Ok(feed
-        .entries
+    // feed-rs skips RSS 1.0 items without a link; they stay in their place
+    // as drafts without one, which Draft::finish rejects with that reason.
+    let skipped = |item: &ScannedItem| feed.feed_type == FeedType::RSS1 && !item.has_link;
+    let read = scan.items.iter().filter(|item| !skipped(item)).count();
+    if read != feed.entries.len() {
+        return Err(IngestError::MalformedFeed(format!(
+            "the document has {} items but only {} could be read \
+             (items in a namespace the reader does not know?)",
+            scan.items.len(),
+            feed.entries.len()
+        )));
+    }
+    let mut entries = feed.entries.iter();
+    Ok(scan
+        .items
         .iter()
-        .enumerate()
-        .map(|(i, entry)| {
-            let mut draft = draft(entry, atom);
-            match scanned.as_ref().map(|items| &items[i]) {
-                Some(item) => {
-                    draft.base = resolve(&document_base, &item.bases, "");
-                    dates(&mut draft, &item.dates);
-                }
-                None => {
-                    draft.base = Some(document_base.clone());
-                    draft.published_at = entry.published;
-                    draft.updated_at = entry.updated;
-                }
-            }
+        .map(|item| {
+            let mut draft = if skipped(item) {
+                Draft::default()
+            } else {
+                entries.next().map(|e| draft(e, atom)).unwrap_or_default()
+            };
+            draft.base = resolve(&document_base, &item.bases, "");
+            dates(&mut draft, &item.dates);
             draft
         })
         .collect())
@@ -169,6 +172,8 @@ struct ScannedItem {
     bases: Vec<String>,
     /// Date elements: qualified name and raw text.
     dates: Vec<(String, String)>,
+    /// Whether it has a `<link>` child: feed-rs skips RSS 1.0 items without.
+    has_link: bool,
 }
 
 impl Scan {
@@ -246,6 +251,12 @@ fn scan(text: &str) -> Result<Scan, IngestError> {
                         local(&stack[stack.len() - 2].name),
                         "channel" | "RDF" | "feed"
                     );
+                if in_item
+                    && tag == "link"
+                    && let Some(item) = scan.items.last_mut()
+                {
+                    item.has_link = true;
+                }
                 if in_item && !empty && is_date(&tag) {
                     capture = Some((Capture::Date(name.clone()), String::new()));
                 }
@@ -349,28 +360,39 @@ fn attribute(e: &BytesStart<'_>, name: &str) -> Option<String> {
         })
 }
 
-/// RSS 0.90's namespace, which feed-rs does not know.
-const RSS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
+/// The namespaces feed-rs reads RSS 1.0 and Atom in.
+const RSS_1: &str = "http://purl.org/rss/1.0/";
+const ATOM_1: &str = "http://www.w3.org/2005/Atom";
 
-/// The start tag with the attribute value feed-rs accepts, when `e` has one
-/// it would refuse or skip the whole document for: the RSS version (it reads
-/// only 0.91, 0.92 and 2.0 by that name; any other `<rss>` is read as 2.0),
-/// RSS 0.90's namespace (read as RSS 1.0's: the elements are the same), and
-/// an Atom text construct's `type` (it knows only text, html, xhtml and
-/// text/html; RFC 4287 allows only those three, but `text/plain` and
-/// `application/xhtml+xml` are common).
+/// The start tag with the attribute values feed-rs accepts, when `e` has
+/// one it would refuse or skip the whole document for:
+/// - the RSS version (it reads only 0.91, 0.92 and 2.0 by that name; any
+///   other `<rss>` is read as 2.0), and a default namespace on `<rss>` (RSS
+///   2.0 has none; with one, feed-rs skips every element);
+/// - RSS 0.90's and Atom 0.3's namespaces, read as RSS 1.0's and Atom 1.0's
+///   (the elements Marquee reads are the same);
+/// - an Atom text construct's `type` (it knows only text, html, xhtml and
+///   text/html; RFC 4287 allows only the first three, but `text/plain` and
+///   `application/xhtml+xml` are common, as Atom 0.3 used media types).
 fn rewrite(e: &BytesStart<'_>, local: &str, root: bool, atom: bool, empty: bool) -> Option<String> {
-    let (key, value) = if root && local == "rss" {
+    let mut changes: Vec<(&str, &str)> = Vec::new();
+    let xmlns = attribute(e, "xmlns");
+    if root && local == "rss" {
         let version = attribute(e, "version");
-        if matches!(version.as_deref(), Some("0.91" | "0.92" | "2.0")) {
-            return None;
+        if !matches!(version.as_deref(), Some("0.91" | "0.92" | "2.0")) {
+            changes.push(("version", "2.0"));
         }
-        ("version", "2.0")
+        if xmlns.as_deref().is_some_and(|ns| !ns.is_empty()) {
+            changes.push(("xmlns", ""));
+        }
     } else if root && local == "RDF" {
-        if attribute(e, "xmlns").as_deref() != Some(RSS_090) {
-            return None;
+        if xmlns.as_deref() == Some("http://my.netscape.com/rdf/simple/0.9/") {
+            changes.push(("xmlns", RSS_1));
         }
-        ("xmlns", "http://purl.org/rss/1.0/")
+    } else if root && local == "feed" {
+        if xmlns.as_deref() == Some("http://purl.org/atom/ns#") {
+            changes.push(("xmlns", ATOM_1));
+        }
     } else if atom
         && matches!(
             local,
@@ -379,7 +401,6 @@ fn rewrite(e: &BytesStart<'_>, local: &str, root: bool, atom: bool, empty: bool)
     {
         let kind = attribute(e, "type")?;
         let kind = kind.trim().to_ascii_lowercase();
-        let text_construct = local != "content" || attribute(e, "src").is_none();
         let new = match kind.as_str() {
             "text" | "html" | "xhtml" | "text/html" => return None,
             "text/plain" => "text",
@@ -387,20 +408,25 @@ fn rewrite(e: &BytesStart<'_>, local: &str, root: bool, atom: bool, empty: bool)
             // Content may be any media type (base64 or XML inline); a text
             // construct may not, so it is read as text.
             _ if local == "content" => return None,
-            _ if text_construct => "text",
-            _ => return None,
+            _ => "text",
         };
-        ("type", new)
-    } else {
+        changes.push(("type", new));
+    }
+    if changes.is_empty() {
         return None;
-    };
+    }
     let mut tag = BytesStart::new(String::from_utf8_lossy(e.name().as_ref()).into_owned());
     for a in e.html_attributes().flatten() {
-        if a.key.as_ref() != key.as_bytes() {
+        if !changes
+            .iter()
+            .any(|(key, _)| a.key.as_ref() == key.as_bytes())
+        {
             tag.push_attribute(a);
         }
     }
-    tag.push_attribute((key, value));
+    for change in changes {
+        tag.push_attribute(change);
+    }
     let mut writer = quick_xml::Writer::new(Vec::new());
     let written = if empty {
         writer.write_event(Event::Empty(tag))
@@ -549,43 +575,67 @@ fn media_image(draft: &mut Draft, entry: &Entry) {
 }
 
 /// Marquee's reading of a feed in the shape of feedparser's result, for
-/// the differential test against feedparser's corpus
-/// (`tests/corpus.rs`): `{"entries": [...]}` with feedparser's field names
-/// for the fields Marquee reads, an entry Marquee rejects as
-/// `{"rejected": reason}`, a refused document as `{"rejected": reason}`.
+/// the differential test against feedparser's corpus (`tests/corpus/`):
+/// `{"entries": [...]}` with feedparser's names for the fields Marquee
+/// reads, or `{"rejected": reason}` for a refused document. An item
+/// rejected for lacking a link (or id) or a headline says so (`rejected`,
+/// `missing`) and carries the fields it was read with, finished with a
+/// stand-in for what it lacked, so the test can still check the rest.
 #[doc(hidden)]
 pub fn feedparser_view(text: &str, fetched_from: &Url, now: DateTime<Utc>) -> serde_json::Value {
     use serde_json::json;
-    let items = match parse_feed(text, fetched_from, now) {
-        Ok(items) => items,
+    let drafts = match read_drafts(text, fetched_from) {
+        Ok(drafts) => drafts,
         Err(error) => return json!({ "rejected": error.to_string() }),
     };
-    let entries: Vec<_> = items
+    let entries: Vec<_> = drafts
         .into_iter()
-        .map(|item| match item {
-            Err(error) => json!({ "rejected": error.to_string() }),
-            Ok(Candidate {
+        .enumerate()
+        .map(|(i, draft)| {
+            let (rejected, missing, item) = match draft.clone().finish(fetched_from, now) {
+                Ok(item) => (None, None, Ok(item)),
+                Err(error) => {
+                    let mut stand_in = draft.clone();
+                    let missing = if draft.url.is_none() && draft.id.is_none() {
+                        stand_in.url = Some(format!("{fetched_from}#item-{i}"));
+                        "link"
+                    } else {
+                        stand_in.headline = Some(format!("item {i}"));
+                        "title"
+                    };
+                    (
+                        Some(error.to_string()),
+                        Some(missing),
+                        stand_in.finish(fetched_from, now),
+                    )
+                }
+            };
+            let Ok(Candidate {
                 review,
                 dated,
                 problems,
-            }) => {
-                let date = |d: DateTime<Utc>| dated.then(|| d.timestamp());
-                let image = review.image.as_ref();
-                json!({
-                    "id": review.id.as_str(),
-                    "link": review.url.as_str(),
-                    "title": review.headline,
-                    "summary": review.standfirst,
-                    "content": [{ "value": review.body_html }],
-                    "author": review.author,
-                    "published_parsed": date(review.published_at),
-                    "updated_parsed": date(review.updated_at),
-                    "tags": [{ "term": review.section }],
-                    "image": image.map(|i| i.url.as_str()),
-                    "image_alt": image.and_then(|i| i.alt.as_deref()),
-                    "problems": problems,
-                })
-            }
+            }) = item
+            else {
+                return json!({ "rejected": rejected });
+            };
+            let date = |d: DateTime<Utc>| dated.then(|| d.timestamp());
+            let image = review.image.as_ref();
+            json!({
+                "rejected": rejected,
+                "missing": missing,
+                "id": review.id.as_str(),
+                "link": review.url.as_str(),
+                "title": review.headline,
+                "summary": review.standfirst,
+                "content": [{ "value": review.body_html }],
+                "author": review.author,
+                "published_parsed": date(review.published_at),
+                "updated_parsed": date(review.updated_at),
+                "tags": [{ "term": review.section }],
+                "image": image.map(|i| i.url.as_str()),
+                "image_alt": image.and_then(|i| i.alt.as_deref()),
+                "problems": problems,
+            })
         })
         .collect();
     json!({ "entries": entries })
@@ -706,6 +756,31 @@ mod tests {
             items[0].review.url.as_str(),
             "https://films.example/reviews/hamnet"
         );
+    }
+
+    #[test]
+    fn atom_03_and_namespaced_rss_are_read_not_skipped() {
+        let atom = r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><title>F</title>
+            <entry><id>urn:a</id><title>Hamnet review</title><link rel="alternate" href="https://films.example/a"/>
+            <issued>2026-11-20T09:00:00Z</issued></entry></feed>"#;
+        let items = read(atom);
+        assert_eq!(items[0].review.headline, "Hamnet review");
+        assert!(items[0].dated);
+        let rss = r#"<rss version="2.0" xmlns="http://backend.userland.com/rss2"><channel><title>F</title>
+            <item><title>Hamnet review</title><link>https://films.example/a</link></item></channel></rss>"#;
+        assert_eq!(read(rss)[0].review.headline, "Hamnet review");
+    }
+
+    #[test]
+    fn an_rdf_item_without_a_link_is_rejected_in_its_place() {
+        let rdf = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+            <channel><title>F</title><link>https://films.example/</link></channel>
+            <item><title>No link</title></item>
+            <item><title>Hamnet review</title><link>https://films.example/a</link></item></rdf:RDF>"#;
+        let items = parse_feed(rdf, &fetched(), now()).unwrap();
+        let error = items[0].as_ref().unwrap_err();
+        assert!(error.to_string().contains("neither a link"), "{error}");
+        assert_eq!(items[1].as_ref().unwrap().review.headline, "Hamnet review");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! that is too long (a huge custom template) the whole text is cut at a
 //! grapheme boundary, so a composed post never exceeds its limit.
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use marquee_events::Review;
@@ -262,7 +263,19 @@ pub enum ComposeError {
 pub struct Composer {
     network: Network,
     env: minijinja::Environment<'static>,
-    hashtags: String,
+    /// The account's own tags, on every post.
+    hashtags: Vec<String>,
+    /// Tags after those, by review section: a feature is not a review.
+    section_hashtags: BTreeMap<String, Vec<String>>,
+}
+
+/// `#tag` for each non-blank tag, however it was written (`tag`, `#tag`).
+fn normalize_tags(tags: &[String]) -> Vec<String> {
+    tags.iter()
+        .map(|tag| tag.trim().trim_start_matches('#'))
+        .filter(|tag| !tag.is_empty())
+        .map(|tag| format!("#{tag}"))
+        .collect()
 }
 
 /// `★★★★☆` for four stars out of five.
@@ -282,18 +295,39 @@ impl Composer {
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         let source = template.unwrap_or(network.default_template()).to_owned();
         env.add_template_owned("post", source)?;
-        let hashtags = hashtags
-            .iter()
-            .map(|tag| tag.trim().trim_start_matches('#'))
-            .filter(|tag| !tag.is_empty())
-            .map(|tag| format!("#{tag}"))
-            .collect::<Vec<_>>()
-            .join(" ");
         Ok(Self {
             network,
             env,
-            hashtags,
+            hashtags: normalize_tags(hashtags),
+            section_hashtags: BTreeMap::new(),
         })
+    }
+
+    /// Adds each section's own tags after the account's, for the posts of
+    /// reviews in that section.
+    pub fn with_section_hashtags(mut self, sections: &BTreeMap<String, Vec<String>>) -> Self {
+        self.section_hashtags = sections
+            .iter()
+            .map(|(section, tags)| (section.trim().to_owned(), normalize_tags(tags)))
+            .collect();
+        self
+    }
+
+    /// The tags of a post in `section`: the account's, then the section's,
+    /// each once.
+    fn hashtags(&self, section: &str) -> String {
+        let mut tags: Vec<&str> = Vec::new();
+        let own = self
+            .section_hashtags
+            .get(section.trim())
+            .into_iter()
+            .flatten();
+        for tag in self.hashtags.iter().chain(own) {
+            if !tags.iter().any(|seen| seen.eq_ignore_ascii_case(tag)) {
+                tags.push(tag);
+            }
+        }
+        tags.join(" ")
     }
 
     /// The network this composer writes for.
@@ -314,7 +348,7 @@ impl Composer {
             standfirst => standfirst,
             rating => review.rating.map(|r| stars(r.stars())).unwrap_or_default(),
             url => review.url.as_str(),
-            hashtags => self.hashtags,
+            hashtags => self.hashtags(&review.section),
         })?;
         Ok(tidy(&text))
     }

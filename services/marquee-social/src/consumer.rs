@@ -5,7 +5,7 @@ use marquee_bus::{Handler, HandlerError, Message};
 use marquee_events::{Envelope, Review, ReviewEvent};
 
 use crate::SocialService;
-use crate::handler::{Decision, decide, initial_status, new_post};
+use crate::handler::{Decision, back_catalogue, decide, initial_status, new_post};
 
 /// Records review events as posts; see [`SocialService::handler`].
 #[derive(Clone)]
@@ -14,8 +14,22 @@ pub struct SocialHandler(pub(crate) SocialService);
 impl Handler for SocialHandler {
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
         let event: Envelope<ReviewEvent> = message.decode()?;
+        // Any event of a source is a sighting of it, not only a new review.
+        let first_seen = self
+            .0
+            .inner
+            .store
+            .first_seen(&event.source, self.0.now())
+            .await
+            .map_err(HandlerError::transient)?;
         match decide(&event.data) {
-            Decision::Post(review) => self.record(review).await,
+            Decision::Post(review) => {
+                let max_age = self.0.inner.settings.back_catalogue_max_age();
+                match back_catalogue(review, first_seen, self.0.now(), max_age) {
+                    Some(reason) => self.skip(review, &reason).await,
+                    None => self.record(review).await,
+                }
+            }
             Decision::Leave(review_id) => {
                 tracing::debug!(review_id = %review_id, "An edited review is not posted again");
                 Ok(())
@@ -38,6 +52,29 @@ impl Handler for SocialHandler {
 }
 
 impl SocialHandler {
+    /// Records `review` as skipped back catalogue on every account, once;
+    /// a replay or redelivery finds the rows and posts nothing.
+    async fn skip(&self, review: &Review, reason: &str) -> Result<(), HandlerError> {
+        let inner = &self.0.inner;
+        let mut skipped = 0;
+        for account in &inner.accounts {
+            let now = self.0.now();
+            let new = new_post(account, review, now).map_err(|e| HandlerError::Poison(e.into()))?;
+            if inner
+                .store
+                .record_skipped(&new, reason, now)
+                .await
+                .map_err(HandlerError::transient)?
+            {
+                skipped += 1;
+            }
+        }
+        if skipped > 0 {
+            tracing::info!(review_id = %review.id, accounts = skipped, reason, "Back catalogue: recorded as skipped, not posted");
+        }
+        Ok(())
+    }
+
     /// Records one post of `review` per account, once: a replay finds the
     /// rows and changes nothing.
     async fn record(&self, review: &Review) -> Result<(), HandlerError> {

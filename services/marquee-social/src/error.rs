@@ -26,3 +26,32 @@ impl From<StoreError> for HttpError {
         )
     }
 }
+
+/// Why a review cannot be posted on purpose.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PostSkippedError {
+    /// The ledger has no post of it.
+    #[error(
+        "review `{0}` has no post in the social ledger: check the id (GET /admin/social/posts)"
+    )]
+    Unknown(String),
+    /// Its posts are not skipped: posted already, queued, failed …
+    #[error(
+        "review `{review_id}` is not skipped as back catalogue ({states}); only a skipped review can be posted on purpose"
+    )]
+    NotSkipped {
+        /// The review.
+        review_id: String,
+        /// Each account's state, e.g. `queued on marquee-mastodon`.
+        states: String,
+    },
+}
+
+impl From<PostSkippedError> for HttpError {
+    fn from(error: PostSkippedError) -> Self {
+        match error {
+            PostSkippedError::Unknown(_) => HttpError::not_found(error),
+            PostSkippedError::NotSkipped { .. } => HttpError::conflict(error),
+        }
+    }
+}

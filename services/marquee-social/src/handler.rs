@@ -1,6 +1,7 @@
 //! What a review event means for the social accounts, decided without I/O:
-//! post it, cancel what is still queued, or leave it; and the post each
-//! account records. The consumer ([`crate::consumer`]) writes the ledger.
+//! post it, cancel what is still queued, or leave it; whether a new review
+//! is back catalogue; and the post each account records. The consumer
+//! ([`crate::consumer`]) writes the ledger.
 
 use chrono::{DateTime, Utc};
 use marquee_events::{Review, ReviewEvent, ReviewId};
@@ -39,6 +40,42 @@ pub(crate) fn decide(event: &ReviewEvent) -> Decision<'_> {
             review_id: &withdrawn.id,
             reason: format!("review withdrawn before posting: {}", withdrawn.reason),
         },
+    }
+}
+
+/// How long before a source's first sighting a review may have been
+/// published and still be new to it: a CMS's webhook arrives seconds after
+/// it publishes, and a poll minutes after, so the first review of a pushed
+/// source is never taken for back catalogue.
+const FIRST_SIGHT_SLACK: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Why `review` is back catalogue, if it is: published before its source
+/// was first seen (`source_first_seen`, less [`FIRST_SIGHT_SLACK`]), or
+/// older than `max_age` when first seen `now`. Both instants are the
+/// service's own, so a consumer attached late to a topic with years of
+/// events skips them all.
+pub(crate) fn back_catalogue(
+    review: &Review,
+    source_first_seen: DateTime<Utc>,
+    now: DateTime<Utc>,
+    max_age: chrono::Duration,
+) -> Option<String> {
+    let published = review.published_at;
+    let stamp = |at: DateTime<Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
+    if published < source_first_seen - FIRST_SIGHT_SLACK {
+        Some(format!(
+            "back catalogue: published {}, before its source was first seen ({})",
+            stamp(published),
+            stamp(source_first_seen)
+        ))
+    } else if now - published > max_age {
+        Some(format!(
+            "back catalogue: published {}, more than {} h before it was first seen",
+            stamp(published),
+            max_age.num_hours()
+        ))
+    } else {
+        None
     }
 }
 
@@ -112,6 +149,34 @@ mod tests {
         );
         assert_eq!(initial_status(true), Status::DryRun);
         assert_eq!(initial_status(false), Status::Queued);
+    }
+
+    #[test]
+    fn back_catalogue_is_what_predates_its_source_or_the_max_age() {
+        let at = |minutes| DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::minutes(minutes);
+        let day = chrono::Duration::hours(24);
+        let mut review = crate::sample_review().expect("a sample");
+        let first_seen = at(60 * 24 * 10);
+        review.published_at = first_seen - chrono::Duration::hours(1);
+        let reason = back_catalogue(&review, first_seen, first_seen, day * 2).expect("skipped");
+        assert!(reason.starts_with("back catalogue: "), "{reason}");
+        assert!(
+            reason.contains("before its source was first seen"),
+            "{reason}"
+        );
+        // Published minutes before the first sighting: a pushed source's first review.
+        review.published_at = first_seen - chrono::Duration::minutes(2);
+        assert_eq!(
+            back_catalogue(&review, first_seen, first_seen, day * 2),
+            None
+        );
+        // A known source, a review three days old on arrival.
+        let now = first_seen + day * 4;
+        review.published_at = now - day * 3;
+        let reason = back_catalogue(&review, first_seen, now, day * 2).expect("too old");
+        assert!(reason.contains("more than 48 h"), "{reason}");
+        review.published_at = now - day;
+        assert_eq!(back_catalogue(&review, first_seen, now, day * 2), None);
     }
 
     #[test]

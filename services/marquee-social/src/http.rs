@@ -40,7 +40,7 @@ struct Outbox {
 }
 
 async fn outbox(service: &SocialService) -> Result<Outbox, HttpError> {
-    let posts = service.inner.store.list(false, PAGE_LIMIT).await?;
+    let posts = service.inner.store.list(None, PAGE_LIMIT).await?;
     Ok(Outbox {
         dry_run: service.inner.settings.dry_run,
         posts,

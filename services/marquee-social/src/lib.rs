@@ -4,9 +4,12 @@
 //! - [`SocialService::handler`] only records work: for a `Published` event
 //!   it composes one post per account and writes a `queued` ledger row
 //!   ([`Store`]) (or,
-//!   in dry-run, a `dry_run` row: the outbox). `Updated` never re-posts; a
-//!   replay finds the rows and changes nothing; `Withdrawn` cancels posts
-//!   still queued.
+//!   in dry-run, a `dry_run` row: the outbox). A review published before
+//!   its source was first seen, or older than `back_catalogue_max_age_secs`
+//!   when first seen, is back catalogue: a `skipped` row with the reason,
+//!   never posted unless an operator asks (`/admin/social/`). `Updated`
+//!   never re-posts; a replay finds the rows and changes nothing;
+//!   `Withdrawn` cancels posts still queued or skipped.
 //! - [`SocialService::run`] starts a worker per account that sends queued
 //!   posts one at a time, honouring spacing, rate limits and quiet hours,
 //!   writing `pending` with a deterministic idempotency key before each
@@ -14,6 +17,7 @@
 //! - [`SocialService::router`] serves `/social/outbox` and `/social/outbox.json`.
 //! - [`Composer`] is the pure template-and-length-rules part.
 
+mod admin;
 mod compose;
 mod consumer;
 mod error;
@@ -32,6 +36,7 @@ use marquee_events::{Film, Rating, Review, ReviewId};
 use marquee_runtime::clock::{SharedClock, SystemClock};
 use tokio_util::sync::CancellationToken;
 
+pub use admin::openapi;
 pub use compose::{
     BLUESKY_BYTES, BLUESKY_GRAPHEMES, ComposeError, ComposedPost, Composer, MASTODON_LIMIT,
     Network, URL_LENGTH, UnknownNetwork, WEBHOOK_LIMIT, X_LIMIT, bluesky_length, mastodon_length,
@@ -81,7 +86,8 @@ impl SocialService {
                 reason,
             };
             let composer = Composer::new(account.network(), common.template, common.hashtags)
-                .map_err(|e| template_error(e.to_string()))?;
+                .map_err(|e| template_error(e.to_string()))?
+                .with_section_hashtags(common.section_hashtags);
             // A template that parses may still refer to a field that does
             // not exist: find out now, not on the first review.
             composer
@@ -114,6 +120,12 @@ impl SocialService {
     /// The HTTP routes: `/social/outbox` (HTML) and `/social/outbox.json`.
     pub fn router(&self) -> axum::Router {
         http::router(self.clone())
+    }
+
+    /// The operator routes under `/admin/social/`: the posts ledger, and
+    /// posting a skipped review on purpose.
+    pub fn admin_router(&self) -> axum::Router {
+        admin::router(self.clone())
     }
 
     /// The review-event handler, for `Bus::consume` on `topics::REVIEWS`.

@@ -1,6 +1,6 @@
 //! The service's settings: the database, dry-run, and the accounts to post to.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -27,6 +27,15 @@ pub struct Settings {
     /// Where to post; every new review goes to each of them once.
     #[serde(default)]
     pub accounts: Vec<AccountSettings>,
+    /// A review already older than this when the service first sees it is
+    /// back catalogue: recorded as skipped, never posted unless an operator
+    /// asks. Two days unless set.
+    #[serde(default = "default_back_catalogue_max_age_secs")]
+    pub back_catalogue_max_age_secs: u64,
+}
+
+fn default_back_catalogue_max_age_secs() -> u64 {
+    48 * 60 * 60
 }
 
 fn default_true() -> bool {
@@ -89,6 +98,8 @@ pub struct Common<'a> {
     pub quiet_hours: Option<&'a QuietHours>,
     /// Hashtags to append, without `#`.
     pub hashtags: &'a [String],
+    /// More hashtags by review section, after those.
+    pub section_hashtags: &'a BTreeMap<String, Vec<String>>,
     /// A minijinja template replacing the network's default.
     pub template: Option<&'a str>,
 }
@@ -107,9 +118,14 @@ macro_rules! account {
             /// e.g. `"22:00-07:00 Europe/London"`: posts due then wait.
             #[serde(default)]
             pub quiet_hours: Option<QuietHours>,
-            /// Hashtags appended to posts, without `#`.
+            /// Hashtags appended to every post, without `#`.
             #[serde(default)]
             pub hashtags: Vec<String>,
+            /// Hashtags appended after those to the posts of one section,
+            /// by section name, e.g. `"In Cinemas" = ["review"]`, `Features
+            /// = ["feature"]`: a section not named gets none of them.
+            #[serde(default)]
+            pub section_hashtags: BTreeMap<String, Vec<String>>,
             /// A minijinja template replacing the network's default; fields
             /// `headline`, `film`, `standfirst`, `rating`, `url`, `hashtags`.
             #[serde(default)]
@@ -182,6 +198,7 @@ impl AccountSettings {
                     min_spacing_secs: $a.min_spacing_secs,
                     quiet_hours: $a.quiet_hours.as_ref(),
                     hashtags: &$a.hashtags,
+                    section_hashtags: &$a.section_hashtags,
                     template: $a.template.as_deref(),
                 }
             };
@@ -230,6 +247,12 @@ pub enum SettingsError {
 }
 
 impl Settings {
+    /// [`Settings::back_catalogue_max_age_secs`] as a duration.
+    pub fn back_catalogue_max_age(&self) -> chrono::Duration {
+        let secs = i64::try_from(self.back_catalogue_max_age_secs).unwrap_or(i64::MAX);
+        chrono::Duration::try_seconds(secs).unwrap_or(chrono::Duration::MAX)
+    }
+
     /// Checks what serde cannot: unique, non-blank account names.
     pub fn validate(&self) -> Result<(), SettingsError> {
         let mut seen = HashSet::new();
@@ -387,6 +410,7 @@ mod tests {
         .expect("settings parse");
         assert!(settings.dry_run);
         assert_eq!(settings.consumer_group, "social");
+        assert_eq!(settings.back_catalogue_max_age_secs, 48 * 3600);
         settings.validate().expect("valid");
         let AccountSettings::Bluesky(bluesky) = &settings.accounts[1] else {
             panic!("not bluesky");

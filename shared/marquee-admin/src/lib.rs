@@ -9,6 +9,7 @@ pub mod bus;
 pub mod digest;
 pub mod feeds;
 pub mod jobs;
+pub mod social;
 pub mod sources;
 
 use serde::{Deserialize, Serialize};

@@ -7,6 +7,8 @@
 //! (with a reason). A row left `pending` may have reached the network: the
 //! worker looks it up there, or resends with the same key, never blindly.
 //! In dry-run the handler writes `dry_run` rows instead: the outbox.
+//! Back catalogue is written `skipped`, with the reason; an operator may
+//! turn such a row `queued` (or `dry_run`), once ([`Store::post_skipped`]).
 
 use std::str::FromStr;
 
@@ -34,6 +36,8 @@ pub enum Status {
     Failed,
     /// Composed in dry-run; never sent.
     DryRun,
+    /// Back catalogue: composed, not posted unless an operator asks.
+    Skipped,
 }
 
 impl Status {
@@ -45,6 +49,7 @@ impl Status {
             Self::Posted => "posted",
             Self::Failed => "failed",
             Self::DryRun => "dry_run",
+            Self::Skipped => "skipped",
         }
     }
 }
@@ -64,6 +69,7 @@ impl FromStr for Status {
             "posted" => Self::Posted,
             "failed" => Self::Failed,
             "dry_run" => Self::DryRun,
+            "skipped" => Self::Skipped,
             other => return Err(UnknownStatus(other.to_owned())),
         })
     }
@@ -120,7 +126,7 @@ pub struct Entry {
     pub remote_id: Option<String>,
     /// Where the post can be seen.
     pub remote_url: Option<String>,
-    /// Why it failed, or why the last attempt did.
+    /// Why it failed or was skipped, or why the last attempt failed.
     pub reason: Option<String>,
     /// When the row was recorded.
     pub created_at: DateTime<Utc>,
@@ -173,11 +179,33 @@ impl Store {
         status: Status,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        self.insert(post, status, None, now).await
+    }
+
+    /// Records `post` as skipped for `reason` (back catalogue), unless a row
+    /// for its review and account exists; returns whether it was new.
+    #[tracing::instrument(skip_all, fields(review_id = %post.review_id, account = %post.account))]
+    pub async fn record_skipped(
+        &self,
+        post: &NewPost,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.insert(post, Status::Skipped, Some(reason), now).await
+    }
+
+    async fn insert(
+        &self,
+        post: &NewPost,
+        status: Status,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let body = serde_json::to_string(&post.post).context("Failed to encode a post")?;
         let insert = sqlx::query(
             "INSERT INTO social_posts (review_id, account, network, status, idempotency_key, \
-             post, attempts, not_before, lease_until, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, 0, $7, $7) \
+             post, attempts, not_before, lease_until, reason, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, 0, $8, $7, $7) \
              ON CONFLICT (review_id, account) DO NOTHING",
         )
         .bind(post.review_id.as_str())
@@ -186,7 +214,8 @@ impl Store {
         .bind(status.as_str())
         .bind(&post.idempotency_key)
         .bind(body)
-        .bind(micros(now));
+        .bind(micros(now))
+        .bind(reason);
         self.changed_one(insert, "Failed to record a post").await
     }
 
@@ -204,19 +233,52 @@ impl Store {
         .await
     }
 
-    /// The newest rows first, at most `limit`; `dry_run_only` keeps the outbox.
-    pub async fn list(&self, dry_run_only: bool, limit: i64) -> Result<Vec<Entry>, StoreError> {
-        let query = if dry_run_only {
-            sqlx::query(select!(
+    /// Every row of `review_id`, by account.
+    pub async fn of_review(&self, review_id: &ReviewId) -> Result<Vec<Entry>, StoreError> {
+        let rows = sqlx::query(select!("WHERE review_id = $1 ORDER BY account"))
+            .bind(review_id.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .context("Failed to read the ledger")?;
+        Ok(rows.iter().map(entry).collect::<anyhow::Result<_>>()?)
+    }
+
+    /// Turns the skipped rows of `review_id` into `status` (`queued`, or
+    /// `dry_run` in a dry run), due at once, noting why in the reason;
+    /// returns how many. A row no longer skipped is left alone, so asking
+    /// twice posts once.
+    pub async fn post_skipped(
+        &self,
+        review_id: &ReviewId,
+        status: Status,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE social_posts SET status = $1, not_before = $2, updated_at = $2, \
+             reason = 'back catalogue, posted on purpose by an operator' \
+             WHERE review_id = $3 AND status = 'skipped'",
+        )
+        .bind(status.as_str())
+        .bind(micros(now))
+        .bind(review_id.as_str())
+        .execute(&self.pool)
+        .await
+        .context("Failed to update the ledger")?;
+        Ok(done.rows_affected())
+    }
+
+    /// The newest rows first, at most `limit`, only those in `status` if given.
+    pub async fn list(&self, status: Option<Status>, limit: i64) -> Result<Vec<Entry>, StoreError> {
+        let query = match status {
+            Some(status) => sqlx::query(select!(
                 "WHERE status = $2 ORDER BY created_at DESC, review_id, account LIMIT $1"
             ))
             .bind(limit)
-            .bind(Status::DryRun.as_str())
-        } else {
-            sqlx::query(select!(
+            .bind(status.as_str()),
+            None => sqlx::query(select!(
                 "ORDER BY created_at DESC, review_id, account LIMIT $1"
             ))
-            .bind(limit)
+            .bind(limit),
         };
         let rows = query
             .fetch_all(&self.pool)
@@ -376,9 +438,10 @@ impl Store {
         Ok(())
     }
 
-    /// Fails the posts of `review_id` still waiting in the queue, e.g.
-    /// because the review was withdrawn; returns how many. A `pending` post
-    /// may already be out, so it is left to its worker.
+    /// Fails the posts of `review_id` still waiting in the queue (or
+    /// skipped, so that nobody posts them on purpose later), e.g. because
+    /// the review was withdrawn; returns how many. A `pending` post may
+    /// already be out, so it is left to its worker.
     pub async fn cancel_queued(
         &self,
         review_id: &ReviewId,
@@ -387,7 +450,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE social_posts SET status = 'failed', reason = $1, updated_at = $2 \
-             WHERE review_id = $3 AND status = 'queued'",
+             WHERE review_id = $3 AND status IN ('queued', 'skipped')",
         )
         .bind(reason)
         .bind(micros(now))

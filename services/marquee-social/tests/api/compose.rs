@@ -1,15 +1,17 @@
 //! Composed posts: golden files per network, and properties of the length
 //! rules (`UPDATE_GOLDEN=1` rewrites the golden files).
 
+use std::collections::BTreeMap;
+
 use marquee_events::{Rating, Review};
 use marquee_social::{
-    BLUESKY_BYTES, BLUESKY_GRAPHEMES, Composer, MASTODON_LIMIT, Network, X_LIMIT, bluesky_length,
-    mastodon_length, truncate_to_fit, x_weighted_length,
+    AccountSettings, BLUESKY_BYTES, BLUESKY_GRAPHEMES, Composer, MASTODON_LIMIT, Network, X_LIMIT,
+    bluesky_length, mastodon_length, truncate_to_fit, x_weighted_length,
 };
 use marquee_test_support::assert_golden;
 use proptest::prelude::*;
 
-use crate::helpers::review;
+use crate::helpers::{Engine, TestApp, mastodon_account, published, review};
 
 fn golden_reviews() -> Vec<Review> {
     let short = review("hamnet");
@@ -173,4 +175,37 @@ fn limits_are_the_networks_own() {
         (MASTODON_LIMIT, BLUESKY_GRAPHEMES, BLUESKY_BYTES, X_LIMIT),
         (500, 300, 3000, 280)
     );
+}
+
+#[tokio::test]
+async fn a_feature_is_tagged_by_its_own_section_not_as_a_review() {
+    let mut account = mastodon_account("masto", "https://mastodon.example");
+    account.hashtags = vec!["film".to_owned()];
+    account.section_hashtags = BTreeMap::from([
+        ("In Cinemas".to_owned(), vec!["review".to_owned()]),
+        (
+            "Features".to_owned(),
+            vec!["#feature".to_owned(), "Film".to_owned()],
+        ),
+    ]);
+    let app = TestApp::spawn_with(Engine::Sqlite, |settings| {
+        settings.dry_run = true;
+        settings.accounts = vec![AccountSettings::Mastodon(account)];
+    })
+    .await;
+    app.publish("hamnet").await;
+    let mut feature = review("best-of-2025");
+    feature.headline = "The 20 Best Films of 2025".to_owned();
+    feature.section = "Features".to_owned();
+    feature.rating = None;
+    app.deliver(&published(&feature)).await.unwrap();
+
+    let review_text = app.entry("hamnet", "masto").await.post.text;
+    assert!(review_text.ends_with("\n\n#film #review"), "{review_text}");
+    let feature_text = app.entry("best-of-2025", "masto").await.post.text;
+    assert!(
+        feature_text.ends_with("\n\n#film #feature"),
+        "{feature_text}"
+    );
+    assert!(!feature_text.contains("#review"), "{feature_text}");
 }

@@ -10,6 +10,7 @@ use marquee_events::{
     Envelope, EventData, Film, Rating, Review, ReviewId, ReviewPublished, ReviewUpdated,
     ReviewWithdrawn,
 };
+use marquee_runtime::clock::Clock;
 use marquee_social::{
     AccountSettings, BlueskyAccount, Entry, MastodonAccount, Settings, SocialService, Status,
     WebhookAccount, XAccount,
@@ -59,6 +60,7 @@ impl TestApp {
             dry_run: false,
             consumer_group: "social".to_owned(),
             accounts: Vec::new(),
+            back_catalogue_max_age_secs: 48 * 3600,
         };
         configure(&mut settings);
         let clock = ManualClock::new(at(0));
@@ -67,7 +69,7 @@ impl TestApp {
             .expect("service builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let router = service.router();
+        let router = service.router().merge(service.admin_router());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         Self {
             service,
@@ -98,9 +100,12 @@ impl TestApp {
             .await
     }
 
-    /// Delivers the publication of `review(id)`; returns the review.
+    /// Delivers the publication of `review(id)`, published now by the
+    /// test's clock (a new review, not back catalogue); returns the review.
     pub async fn publish(&self, id: &str) -> Review {
-        let review = review(id);
+        let mut review = review(id);
+        review.published_at = self.clock.now();
+        review.updated_at = review.published_at;
         self.deliver(&published(&review)).await.unwrap();
         review
     }
@@ -157,6 +162,14 @@ impl TestApp {
         pool.close().await;
     }
 
+    pub async fn post(&self, path: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("http://{}{path}", self.address))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         reqwest::get(format!("http://{}{path}", self.address))
             .await
@@ -190,7 +203,12 @@ pub fn review(id: &str) -> Review {
 
 /// `data` as the ingest service would send it, at `at(0)`.
 fn envelope<T: EventData>(data: T) -> Envelope<T> {
-    Envelope::new("marquee/tests", data, at(0))
+    from_source("marquee/tests", data)
+}
+
+/// `data` as source `source` would send it, at `at(0)`.
+pub fn from_source<T: EventData>(source: &str, data: T) -> Envelope<T> {
+    Envelope::new(source, data, at(0))
 }
 
 pub fn published(review: &Review) -> Envelope<ReviewPublished> {

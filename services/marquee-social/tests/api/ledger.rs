@@ -73,8 +73,14 @@ async fn records_once_and_tracks_status(engine: Engine) {
     assert_eq!(stored.remote_id.as_deref(), Some("110"));
     assert_eq!(ledger.last_posted("masto").await.unwrap(), Some(at(1)));
     assert!(ledger.next_due("masto", at(10)).await.unwrap().is_none());
-    assert_eq!(ledger.list(false, 10).await.unwrap().len(), 1);
-    assert!(ledger.list(true, 10).await.unwrap().is_empty());
+    assert_eq!(ledger.list(None, 10).await.unwrap().len(), 1);
+    assert!(
+        ledger
+            .list(Some(Status::DryRun), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     app.cleanup().await;
 }
 
@@ -101,7 +107,7 @@ async fn one_post_per_review_per_account(engine: Engine) {
         app.deliver(&updated(&review(id))).await.unwrap();
     }
     assert_eq!(app.drain().await, 0);
-    assert_eq!(app.service.store().list(false, 10).await.unwrap().len(), 4);
+    assert_eq!(app.service.store().list(None, 10).await.unwrap().len(), 4);
     server.verify().await;
     app.cleanup().await;
 }
@@ -125,5 +131,8 @@ async fn the_ledger_survives_a_restart() {
             .await
             .unwrap()
     );
-    assert_eq!(reopened.list(true, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        reopened.list(Some(Status::DryRun), 10).await.unwrap().len(),
+        1
+    );
 }

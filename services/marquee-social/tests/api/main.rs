@@ -6,6 +6,7 @@
 #[macro_use]
 extern crate marquee_test_support;
 
+mod back_catalogue;
 mod bluesky;
 mod compose;
 mod helpers;

@@ -1,0 +1,72 @@
+//! `/admin/social/…`: the posts ledger, and posting a skipped review on
+//! purpose.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Where a post stands, as the social ledger spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PostStatus {
+    /// Composed, waiting for its account's worker.
+    Queued,
+    /// About to be sent, or sent without a known outcome.
+    Pending,
+    /// Accepted by the network.
+    Posted,
+    /// Refused for good; see the reason.
+    Failed,
+    /// Composed in a dry run; never sent.
+    DryRun,
+    /// Back catalogue: not posted unless an operator asks.
+    Skipped,
+}
+
+/// One review's post on one account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SocialPost {
+    /// The review.
+    pub review_id: String,
+    /// The account's name.
+    pub account: String,
+    /// The account's network: `mastodon`, `bluesky`, `x` or `webhook`.
+    pub network: String,
+    /// Where it stands.
+    pub status: PostStatus,
+    /// Why it failed or was skipped (`back catalogue: …`).
+    pub reason: Option<String>,
+    /// What is (or would be) sent.
+    pub text: String,
+    /// Where the post can be seen, once posted.
+    pub remote_url: Option<String>,
+    /// When the row was recorded.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `GET /admin/social/posts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+pub struct PostsQuery {
+    /// Only posts in this state, e.g. `skipped`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(inline)]
+    pub status: Option<PostStatus>,
+    /// Most to list, newest first (1 to 500).
+    #[serde(default = "default_posts_limit")]
+    pub limit: i64,
+}
+
+fn default_posts_limit() -> i64 {
+    100
+}
+
+impl Default for PostsQuery {
+    fn default() -> Self {
+        Self {
+            status: None,
+            limit: default_posts_limit(),
+        }
+    }
+}
