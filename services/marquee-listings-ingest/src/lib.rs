@@ -12,10 +12,11 @@
 //!   `LOCATION` the screen, `URL` the booking link, `CATEGORIES` labels
 //!   (formats, extras, access, "sold out"; the first other one is the
 //!   strand), `STATUS:CANCELLED` cancels, `X-MARQUEE-STRAND` and
-//!   `X-MARQUEE-SOLD-OUT:TRUE` are read. `RRULE` `FREQ=DAILY`/`WEEKLY` (with
-//!   `INTERVAL`, `COUNT`, `UNTIL`, plain `BYDAY`, `WKST`) is expanded from now
+//!   `X-MARQUEE-SOLD-OUT:TRUE` are read. An `RRULE` (daily or less often;
+//!   expanded by the `rrule` crate, see `rrule.rs`) is expanded from now
 //!   to `rrule_horizon_days` ahead, honouring `EXDATE` and `RECURRENCE-ID`
-//!   overrides; any other rule (and `RDATE`) rejects its event with the reason.
+//!   overrides; an hourly or invalid rule (and `RDATE`) rejects its event
+//!   with the reason.
 //! - **`json_ld`**: an HTML page with schema.org `ScreeningEvent` JSON-LD
 //!   (`name`, `startDate`, `workPresented`, `location`, `videoFormat`,
 //!   `superEvent`, `offers`, `eventStatus`, `accessibilityFeature`).

@@ -68,7 +68,7 @@ proptest! {
 
     #[test]
     fn rrule_and_start_times_never_panic(text in ".*") {
-        if let Err(reason) = crate::rrule::Rule::parse(&text) {
+        if let Err(reason) = crate::rrule::Rule::parse(&text, chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap().and_hms_opt(20, 0, 0).unwrap(), London) {
             prop_assert!(!reason.to_string().is_empty());
         }
         if let Err(reason) = crate::normalize::parse_start(&text, London) {

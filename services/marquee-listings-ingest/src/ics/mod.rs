@@ -10,7 +10,8 @@
 //! `URL` the booking link, `CATEGORIES` labels (format, extras, access,
 //! "sold out"; the first other one is the strand), `STATUS:CANCELLED`
 //! cancels, `X-MARQUEE-STRAND` and `X-MARQUEE-SOLD-OUT:TRUE` are honoured,
-//! `EXDATE` removes occurrences and `RECURRENCE-ID` overrides one.
+//! `EXDATE` removes occurrences and `RECURRENCE-ID` overrides one; `RRULE`
+//! is expanded by [`crate::rrule`].
 //!
 //! Why not the `icalendar` crate's parser (evaluated against 0.17): its
 //! `parser::read_calendar` answers the whole document with one
@@ -282,13 +283,15 @@ fn read_event(begin: usize, props: &[Property], venue_tz: Tz) -> Result<Event, I
         None => None,
     };
     let rule = match get("RRULE") {
-        Some(prop) => Some(Rule::parse(prop.value.trim()).map_err(|reason| {
-            IngestError::row(
-                format!("line {}", prop.line),
-                "rrule_unsupported",
-                format!("{reason} (event {:?})", draft.title),
-            )
-        })?),
+        Some(prop) => Some(
+            Rule::parse(prop.value.trim(), start.0, start.1.tz()).map_err(|reason| {
+                IngestError::row(
+                    format!("line {}", prop.line),
+                    "rrule_unsupported",
+                    format!("{reason} (event {:?})", draft.title),
+                )
+            })?,
+        ),
         None => None,
     };
     if let Some(prop) = get("RDATE") {
@@ -328,7 +331,7 @@ fn expand(events: Vec<Event>, window: Window, parsed: &mut Parsed) {
             line,
             uid,
             recurrence_id,
-            start: (local, zone),
+            start: (_, zone),
             rule,
             exdates,
             mut draft,
@@ -342,7 +345,7 @@ fn expand(events: Vec<Event>, window: Window, parsed: &mut Parsed) {
             parsed.drafts.push(draft);
             continue;
         };
-        let starts = rule.occurrences(local, |l| zone.instant(l), window.from, window.to);
+        let starts = rule.occurrences(window.from, window.to);
         if starts.is_empty() {
             tracing::debug!(
                 line,

@@ -24,6 +24,14 @@ impl Zone {
         }
     }
 
+    /// The zone wall-clock times are read in (`UTC` for a `Z` time).
+    pub(super) fn tz(self) -> Tz {
+        match self {
+            Self::Utc => chrono_tz::UTC,
+            Self::Tz(tz) => tz,
+        }
+    }
+
     pub(super) fn start(self, local: NaiveDateTime) -> Start {
         match self {
             Self::Utc => Start::Instant(local.and_utc()),

@@ -13,7 +13,7 @@ async fn each_bad_ics_line_or_event_is_rejected_alone_with_its_line() {
             "line 35: this VEVENT never ends (END:VCALENDAR at line 39 comes first)".to_owned(),
             "line 10: the VEVENT \"Rear Window\" has no DTSTART".to_owned(),
             "line 17: unknown TZID \"Mars/Olympus_Mons\": use an IANA zone name such as Europe/London".to_owned(),
-            "line 23: RRULE FREQ=MONTHLY is not supported (only DAILY and WEEKLY): list these screenings one by one (event \"Monthly Cult Classic\")".to_owned(),
+            "line 23: RRULE FREQ=HOURLY is not supported (screenings repeat daily at most): list these screenings one by one (event \"Monthly Cult Classic\")".to_owned(),
             "line 28: DTSTART \"20261205\" is a whole day, not a start time".to_owned(),
         ]
     );
