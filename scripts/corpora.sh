@@ -29,4 +29,8 @@ fetch_corpora() {
   # tests/corpus in marquee-reviews-ingest.
   fetch_sdist feedparser 6.0.14 088679b0c4b543ee211a820dd544698c76a402122eae7473c04a43425f283d06 \
     FEEDPARSER_CORPUS tests
+  # tests/ics_corpus.rs in marquee-listings-ingest: the calendars of the
+  # icalendar package's own tests.
+  fetch_sdist icalendar 6.3.2 e0c10ecbfcebe958d33af7d491f6e6b7580d11d475f2eeb29532d0424f9110a1 \
+    ICALENDAR_CORPUS src/icalendar/tests
 }
