@@ -5,13 +5,13 @@
 //! one per occurrence of its `RRULE` within the horizon).
 //!
 //! Mapping: `SUMMARY` is the listed title (cleaned later), `DTSTART` the
-//! start (`TZID` any IANA zone, `Z` for UTC, floating = the venue's zone;
-//! all-day dates are refused), `UID` the identity, `LOCATION` the screen,
-//! `URL` the booking link, `CATEGORIES` labels (format, extras, access,
-//! "sold out"; the first other one is the strand), `STATUS:CANCELLED`
-//! cancels, `X-MARQUEE-STRAND` and `X-MARQUEE-SOLD-OUT:TRUE` are honoured,
-//! `EXDATE` removes occurrences and `RECURRENCE-ID` overrides one; `RRULE`
-//! is expanded by [`crate::rrule`].
+//! start (`TZID` any IANA zone or a common Windows one, `Z` for UTC,
+//! floating = the venue's zone; all-day dates are refused), `UID` the
+//! identity, `LOCATION` the screen, `URL` the booking link, `CATEGORIES`
+//! labels (format, extras, access, "sold out"; the first other one is the
+//! strand), `STATUS:CANCELLED` cancels, `X-MARQUEE-STRAND` and
+//! `X-MARQUEE-SOLD-OUT:TRUE` are honoured, `EXDATE` removes occurrences and
+//! `RECURRENCE-ID` overrides one; `RRULE` is expanded by [`crate::rrule`].
 //!
 //! Why not the `icalendar` crate's parser (evaluated against 0.17): its
 //! `parser::read_calendar` answers the whole document with one
@@ -444,6 +444,20 @@ END:VCALENDAR
             .find(|d| !d.location.contains("occurrence"))
             .unwrap();
         assert_eq!(moved.occurrence.unwrap().to_string(), "2026-12-12 11:00:00");
+    }
+
+    #[test]
+    fn windows_zone_names_are_read_as_their_iana_zones() {
+        let text = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nSUMMARY:Outlook\nDTSTART;TZID=GMT Standard Time:20261205T193000\nEND:VEVENT\nEND:VCALENDAR\n";
+        let parsed = parse(text, window_at("2026-11-23T12:00:00Z")).unwrap();
+        assert!(parsed.rejected.is_empty(), "{:?}", parsed.rejected);
+        assert_eq!(
+            parsed.drafts[0].start,
+            Start::Local(
+                NaiveDateTime::parse_from_str("20261205T193000", "%Y%m%dT%H%M%S").unwrap(),
+                chrono_tz::Europe::London
+            )
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! iCalendar DATE-TIME values: `TZID` any IANA zone, `Z` for UTC, floating
-//! = the venue's zone; all-day dates are refused.
+//! iCalendar DATE-TIME values: `TZID` any IANA zone (or a common Windows
+//! one), `Z` for UTC, floating = the venue's zone; all-day dates are
+//! refused.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
@@ -81,14 +82,42 @@ pub(super) fn date_time(
         Some(tzid) => {
             // Some exporters write the "globally unique" form `/Europe/London`.
             let name = tzid.trim().trim_start_matches('/');
-            let tz: Tz = name.parse().map_err(|_| {
-                IngestError::row(
-                    &location,
-                    "unknown_tzid",
-                    format!("unknown TZID {tzid:?}: use an IANA zone name such as Europe/London"),
-                )
-            })?;
+            let tz: Tz = name
+                .parse()
+                .or_else(|_| windows_zone(name).ok_or(()))
+                .map_err(|_| {
+                    IngestError::row(
+                        &location,
+                        "unknown_tzid",
+                        format!(
+                            "unknown TZID {tzid:?}: use an IANA zone name such as Europe/London"
+                        ),
+                    )
+                })?;
             Ok((parsed, Zone::Tz(tz)))
         }
     }
+}
+
+/// The IANA zone of a Windows zone name, as Outlook and Exchange write
+/// `TZID` (`GMT Standard Time` is London); the common ones, from CLDR's
+/// `windowsZones.xml` (territory 001).
+fn windows_zone(name: &str) -> Option<Tz> {
+    use chrono_tz::{America, Asia, Australia, Europe};
+    Some(match name {
+        "GMT Standard Time" => Europe::London,
+        "W. Europe Standard Time" => Europe::Berlin,
+        "Romance Standard Time" => Europe::Paris,
+        "Central Europe Standard Time" => Europe::Budapest,
+        "Central European Standard Time" => Europe::Warsaw,
+        "GTB Standard Time" => Europe::Bucharest,
+        "FLE Standard Time" => Europe::Kiev,
+        "Eastern Standard Time" => America::New_York,
+        "Central Standard Time" => America::Chicago,
+        "Mountain Standard Time" => America::Denver,
+        "Pacific Standard Time" => America::Los_Angeles,
+        "Tokyo Standard Time" => Asia::Tokyo,
+        "AUS Eastern Standard Time" => Australia::Sydney,
+        _ => return None,
+    })
 }
