@@ -6,6 +6,7 @@
 //! [`start`], so tests exercise exactly what operators run.
 
 pub mod admin;
+pub mod demo;
 mod operations;
 
 use std::collections::BTreeMap;
@@ -172,6 +173,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     document.merge(marquee_listings_ingest::openapi());
     document.merge(marquee_reviews_ingest::openapi());
     document.merge(marquee_digest::openapi());
+    document.merge(marquee_social::openapi());
     // The ingest services' jobs, served by `marquee_runtime::jobs` under
     // their prefix (the feeds document its own with the replay).
     for prefix in ["/admin/reviews-ingest", "/admin/listings-ingest"] {
@@ -326,6 +328,7 @@ pub async fn build(
                     .await
                     .context("Failed to start the social service")?;
                 router = router.merge(social.router());
+                admin = admin.merge(social.admin_router());
                 readiness =
                     readiness.check("social-database", social.clone(), |social| async move {
                         social.check().await

@@ -61,8 +61,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 settings.data_dir = data_dir;
             }
             let data_dir = settings.data_dir.clone();
+            let late_review = marquee::demo::LateReview::new(&settings);
             let shutdown = marquee_runtime::shutdown::on_signal();
-            let started = marquee::start(settings, &Service::ALL, true, shutdown).await?;
+            let started = marquee::start(settings, &Service::ALL, true, shutdown.clone()).await?;
+            if let Some(late_review) = late_review {
+                let address = started.address;
+                tokio::spawn(async move {
+                    if let Err(error) = late_review.send(address, shutdown).await {
+                        tracing::warn!(
+                            error = format!("{error:#}"),
+                            "Demo: the new review was not sent"
+                        );
+                    }
+                });
+            }
             println!(
                 "Marquee is up.\n  feeds:   http://{0}/\n  console: http://{0}/console/ (token marquee-local-admin)\n  health:  http://{0}/healthz  metrics: http://{0}/metrics\n  state:   {1}\nPress Ctrl-C to stop.",
                 started.address,

@@ -14,6 +14,7 @@ use common::{Demo, TOKEN, items};
 use marquee_admin::bus::ConsumerLag;
 use marquee_admin::feeds::ReplayRequest;
 use marquee_admin::jobs::{JobState, JobStatus};
+use marquee_admin::social::{PostStatus, SocialPost};
 use marquee_admin::sources::SourceHealth;
 use marquee_test_support::wait;
 use serde_json::Value;
@@ -351,6 +352,36 @@ async fn a_rebuild_replay_restores_the_feeds_and_posts_nothing_again() {
     let both = serde_json::json!({ "from_offset": 0, "from_time": "2026-01-01T00:00:00Z" });
     let both = post(&demo, "/admin/feeds/replay", Some(TOKEN), Some(both)).await;
     assert_eq!(both.status(), 422);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_posts_a_skipped_review_on_purpose_once() {
+    let demo = Demo::start().await;
+    demo.until("/social/outbox.json", None, |o| {
+        posts(o) >= SAMPLE_ITEMS * 3
+    })
+    .await;
+    let skipped: Vec<SocialPost> = cli_json(&demo, &["social", "posts", "--status", "skipped"]);
+    assert_eq!(
+        skipped.len(),
+        SAMPLE_ITEMS * 3,
+        "the first read is back catalogue"
+    );
+    let review = skipped[0].review_id.clone();
+
+    let posted: Vec<SocialPost> = cli_json(&demo, &["social", "post", &review]);
+    assert_eq!(posted.len(), 3, "{posted:?}");
+    assert!(posted.iter().all(|post| post.status == PostStatus::DryRun));
+
+    let again = demo.cli(&["social", "post", &review]);
+    assert!(!again.status.success());
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        said.contains("409") && said.contains("not skipped"),
+        "{said}"
+    );
+    let unknown = demo.cli(&["social", "post", "no-such-review"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("404"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,8 @@ use marquee_test_support::free_port;
 const SAMPLE_ITEMS: usize = 6;
 /// Social accounts in `config/default.toml`.
 const ACCOUNTS: usize = 3;
+/// The review `marquee up` sends through the webhook (`demo/late-review.json`).
+const DEMO_REVIEW: &str = "marquee-cms-3201";
 
 fn items(feed: &str) -> usize {
     feed.matches("<item>").count()
@@ -47,8 +49,9 @@ async fn up_serves_the_samples_and_keeps_its_state_across_a_restart() {
         first.get("/readyz").await.unwrap().0 == 200,
         "ready once healthy"
     );
+    // The samples, and the demo's new review sent through the signed webhook.
     let feed = first
-        .wait_for("/feeds/all.rss", |f| items(f) == SAMPLE_ITEMS)
+        .wait_for("/feeds/all.rss", |f| items(f) == SAMPLE_ITEMS + 1)
         .await;
     eprintln!(
         "healthy after {healthy_after:?}, feeds full after {:?}",
@@ -70,19 +73,32 @@ async fn up_serves_the_samples_and_keeps_its_state_across_a_restart() {
             f.contains("Wonderful Life")
         })
         .await;
-    // Dry-run posts: one per sample review per configured account.
+    // One row per review per configured account: the samples are back
+    // catalogue, skipped; the review that arrived after the first read is
+    // composed into the outbox (a dry run).
     let outbox = first
         .wait_for("/social/outbox.json", |o| {
-            posts(o) == SAMPLE_ITEMS * ACCOUNTS
+            posts(o) == (SAMPLE_ITEMS + 1) * ACCOUNTS
         })
         .await;
+    let rows: serde_json::Value = serde_json::from_str(&outbox).unwrap();
+    for post in rows["posts"].as_array().unwrap() {
+        if post["review_id"] == DEMO_REVIEW {
+            assert_eq!(post["status"], "dry_run", "{post}");
+        } else {
+            assert_eq!(post["status"], "skipped", "{post}");
+            let reason = post["reason"].as_str().unwrap();
+            assert!(reason.starts_with("back catalogue: "), "{reason}");
+        }
+    }
     first.stop();
 
     // Same data folder: the feed is there before any source is polled again,
-    // and re-polling the unchanged samples publishes nothing new.
+    // re-polling the unchanged samples publishes nothing new, and the demo's
+    // review is not sent again.
     let second = Marquee::start(&config, &["up", "--data-dir", data_dir], port, &[]);
     let again = second
-        .wait_for("/feeds/all.rss", |f| items(f) == SAMPLE_ITEMS)
+        .wait_for("/feeds/all.rss", |f| items(f) == SAMPLE_ITEMS + 1)
         .await;
     assert_eq!(strip_build_date(&again), strip_build_date(&feed));
     assert_eq!(second.get("/social/outbox.json").await.unwrap().1, outbox);

@@ -23,6 +23,46 @@ pub enum PostStatus {
     Skipped,
 }
 
+impl PostStatus {
+    /// Every state, for naming them in a refusal.
+    const ALL: [Self; 6] = [
+        Self::Queued,
+        Self::Pending,
+        Self::Posted,
+        Self::Failed,
+        Self::DryRun,
+        Self::Skipped,
+    ];
+
+    /// The spelling on the wire, e.g. `dry_run`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Pending => "pending",
+            Self::Posted => "posted",
+            Self::Failed => "failed",
+            Self::DryRun => "dry_run",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+/// A text that is not a post state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown post status `{0}`: expected queued, pending, posted, failed, dry_run or skipped")]
+pub struct UnknownPostStatus(String);
+
+impl std::str::FromStr for PostStatus {
+    type Err = UnknownPostStatus;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text.trim())
+            .ok_or_else(|| UnknownPostStatus(text.to_owned()))
+    }
+}
+
 /// One review's post on one account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct SocialPost {
@@ -68,5 +108,20 @@ impl Default for PostsQuery {
             status: None,
             limit: default_posts_limit(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_read_back_as_serde_writes_them() {
+        for status in PostStatus::ALL {
+            let json = serde_json::to_value(status).unwrap_or_default();
+            assert_eq!(json, status.as_str());
+            assert_eq!(status.as_str().parse::<PostStatus>(), Ok(status));
+        }
+        assert!("sent".parse::<PostStatus>().is_err());
     }
 }

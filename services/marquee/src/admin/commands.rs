@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use marquee_admin::digest::ScheduleSettings;
+use marquee_admin::social::PostStatus;
 
 /// Where the API is and who is calling.
 #[derive(Debug, Args)]
@@ -100,6 +101,9 @@ pub enum AdminCommand {
     /// Newsletter subscribers.
     #[command(subcommand)]
     Subscribers(SubscriberCommand),
+    /// Social posts: the ledger, and posting skipped back catalogue.
+    #[command(subcommand)]
+    Social(SocialCommand),
     /// The admin API's OpenAPI document.
     Openapi,
 }
@@ -241,5 +245,26 @@ pub enum SubscriberCommand {
     Import {
         /// The CSV file.
         file: PathBuf,
+    },
+}
+
+/// `marquee admin social …`.
+#[derive(Debug, Subcommand)]
+pub enum SocialCommand {
+    /// Every review's post on every account and its state, newest first.
+    Posts {
+        /// Only posts in this state: queued, pending, posted, failed,
+        /// dry_run or skipped (back catalogue).
+        #[arg(long)]
+        status: Option<PostStatus>,
+        /// Most to list.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Post a review skipped as back catalogue after all (once; refused
+    /// for a review that is not skipped).
+    Post {
+        /// The review's id.
+        review_id: String,
     },
 }

@@ -18,6 +18,7 @@ use marquee_admin::digest::{
     SubscriberQuery, Suppressed,
 };
 use marquee_admin::feeds::ReplayRequest;
+use marquee_admin::social::{PostsQuery, SocialPost};
 use marquee_admin::sources::SourceHealth;
 use marquee_console::encode;
 use reqwest::Method;
@@ -27,7 +28,7 @@ use serde::de::DeserializeOwned;
 use api::{Api, bar};
 pub use commands::{
     AdminArgs, AdminCommand, DigestCommand, IngestService, ScheduleCommand, ScheduleFields,
-    SubscriberCommand,
+    SocialCommand, SubscriberCommand,
 };
 
 /// Rows per request when importing subscribers, so the bar moves.
@@ -88,6 +89,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Schedules(command) => schedules(&api, command).await,
         AdminCommand::Digest(command) => digest(&api, command).await,
         AdminCommand::Subscribers(command) => subscribers(&api, command).await,
+        AdminCommand::Social(command) => social(&api, command).await,
         AdminCommand::Openapi => print(
             &api.0
                 .get::<utoipa::openapi::OpenApi>("/admin/openapi.json")
@@ -179,6 +181,23 @@ async fn subscribers(api: &Api, command: SubscriberCommand) -> anyhow::Result<()
             Ok(())
         }
         SubscriberCommand::Import { file } => import(api, &file).await,
+    }
+}
+
+async fn social(api: &Api, command: SocialCommand) -> anyhow::Result<()> {
+    match command {
+        SocialCommand::Posts { status, limit } => {
+            let query = PostsQuery {
+                status,
+                limit: i64::from(limit),
+            };
+            let posts: Vec<SocialPost> = api.0.get_with("/admin/social/posts", &query).await?;
+            print(&posts)
+        }
+        SocialCommand::Post { review_id } => {
+            let path = format!("/admin/social/posts/{}/post", encode(&review_id));
+            print(&api.0.post::<Vec<SocialPost>>(&path).await?)
+        }
     }
 }
 
