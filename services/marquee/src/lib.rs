@@ -291,12 +291,16 @@ pub async fn build(
     let mut admin = operations::router(bus.clone(), subscriptions.all())
         .route("/admin/openapi.json", axum::routing::get(openapi_document));
 
-    let mut readiness =
-        Readiness::default().check(
+    let mut readiness = Readiness::default()
+        .check(
             "bus",
             bus.clone(),
             |bus| async move { Ok(bus.check().await?) },
-        );
+        )
+        .warning("bus-history", bus.clone(), |bus| async move {
+            let warnings = bus.history_warnings(&marquee_bus::ITEM_TOPICS).await;
+            warnings.iter().map(ToString::to_string).collect()
+        });
     let consumers = Consumers {
         bus: bus.clone(),
         shutdown: shutdown.clone(),

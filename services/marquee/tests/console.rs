@@ -2,9 +2,9 @@
 //! and chromium-driver, installed by the test command), driven over
 //! WebDriver: login, dashboard, calendar, digest runs with pause/resume,
 //! subscriber import and search, a live preview as one subscriber, sources
-//! and backfill, dead letters. Every page is checked against what the admin
-//! API holds, read as the admin contract's types. Screenshots go to
-//! `target/console-screenshots/`.
+//! and backfill, dead letters, a topic that would lose history. Every page
+//! is checked against what the admin API holds, read as the admin contract's
+//! types. Screenshots go to `target/console-screenshots/`.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -19,7 +19,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use marquee_admin::bus::DeadLetter;
 use marquee_admin::digest::{RunReport, RunStatus, ScheduleReport, Subscriber};
 use marquee_admin::sources::SourceHealth;
-use marquee_test_support::wait;
+use marquee_runtime::http::ReadinessReport;
+use marquee_test_support::{DurableBroker, run_to_success, wait};
 use serde::de::DeserializeOwned;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -504,4 +505,65 @@ async fn every_console_page_needs_a_login() {
         .unwrap();
     assert_eq!(forged.status(), 303, "the API refuses a guessed token");
     assert_eq!(forged.headers()["location"], "/console/login");
+}
+
+/// A `reviews` topic someone made with Kafka's default week of retention,
+/// before Marquee first ran: `/readyz` stays ready and names it under
+/// `warnings`, and the dashboard shows the same warning with its fix.
+///
+/// A plain test with its own runtime: the runtime, and with it the Kafka
+/// consumers, must be gone before the broker is stopped, or closing them
+/// waits on a broker that no longer answers.
+#[test]
+fn a_topic_that_would_lose_history_is_a_warning_on_the_dashboard() {
+    let broker = DurableBroker::start();
+    let tansu = std::env::var("TANSU_BIN").unwrap_or_else(|_| "tansu".to_owned());
+    run_to_success(
+        Command::new(tansu)
+            .args(["topic", "create", "reviews", "--partitions", "1"])
+            .args(["--broker", &format!("tcp://{}", broker.address)])
+            .args(["--config", "cleanup.policy=delete"])
+            .args(["--config", "retention.ms=604800000"])
+            .args(["--config", "retention.bytes=-1"]),
+        "the test command installs tansu",
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(dashboard_warns_of(&broker.address));
+    drop(runtime);
+    drop(broker);
+}
+
+async fn dashboard_warns_of(brokers: &str) {
+    let demo = Demo::start_with(|settings| {
+        settings.bus = marquee_bus::BusSettings::kafka(brokers);
+        settings.bus.partitions = 1;
+    })
+    .await;
+
+    let (status, body) = demo.get("/readyz", None).await;
+    assert_eq!(status, 200, "a warning is not an outage: {body}");
+    let report: ReadinessReport = serde_json::from_str(&body).unwrap();
+    assert_eq!(report.checks["bus"], "ok", "{body}");
+    // Marquee created `screenings` itself, keeping its history.
+    let warnings = &report.warnings["bus-history"];
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("topic `reviews` would lose history (retention.ms=604800000)")
+            && warnings[0].contains("--entity-name reviews --add-config retention.ms=-1"),
+        "{}",
+        warnings[0]
+    );
+
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    log_in(&browser, &demo.base, TOKEN).await;
+    let shown = text_once(&browser, "#warnings", |text| text.contains("reviews")).await;
+    assert!(shown.contains("Needs attention"), "{shown}");
+    assert!(shown.contains(&warnings[0]), "{shown}");
+    screenshot(&browser, "dashboard-history-warning.png").await;
+    browser.close().await.unwrap();
 }

@@ -1,5 +1,6 @@
-//! `/console/`: pipeline health at a glance — dead letters, consumer lag,
-//! source freshness, the latest digest runs.
+//! `/console/`: pipeline health at a glance — what needs attention (the
+//! process's readiness warnings, e.g. a topic that would lose history),
+//! dead letters, consumer lag, source freshness, the latest digest runs.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +9,7 @@ use axum::response::Html;
 use marquee_admin::bus::{ConsumerLag, DeadLetter, DeadLetterQuery};
 use marquee_admin::digest::{RunReport, RunsQuery};
 use marquee_admin::sources::SourceHealth;
+use marquee_runtime::http::ReadinessReport;
 use serde::Serialize;
 
 use super::{Loaded, PageError, RunRow, SourceRow, render};
@@ -18,6 +20,8 @@ use crate::session::Session;
 struct View {
     title: &'static str,
     flash: Option<()>,
+    /// Every readiness warning, e.g. a topic that would lose history.
+    warnings: Loaded<Vec<String>>,
     dead_letters: Loaded<usize>,
     total_lag: i64,
     run_count: usize,
@@ -31,7 +35,7 @@ pub(crate) async fn page(
     State(console): State<Console>,
     Session(api): Session,
 ) -> Result<Html<String>, PageError> {
-    let (reviews, listings, lag, runs, dead) = tokio::join!(
+    let (reviews, listings, lag, runs, dead, readiness) = tokio::join!(
         api.get::<Vec<SourceHealth>>("/admin/reviews-ingest/sources"),
         api.get::<Vec<SourceHealth>>("/admin/listings-ingest/sources"),
         api.get::<Vec<ConsumerLag>>("/admin/bus/lag"),
@@ -42,6 +46,7 @@ pub(crate) async fn page(
                 limit: Some(10_000)
             }
         ),
+        api.get::<ReadinessReport>("/readyz"),
     );
     // A refused token ends the visit; other failures show in their place.
     if let Err(error) = &reviews
@@ -60,6 +65,9 @@ pub(crate) async fn page(
     let view = View {
         title: "Pipeline health",
         flash: None,
+        warnings: Loaded::new(
+            readiness.map(|report| report.warnings.into_values().flatten().collect()),
+        ),
         dead_letters: Loaded::new(dead.map(|d| d.len())),
         total_lag: lag.as_ref().map_or(0, |by_group| by_group.values().sum()),
         run_count: runs.as_ref().map_or(0, Vec::len),
