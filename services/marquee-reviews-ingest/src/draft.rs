@@ -68,11 +68,15 @@ pub(crate) fn fill(slot: &mut Option<String>, value: Option<impl Into<String>>) 
     }
 }
 
-/// Parses RFC 3339, RFC 2822 or a bare date (midnight UTC).
+/// Parses RFC 3339, RFC 2822 or a bare date (midnight UTC). An RFC 2822
+/// weekday that does not match the date is ignored: feeds get it wrong, and
+/// the date itself is what counts.
 pub(crate) fn parse_date(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
+    let without_weekday = text.split_once(", ").map_or(text, |(_, rest)| rest);
     DateTime::parse_from_rfc3339(text)
         .or_else(|_| DateTime::parse_from_rfc2822(text))
+        .or_else(|_| DateTime::parse_from_rfc2822(without_weekday))
         .map(|d| d.with_timezone(&Utc))
         .ok()
         .or_else(|| {
@@ -301,6 +305,14 @@ mod tests {
     fn dates_in_the_usual_formats() {
         assert!(parse_date("Tue, 10 Jun 2025 08:00:00 +0100").is_some());
         assert!(parse_date("2025-06-10T08:00:00Z").is_some());
+        // 10 June 2025 was a Tuesday.
+        assert_eq!(
+            parse_date("Fri, 10 Jun 2025 08:00:00 GMT")
+                .unwrap()
+                .to_rfc3339(),
+            "2025-06-10T08:00:00+00:00"
+        );
+        assert!(parse_date("Tomorrow-ish").is_none());
         assert_eq!(
             parse_date("2025-06-10").unwrap().to_rfc3339(),
             "2025-06-10T00:00:00+00:00"

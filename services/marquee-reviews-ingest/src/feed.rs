@@ -29,6 +29,7 @@ use url::Url;
 use crate::draft::{Candidate, Draft, fill, parse_date};
 use crate::error::IngestError;
 use crate::film::rating_from_text;
+use crate::sanitize::plain_text;
 
 /// Every item of the feed in `text`: the feed as a whole is rejected when it
 /// is not a feed; a bad item is rejected alone. `now` dates undated items.
@@ -100,6 +101,23 @@ pub(crate) fn read_drafts(text: &str, fetched_from: &Url) -> Result<Vec<Draft>, 
             };
             draft.base = resolve(&document_base, &item.bases, "");
             dates(&mut draft, &item.dates);
+            for (name, raw) in &item.xhtml {
+                let raw = Some(raw.trim().to_owned());
+                match name.as_str() {
+                    "title" => draft.headline = raw,
+                    "summary" => draft.standfirst = raw,
+                    "content" => draft.body_html = raw,
+                    _ => {}
+                }
+            }
+            for name in &item.base64 {
+                match name.as_str() {
+                    "title" => draft.headline = None,
+                    "summary" => draft.standfirst = None,
+                    "content" => draft.body_html = None,
+                    _ => {}
+                }
+            }
             draft
         })
         .collect())
@@ -174,6 +192,13 @@ struct ScannedItem {
     dates: Vec<(String, String)>,
     /// Whether it has a `<link>` child: feed-rs skips RSS 1.0 items without.
     has_link: bool,
+    /// Atom text elements in base64 (Atom 0.3's `mode="base64"`, or a
+    /// binary media type), which feed-rs does not decode: they are left out
+    /// rather than published as base64.
+    base64: Vec<String>,
+    /// Atom XHTML text elements as written: feed-rs re-serializes XHTML
+    /// with its escaped text unescaped (`&lt;blink&gt;` became a tag).
+    xhtml: Vec<(String, String)>,
 }
 
 impl Scan {
@@ -215,6 +240,9 @@ fn scan(text: &str) -> Result<Scan, IngestError> {
     let mut atom = false;
     // The date element or site link whose text is being read.
     let mut capture: Option<(Capture, String)> = None;
+    // The XHTML text construct being read: its name, depth and where its
+    // content starts.
+    let mut xhtml: Option<(String, usize, usize)> = None;
     loop {
         let start = reader.buffer_position();
         let event = match reader.read_event() {
@@ -257,6 +285,23 @@ fn scan(text: &str) -> Result<Scan, IngestError> {
                 {
                     item.has_link = true;
                 }
+                let text_construct =
+                    atom && in_item && matches!(tag.as_str(), "title" | "summary" | "content");
+                let kind = attribute(e, "type").map(|t| t.trim().to_ascii_lowercase());
+                let binary = kind.as_deref().is_some_and(|t| {
+                    !matches!(t, "text" | "html" | "xhtml")
+                        && !t.starts_with("text/")
+                        && !t.ends_with("xml")
+                });
+                if let Some(item) = scan.items.last_mut().filter(|_| text_construct) {
+                    if attribute(e, "mode").as_deref() == Some("base64") || binary {
+                        item.base64.push(tag.clone());
+                    }
+                    if !empty && matches!(kind.as_deref(), Some("xhtml" | "application/xhtml+xml"))
+                    {
+                        xhtml = Some((tag.clone(), stack.len() + 1, end as usize));
+                    }
+                }
                 if in_item && !empty && is_date(&tag) {
                     capture = Some((Capture::Date(name.clone()), String::new()));
                 }
@@ -288,6 +333,12 @@ fn scan(text: &str) -> Result<Scan, IngestError> {
                 }
             }
             Event::End(_) => {
+                if let Some((name, _, from)) = xhtml.take_if(|(_, depth, _)| *depth == stack.len())
+                    && let Some(item) = scan.items.last_mut()
+                {
+                    item.xhtml
+                        .push((name, text[from..start as usize].to_owned()));
+                }
                 stack.pop();
                 if let Some((what, text)) = capture.take() {
                     let text = text.trim().to_owned();
@@ -461,7 +512,8 @@ fn dates(draft: &mut Draft, raw: &[(String, String)]) {
             "pubDate" | "published" | "issued" | "created" => &mut draft.published_at,
             _ => &mut draft.updated_at,
         };
-        slot.get_or_insert(date);
+        // A later element overwrites an earlier one, as in feedparser.
+        *slot = Some(date);
     }
 }
 
@@ -594,20 +646,34 @@ pub fn feedparser_view(text: &str, fetched_from: &Url, now: DateTime<Utc>) -> se
         .map(|(i, draft)| {
             let (rejected, missing, item) = match draft.clone().finish(fetched_from, now) {
                 Ok(item) => (None, None, Ok(item)),
+                // Nothing was read (an RSS 1.0 item feed-rs skipped).
+                Err(error)
+                    if draft.headline.is_none()
+                        && draft.standfirst.is_none()
+                        && draft.body_html.is_none()
+                        && draft.author.is_none()
+                        && draft.section.is_none()
+                        && draft.image_url.is_none() =>
+                {
+                    (Some(error.to_string()), None, Err(error))
+                }
                 Err(error) => {
                     let mut stand_in = draft.clone();
-                    let missing = if draft.url.is_none() && draft.id.is_none() {
+                    let mut missing = Vec::new();
+                    if draft.url.is_none() && draft.id.is_none() {
                         stand_in.url = Some(format!("{fetched_from}#item-{i}"));
-                        "link"
-                    } else {
+                        missing.push("link");
+                    }
+                    if draft
+                        .headline
+                        .as_deref()
+                        .is_none_or(|h| plain_text(h).is_empty())
+                    {
                         stand_in.headline = Some(format!("item {i}"));
-                        "title"
-                    };
-                    (
-                        Some(error.to_string()),
-                        Some(missing),
-                        stand_in.finish(fetched_from, now),
-                    )
+                        missing.push("title");
+                    }
+                    let stand_in = stand_in.finish(fetched_from, now);
+                    (Some(error.to_string()), Some(missing), stand_in)
                 }
             };
             let Ok(Candidate {
@@ -704,6 +770,25 @@ mod tests {
         assert_eq!(review.headline, "Hamnet review");
         assert_eq!(review.standfirst, "A raw portrait");
         assert_eq!(review.body_html, "<p>1 &lt; 2</p>");
+    }
+
+    #[test]
+    fn escaped_text_in_xhtml_stays_text() {
+        let feed = atom(
+            r#"<entry><id>urn:a</id><link href="https://films.example/a"/><title>A</title>
+            <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">History of the &lt;blink&gt; tag</div></content>
+            <summary type="application/octet-stream">RXhhbXBsZQ==</summary>
+            <updated>2026-11-20T09:00:00Z</updated></entry>"#,
+        );
+        let review = &read(&feed)[0].review;
+        assert!(
+            review
+                .body_html
+                .contains("History of the &lt;blink&gt; tag"),
+            "{}",
+            review.body_html
+        );
+        assert!(!review.standfirst.contains("RXhh"), "{}", review.standfirst);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 Arguments: the corpus folder (feedparser's tests/), the JSON readings the
 Rust test wrote, the checked-in differences file. Prints the counts and
 every unlisted disagreement; exits 1 when one is unlisted or a listed one
-no longer occurs.
+no longer occurs. With CORPUS_OUTCOMES=path it also writes every case's
+outcome there.
 
 An expression is applicable when it names only `entries` (and `bozo`,
 which Marquee has no counterpart for and which is taken as true) and only
@@ -13,6 +14,7 @@ are shaped like feedparser's for those keys only.
 
 import ast
 import json
+import os
 import re
 import sys
 import time
@@ -96,7 +98,7 @@ MISSING = {"link": {"link", "id", "guid"}, "title": {"title"}}
 
 def entry(reading, keys):
     if reading.get("rejected") and (
-        "id" not in reading or keys & MISSING[reading["missing"]]
+        "id" not in reading or any(keys & MISSING[m] for m in reading["missing"])
     ):
         return RejectedEntry(reading["rejected"])
     fields = {
@@ -188,7 +190,7 @@ def main():
         ["cases read", "agreed", "rejected with reason", "rejected, other fields agree",
          "listed differences", "not applicable",
          "not RSS or Atom", "undecodable"], 0)
-    unlisted, gone, rejections = [], [], {}
+    unlisted, gone, rejections, outcomes = [], [], {}, {}
     seen = set()
     for reading in json.loads(readings.read_text()):
         case = reading["case"]
@@ -209,6 +211,7 @@ def main():
             continue
         expression = found.group(2).decode().strip()
         result, detail = evaluate(expression, reading)
+        outcomes[case] = [result, detail]
         if result == "agreed":
             counts["agreed"] += 1
         elif result == "not applicable":
@@ -223,6 +226,8 @@ def main():
         else:
             unlisted.append((case, expression, detail, reading["view"]))
     gone = sorted(set(listed) - seen)
+    if os.environ.get("CORPUS_OUTCOMES"):
+        Path(os.environ["CORPUS_OUTCOMES"]).write_text(json.dumps(outcomes, indent=1, sort_keys=True))
     print(json.dumps(counts))
     print("rejection reasons:")
     for reason, n in sorted(rejections.items(), key=lambda r: -r[1]):
