@@ -1,26 +1,34 @@
 //! The social service's operator endpoints under `/admin/social/`: the
-//! ledger with each post's state, and posting a skipped (back catalogue)
-//! review on purpose.
+//! ledger with each post's state, the accounts with their queues; posting a
+//! skipped (back catalogue) review on purpose, cancelling a waiting post,
+//! retrying a failed one, pausing and resuming an account.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use marquee_admin::ErrorBody;
-use marquee_admin::social::{PostStatus, PostsQuery, SocialPost};
+use marquee_admin::social::{PostCounts, PostStatus, PostsQuery, SocialAccount, SocialPost};
 use marquee_events::ReviewId;
 use marquee_runtime::error::HttpError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::SocialService;
-use crate::error::PostSkippedError;
+use crate::error::{PostSkippedError, QueueError};
 use crate::handler::initial_status;
 use crate::store::posts::{Entry, Status};
+use crate::worker::Account;
 
 /// The routes and their description, before the service is attached.
 fn api() -> OpenApiRouter<SocialService> {
     OpenApiRouter::new()
         .routes(routes!(posts))
         .routes(routes!(post_skipped))
+        .routes(routes!(cancel))
+        .routes(routes!(retry))
+        .routes(routes!(accounts))
+        .routes(routes!(account_posts))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
 }
 
 /// `/admin/social/…`.
@@ -43,6 +51,7 @@ impl From<Status> for PostStatus {
             Status::Failed => Self::Failed,
             Status::DryRun => Self::DryRun,
             Status::Skipped => Self::Skipped,
+            Status::Cancelled => Self::Cancelled,
         }
     }
 }
@@ -56,6 +65,7 @@ impl From<PostStatus> for Status {
             PostStatus::Failed => Self::Failed,
             PostStatus::DryRun => Self::DryRun,
             PostStatus::Skipped => Self::Skipped,
+            PostStatus::Cancelled => Self::Cancelled,
         }
     }
 }
@@ -134,4 +144,251 @@ async fn post_skipped(
     }
     let after = store.of_review(&review_id).await?;
     Ok(Json(after.into_iter().map(SocialPost::from).collect()))
+}
+
+impl SocialService {
+    /// The configured account `name`.
+    fn account(&self, name: &str) -> Result<&Account, QueueError> {
+        let accounts = &self.inner.accounts;
+        accounts
+            .iter()
+            .find(|account| account.name() == name)
+            .ok_or_else(|| QueueError::UnknownAccount {
+                account: name.to_owned(),
+                known: accounts
+                    .iter()
+                    .map(Account::name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// The ledger row of `review_id` on `account`.
+    async fn entry(&self, review_id: &str, account: &str) -> Result<Entry, HttpError> {
+        let unknown = || QueueError::UnknownPost {
+            review_id: review_id.to_owned(),
+            account: account.to_owned(),
+        };
+        let id = ReviewId::parse(review_id).map_err(|_| unknown())?;
+        Ok(self
+            .inner
+            .store
+            .get(&id, account)
+            .await?
+            .ok_or_else(unknown)?)
+    }
+
+    /// `account`'s queue as the API shows it.
+    async fn account_report(&self, account: &Account) -> Result<SocialAccount, HttpError> {
+        let store = &self.inner.store;
+        let mut counts = PostCounts::default();
+        for (name, status, count) in store.counts().await? {
+            if name == account.name() {
+                counts.add(status.into(), count);
+            }
+        }
+        Ok(SocialAccount {
+            name: account.name().to_owned(),
+            network: account.settings.network().as_str().to_owned(),
+            paused_at: store.paused_at(account.name()).await?,
+            counts,
+            last_posted: store.last_posted(account.name()).await?,
+        })
+    }
+}
+
+/// Why a post in `status` cannot be cancelled, and what to do instead.
+fn not_cancellable(status: Status) -> &'static str {
+    match status {
+        Status::Pending => {
+            "it is being sent (pending) and may already be on the network; pause the account to hold the posts after it"
+        }
+        Status::Posted => "it was posted already",
+        Status::DryRun => "it is in the dry-run outbox, which sends nothing",
+        Status::Failed => "it failed, so it goes out only if retried",
+        Status::Cancelled => "it is cancelled already",
+        Status::Queued | Status::Skipped => "it changed meanwhile; look again",
+    }
+}
+
+/// Why a post in `status` cannot be retried.
+fn not_retryable(status: Status) -> &'static str {
+    match status {
+        Status::Cancelled => {
+            "it was cancelled (by an operator, or its review was withdrawn) and stays so"
+        }
+        Status::Queued | Status::Pending => "it is waiting to be sent already",
+        Status::Posted => "it was posted already",
+        Status::DryRun => "it is in the dry-run outbox, which sends nothing",
+        Status::Skipped => {
+            "it is back catalogue; post it on purpose instead (POST /admin/social/posts/{review_id}/post)"
+        }
+        Status::Failed => "it changed meanwhile; look again",
+    }
+}
+
+/// Cancels a post still waiting (`queued`, or `skipped` as back
+/// catalogue): it is never sent. A `pending` post may already be on the
+/// network and is refused.
+#[utoipa::path(post, path = "/admin/social/posts/{review_id}/{account}/cancel", tag = "social",
+    security(("bearer" = [])),
+    params(("review_id" = String, Path), ("account" = String, Path)),
+    responses((status = 200, body = SocialPost, description = "the post, now cancelled"),
+        (status = 404, body = ErrorBody, description = "no such post"),
+        (status = 409, body = ErrorBody, description = "the post is no longer waiting")))]
+async fn cancel(
+    State(service): State<SocialService>,
+    Path((review_id, account)): Path<(String, String)>,
+) -> Result<Json<SocialPost>, HttpError> {
+    let entry = service.entry(&review_id, &account).await?;
+    let cancelled = service
+        .inner
+        .store
+        .cancel(
+            &entry.review_id,
+            &account,
+            "cancelled by an operator",
+            service.now(),
+        )
+        .await?;
+    let after = service.entry(&review_id, &account).await?;
+    if !cancelled {
+        return Err(QueueError::NotCancellable {
+            review_id,
+            account,
+            why: not_cancellable(after.status),
+        }
+        .into());
+    }
+    tracing::info!(review_id = %after.review_id, account, was = entry.status.as_str(), "An operator cancelled a post");
+    Ok(Json(after.into()))
+}
+
+/// Queues a failed post again, due at once with a fresh count of
+/// attempts (in a dry run, into the outbox).
+#[utoipa::path(post, path = "/admin/social/posts/{review_id}/{account}/retry", tag = "social",
+    security(("bearer" = [])),
+    params(("review_id" = String, Path), ("account" = String, Path)),
+    responses((status = 200, body = SocialPost, description = "the post, queued again"),
+        (status = 404, body = ErrorBody, description = "no such post"),
+        (status = 409, body = ErrorBody, description = "the post did not fail")))]
+async fn retry(
+    State(service): State<SocialService>,
+    Path((review_id, account)): Path<(String, String)>,
+) -> Result<Json<SocialPost>, HttpError> {
+    let entry = service.entry(&review_id, &account).await?;
+    let reason = format!(
+        "retried by an operator; it had failed: {}",
+        entry.reason.as_deref().unwrap_or("no reason recorded")
+    );
+    let status = initial_status(service.inner.settings.dry_run);
+    let retried = service
+        .inner
+        .store
+        .retry(&entry.review_id, &account, status, &reason, service.now())
+        .await?;
+    let after = service.entry(&review_id, &account).await?;
+    if !retried {
+        return Err(QueueError::NotRetryable {
+            review_id,
+            account,
+            why: not_retryable(after.status),
+        }
+        .into());
+    }
+    tracing::info!(review_id = %after.review_id, account, status = status.as_str(), "An operator retries a failed post");
+    if let Ok(worker) = service.account(&account) {
+        worker.wake.notify_one();
+    }
+    Ok(Json(after.into()))
+}
+
+/// Every configured account: whether it is paused, and its posts by state.
+#[utoipa::path(get, path = "/admin/social/accounts", tag = "social",
+    security(("bearer" = [])),
+    responses((status = 200, body = [SocialAccount], description = "the accounts, as configured")))]
+async fn accounts(
+    State(service): State<SocialService>,
+) -> Result<Json<Vec<SocialAccount>>, HttpError> {
+    let mut reports = Vec::with_capacity(service.inner.accounts.len());
+    for account in &service.inner.accounts {
+        reports.push(service.account_report(account).await?);
+    }
+    Ok(Json(reports))
+}
+
+/// One account's posts, newest first.
+#[utoipa::path(get, path = "/admin/social/accounts/{account}/posts", tag = "social",
+    security(("bearer" = [])), params(("account" = String, Path), PostsQuery),
+    responses((status = 200, body = [SocialPost], description = "the account's posts"),
+        (status = 404, body = ErrorBody, description = "no such account")))]
+async fn account_posts(
+    State(service): State<SocialService>,
+    Path(account): Path<String>,
+    Query(query): Query<PostsQuery>,
+) -> Result<Json<Vec<SocialPost>>, HttpError> {
+    let account = service.account(&account)?;
+    let entries = service
+        .inner
+        .store
+        .list_of(
+            Some(account.name()),
+            query.status.map(Status::from),
+            query.limit.clamp(1, 500),
+        )
+        .await?;
+    Ok(Json(entries.into_iter().map(SocialPost::from).collect()))
+}
+
+/// Pauses an account: its worker sends nothing more (a post already in
+/// flight finishes) until resumed; new reviews still queue for it.
+#[utoipa::path(post, path = "/admin/social/accounts/{account}/pause", tag = "social",
+    security(("bearer" = [])), params(("account" = String, Path)),
+    responses((status = 200, body = SocialAccount, description = "the account, paused"),
+        (status = 404, body = ErrorBody, description = "no such account"),
+        (status = 409, body = ErrorBody, description = "paused already")))]
+async fn pause(
+    State(service): State<SocialService>,
+    Path(account): Path<String>,
+) -> Result<Json<SocialAccount>, HttpError> {
+    let account = service.account(&account)?;
+    let store = &service.inner.store;
+    if !store.pause(account.name(), service.now()).await? {
+        let since = store
+            .paused_at(account.name())
+            .await?
+            .map_or_else(|| "a moment ago".to_owned(), |at| at.to_rfc3339());
+        return Err(QueueError::AlreadyPaused {
+            account: account.name().to_owned(),
+            since,
+        }
+        .into());
+    }
+    tracing::info!(
+        account = account.name(),
+        "An operator paused a social account"
+    );
+    Ok(Json(service.account_report(account).await?))
+}
+
+/// Resumes a paused account: what queued meanwhile goes out, paced as usual.
+#[utoipa::path(post, path = "/admin/social/accounts/{account}/resume", tag = "social",
+    security(("bearer" = [])), params(("account" = String, Path)),
+    responses((status = 200, body = SocialAccount, description = "the account, sending again"),
+        (status = 404, body = ErrorBody, description = "no such account"),
+        (status = 409, body = ErrorBody, description = "not paused")))]
+async fn resume(
+    State(service): State<SocialService>,
+    Path(account): Path<String>,
+) -> Result<Json<SocialAccount>, HttpError> {
+    let account = service.account(&account)?;
+    if !service.inner.store.resume(account.name()).await? {
+        return Err(QueueError::NotPaused(account.name().to_owned()).into());
+    }
+    tracing::info!(
+        account = account.name(),
+        "An operator resumed a social account"
+    );
+    account.wake.notify_one();
+    Ok(Json(service.account_report(account).await?))
 }

@@ -55,3 +55,71 @@ impl From<PostSkippedError> for HttpError {
         }
     }
 }
+
+/// Why an operator's change to an account or a post is refused.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum QueueError {
+    /// No account of that name is configured.
+    #[error("no social account `{account}` is configured (configured: {known})")]
+    UnknownAccount {
+        /// The name asked for.
+        account: String,
+        /// The configured accounts' names.
+        known: String,
+    },
+    /// The ledger has no post of that review on that account.
+    #[error(
+        "review `{review_id}` has no post on `{account}` in the social ledger: check both (GET /admin/social/posts)"
+    )]
+    UnknownPost {
+        /// The review asked for.
+        review_id: String,
+        /// The account asked for.
+        account: String,
+    },
+    /// Pausing a paused account.
+    #[error("account `{account}` is paused already (since {since}); resume it to send again")]
+    AlreadyPaused {
+        /// The account.
+        account: String,
+        /// When it was paused.
+        since: String,
+    },
+    /// Resuming an account that is not paused.
+    #[error("account `{0}` is not paused")]
+    NotPaused(String),
+    /// Cancelling a post that is no longer waiting.
+    #[error("the post of `{review_id}` on `{account}` cannot be cancelled: {why}")]
+    NotCancellable {
+        /// The review.
+        review_id: String,
+        /// The account.
+        account: String,
+        /// Its state, and what to do instead.
+        why: &'static str,
+    },
+    /// Retrying a post that did not fail.
+    #[error("the post of `{review_id}` on `{account}` cannot be retried: {why}")]
+    NotRetryable {
+        /// The review.
+        review_id: String,
+        /// The account.
+        account: String,
+        /// Its state, and what to do instead.
+        why: &'static str,
+    },
+}
+
+impl From<QueueError> for HttpError {
+    fn from(error: QueueError) -> Self {
+        match error {
+            QueueError::UnknownAccount { .. } | QueueError::UnknownPost { .. } => {
+                HttpError::not_found(error)
+            }
+            QueueError::AlreadyPaused { .. }
+            | QueueError::NotPaused(_)
+            | QueueError::NotCancellable { .. }
+            | QueueError::NotRetryable { .. } => HttpError::conflict(error),
+        }
+    }
+}

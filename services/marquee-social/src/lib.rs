@@ -9,7 +9,8 @@
 //!   when first seen, is back catalogue: a `skipped` row with the reason,
 //!   never posted unless an operator asks (`/admin/social/`). `Updated`
 //!   never re-posts; a replay finds the rows and changes nothing;
-//!   `Withdrawn` cancels posts still queued or skipped.
+//!   `Withdrawn` cancels posts still queued or skipped. An operator may
+//!   cancel a waiting post, retry a failed one, and pause an account.
 //! - [`SocialService::run`] starts a worker per account that sends queued
 //!   posts one at a time, honouring spacing, rate limits and quiet hours,
 //!   writing `pending` with a deterministic idempotency key before each
@@ -122,8 +123,9 @@ impl SocialService {
         http::router(self.clone())
     }
 
-    /// The operator routes under `/admin/social/`: the posts ledger, and
-    /// posting a skipped review on purpose.
+    /// The operator routes under `/admin/social/`: the posts ledger and the
+    /// accounts' queues; posting a skipped review on purpose, cancelling,
+    /// retrying, pausing and resuming.
     pub fn admin_router(&self) -> axum::Router {
         admin::router(self.clone())
     }

@@ -89,6 +89,12 @@ impl SocialService {
                 tracing::debug!(account = account.name(), until = %end, "Quiet hours: posts wait");
                 break;
             }
+            // Asked before every post, so a pause stops the account after
+            // the post in flight (on every replica).
+            if let Some(since) = ledger.paused_at(account.name()).await? {
+                tracing::debug!(account = account.name(), since = %since, "Paused by an operator: posts wait");
+                break;
+            }
             let Some(entry) = ledger.next_due(account.name(), now).await? else {
                 break;
             };
@@ -145,8 +151,12 @@ impl SocialService {
         account.client.send(entry, self.now()).await
     }
 
-    /// When `account` may have something to send next.
+    /// When `account` may have something to send next (a paused account:
+    /// when it is resumed, which wakes it, or at the next poll).
     async fn wake_at(&self, account: &Account) -> Result<Option<DateTime<Utc>>, StoreError> {
+        if self.inner.store.paused_at(account.name()).await?.is_some() {
+            return Ok(None);
+        }
         let Some(due) = self.inner.store.next_wake(account.name()).await? else {
             return Ok(None);
         };

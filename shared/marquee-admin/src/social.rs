@@ -1,5 +1,6 @@
-//! `/admin/social/…`: the posts ledger, and posting a skipped review on
-//! purpose.
+//! `/admin/social/…`: the posts ledger and the accounts' queues; posting a
+//! skipped review on purpose, cancelling a waiting post, retrying a failed
+//! one, pausing and resuming an account.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -21,17 +22,20 @@ pub enum PostStatus {
     DryRun,
     /// Back catalogue: not posted unless an operator asks.
     Skipped,
+    /// Never to be sent: cancelled by an operator, or its review withdrawn.
+    Cancelled,
 }
 
 impl PostStatus {
     /// Every state, for naming them in a refusal.
-    const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Queued,
         Self::Pending,
         Self::Posted,
         Self::Failed,
         Self::DryRun,
         Self::Skipped,
+        Self::Cancelled,
     ];
 
     /// The spelling on the wire, e.g. `dry_run`.
@@ -43,13 +47,22 @@ impl PostStatus {
             Self::Failed => "failed",
             Self::DryRun => "dry_run",
             Self::Skipped => "skipped",
+            Self::Cancelled => "cancelled",
         }
+    }
+}
+
+impl std::fmt::Display for PostStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
 /// A text that is not a post state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown post status `{0}`: expected queued, pending, posted, failed, dry_run or skipped")]
+#[error(
+    "unknown post status `{0}`: expected queued, pending, posted, failed, dry_run, skipped or cancelled"
+)]
 pub struct UnknownPostStatus(String);
 
 impl std::str::FromStr for PostStatus {
@@ -86,7 +99,7 @@ pub struct SocialPost {
     pub updated_at: DateTime<Utc>,
 }
 
-/// `GET /admin/social/posts`.
+/// `GET /admin/social/posts` and `GET /admin/social/accounts/{account}/posts`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
 pub struct PostsQuery {
     /// Only posts in this state, e.g. `skipped`.
@@ -109,6 +122,56 @@ impl Default for PostsQuery {
             limit: default_posts_limit(),
         }
     }
+}
+
+/// How many of an account's posts stand in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PostCounts {
+    /// Waiting for the worker.
+    pub queued: u64,
+    /// Being sent, or to be tried again after a transient failure.
+    pub pending: u64,
+    /// Accepted by the network.
+    pub posted: u64,
+    /// Refused for good.
+    pub failed: u64,
+    /// Composed in a dry run.
+    pub dry_run: u64,
+    /// Back catalogue.
+    pub skipped: u64,
+    /// Cancelled or withdrawn.
+    pub cancelled: u64,
+}
+
+impl PostCounts {
+    /// Adds `count` posts in `status`.
+    pub fn add(&mut self, status: PostStatus, count: u64) {
+        let slot = match status {
+            PostStatus::Queued => &mut self.queued,
+            PostStatus::Pending => &mut self.pending,
+            PostStatus::Posted => &mut self.posted,
+            PostStatus::Failed => &mut self.failed,
+            PostStatus::DryRun => &mut self.dry_run,
+            PostStatus::Skipped => &mut self.skipped,
+            PostStatus::Cancelled => &mut self.cancelled,
+        };
+        *slot += count;
+    }
+}
+
+/// One configured account and its queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SocialAccount {
+    /// The account's name.
+    pub name: String,
+    /// Its network: `mastodon`, `bluesky`, `x` or `webhook`.
+    pub network: String,
+    /// When an operator paused it; its worker sends nothing until resumed.
+    pub paused_at: Option<DateTime<Utc>>,
+    /// Its posts by state.
+    pub counts: PostCounts,
+    /// When it last had a post accepted.
+    pub last_posted: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! The social service's durable state in SQLite or PostgreSQL through
-//! portable SQL: the posts ledger ([`posts`]) and when each event source
-//! was first seen ([`sources`]). Every time it writes is one the caller
+//! portable SQL: the posts ledger ([`posts`]), when each event source
+//! was first seen ([`sources`]) and the accounts an operator paused
+//! ([`accounts`]). Every time it writes is one the caller
 //! read from the service's clock.
 
+mod accounts;
 pub(crate) mod posts;
 mod sources;
 
@@ -22,7 +24,11 @@ impl Store {
     /// Connects to `database_url` and creates the tables if missing.
     pub async fn open(database_url: &str) -> Result<Self, StoreError> {
         let pool = marquee_runtime::database::connect(database_url).await?;
-        for statement in posts::SCHEMA.iter().chain(&sources::SCHEMA) {
+        for statement in posts::SCHEMA
+            .iter()
+            .chain(&sources::SCHEMA)
+            .chain(&accounts::SCHEMA)
+        {
             sqlx::query(statement)
                 .execute(&pool)
                 .await

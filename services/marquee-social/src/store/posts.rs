@@ -9,6 +9,10 @@
 //! In dry-run the handler writes `dry_run` rows instead: the outbox.
 //! Back catalogue is written `skipped`, with the reason; an operator may
 //! turn such a row `queued` (or `dry_run`), once ([`Store::post_skipped`]).
+//! A row still waiting (`queued` or `skipped`) is `cancelled` by an operator
+//! or by its review's withdrawal, for good; a `failed` row may be queued
+//! again by an operator ([`Store::retry`]). A `pending` row is never
+//! cancelled: it may already be on the network.
 
 use std::str::FromStr;
 
@@ -38,6 +42,8 @@ pub enum Status {
     DryRun,
     /// Back catalogue: composed, not posted unless an operator asks.
     Skipped,
+    /// Never to be sent: cancelled by an operator, or its review withdrawn.
+    Cancelled,
 }
 
 impl Status {
@@ -50,6 +56,7 @@ impl Status {
             Self::Failed => "failed",
             Self::DryRun => "dry_run",
             Self::Skipped => "skipped",
+            Self::Cancelled => "cancelled",
         }
     }
 }
@@ -70,6 +77,7 @@ impl FromStr for Status {
             "failed" => Self::Failed,
             "dry_run" => Self::DryRun,
             "skipped" => Self::Skipped,
+            "cancelled" => Self::Cancelled,
             other => return Err(UnknownStatus(other.to_owned())),
         })
     }
@@ -267,19 +275,95 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// The newest rows first, at most `limit`, only those in `status` if given.
+    /// Cancels the post of `review_id` on `account` if it is still waiting
+    /// (`queued` or `skipped`), for `reason`; returns whether it was.
+    pub async fn cancel(
+        &self,
+        review_id: &ReviewId,
+        account: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let cancel = sqlx::query(
+            "UPDATE social_posts SET status = 'cancelled', reason = $1, updated_at = $2 \
+             WHERE review_id = $3 AND account = $4 AND status IN ('queued', 'skipped')",
+        )
+        .bind(reason)
+        .bind(micros(now))
+        .bind(review_id.as_str())
+        .bind(account);
+        self.changed_one(cancel, "Failed to cancel a post").await
+    }
+
+    /// Queues the failed post of `review_id` on `account` again as `status`
+    /// (`queued`, or `dry_run` in a dry run), due at once with a fresh count
+    /// of attempts, `reason` saying why; returns whether it was failed.
+    pub async fn retry(
+        &self,
+        review_id: &ReviewId,
+        account: &str,
+        status: Status,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let retry = sqlx::query(
+            "UPDATE social_posts SET status = $1, reason = $2, attempts = 0, not_before = $3, \
+             lease_until = 0, updated_at = $3 \
+             WHERE review_id = $4 AND account = $5 AND status = 'failed'",
+        )
+        .bind(status.as_str())
+        .bind(reason)
+        .bind(micros(now))
+        .bind(review_id.as_str())
+        .bind(account);
+        self.changed_one(retry, "Failed to retry a post").await
+    }
+
+    /// How many rows each account has in each state.
+    pub async fn counts(&self) -> Result<Vec<(String, Status, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT account, status, COUNT(*) AS n FROM social_posts GROUP BY account, status",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .context("Failed to count the ledger")?;
+        rows.iter()
+            .map(|row| {
+                let status: String = row
+                    .try_get("status")
+                    .context("Failed to count the ledger")?;
+                let count: i64 = row.try_get("n").context("Failed to count the ledger")?;
+                Ok((
+                    row.try_get("account")
+                        .context("Failed to count the ledger")?,
+                    status.parse()?,
+                    u64::try_from(count).unwrap_or_default(),
+                ))
+            })
+            .collect()
+    }
+
+    /// The newest rows first, at most `limit`, only those in `status` and
+    /// of `account` if given.
     pub async fn list(&self, status: Option<Status>, limit: i64) -> Result<Vec<Entry>, StoreError> {
-        let query = match status {
-            Some(status) => sqlx::query(select!(
-                "WHERE status = $2 ORDER BY created_at DESC, review_id, account LIMIT $1"
-            ))
-            .bind(limit)
-            .bind(status.as_str()),
-            None => sqlx::query(select!(
-                "ORDER BY created_at DESC, review_id, account LIMIT $1"
-            ))
-            .bind(limit),
-        };
+        self.list_of(None, status, limit).await
+    }
+
+    /// [`Store::list`], only `account`'s rows if given.
+    pub async fn list_of(
+        &self,
+        account: Option<&str>,
+        status: Option<Status>,
+        limit: i64,
+    ) -> Result<Vec<Entry>, StoreError> {
+        // An absent filter is bound as NULL and matches every row.
+        let query = sqlx::query(select!(
+            "WHERE ($2 IS NULL OR status = $2) AND ($3 IS NULL OR account = $3) \
+             ORDER BY created_at DESC, review_id, account LIMIT $1"
+        ))
+        .bind(limit)
+        .bind(status.map(Status::as_str))
+        .bind(account);
         let rows = query
             .fetch_all(&self.pool)
             .await
@@ -351,7 +435,7 @@ impl Store {
 
     /// Runs `statement`; whether it changed exactly one row (`failed` is
     /// the context of an error).
-    async fn changed_one<'q>(
+    pub(super) async fn changed_one<'q>(
         &self,
         statement: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
         failed: &'static str,
@@ -438,7 +522,7 @@ impl Store {
         Ok(())
     }
 
-    /// Fails the posts of `review_id` still waiting in the queue (or
+    /// Cancels the posts of `review_id` still waiting in the queue (or
     /// skipped, so that nobody posts them on purpose later), e.g. because
     /// the review was withdrawn; returns how many. A `pending` post may
     /// already be out, so it is left to its worker.
@@ -449,7 +533,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE social_posts SET status = 'failed', reason = $1, updated_at = $2 \
+            "UPDATE social_posts SET status = 'cancelled', reason = $1, updated_at = $2 \
              WHERE review_id = $3 AND status IN ('queued', 'skipped')",
         )
         .bind(reason)

@@ -191,6 +191,6 @@ async fn an_operator_posts_a_skipped_review_once() {
         app.post("/admin/social/posts/pulled/post").await.status(),
         409
     );
-    assert_eq!(app.entry("pulled", "hook").await.status, Status::Failed);
+    assert_eq!(app.entry("pulled", "hook").await.status, Status::Cancelled);
     server.verify().await;
 }

@@ -14,5 +14,6 @@ mod ledger;
 mod mastodon;
 mod outbox;
 mod pacing;
+mod queue;
 mod webhook;
 mod x;

@@ -94,6 +94,6 @@ async fn a_review_withdrawn_while_queued_is_never_posted() {
     assert_eq!(app.drain().await, 0);
     assert_eq!(app.entry("kept", "masto").await.status, Status::Posted);
     let pulled = app.entry("pulled", "masto").await;
-    assert_eq!(pulled.status, Status::Failed);
+    assert_eq!(pulled.status, Status::Cancelled);
     assert!(pulled.reason.unwrap().contains("withdrawn"));
 }
