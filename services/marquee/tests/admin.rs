@@ -261,7 +261,7 @@ async fn caught_up(demo: &Demo, group: &str) -> Vec<ConsumerLag> {
 
 /// What `marquee admin ARGS` printed, read as `T`; the command must succeed.
 fn cli_json<T: serde::de::DeserializeOwned>(demo: &Demo, args: &[&str]) -> T {
-    let output = demo.cli(args);
+    let output = demo.cli(&[&["-o", "json"], args].concat());
     assert!(
         output.status.success(),
         "{}",

@@ -3,13 +3,11 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use marquee_admin::jobs::{JobState, JobStatus};
 use marquee_console::ApiClient;
 use reqwest::RequestBuilder;
-
-use super::print;
 
 /// How often a job's progress is asked for.
 const JOB_POLL: Duration = Duration::from_millis(200);
@@ -37,8 +35,12 @@ impl Api {
     }
 
     /// Starts a job with `started` and follows it with a progress bar until
-    /// it finishes.
-    pub(super) async fn job(&self, started: RequestBuilder, unit: &str) -> anyhow::Result<()> {
+    /// it finishes, failed or not.
+    pub(super) async fn job(
+        &self,
+        started: RequestBuilder,
+        unit: &str,
+    ) -> anyhow::Result<JobStatus> {
         let response = self.0.send(started).await?;
         let location = response
             .headers()
@@ -63,15 +65,7 @@ impl Api {
         }
         bar.set_length(status.total.unwrap_or(status.processed));
         bar.set_position(status.processed);
-        bar.finish();
-        match status.state {
-            JobState::Failed => bail!(
-                "{} job {} failed: {}",
-                status.kind,
-                status.id,
-                status.error.unwrap_or_default()
-            ),
-            _ => print(&status),
-        }
+        bar.finish_and_clear();
+        Ok(status)
     }
 }

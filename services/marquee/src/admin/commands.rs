@@ -7,8 +7,14 @@ use clap::{Args, Subcommand, ValueEnum};
 use marquee_admin::digest::ScheduleSettings;
 use marquee_admin::social::PostStatus;
 
+use super::output::Format;
+
 /// Where the API is and who is calling.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 done, 1 refused or failed (the reason on standard \
+error), 2 usage (an unknown command, a missing or malformed argument)."
+)]
 pub struct AdminArgs {
     /// Base URL of the admin API: `marquee up`'s listener, or the gateway
     /// or ingress of a distributed deployment.
@@ -27,6 +33,15 @@ pub struct AdminArgs {
         global = true
     )]
     pub(super) token: Option<String>,
+    /// `table` for people, `json` for scripts (the API's payload as is).
+    #[arg(
+        short,
+        long,
+        value_enum,
+        default_value_t = Format::Table,
+        global = true
+    )]
+    pub(super) output: Format,
     #[command(subcommand)]
     pub(super) command: AdminCommand,
 }
@@ -52,6 +67,9 @@ impl IngestService {
 /// The operator tasks.
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
+    /// One overview: sources' freshness, lag per group, dead letters, each
+    /// schedule's next and last run.
+    Status,
     /// Consumer lag per group, topic and partition.
     Lag,
     /// The dead letters, newest last.

@@ -1,16 +1,22 @@
 //! `marquee admin …`: every operator endpoint of the admin API as a
 //! subcommand (docs/operators.md). It reads each answer as the admin
-//! contract's type (`marquee_admin`) and prints it as JSON (or CSV, or HTML
-//! for previews), and draws progress bars for the long tasks: replay,
-//! backfill and subscriber import.
+//! contract's type (`marquee_admin`) and prints it as a table or summary
+//! for people, or as that type's JSON with `-o json` (CSV for exports,
+//! HTML for previews), and draws progress bars for the long tasks: replay,
+//! backfill and subscriber import. Exit codes: 0 done, 1 refused or failed
+//! (the reason on standard error), 2 usage.
 //!
 //! [`commands`] holds what each subcommand takes; `api` the client and the
-//! job progress bar.
+//! job progress bar; `output` the table and colour rules; `tables` each
+//! answer's human form; `status` the overview.
 
 mod api;
 pub mod commands;
+mod output;
+mod status;
+mod tables;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use marquee_admin::bus::{ConsumerLag, DeadLetter, DeadLetterQuery, Redriven};
 use marquee_admin::digest::{
     DryRunReport, ImportReport, PreviewQuery, RejectedRow, RunPaused, RunReport, RunResuming,
@@ -18,14 +24,20 @@ use marquee_admin::digest::{
     SubscriberQuery, Suppressed,
 };
 use marquee_admin::feeds::ReplayRequest;
+use marquee_admin::jobs::{JobState, JobStatus};
 use marquee_admin::social::{PostsQuery, SocialPost};
 use marquee_admin::sources::SourceHealth;
 use marquee_console::encode;
+use marquee_runtime::clock::{Clock, SystemClock};
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use api::{Api, bar};
+pub use output::Format;
+use output::{Human, View};
+use status::Overview;
+
 pub use commands::{
     AdminArgs, AdminCommand, DigestCommand, IngestService, ScheduleCommand, ScheduleFields,
     SocialCommand, SubscriberCommand,
@@ -37,19 +49,25 @@ const IMPORT_CHUNK_ROWS: usize = 500;
 /// Runs one admin command against the API.
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let api = Api::new(&args.api, args.token)?;
+    let out = Out {
+        format: args.output,
+        view: View::terminal(SystemClock.now()),
+    };
+    let out = &out;
     match args.command {
-        AdminCommand::Lag => print(&api.0.get::<Vec<ConsumerLag>>("/admin/bus/lag").await?),
+        AdminCommand::Status => out.print(&Overview::gather(&api).await?),
+        AdminCommand::Lag => out.print(&api.0.get::<Vec<ConsumerLag>>("/admin/bus/lag").await?),
         AdminCommand::DeadLetters { limit } => {
             let query = DeadLetterQuery {
                 limit: Some(limit as usize),
             };
             let letters: Vec<DeadLetter> =
                 api.0.get_with("/admin/bus/dead-letters", &query).await?;
-            print(&letters)
+            out.print(&letters)
         }
         AdminCommand::Redrive { partition, offset } => {
             let path = format!("/admin/bus/dead-letters/{partition}/{offset}/redrive");
-            print(&api.0.post::<Redriven>(&path).await?)
+            out.print(&api.0.post::<Redriven>(&path).await?)
         }
         AdminCommand::Replay {
             from_offset,
@@ -65,7 +83,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 .0
                 .request(Method::POST, "/admin/feeds/replay")
                 .json(&request);
-            api.job(started, "events").await
+            out.job(api.job(started, "events").await?)
         }
         AdminCommand::Sources { service } => {
             let services = match service {
@@ -77,20 +95,23 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 let path = format!("/admin/{}/sources", service.path());
                 all.extend(api.0.get::<Vec<SourceHealth>>(&path).await?);
             }
-            print(&all)
+            out.print(&all)
         }
         AdminCommand::Backfill { service, source } => {
             let mut path = format!("/admin/{}/backfill", service.path());
             if let Some(source) = source {
                 path = format!("{path}?source={}", encode(&source));
             }
-            api.job(api.0.request(Method::POST, &path), "sources").await
+            out.job(
+                api.job(api.0.request(Method::POST, &path), "sources")
+                    .await?,
+            )
         }
-        AdminCommand::Schedules(command) => schedules(&api, command).await,
-        AdminCommand::Digest(command) => digest(&api, command).await,
-        AdminCommand::Subscribers(command) => subscribers(&api, command).await,
-        AdminCommand::Social(command) => social(&api, command).await,
-        AdminCommand::Openapi => print(
+        AdminCommand::Schedules(command) => schedules(&api, out, command).await,
+        AdminCommand::Digest(command) => digest(&api, out, command).await,
+        AdminCommand::Subscribers(command) => subscribers(&api, out, command).await,
+        AdminCommand::Social(command) => social(&api, out, command).await,
+        AdminCommand::Openapi => out.print(
             &api.0
                 .get::<utoipa::openapi::OpenApi>("/admin/openapi.json")
                 .await?,
@@ -98,29 +119,29 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     }
 }
 
-async fn schedules(api: &Api, command: ScheduleCommand) -> anyhow::Result<()> {
+async fn schedules(api: &Api, out: &Out, command: ScheduleCommand) -> anyhow::Result<()> {
     const BASE: &str = "/admin/digest/schedules";
     match command {
-        ScheduleCommand::List => print(&api.0.get::<Vec<ScheduleReport>>(BASE).await?),
+        ScheduleCommand::List => out.print(&api.0.get::<Vec<ScheduleReport>>(BASE).await?),
         ScheduleCommand::Create { name, fields } => {
             let saved: Vec<ScheduleReport> = api.0.post_json(BASE, &fields.settings(&name)).await?;
-            print(&saved)
+            out.print(&saved)
         }
         ScheduleCommand::Update { name, fields } => {
             let path = format!("{BASE}/{}", encode(&name));
             let saved: Vec<ScheduleReport> = api.0.put_json(&path, &fields.settings(&name)).await?;
-            print(&saved)
+            out.print(&saved)
         }
         ScheduleCommand::Pause { name } => {
-            toggle::<SchedulePaused>(api, BASE, &name, "pause").await
+            toggle::<SchedulePaused>(api, out, BASE, &name, "pause").await
         }
         ScheduleCommand::Resume { name } => {
-            toggle::<SchedulePaused>(api, BASE, &name, "resume").await
+            toggle::<SchedulePaused>(api, out, BASE, &name, "resume").await
         }
     }
 }
 
-async fn digest(api: &Api, command: DigestCommand) -> anyhow::Result<()> {
+async fn digest(api: &Api, out: &Out, command: DigestCommand) -> anyhow::Result<()> {
     const RUNS: &str = "/admin/digest/runs";
     match command {
         DigestCommand::Preview { schedule, email } => {
@@ -134,7 +155,7 @@ async fn digest(api: &Api, command: DigestCommand) -> anyhow::Result<()> {
         }
         DigestCommand::DryRun { schedule } => {
             let path = format!("/admin/digest/dry-run/{}", encode(&schedule));
-            print(&api.0.post::<DryRunReport>(&path).await?)
+            out.print(&api.0.post::<DryRunReport>(&path).await?)
         }
         DigestCommand::Send { schedule, force } => {
             let path = format!("/admin/digest/send/{}", encode(&schedule));
@@ -142,25 +163,28 @@ async fn digest(api: &Api, command: DigestCommand) -> anyhow::Result<()> {
                 .0
                 .request(Method::POST, &path)
                 .query(&SendQuery { force });
-            print(&api.0.call::<SendAccepted>(request).await?)
+            out.print(&api.0.call::<SendAccepted>(request).await?)
         }
         DigestCommand::Status { run: Some(run), .. } => {
             let path = format!("{RUNS}/{}", encode(&run));
-            print(&api.0.get::<RunReport>(&path).await?)
+            let report: RunReport = api.0.get(&path).await?;
+            out.in_zones(api).await?.print(&report)
         }
         DigestCommand::Status { run: None, limit } => {
             let query = RunsQuery {
                 limit: i64::from(limit),
             };
             let runs: Vec<RunReport> = api.0.get_with(RUNS, &query).await?;
-            print(&runs)
+            out.in_zones(api).await?.print(&runs)
         }
-        DigestCommand::Pause { run } => toggle::<RunPaused>(api, RUNS, &run, "pause").await,
-        DigestCommand::Resume { run } => toggle::<RunResuming>(api, RUNS, &run, "resume").await,
+        DigestCommand::Pause { run } => toggle::<RunPaused>(api, out, RUNS, &run, "pause").await,
+        DigestCommand::Resume { run } => {
+            toggle::<RunResuming>(api, out, RUNS, &run, "resume").await
+        }
     }
 }
 
-async fn subscribers(api: &Api, command: SubscriberCommand) -> anyhow::Result<()> {
+async fn subscribers(api: &Api, out: &Out, command: SubscriberCommand) -> anyhow::Result<()> {
     match command {
         SubscriberCommand::Search { query, limit } => {
             let query = SubscriberQuery {
@@ -169,22 +193,22 @@ async fn subscribers(api: &Api, command: SubscriberCommand) -> anyhow::Result<()
             };
             let found: Vec<Subscriber> =
                 api.0.get_with("/admin/digest/subscribers", &query).await?;
-            print(&found)
+            out.print(&found)
         }
         SubscriberCommand::Suppress { email } => {
             let path = format!("/admin/digest/subscribers/{}/suppress", encode(&email));
-            print(&api.0.post::<Suppressed>(&path).await?)
+            out.print(&api.0.post::<Suppressed>(&path).await?)
         }
         SubscriberCommand::Export => {
             let request = api.0.request(Method::GET, "/admin/digest/subscribers.csv");
             print!("{}", api.0.text(request).await?);
             Ok(())
         }
-        SubscriberCommand::Import { file } => import(api, &file).await,
+        SubscriberCommand::Import { file } => import(api, out, &file).await,
     }
 }
 
-async fn social(api: &Api, command: SocialCommand) -> anyhow::Result<()> {
+async fn social(api: &Api, out: &Out, command: SocialCommand) -> anyhow::Result<()> {
     match command {
         SocialCommand::Posts { status, limit } => {
             let query = PostsQuery {
@@ -192,18 +216,18 @@ async fn social(api: &Api, command: SocialCommand) -> anyhow::Result<()> {
                 limit: i64::from(limit),
             };
             let posts: Vec<SocialPost> = api.0.get_with("/admin/social/posts", &query).await?;
-            print(&posts)
+            out.print(&posts)
         }
         SocialCommand::Post { review_id } => {
             let path = format!("/admin/social/posts/{}/post", encode(&review_id));
-            print(&api.0.post::<Vec<SocialPost>>(&path).await?)
+            out.print(&api.0.post::<Vec<SocialPost>>(&path).await?)
         }
     }
 }
 
 /// Uploads the file in chunks of rows, each with the header, and sums the
 /// reports; rejected rows keep their line numbers in the whole file.
-async fn import(api: &Api, file: &std::path::Path) -> anyhow::Result<()> {
+async fn import(api: &Api, out: &Out, file: &std::path::Path) -> anyhow::Result<()> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut lines = text.lines();
@@ -233,23 +257,59 @@ async fn import(api: &Api, file: &std::path::Path) -> anyhow::Result<()> {
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    print(&total)
+    out.print(&total)
 }
 
-/// Prints an answer as the API sent it: pretty JSON.
 /// `POST {collection}/{name}/{action}` (`pause` or `resume`), its answer
 /// printed.
-async fn toggle<T: DeserializeOwned + Serialize>(
+async fn toggle<T: DeserializeOwned + Serialize + Human>(
     api: &Api,
+    out: &Out,
     collection: &str,
     name: &str,
     action: &str,
 ) -> anyhow::Result<()> {
     let path = format!("{collection}/{}/{action}", encode(name));
-    print(&api.0.post::<T>(&path).await?)
+    out.print(&api.0.post::<T>(&path).await?)
 }
 
-fn print(value: &impl Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+/// The format asked for, and how a table reads here and now.
+struct Out {
+    format: Format,
+    view: View,
+}
+
+impl Out {
+    fn print<T: Serialize + Human>(&self, value: &T) -> anyhow::Result<()> {
+        output::print(value, self.format, &self.view)
+    }
+
+    /// For runs: tables read each run's times in its schedule's zone.
+    async fn in_zones(&self, api: &Api) -> anyhow::Result<Self> {
+        let mut view = self.view.clone();
+        if self.format == Format::Table {
+            let schedules: Vec<ScheduleReport> = api.0.get("/admin/digest/schedules").await?;
+            view.zones = schedules
+                .into_iter()
+                .map(|schedule| (schedule.settings.name, schedule.settings.time_zone))
+                .collect();
+        }
+        Ok(Self {
+            format: self.format,
+            view,
+        })
+    }
+
+    /// A finished job printed; a failed one is the command's failure.
+    fn job(&self, status: JobStatus) -> anyhow::Result<()> {
+        if status.state == JobState::Failed {
+            bail!(
+                "{} job {} failed: {}",
+                status.kind,
+                status.id,
+                status.error.unwrap_or_default()
+            );
+        }
+        self.print(&status)
+    }
 }
