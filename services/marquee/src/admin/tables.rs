@@ -476,3 +476,61 @@ impl Human for utoipa::openapi::OpenApi {
         format!("{}\n", self.to_pretty_json().unwrap_or_default())
     }
 }
+
+/// The forms the end-to-end test cannot reach on purpose: a dead letter
+/// (the demo makes none), a re-drive, a pause that won the race with the
+/// sender.
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::DateTime;
+
+    use super::*;
+
+    fn view() -> View {
+        View {
+            now: DateTime::parse_from_rfc3339("2026-12-03T08:30:00Z")
+                .unwrap()
+                .to_utc(),
+            ..View::default()
+        }
+    }
+
+    #[test]
+    fn a_dead_letter_reads_with_where_it_came_from_and_why() {
+        let letter = DeadLetter {
+            partition: 0,
+            offset: 12,
+            timestamp: Some(view().now - chrono::Duration::minutes(3)),
+            topic: Some("reviews".to_owned()),
+            original_partition: Some("2".to_owned()),
+            original_offset: Some("40".to_owned()),
+            group: Some("feeds".to_owned()),
+            reason: Some("decode: missing field `headline`\nat line 1".to_owned()),
+            attempts: Some("5".to_owned()),
+            key: None,
+            payload: "{}".to_owned(),
+        };
+        assert_eq!(
+            vec![letter].human(&view()),
+            "PARTITION  OFFSET  AGE        FROM          GROUP  ATTEMPTS  REASON\n\
+             \x20       0      12  3 min ago  reviews/2@40  feeds         5  \
+             decode: missing field `headline` at line 1\n"
+        );
+        assert_eq!(
+            Redriven {
+                redriven_to: "reviews".to_owned()
+            }
+            .human(&view()),
+            "Re-driven to reviews.\n"
+        );
+        assert_eq!(
+            RunPaused {
+                paused: "r1".to_owned()
+            }
+            .human(&view()),
+            "Run r1 paused; `digest resume r1` continues it.\n"
+        );
+    }
+}
