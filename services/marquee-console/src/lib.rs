@@ -66,7 +66,7 @@ pub fn router(settings: &Settings, own_address: SocketAddr) -> Router {
         templates: Arc::new(pages::templates()),
         clock: SystemClock::shared(),
     };
-    use pages::{calendar, dashboard, dead_letters, preview, runs, sources, subscribers};
+    use pages::{calendar, dashboard, dead_letters, preview, runs, social, sources, subscribers};
     Router::new()
         .route("/console", get(|| async { Redirect::to("/console/") }))
         .route("/console/", get(dashboard::page))
@@ -93,6 +93,9 @@ pub fn router(settings: &Settings, own_address: SocketAddr) -> Router {
         .route("/console/jobs", get(sources::job))
         .route("/console/dead-letters", get(dead_letters::page))
         .route("/console/dead-letters/redrive", post(dead_letters::redrive))
+        .route("/console/social", get(social::page))
+        .route("/console/social/toggle", post(social::toggle))
+        .route("/console/social/posts", post(social::act))
         .with_state(console)
 }
 

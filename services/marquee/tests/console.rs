@@ -18,6 +18,7 @@ use common::{Demo, TOKEN};
 use fantoccini::{Client, ClientBuilder, Locator};
 use marquee_admin::bus::DeadLetter;
 use marquee_admin::digest::{RunReport, RunStatus, ScheduleReport, Subscriber};
+use marquee_admin::social::{PostStatus, SocialAccount, SocialPost};
 use marquee_admin::sources::SourceHealth;
 use marquee_runtime::http::ReadinessReport;
 use marquee_test_support::{DurableBroker, run_to_success, wait};
@@ -486,6 +487,7 @@ async fn every_console_page_needs_a_login() {
         "/console/subscribers.csv",
         "/console/sources",
         "/console/dead-letters",
+        "/console/social",
         "/console/jobs?service=feeds&id=1",
     ] {
         let response = http
@@ -565,5 +567,249 @@ async fn dashboard_warns_of(brokers: &str) {
     assert!(shown.contains("Needs attention"), "{shown}");
     assert!(shown.contains(&warnings[0]), "{shown}");
     screenshot(&browser, "dashboard-history-warning.png").await;
+    browser.close().await.unwrap();
+}
+
+/// A webhook that refuses its first post for good (422) and accepts the
+/// rest, counting what it was sent.
+async fn newsroom_webhook() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let hits = counted.clone();
+            async move {
+                match hits.fetch_add(1, Ordering::SeqCst) {
+                    0 => (
+                        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                        "text too long",
+                    ),
+                    _ => (axum::http::StatusCode::OK, "ok"),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, hits)
+}
+
+/// The row of the post of `review` on `account` in the posts table.
+fn post_row(review: &str, account: &str) -> String {
+    format!("#social-posts tr[data-post='{review}/{account}']")
+}
+
+/// Reloads the social page until the post's status cell reads `status`.
+async fn until_post_is(browser: &Client, base: &str, review: &str, status: &str) -> String {
+    let row = post_row(review, HOOK);
+    wait::until(
+        &format!("{review} shows {status}"),
+        Duration::from_secs(60),
+        || async {
+            browser
+                .goto(&format!("{base}/console/social"))
+                .await
+                .unwrap();
+            let cell = browser
+                .find(Locator::Css(&format!("{row} td.status")))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            (cell == status).then_some(())
+        },
+    )
+    .await;
+    row
+}
+
+const HOOK: &str = "newsroom-hook";
+
+/// Clicks `button` (its value) in the row at `row`, and waits for the
+/// flash that says what the API answered.
+async fn act_on(browser: &Client, row: &str, button: &str, flash: &str, answer: &str) -> String {
+    click(
+        browser,
+        Locator::Css(&format!("{row} button[value={button}]")),
+    )
+    .await;
+    text_once(browser, flash, |text| text.contains(answer)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_holds_the_social_queue() {
+    let (url, hits) = newsroom_webhook().await;
+    // Posting for real to one webhook: the samples are back catalogue,
+    // skipped, and posted only from the console.
+    let demo = Demo::start_with(|settings| {
+        settings.social.dry_run = false;
+        settings.social.accounts = vec![
+            serde_json::from_value(serde_json::json!({
+                "network": "webhook", "name": HOOK, "url": url,
+            }))
+            .unwrap(),
+        ];
+    })
+    .await;
+    let skipped_path = format!("/admin/social/accounts/{HOOK}/posts?status=skipped");
+    let skipped: Vec<SocialPost> = wait::until_value(
+        "the samples reach the social ledger",
+        Duration::from_secs(60),
+        || api::<Vec<SocialPost>>(&demo, &skipped_path),
+        |posts| posts.len() >= 2,
+    )
+    .await;
+    assert!(skipped.iter().all(|post| {
+        post.reason
+            .as_deref()
+            .is_some_and(|reason| reason.starts_with("back catalogue"))
+    }));
+    let (first, second) = (skipped[0].review_id.clone(), skipped[1].review_id.clone());
+
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    let base = demo.base.clone();
+    log_in(&browser, &base, TOKEN).await;
+    text_once(&browser, "#sources", |_| true).await;
+    let account_row = format!("#social-accounts tr[data-account='{HOOK}']");
+    // The account's row shows what the API counts, once the ingest is done.
+    wait::until(
+        "the account's counts match the API's",
+        Duration::from_secs(60),
+        || async {
+            let accounts: Vec<SocialAccount> = api(&demo, "/admin/social/accounts").await;
+            browser
+                .goto(&format!("{base}/console/social"))
+                .await
+                .unwrap();
+            let counts = accounts[0].counts;
+            let shown = [
+                (
+                    cell(&browser, &account_row, "network").await,
+                    "webhook".to_owned(),
+                ),
+                (
+                    cell(&browser, &account_row, "state").await,
+                    "sending".to_owned(),
+                ),
+                (
+                    cell(&browser, &account_row, "skipped").await,
+                    counts.skipped.to_string(),
+                ),
+                (cell(&browser, &account_row, "posted").await, "0".to_owned()),
+                (
+                    cell(&browser, &account_row, "last-posted").await,
+                    "never".to_owned(),
+                ),
+            ];
+            (accounts.len() == 1 && shown.iter().all(|(got, want)| got == want)).then_some(())
+        },
+    )
+    .await;
+    let row = post_row(&first, HOOK);
+    assert!(
+        cell(&browser, &row, "reason")
+            .await
+            .starts_with("back catalogue"),
+        "a skipped post says why"
+    );
+
+    // Paused, a review posted on purpose waits, and is cancelled unsent.
+    act_on(&browser, &account_row, "pause", "[role=status]", "paused").await;
+    let state = cell(&browser, &account_row, "state").await;
+    assert!(state.starts_with("paused since "), "{state}");
+    act_on(
+        &browser,
+        &row,
+        "post",
+        "[role=status]",
+        "queued on newsroom-hook",
+    )
+    .await;
+    assert_eq!(cell(&browser, &row, "status").await, "queued");
+    let cancelled = act_on(&browser, &row, "cancel", "[role=status]", "cancelled").await;
+    assert_eq!(cancelled, format!("post of {first} on {HOOK}: cancelled"));
+    assert_eq!(
+        cell(&browser, &row, "reason").await,
+        "cancelled by an operator"
+    );
+    act_on(&browser, &account_row, "resume", "[role=status]", "sending").await;
+
+    // Sending again: the webhook refuses the next post, which fails with
+    // the reason; retried, it goes out.
+    let row = post_row(&second, HOOK);
+    act_on(&browser, &row, "post", "[role=status]", "queued").await;
+    until_post_is(&browser, &base, &second, "failed").await;
+    let reason = cell(&browser, &row, "reason").await;
+    assert!(
+        reason.contains("422") && reason.contains("text too long"),
+        "{reason}"
+    );
+    assert_eq!(cell(&browser, &account_row, "failed").await, "1");
+    screenshot(&browser, "social.png").await;
+    let retried = act_on(&browser, &row, "retry", "[role=status]", "queued").await;
+    assert_eq!(retried, format!("post of {second} on {HOOK}: queued"));
+    until_post_is(&browser, &base, &second, "posted").await;
+    assert_eq!(
+        cell(&browser, &row, "reason").await,
+        "",
+        "posted, nothing to explain"
+    );
+    let posted: Vec<SocialPost> = api(
+        &demo,
+        &format!("/admin/social/accounts/{HOOK}/posts?status=posted"),
+    )
+    .await;
+    assert_eq!(posted.len(), 1);
+    assert_eq!(posted[0].review_id, second);
+
+    // A refusal reaches the operator as the API words it: a form for the
+    // posted post (the page offers none) asking to cancel it.
+    browser
+        .execute(
+            "const f = document.createElement('form'); f.method = 'post';
+             f.action = '/console/social/posts';
+             for (const [k, v] of Object.entries(arguments[0])) {
+               const i = document.createElement('input'); i.name = k; i.value = v; f.appendChild(i);
+             }
+             document.body.appendChild(f); f.submit();",
+            vec![serde_json::json!({"review_id": second, "account": HOOK, "action": "cancel"})],
+        )
+        .await
+        .unwrap();
+    let refusal = text_once(&browser, "[role=alert]", |text| !text.is_empty()).await;
+    assert!(
+        refusal.contains(&format!(
+            "the post of `{second}` on `{HOOK}` cannot be cancelled: it was posted already"
+        )),
+        "{refusal}"
+    );
+
+    // Filtered to what was posted: that one post.
+    browser
+        .goto(&format!(
+            "{base}/console/social?account={HOOK}&status=posted"
+        ))
+        .await
+        .unwrap();
+    let table = text_of(&browser, "#social-posts").await;
+    assert!(
+        table.contains(&second) && !table.contains(&first),
+        "{table}"
+    );
+    assert_eq!(
+        PostStatus::Posted.as_str(),
+        cell(&browser, &row, "status").await
+    );
+    screenshot(&browser, "social-filtered.png").await;
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "the refused post and its retry; the cancelled one never went out"
+    );
     browser.close().await.unwrap();
 }

@@ -9,6 +9,7 @@ pub(crate) mod dead_letters;
 pub(crate) mod login;
 pub(crate) mod preview;
 pub(crate) mod runs;
+pub(crate) mod social;
 pub(crate) mod sources;
 pub(crate) mod subscribers;
 
@@ -25,7 +26,7 @@ use crate::session::LOGIN;
 use crate::{ApiClient, ApiError, Console, encode};
 
 /// The console's templates, beside the shared `layout.html`.
-const TEMPLATES: [(&str, &str); 11] = [
+const TEMPLATES: [(&str, &str); 12] = [
     ("console.html", include_str!("../../templates/console.html")),
     ("macros.html", include_str!("../../templates/macros.html")),
     ("login.html", include_str!("../../templates/login.html")),
@@ -49,6 +50,7 @@ const TEMPLATES: [(&str, &str); 11] = [
         "dead_letters.html",
         include_str!("../../templates/dead_letters.html"),
     ),
+    ("social.html", include_str!("../../templates/social.html")),
 ];
 
 /// The shared environment (layout, HTML escaping) with the console's pages.
