@@ -148,7 +148,7 @@ pub(crate) fn without_prolog(text: &str) -> Result<&str, IngestError> {
 }
 
 /// The name of the first element, skipping comments, DOCTYPE and PIs.
-pub(crate) fn root_element(text: &str) -> Option<&str> {
+pub fn root_element(text: &str) -> Option<&str> {
     let mut rest = text;
     loop {
         rest = rest.trim_start();

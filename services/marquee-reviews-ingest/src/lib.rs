@@ -64,7 +64,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::IngestError;
 #[doc(hidden)]
-pub use feed::feedparser_view;
+pub use feed::{feedparser_view, root_element};
 pub use marquee_ingest::{Change, PollReport};
 pub use settings::{InvalidLinkSelector, LinkSelector, Settings, SourceSettings};
 pub use webhook::{

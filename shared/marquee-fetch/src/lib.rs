@@ -246,8 +246,9 @@ impl Fetcher {
 
 /// Decodes `bytes` by its BOM, the `Content-Type` charset, an XML or HTML
 /// declaration, else as UTF-8. Malformed bytes are an error, not U+FFFD,
-/// so a mis-declared feed is noticed instead of published garbled.
-fn decode(bytes: &[u8], content_type: Option<&str>) -> Result<String, FetchError> {
+/// so a mis-declared feed is noticed instead of published garbled. Public
+/// for readers of documents that did not come over HTTP (the corpus tests).
+pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Result<String, FetchError> {
     if let Some((encoding, bom)) = Encoding::for_bom(bytes) {
         return decode_as(encoding, &bytes[bom..]);
     }

@@ -101,12 +101,12 @@ fn read_case(name: &str, bytes: &[u8], now: DateTime<Utc>) -> serde_json::Value 
     // feedparser's test server serves every case from here; a
     // Content-Location header is not a base Marquee uses.
     let url = Url::parse(&format!("http://127.0.0.1:8097/tests/{name}")).unwrap();
-    let text = match decode(bytes, content_type(bytes).as_deref()) {
-        Some(text) => text,
-        None => return json!({ "case": name, "outcome": "undecodable" }),
+    let text = match marquee_fetch::decode(bytes, content_type(bytes).as_deref()) {
+        Ok(text) => text,
+        Err(_) => return json!({ "case": name, "outcome": "undecodable" }),
     };
-    let root = root_element(&text);
-    if !matches!(root.as_deref(), Some("rss" | "feed" | "RDF")) {
+    let root = marquee_reviews_ingest::root_element(&text);
+    if !matches!(root, Some("rss" | "feed" | "RDF")) {
         return json!({ "case": name, "outcome": "skipped", "root": root });
     }
     match std::panic::catch_unwind(|| marquee_reviews_ingest::feedparser_view(&text, &url, now)) {
@@ -128,57 +128,3 @@ fn content_type(bytes: &[u8]) -> Option<String> {
     })
 }
 
-/// Decodes as marquee-fetch does (its decoder is private): the BOM, the
-/// Content-Type charset, the XML declaration, else UTF-8; malformed bytes
-/// are a refusal.
-fn decode(bytes: &[u8], content_type: Option<&str>) -> Option<String> {
-    use encoding_rs::Encoding;
-    if let Some((encoding, bom)) = Encoding::for_bom(bytes) {
-        return encoding
-            .decode_without_bom_handling_and_without_replacement(&bytes[bom..])
-            .map(|t| t.into_owned());
-    }
-    let charset = content_type.and_then(|ct| {
-        ct.split(';').skip(1).find_map(|param| {
-            let (name, value) = param.split_once('=')?;
-            name.trim()
-                .eq_ignore_ascii_case("charset")
-                .then(|| value.trim().trim_matches(['"', '\'']).to_owned())
-        })
-    });
-    let declared = || {
-        let head = String::from_utf8_lossy(&bytes[..bytes.len().min(2048)]);
-        let decl = head.split_once("<?xml")?.1.split_once("?>")?.0.to_owned();
-        let (_, rest) = decl.split_once("encoding")?;
-        let rest = rest.trim_start().strip_prefix('=')?.trim_start();
-        let quote = rest.chars().next()?;
-        Some(rest[1..].split(quote).next()?.to_owned())
-    };
-    let encoding = match charset.or_else(declared) {
-        Some(label) => Encoding::for_label(label.as_bytes())?,
-        None => encoding_rs::UTF_8,
-    };
-    encoding
-        .decode_without_bom_handling_and_without_replacement(bytes)
-        .map(|t| t.into_owned())
-}
-
-/// The first element's local name, past the prolog and comments.
-fn root_element(text: &str) -> Option<String> {
-    let mut rest = text.trim_start_matches('\u{feff}');
-    loop {
-        rest = rest.trim_start();
-        if let Some(after) = rest.strip_prefix("<!--") {
-            rest = after.split_once("-->")?.1;
-        } else if rest.starts_with("<?") || rest.starts_with("<!") {
-            rest = rest.split_once('>')?.1;
-        } else {
-            let tag = rest.strip_prefix('<')?;
-            let end = tag
-                .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
-                .unwrap_or(tag.len());
-            let name = &tag[..end];
-            return Some(name.rsplit(':').next().unwrap_or(name).to_owned());
-        }
-    }
-}
