@@ -46,7 +46,9 @@ impl LateReview {
         }
         Some(Self {
             secret: settings.reviews_ingest.webhook_secret.clone()?,
-            token: settings.admin.tokens.first()?.clone(),
+            token: (settings.admin.tokens().into_iter())
+                .find(|token| token.role == marquee_runtime::admin::Role::Admin)?
+                .token,
             marker,
         })
     }

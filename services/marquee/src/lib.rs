@@ -6,6 +6,7 @@
 //! [`start`], so tests exercise exactly what operators run.
 
 pub mod admin;
+mod audit;
 pub mod demo;
 mod operations;
 
@@ -22,7 +23,7 @@ use marquee_events::topics;
 use marquee_feeds::FeedsService;
 use marquee_listings_ingest::ListingsIngest;
 use marquee_reviews_ingest::ReviewsIngest;
-use marquee_runtime::admin::{AdminSettings, require_bearer};
+use marquee_runtime::admin::{AdminSettings, require_bearer, require_role};
 use marquee_runtime::http::{HttpSettings, Readiness, Server, operations_router};
 use marquee_runtime::telemetry::TelemetrySettings;
 use marquee_social::SocialService;
@@ -174,6 +175,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     document.merge(marquee_reviews_ingest::openapi());
     document.merge(marquee_digest::openapi());
     document.merge(marquee_social::openapi());
+    document.merge(audit::openapi());
     // The ingest services' jobs, served by `marquee_runtime::jobs` under
     // their prefix (the feeds document its own with the replay).
     for prefix in ["/admin/reviews-ingest", "/admin/listings-ingest"] {
@@ -288,8 +290,12 @@ pub async fn build(
     let address = server.address();
     let subscriptions = Subscriptions::new(&settings);
     let mut router = Router::new();
+    let audit = audit::Audit::open(bus.clone(), marquee_runtime::clock::SystemClock::shared())
+        .await
+        .context("Failed to open the audit trail")?;
     let mut admin = operations::router(bus.clone(), subscriptions.all())
-        .route("/admin/openapi.json", axum::routing::get(openapi_document));
+        .route("/admin/openapi.json", axum::routing::get(openapi_document))
+        .merge(audit.router());
 
     let mut readiness = Readiness::default()
         .check(
@@ -395,7 +401,9 @@ pub async fn build(
     if settings.admin.tokens.is_empty() {
         tracing::warn!("No admin tokens configured; operator endpoints are not served");
     } else {
-        router = router.merge(require_bearer(admin, settings.admin.tokens.clone()));
+        settings.admin.warn_deprecated();
+        let admin = audit.record_changes(require_role(admin));
+        router = router.merge(require_bearer(admin, settings.admin.tokens()));
     }
     let router = router
         .merge(operations_router(readiness))

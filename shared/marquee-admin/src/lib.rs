@@ -5,6 +5,7 @@
 //! instead of showing a blank cell. Serde and utoipa types only: no I/O,
 //! cheap for anything to depend on.
 
+pub mod audit;
 pub mod bus;
 pub mod digest;
 pub mod feeds;
