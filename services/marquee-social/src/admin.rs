@@ -23,12 +23,12 @@ fn api() -> OpenApiRouter<SocialService> {
     OpenApiRouter::new()
         .routes(routes!(posts))
         .routes(routes!(post_skipped))
-        .routes(routes!(cancel))
-        .routes(routes!(retry))
+        .routes(routes!(cancel_post))
+        .routes(routes!(retry_post))
         .routes(routes!(accounts))
         .routes(routes!(account_posts))
-        .routes(routes!(pause))
-        .routes(routes!(resume))
+        .routes(routes!(pause_account))
+        .routes(routes!(resume_account))
 }
 
 /// `/admin/social/…`.
@@ -236,7 +236,7 @@ fn not_retryable(status: Status) -> &'static str {
     responses((status = 200, body = SocialPost, description = "the post, now cancelled"),
         (status = 404, body = ErrorBody, description = "no such post"),
         (status = 409, body = ErrorBody, description = "the post is no longer waiting")))]
-async fn cancel(
+async fn cancel_post(
     State(service): State<SocialService>,
     Path((review_id, account)): Path<(String, String)>,
 ) -> Result<Json<SocialPost>, HttpError> {
@@ -272,7 +272,7 @@ async fn cancel(
     responses((status = 200, body = SocialPost, description = "the post, queued again"),
         (status = 404, body = ErrorBody, description = "no such post"),
         (status = 409, body = ErrorBody, description = "the post did not fail")))]
-async fn retry(
+async fn retry_post(
     State(service): State<SocialService>,
     Path((review_id, account)): Path<(String, String)>,
 ) -> Result<Json<SocialPost>, HttpError> {
@@ -347,7 +347,7 @@ async fn account_posts(
     responses((status = 200, body = SocialAccount, description = "the account, paused"),
         (status = 404, body = ErrorBody, description = "no such account"),
         (status = 409, body = ErrorBody, description = "paused already")))]
-async fn pause(
+async fn pause_account(
     State(service): State<SocialService>,
     Path(account): Path<String>,
 ) -> Result<Json<SocialAccount>, HttpError> {
@@ -377,7 +377,7 @@ async fn pause(
     responses((status = 200, body = SocialAccount, description = "the account, sending again"),
         (status = 404, body = ErrorBody, description = "no such account"),
         (status = 409, body = ErrorBody, description = "not paused")))]
-async fn resume(
+async fn resume_account(
     State(service): State<SocialService>,
     Path(account): Path<String>,
 ) -> Result<Json<SocialAccount>, HttpError> {
