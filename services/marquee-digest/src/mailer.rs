@@ -224,6 +224,14 @@ pub(crate) fn count(purpose: &str, sent: bool) {
     metrics::counter!(name, "schedule" => purpose.to_owned()).increment(1);
 }
 
+/// Makes `schedule`'s mail series exist at zero, so the first failure
+/// shows as an `increase()`.
+pub(crate) fn register(schedule: &str) {
+    for name in ["marquee_mails_sent_total", "marquee_mails_failed_total"] {
+        metrics::counter!(name, "schedule" => schedule.to_owned()).increment(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

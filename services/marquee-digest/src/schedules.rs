@@ -62,13 +62,21 @@ impl DigestService {
                 ScheduleChangeError::Unknown(settings.name.clone())
             });
         }
-        let mut schedules = self
-            .inner
-            .schedules
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        schedules.retain(|s| s.name() != settings.name);
-        schedules.push(schedule.clone());
+        {
+            let mut schedules = self
+                .inner
+                .schedules
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            schedules.retain(|s| s.name() != settings.name);
+            schedules.push(schedule.clone());
+        }
+        // Its series at once, not at the scheduler's next tick.
+        crate::runs::metrics::schedule(
+            schedule.name(),
+            self.is_paused(schedule.name()),
+            schedule.next_runs(self.now(), 1).first().copied(),
+        );
         Ok(schedule)
     }
 
@@ -87,6 +95,7 @@ impl DigestService {
         } else {
             names.remove(name);
         }
+        crate::runs::metrics::set_paused(name, paused);
         tracing::info!(
             schedule = name,
             paused,

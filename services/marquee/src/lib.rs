@@ -278,6 +278,9 @@ pub async fn build(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Built> {
     settings.resolve_paths();
+    // The recorder first: what a task records before it exists is lost
+    // (the dead-letter series from zero, the digest's last success).
+    marquee_runtime::http::metrics_handle();
     let bus = Bus::connect(&settings.bus).await?;
     bus.ensure_marquee_topics(settings.bus.partitions)
         .await

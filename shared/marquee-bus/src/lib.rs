@@ -321,6 +321,10 @@ impl Bus {
         handler: H,
         shutdown: CancellationToken,
     ) -> Result<(), BusError> {
+        // From zero, so an alert's `increase()` sees the first dead letter.
+        for topic in &subscription.topics {
+            metrics::counter!("marquee_dead_letters_total", "topic" => topic.clone(), "group" => subscription.group.clone()).increment(0);
+        }
         match self {
             Self::Kafka(bus) => bus.consume(subscription, handler, shutdown).await,
             Self::Embedded(bus) => bus.consume(subscription, handler, shutdown).await,

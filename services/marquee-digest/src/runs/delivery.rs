@@ -8,6 +8,7 @@ use anyhow::Context;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use super::metrics::{self as series, Outcome};
 use crate::DigestService;
 use crate::compose::{DigestContent, RenderedDigest};
 use crate::mailer::{self, SendError};
@@ -117,14 +118,17 @@ impl DigestService {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&run.id);
-        let paused_by_errors = outcome?;
+        let paused_by_errors =
+            outcome.inspect_err(|_| series::count(&run.schedule, Outcome::Failed))?;
         let counts = store.counts(&run.id).await?;
         if let Some(reason) = paused_by_errors {
             store
                 .set_run_status(&run.id, &[RunStatus::Sending], RunStatus::Paused, &reason)
                 .await?;
+            series::count(&run.schedule, Outcome::Paused);
             tracing::error!(reason, ?counts, "Digest run paused itself");
         } else if shutdown.is_cancelled() {
+            series::count(&run.schedule, Outcome::Interrupted);
             tracing::info!(
                 ?counts,
                 "Digest run interrupted by shutdown; it resumes on the next start"
@@ -141,6 +145,8 @@ impl DigestService {
             )
             .await?
         {
+            series::count(&run.schedule, Outcome::Sent);
+            series::last_success(&run.schedule, self.now());
             tracing::info!(?counts, "Digest run finished");
         } else {
             tracing::warn!(

@@ -5,9 +5,11 @@
 //!   held, dry run or sending);
 //! - [`opening`]: composing a run's content and recording it;
 //! - [`delivery`]: the send loop over the delivery ledger;
-//! - [`operations`]: operators' actions and status reports.
+//! - [`operations`]: operators' actions and status reports;
+//! - [`metrics`]: what runs show Prometheus.
 
 mod delivery;
+pub(crate) mod metrics;
 mod opening;
 mod operations;
 mod policy;

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::WEEK;
+use super::metrics::{self as series, Outcome};
 use super::policy::{self, Facts, Opening};
 use crate::DigestService;
 use crate::compose::{DigestContent, week_start};
@@ -38,6 +39,10 @@ impl DigestService {
         recipients: &[Subscriber],
     ) -> anyhow::Result<Option<Run>> {
         if self.inner.store.create_run(&run, recipients).await? {
+            // Counted by the replica that recorded it, once.
+            if let Some(outcome) = Outcome::opened(run.status) {
+                series::count(&run.schedule, outcome);
+            }
             Ok(Some(run))
         } else {
             // Another replica (or an earlier tick) has it.
@@ -100,8 +105,6 @@ impl DigestService {
                     note = %run.note, "Digest run skipped");
             }
             Opening::Held(_) => {
-                metrics::counter!("marquee_digest_held_total", "schedule" => name.to_owned())
-                    .increment(1);
                 tracing::error!(digest_id = %run.id, schedule = name, note = %run.note,
                     "Digest held: its sources are stale");
             }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
+use super::metrics::{self as series, Outcome};
 use super::policy::{self, DueAction};
 use crate::DigestService;
 use crate::schedule::CronSchedule;
@@ -24,6 +25,14 @@ impl DigestService {
             schedules = self.schedules().len(),
             "Digest scheduler started"
         );
+        for schedule in self.schedules() {
+            match self.inner.store.last_success(schedule.name()).await {
+                Ok(Some(at)) => series::last_success(schedule.name(), at),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(schedule = schedule.name(), %error,
+                    "Could not read the last successful run for its gauge"),
+            }
+        }
         loop {
             if let Err(error) = self.tick(&shutdown).await {
                 tracing::error!(error = format!("{error:#}"), "Digest scheduler tick failed");
@@ -66,7 +75,18 @@ impl DigestService {
             if shutdown.is_cancelled() {
                 break;
             }
-            if let Some(run) = self.start_due(&schedule, now).await? {
+            let started = self
+                .start_due(&schedule, now)
+                .await
+                .inspect_err(|_| series::count(schedule.name(), Outcome::Failed))?;
+            // Before sending, which may take long: the next due time is set
+            // as soon as this one has its run.
+            series::schedule(
+                schedule.name(),
+                self.is_paused(schedule.name()),
+                schedule.next_runs(now, 1).first().copied(),
+            );
+            if let Some(run) = started {
                 if run.status == RunStatus::Sending {
                     self.deliver(&run, shutdown).await?;
                 }

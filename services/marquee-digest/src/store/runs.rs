@@ -147,6 +147,20 @@ impl Store {
         Ok(last.map(from_micros))
     }
 
+    /// When the last run of `schedule` that finished sending did so.
+    pub async fn last_success(&self, schedule: &str) -> Result<Option<DateTime<Utc>>> {
+        let row = sqlx::query(
+            "SELECT MAX(finished_at) AS last FROM digest_runs WHERE schedule = $1 AND status = $2",
+        )
+        .bind(schedule)
+        .bind(RunStatus::Sent.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .context("Failed to read the last successful run")?;
+        let last: Option<i64> = row.try_get("last").context("last column")?;
+        Ok(last.map(from_micros))
+    }
+
     /// Sets a run's status; `from` guards against racing another change.
     pub async fn set_run_status(
         &self,

@@ -9,6 +9,7 @@ extern crate marquee_test_support;
 mod admin;
 mod delivery;
 mod helpers;
+mod metrics;
 mod operations;
 mod scheduler;
 mod subscriptions;
