@@ -96,6 +96,7 @@ pub fn router(settings: &Settings, own_address: SocketAddr) -> Router {
         .route("/console/social", get(social::page))
         .route("/console/social/toggle", post(social::toggle))
         .route("/console/social/posts", post(social::act))
+        .route("/console/audit", get(pages::audit::page))
         .with_state(console)
 }
 

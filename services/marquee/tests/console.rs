@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use common::{Demo, TOKEN};
 use fantoccini::{Client, ClientBuilder, Locator};
+use marquee_admin::audit::{AuditEntry, Role};
 use marquee_admin::bus::DeadLetter;
 use marquee_admin::digest::{RunReport, RunStatus, ScheduleReport, Subscriber};
 use marquee_admin::social::{PostStatus, SocialAccount, SocialPost};
@@ -488,6 +489,7 @@ async fn every_console_page_needs_a_login() {
         "/console/sources",
         "/console/dead-letters",
         "/console/social",
+        "/console/audit",
         "/console/jobs?service=feeds&id=1",
     ] {
         let response = http
@@ -812,4 +814,94 @@ async fn an_operator_holds_the_social_queue() {
         "the refused post and its retry; the cancelled one never went out"
     );
     browser.close().await.unwrap();
+}
+
+/// An editor's changes made in the console, and the one its role refuses,
+/// read back on the audit page as the API holds them, with who made them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_editors_console_changes_are_in_the_audit_trail() {
+    const EDITOR: &str = "editor-console-token";
+    let demo = Demo::start_with(|settings| {
+        settings
+            .admin
+            .tokens
+            .push(marquee_runtime::admin::TokenSetting::Named(
+                marquee_runtime::admin::Token {
+                    name: "ana".to_owned(),
+                    role: Role::Editor,
+                    token: secrecy::SecretString::from(EDITOR),
+                },
+            ));
+    })
+    .await;
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    let base = demo.base.clone();
+    log_in(&browser, &base, EDITOR).await;
+    text_once(&browser, "#sources", |_| true).await;
+
+    browser
+        .goto(&format!("{base}/console/calendar"))
+        .await
+        .unwrap();
+    click(
+        &browser,
+        Locator::Css("form[action='/console/schedules/toggle'] button[value=pause]"),
+    )
+    .await;
+    text_once(&browser, "[role=status]", |flash| {
+        flash.contains("schedule weekly: paused")
+    })
+    .await;
+    click(
+        &browser,
+        Locator::Css("form[action='/console/digest/send'] button[value=send]"),
+    )
+    .await;
+    let refusal = text_once(&browser, "[role=alert]", |flash| !flash.is_empty()).await;
+    assert!(
+        refusal.contains("this call needs the admin role (the token ana has the editor role)"),
+        "{refusal}"
+    );
+
+    let trail: Vec<AuditEntry> = api(&demo, "/admin/audit?token=ana").await;
+    assert_eq!(trail.len(), 2, "{trail:?}");
+    browser
+        .goto(&format!("{base}/console/audit"))
+        .await
+        .unwrap();
+    let rows = browser
+        .find_all(Locator::Css("#audit tr.entry"))
+        .await
+        .unwrap();
+    let everything: Vec<AuditEntry> = api(&demo, "/admin/audit?limit=500").await;
+    assert_eq!(rows.len(), everything.len());
+    let newest = "#audit tr.entry:nth-child(2)";
+    assert_eq!(cell(&browser, newest, "token").await, "ana");
+    assert_eq!(cell(&browser, newest, "role").await, "editor");
+    assert_eq!(cell(&browser, newest, "action").await, "POST");
+    assert_eq!(cell(&browser, newest, "target").await, trail[0].target);
+    assert!(trail[0].target.starts_with("/admin/digest/send/weekly"));
+    assert_eq!(cell(&browser, newest, "outcome").await, "refused (403)");
+    assert_eq!(
+        cell(&browser, newest, "reason").await,
+        trail[0].detail.clone().unwrap()
+    );
+    assert_eq!(cell(&browser, newest, "when").await, instant(trail[0].at));
+    let paused = "#audit tr.entry:nth-child(3)";
+    assert_eq!(
+        cell(&browser, paused, "target").await,
+        "/admin/digest/schedules/weekly/pause"
+    );
+    assert_eq!(cell(&browser, paused, "outcome").await, "done (200)");
+    screenshot(&browser, "audit.png").await;
+
+    browser
+        .goto(&format!("{base}/console/audit?token=nobody"))
+        .await
+        .unwrap();
+    assert_eq!(
+        text_of(&browser, "main p:last-of-type").await,
+        "No changes recorded for nobody."
+    );
 }

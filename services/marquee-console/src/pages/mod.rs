@@ -3,6 +3,7 @@
 //! strings for its template, so a field renamed in the contract fails to
 //! compile here rather than leaving a blank cell.
 
+pub(crate) mod audit;
 pub(crate) mod calendar;
 pub(crate) mod dashboard;
 pub(crate) mod dead_letters;
@@ -26,7 +27,7 @@ use crate::session::LOGIN;
 use crate::{ApiClient, ApiError, Console, encode};
 
 /// The console's templates, beside the shared `layout.html`.
-const TEMPLATES: [(&str, &str); 12] = [
+const TEMPLATES: [(&str, &str); 13] = [
     ("console.html", include_str!("../../templates/console.html")),
     ("macros.html", include_str!("../../templates/macros.html")),
     ("login.html", include_str!("../../templates/login.html")),
@@ -51,6 +52,7 @@ const TEMPLATES: [(&str, &str); 12] = [
         include_str!("../../templates/dead_letters.html"),
     ),
     ("social.html", include_str!("../../templates/social.html")),
+    ("audit.html", include_str!("../../templates/audit.html")),
 ];
 
 /// The shared environment (layout, HTML escaping) with the console's pages.
