@@ -122,4 +122,56 @@ async fn each_role_may_do_its_part_and_every_change_is_audited() {
     let mine: Vec<AuditEntry> = serde_json::from_str(&mine).unwrap();
     assert_eq!(mine.len(), 3);
     assert!(mine.iter().all(|entry| entry.token == "ana"));
+
+    // The CLI reads the same trail, as a viewer, in both forms.
+    let json = cli(&demo, VIEWER, &["-o", "json", "audit", "--by", "ana"]);
+    let listed: Vec<AuditEntry> = serde_json::from_str(&json).unwrap();
+    assert_eq!(listed, mine);
+    let table = cli(&demo, VIEWER, &["audit", "--by", "ana", "--limit", "2"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(lines[0].starts_with("AGE "), "{table}");
+    for (line, (target, outcome)) in lines[1..].iter().zip([(send, "refused"), (resume, "done")]) {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert!(
+            cells.contains(&"ana") && cells.contains(&"editor"),
+            "{line}"
+        );
+        assert!(
+            cells.contains(&target) && cells.contains(&outcome),
+            "{line}"
+        );
+    }
+    assert!(
+        lines[1].ends_with("this call needs the admin role (the token ana has the edito…"),
+        "the reason, clipped: {table}"
+    );
+
+    // A viewer's CLI cannot send either: exit code 1, the reason on stderr.
+    let output = command(&demo, VIEWER, &["digest", "send", "weekly"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("needs the admin role"), "{stderr}");
+}
+
+fn command(demo: &Demo, token: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_marquee"))
+        .arg("admin")
+        .args(args)
+        .env("MARQUEE_API", &demo.base)
+        .env("MARQUEE_ADMIN_TOKEN", token)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+/// `marquee admin ARGS` with `token`: its standard output, once it succeeded.
+fn cli(demo: &Demo, token: &str, args: &[&str]) -> String {
+    let output = command(demo, token, args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
 }

@@ -122,6 +122,8 @@ pub enum AdminCommand {
     /// Social posts: the ledger, and posting skipped back catalogue.
     #[command(subcommand)]
     Social(SocialCommand),
+    /// The audit trail: who changed what, and how it ended, newest first.
+    Audit(super::audit::AuditArgs),
     /// The admin API's OpenAPI document.
     Openapi,
 }

@@ -11,6 +11,7 @@
 //! answer's human form; `status` the overview.
 
 mod api;
+mod audit;
 pub mod commands;
 mod output;
 mod status;
@@ -111,6 +112,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Digest(command) => digest(&api, out, command).await,
         AdminCommand::Subscribers(command) => subscribers(&api, out, command).await,
         AdminCommand::Social(command) => social(&api, out, command).await,
+        AdminCommand::Audit(args) => audit::run(&api, out, args).await,
         AdminCommand::Openapi => out.print(
             &api.0
                 .get::<utoipa::openapi::OpenApi>("/admin/openapi.json")
