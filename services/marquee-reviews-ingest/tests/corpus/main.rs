@@ -127,4 +127,3 @@ fn content_type(bytes: &[u8]) -> Option<String> {
             .then(|| value.trim().to_owned())
     })
 }
-
