@@ -21,8 +21,8 @@ use utoipa_axum::routes;
 /// created with the item topics' keep-for-ever retention.
 pub const TOPIC: &str = "audit";
 
-/// A refusal's message longer than this is not kept whole.
-const DETAIL_BYTES: usize = 4_096;
+/// A refusal's message is kept up to this many characters.
+const DETAIL_CHARS: usize = 4_096;
 
 /// Writes and reads the trail.
 #[derive(Clone)]
@@ -148,23 +148,56 @@ async fn audit(
         .map_err(|error| HttpError::new(StatusCode::SERVICE_UNAVAILABLE, error))
 }
 
-/// The refusal's message (an [`ErrorBody`]'s or the text), and the
-/// response rebuilt with the same body.
+/// The refusal's message (an [`ErrorBody`]'s or the text, cut to
+/// [`DETAIL_CHARS`]), and the response rebuilt with the same body. A
+/// refusal is read whole: cutting its body would change the answer.
 async fn refusal(response: Response) -> (Response, Option<String>) {
     let (parts, body) = response.into_parts();
-    match axum::body::to_bytes(body, DETAIL_BYTES * 16).await {
+    match axum::body::to_bytes(body, usize::MAX).await {
         Ok(bytes) => {
             let detail = serde_json::from_slice::<ErrorBody>(&bytes).map_or_else(
                 |_| String::from_utf8_lossy(&bytes).trim().to_owned(),
                 |body| body.error,
             );
-            let detail: String = detail.chars().take(DETAIL_BYTES).collect();
+            let detail: String = detail.chars().take(DETAIL_CHARS).collect();
             let detail = (!detail.is_empty()).then_some(detail);
             (Response::from_parts(parts, Body::from(bytes)), detail)
         }
-        Err(_) => (
-            Response::from_parts(parts, Body::empty()),
-            Some("the answer was too long to keep".to_owned()),
-        ),
+        Err(error) => {
+            tracing::error!(%error, "Failed to read a refusal for the audit trail");
+            (
+                Response::from_parts(parts, Body::empty()),
+                Some(format!("the answer could not be read: {error}")),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_long_refusal_reaches_the_client_whole_and_the_trail_cut() {
+        let error = "x".repeat(200_000);
+        let answer = (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(ErrorBody {
+                error: error.clone(),
+            }),
+        )
+            .into_response();
+        let (answer, detail) = refusal(answer).await;
+        assert_eq!(detail.unwrap().len(), DETAIL_CHARS);
+        assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = axum::body::to_bytes(answer.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body: ErrorBody = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body.error, error);
     }
 }
