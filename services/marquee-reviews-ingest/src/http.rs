@@ -2,7 +2,9 @@
 //! publications, edits and withdrawals (body and signature in
 //! [`crate::WebhookPayload`]). A refusal answers 401, 400, 404 or 503 with
 //! the reason ([`crate::error::WebhookError`]); a delivery answers
-//! `{"outcome": "published" | "updated" | "unchanged" | "withdrawn", "id": ""}`.
+//! `{"outcome": "published" | "updated" | "unchanged" | "withdrawn", "id": "",
+//! "problems": [...]}`, the problems naming each field that was left out
+//! (e.g. a date more than a day in the future).
 
 use std::sync::Arc;
 
@@ -35,6 +37,8 @@ struct Delivered {
     outcome: &'static str,
     /// Kept for senders that read it; always empty.
     id: &'static str,
+    /// Fields of the review that were left out, and why.
+    problems: Vec<String>,
 }
 
 /// Handles one delivery.
@@ -69,9 +73,13 @@ async fn receive(
             "this signature was already used: replayed request".to_owned(),
         ));
     }
+    let mut problems = Vec::new();
     let result = match action {
         Action::Review(draft, base) => match draft.finish(&base, inner.clock.now()) {
-            Ok(candidate) => pipeline.accept(WEBHOOK_SOURCE, candidate, true).await,
+            Ok(candidate) => {
+                problems.clone_from(&candidate.problems);
+                pipeline.accept(WEBHOOK_SOURCE, candidate, true).await
+            }
             Err(error) => Err(error),
         },
         Action::Withdraw(id, reason) => {
@@ -81,15 +89,23 @@ async fn receive(
         }
     };
     match result {
-        Ok(change) => Ok(Json(Delivered {
-            outcome: match change {
-                Change::New => "published",
-                Change::Changed => "updated",
-                Change::Unchanged => "unchanged",
-                Change::Withdrawn => "withdrawn",
-            },
-            id: "",
-        })),
+        Ok(change) => {
+            for problem in &problems {
+                tracing::warn!(source = WEBHOOK_SOURCE, reason = %problem, "Left a field out of a CMS webhook's review");
+                metrics::counter!("marquee_ingest_rejected_total", "source" => WEBHOOK_SOURCE, "reason" => "invalid_field")
+                    .increment(1);
+            }
+            Ok(Json(Delivered {
+                outcome: match change {
+                    Change::New => "published",
+                    Change::Changed => "updated",
+                    Change::Unchanged => "unchanged",
+                    Change::Withdrawn => "withdrawn",
+                },
+                id: "",
+                problems,
+            }))
+        }
         Err(error) => {
             // Not processed: free the signature so the CMS's retry is accepted.
             if let Err(release) = store.release_signature(&signed.signature).await {

@@ -251,3 +251,28 @@ async fn the_webhook_is_off_without_a_secret() {
     let (status, answer) = hook.send(r#"{"action": "withdrawn", "id": "x"}"#).await;
     assert_eq!(status, 404, "{answer}");
 }
+
+#[tokio::test]
+async fn a_date_in_the_future_is_left_out_and_the_answer_says_so() {
+    let mut app = TestApp::spawn(|_| vec![], |_| {}).await;
+    let hook = Webhook::serve(&app).await;
+    let mut body =
+        json!({"action": "published", "review": review("Anora review – a screwball fairy tale")});
+    body["review"]["published_at"] = json!("2099-01-01T00:00:00Z");
+    let (status, answer) = hook.send(&body.to_string()).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("published"))
+    );
+    let problems = answer["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{answer}");
+    assert!(
+        problems[0].as_str().unwrap().contains("2099-01-01"),
+        "{answer}"
+    );
+    let events = app.events().await;
+    let ReviewEvent::Published(published) = &events[0].data else {
+        panic!("{events:?}")
+    };
+    assert!(published.review.published_at.timestamp() < 4_000_000_000);
+}
