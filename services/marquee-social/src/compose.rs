@@ -248,6 +248,9 @@ pub struct ComposedPost {
     pub film: String,
     /// Stars out of five.
     pub rating: Option<u8>,
+    /// The review's lead image (a link card's thumbnail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// Why a post could not be composed.
@@ -363,6 +366,7 @@ impl Composer {
             standfirst: review.standfirst.clone(),
             film: review.film.title.clone(),
             rating: review.rating.map(|r| r.stars()),
+            image: review.image.as_ref().map(|i| i.url.to_string()),
         })
     }
 

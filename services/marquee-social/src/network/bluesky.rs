@@ -1,10 +1,15 @@
 //! Bluesky (AT Protocol): a session signed in with an app password,
 //! renewed on `ExpiredToken`; posts are records keyed by a TID, so a pending
-//! post is found by its key before it is sent again.
+//! post is found by its key before it is sent again. Links and hashtags get
+//! facets as `@atproto/api`'s `RichText` detects them, and the link card the
+//! review's image as its thumbnail blob.
 
 use std::future::Future;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use regex::Regex;
+use reqwest::header::CONTENT_TYPE;
 use reqwest::{Response, StatusCode};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -35,6 +40,23 @@ struct XrpcError {
 
 /// The collection posts are records of.
 const POST_COLLECTION: &str = "app.bsky.feed.post";
+
+/// The largest thumbnail `app.bsky.embed.external` accepts; a larger image
+/// is left out of the card rather than failing the post.
+const THUMB_MAX_BYTES: usize = 1_000_000;
+
+/// Why a card goes out without its thumbnail.
+#[derive(Debug, thiserror::Error)]
+enum ThumbError {
+    #[error("could not fetch the image: {0}")]
+    Fetch(#[from] reqwest::Error),
+    #[error("the image's Content-Type is {0:?}, not image/*")]
+    NotAnImage(String),
+    #[error("the image is larger than {THUMB_MAX_BYTES} bytes")]
+    TooLarge,
+    #[error("uploadBlob failed: {0}")]
+    Upload(#[from] SendError),
+}
 
 /// A Bluesky account's client, holding its signed-in session.
 pub(crate) struct Bluesky {
@@ -164,7 +186,11 @@ impl Bluesky {
         struct Created {
             uri: String,
         }
-        let record = post_record(entry, &self.account.language, now);
+        let thumb = match &entry.post.image {
+            Some(image) => self.thumb(entry, image).await,
+            None => None,
+        };
+        let record = post_record(entry, &self.account.language, now, thumb.as_ref());
         let (session, response) = self
             .with_session(|session| {
                 let body = json!({
@@ -251,6 +277,80 @@ impl Bluesky {
             pause_until: None,
         }))
     }
+
+    /// The review's image uploaded as a blob, or `None` with the reason
+    /// logged: a card without a thumbnail beats no post.
+    async fn thumb(&self, entry: &Entry, image: &str) -> Option<serde_json::Value> {
+        let uploaded = async {
+            let (mime, bytes) = self.image(image).await?;
+            self.upload_blob(mime, bytes).await
+        };
+        match uploaded.await {
+            Ok(blob) => Some(blob),
+            Err(reason) => {
+                tracing::warn!(account = %self.account.name, review = %entry.review_id, image, %reason, "Posting the Bluesky card without a thumbnail");
+                None
+            }
+        }
+    }
+
+    /// Fetches an image, refusing one over [`THUMB_MAX_BYTES`] before
+    /// reading it all.
+    async fn image(&self, url: &str) -> Result<(String, Vec<u8>), ThumbError> {
+        let mut response = self.http.get(url).send().await?.error_for_status()?;
+        let mime = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        if !mime.starts_with("image/") {
+            return Err(ThumbError::NotAnImage(mime));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > THUMB_MAX_BYTES as u64)
+        {
+            return Err(ThumbError::TooLarge);
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > THUMB_MAX_BYTES {
+                return Err(ThumbError::TooLarge);
+            }
+        }
+        Ok((mime, bytes))
+    }
+
+    /// `com.atproto.repo.uploadBlob` of raw bytes; returns the blob ref.
+    async fn upload_blob(
+        &self,
+        mime: String,
+        bytes: Vec<u8>,
+    ) -> Result<serde_json::Value, ThumbError> {
+        #[derive(Deserialize)]
+        struct Uploaded {
+            blob: serde_json::Value,
+        }
+        let (mime, bytes) = (&mime, &bytes);
+        let (_, response) = self
+            .with_session(|session| async move {
+                let response = self
+                    .http
+                    .post(self.xrpc("com.atproto.repo.uploadBlob"))
+                    .bearer_auth(&session.access_jwt)
+                    .header(CONTENT_TYPE, mime)
+                    .body(bytes.clone())
+                    .send()
+                    .await
+                    .map_err(transport)?;
+                Self::expired_or(response).await
+            })
+            .await?;
+        let uploaded: Uploaded = json_body(checked(response).await?).await?;
+        Ok(uploaded.blob)
+    }
 }
 
 fn http_response(status: StatusCode, body: String) -> axum::http::Response<String> {
@@ -259,34 +359,84 @@ fn http_response(status: StatusCode, body: String) -> axum::http::Response<Strin
     response
 }
 
-/// The `app.bsky.feed.post` record: text, link facets at UTF-8 byte
-/// offsets, and a link card for the review.
-pub fn post_record(entry: &Entry, language: &str, now: DateTime<Utc>) -> serde_json::Value {
+/// The `app.bsky.feed.post` record: text, link and tag facets at UTF-8
+/// byte offsets, and a link card for the review with `thumb`, an uploaded
+/// blob, if any.
+pub fn post_record(
+    entry: &Entry,
+    language: &str,
+    now: DateTime<Utc>,
+    thumb: Option<&serde_json::Value>,
+) -> serde_json::Value {
     let text = &entry.post.text;
-    let facets: Vec<_> = url_ranges(text)
-        .into_iter()
-        .map(|range| {
-            json!({
-                "index": {"byteStart": range.start, "byteEnd": range.end},
-                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": &text[range]}],
-            })
-        })
-        .collect();
+    let facets: Vec<_> = facets(text);
+    let mut external = json!({
+        "uri": entry.post.url,
+        "title": entry.post.headline,
+        "description": entry.post.standfirst,
+    });
+    if let Some(thumb) = thumb {
+        external["thumb"] = thumb.clone();
+    }
     json!({
         "$type": POST_COLLECTION,
         "text": text,
         "createdAt": now.to_rfc3339_opts(SecondsFormat::Millis, true),
         "langs": [language],
         "facets": facets,
-        "embed": {
-            "$type": "app.bsky.embed.external",
-            "external": {
-                "uri": entry.post.url,
-                "title": entry.post.headline,
-                "description": entry.post.standfirst,
-            },
-        },
+        "embed": {"$type": "app.bsky.embed.external", "external": external},
     })
+}
+
+/// The link facets, then the tag facets, of `text`.
+fn facets(text: &str) -> Vec<serde_json::Value> {
+    let links = url_ranges(text).into_iter().map(|range| {
+        json!({
+            "index": {"byteStart": range.start, "byteEnd": range.end},
+            "features": [{"$type": "app.bsky.richtext.facet#link", "uri": &text[range]}],
+        })
+    });
+    let tags = tag_ranges(text).into_iter().map(|range| {
+        // Past the `#` (or the full-width `＃`).
+        let tag = text[range.clone()].chars().skip(1).collect::<String>();
+        json!({
+            "index": {"byteStart": range.start, "byteEnd": range.end},
+            "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}],
+        })
+    });
+    links.chain(tags).collect()
+}
+
+/// A hashtag as `RichText` finds one: `#` after a space or at the start,
+/// then everything up to a space or an invisible separator.
+static TAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|\s)([#＃][^\s\x{00AD}\x{2060}\x{200A}-\x{200D}\x{20E2}]*)")
+        .expect("a valid constant regex")
+});
+
+/// Trailing punctuation, which is not part of a tag.
+static TRAILING_PUNCTUATION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\p{P}+$").expect("a valid constant regex"));
+
+/// A tag needs one character that is not a digit or punctuation: `#1` is
+/// not a tag.
+static TAG_LETTER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[^0-9\p{P}]").expect("a valid constant regex"));
+
+/// Byte ranges of the hashtags in `text`, `#` included; a tag (past its
+/// `#`) is at most 64 UTF-16 units long, as `RichText` counts.
+fn tag_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
+    TAG.captures_iter(text)
+        .filter_map(|captures| {
+            let found = captures.get(1)?;
+            let hash_len = found.as_str().chars().next()?.len_utf8();
+            let body = &found.as_str()[hash_len..];
+            let body = TRAILING_PUNCTUATION.replace(body, "");
+            let tagged = !body.starts_with('\u{FE0F}') && TAG_LETTER.is_match(&body);
+            (tagged && body.encode_utf16().count() <= 64)
+                .then(|| found.start()..found.start() + hash_len + body.len())
+        })
+        .collect()
 }
 
 /// A TID (the record-key form `app.bsky.feed.post` requires): 53 bits of
@@ -306,6 +456,17 @@ pub fn tid(micros: i64, clock_id: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `RichText.detectFacets` of @atproto/api 0.19.19 finds in them.
+    #[test]
+    fn hashtags_are_found_as_richtext_finds_them() {
+        let text = "#1 #a1. ＃Ciné! x#no #\u{FE0F}bad (#yes)";
+        let tags: Vec<_> = tag_ranges(text).into_iter().map(|r| &text[r]).collect();
+        assert_eq!(tags, ["#a1", "＃Ciné"]);
+        assert_eq!(tag_ranges("#Ciné").pop(), Some(0..6), "UTF-8 bytes");
+        assert_eq!(tag_ranges("end #tag…").pop(), Some(4..8));
+        assert!(tag_ranges(&format!("#{}", "a".repeat(65))).is_empty());
+    }
 
     #[test]
     fn tids_are_13_sortable_characters() {

@@ -25,6 +25,7 @@ fn post(review_id: &str) -> NewPost {
             standfirst: "Tender".to_owned(),
             film: "Hamnet".to_owned(),
             rating: Some(4),
+            image: None,
         },
     }
 }
