@@ -2,7 +2,8 @@
 //! renewed on `ExpiredToken`; posts are records keyed by a TID, so a pending
 //! post is found by its key before it is sent again. Links and hashtags get
 //! facets as `@atproto/api`'s `RichText` detects them, and the link card the
-//! review's image as its thumbnail blob.
+//! review's image as its thumbnail blob, shrunk to a JPEG if it is over the
+//! blob limit.
 
 use std::future::Future;
 use std::sync::LazyLock;
@@ -42,8 +43,15 @@ struct XrpcError {
 const POST_COLLECTION: &str = "app.bsky.feed.post";
 
 /// The largest thumbnail `app.bsky.embed.external` accepts; a larger image
-/// is left out of the card rather than failing the post.
+/// is shrunk to fit.
 const THUMB_MAX_BYTES: usize = 1_000_000;
+
+/// An image larger than this is not fetched at all (and the card goes out
+/// without a thumbnail).
+const IMAGE_MAX_BYTES: usize = 20_000_000;
+
+/// The longest side of a shrunk thumbnail: cards show it far smaller.
+const THUMB_MAX_SIDE: u32 = 1200;
 
 /// Why a card goes out without its thumbnail.
 #[derive(Debug, thiserror::Error)]
@@ -52,8 +60,12 @@ enum ThumbError {
     Fetch(#[from] reqwest::Error),
     #[error("the image's Content-Type is {0:?}, not image/*")]
     NotAnImage(String),
-    #[error("the image is larger than {THUMB_MAX_BYTES} bytes")]
+    #[error("the image is larger than {IMAGE_MAX_BYTES} bytes")]
     TooLarge,
+    #[error("the image could not be shrunk: {0}")]
+    Shrink(#[from] image::ImageError),
+    #[error("shrinking the image failed: {0}")]
+    Panicked(#[from] tokio::task::JoinError),
     #[error("uploadBlob failed: {0}")]
     Upload(#[from] SendError),
 }
@@ -283,6 +295,12 @@ impl Bluesky {
     async fn thumb(&self, entry: &Entry, image: &str) -> Option<serde_json::Value> {
         let uploaded = async {
             let (mime, bytes) = self.image(image).await?;
+            let (mime, bytes) = if bytes.len() > THUMB_MAX_BYTES {
+                let bytes = tokio::task::spawn_blocking(move || shrink(&bytes)).await??;
+                ("image/jpeg".to_owned(), bytes)
+            } else {
+                (mime, bytes)
+            };
             self.upload_blob(mime, bytes).await
         };
         match uploaded.await {
@@ -294,7 +312,7 @@ impl Bluesky {
         }
     }
 
-    /// Fetches an image, refusing one over [`THUMB_MAX_BYTES`] before
+    /// Fetches an image, refusing one over [`IMAGE_MAX_BYTES`] before
     /// reading it all.
     async fn image(&self, url: &str) -> Result<(String, Vec<u8>), ThumbError> {
         let mut response = self.http.get(url).send().await?.error_for_status()?;
@@ -309,14 +327,14 @@ impl Bluesky {
         }
         if response
             .content_length()
-            .is_some_and(|n| n > THUMB_MAX_BYTES as u64)
+            .is_some_and(|n| n > IMAGE_MAX_BYTES as u64)
         {
             return Err(ThumbError::TooLarge);
         }
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await? {
             bytes.extend_from_slice(&chunk);
-            if bytes.len() > THUMB_MAX_BYTES {
+            if bytes.len() > IMAGE_MAX_BYTES {
                 return Err(ThumbError::TooLarge);
             }
         }
@@ -350,6 +368,23 @@ impl Bluesky {
             .await?;
         let uploaded: Uploaded = json_body(checked(response).await?).await?;
         Ok(uploaded.blob)
+    }
+}
+
+/// `image` as a JPEG of at most [`THUMB_MAX_SIDE`] pixels a side, halved
+/// until it is under [`THUMB_MAX_BYTES`].
+fn shrink(image: &[u8]) -> Result<Vec<u8>, image::ImageError> {
+    let image = image::load_from_memory(image)?;
+    // Never larger than it was.
+    let mut side = THUMB_MAX_SIDE.min(image.width().max(image.height()));
+    loop {
+        let rgb = image.thumbnail(side, side).into_rgb8();
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85).encode_image(&rgb)?;
+        if jpeg.len() <= THUMB_MAX_BYTES || side <= 64 {
+            return Ok(jpeg);
+        }
+        side /= 2;
     }
 }
 

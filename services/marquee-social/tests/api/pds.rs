@@ -2,7 +2,8 @@
 //! directory, npm ci'd by `scripts/pds.sh` into `MARQUEE_PDS_DIR`): the
 //! worker's record read back with `getRecord` has the facets `@atproto/api`'s
 //! `RichText` finds in the same text, its card's thumbnail comes back from
-//! `sync.getBlob` byte for byte, and a retried post is not doubled.
+//! `sync.getBlob` byte for byte (shrunk to a JPEG if over the blob limit),
+//! and a retried post is not doubled.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -284,32 +285,89 @@ async fn the_worker_posts_to_the_pds_with_the_facets_richtext_finds_and_a_thumbn
     assert_eq!(&blob[..], PNG);
 }
 
-#[tokio::test]
-async fn an_image_over_the_blob_limit_is_left_out_of_the_card_and_the_post_goes_out() {
-    let pds = Pds::start();
-    let (account, did) = pds.account("oversized").await;
+/// A `width`×`height` PNG of noise, which neither PNG nor JPEG compress.
+fn noise_png(width: u32, height: u32) -> Vec<u8> {
+    let mut state = 0x2545_f491_u32;
+    let noise = image::RgbImage::from_fn(width, height, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let [r, g, b, _] = state.to_le_bytes();
+        image::Rgb([r, g, b])
+    });
+    let mut png = Vec::new();
+    noise
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    png
+}
+
+/// Publishes `review(id)` with `image`, lets the worker post it, and
+/// returns the posted record.
+async fn post_with_image(pds: &Pds, name: &str, id: &str, image: Url) -> (Value, String) {
+    let (account, did) = pds.account(name).await;
     let app = TestApp::spawn(vec![account]).await;
-    let images = MockServer::start().await;
-    let mut large = PNG.to_vec();
-    large.resize(1_000_001, 0);
-    let mut hamnet = crate::helpers::review("hamnet");
-    hamnet.image = Some(Image {
-        url: image_at(&images, "hamnet", large).await,
+    let mut review = crate::helpers::review(id);
+    review.image = Some(Image {
+        url: image,
         alt: None,
     });
-    hamnet.published_at = app.clock.now();
-    hamnet.updated_at = hamnet.published_at;
-    app.deliver(&crate::helpers::published(&hamnet))
+    review.published_at = app.clock.now();
+    review.updated_at = review.published_at;
+    app.deliver(&crate::helpers::published(&review))
         .await
         .unwrap();
     assert_eq!(app.drain().await, 1);
-
-    let entry = app.entry("hamnet", "sky").await;
+    let entry = app.entry(id, "sky").await;
     assert_eq!(entry.status, Status::Posted, "{:?}", entry.reason);
     let posts = pds.posts(&did).await;
     assert_eq!(posts.len(), 1);
-    let external = &posts[0]["value"]["embed"]["external"];
-    assert_eq!(external["uri"], hamnet.url.as_str());
+    assert_eq!(
+        posts[0]["value"]["embed"]["external"]["uri"],
+        review.url.as_str()
+    );
+    (posts[0]["value"].clone(), did)
+}
+
+#[tokio::test]
+async fn an_image_over_the_blob_limit_is_shrunk_to_a_jpeg_under_it() {
+    let pds = Pds::start();
+    let images = MockServer::start().await;
+    let png = noise_png(1600, 1000);
+    assert!(png.len() > 1_000_000, "{} bytes", png.len());
+    let url = image_at(&images, "hamnet", png).await;
+    let (record, did) = post_with_image(&pds, "shrunk", "hamnet", url).await;
+
+    let thumb = &record["embed"]["external"]["thumb"];
+    assert_eq!(thumb["mimeType"], "image/jpeg", "{thumb}");
+    let size = thumb["size"].as_u64().unwrap();
+    assert!(size <= 1_000_000, "{size} bytes");
+    let cid = thumb["ref"]["$link"].as_str().unwrap();
+    let blob = pds
+        .get("com.atproto.sync.getBlob", &[("did", &did), ("cid", cid)])
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(blob.len() as u64, size);
+    let shrunk = image::load_from_memory(&blob).unwrap();
+    assert!(shrunk.width() <= 1200, "{}", shrunk.width());
+    assert_eq!(
+        shrunk.width() * 10 / shrunk.height(),
+        16,
+        "the aspect ratio is kept"
+    );
+}
+
+#[tokio::test]
+async fn a_link_card_whose_image_is_not_an_image_goes_out_without_a_thumbnail() {
+    let pds = Pds::start();
+    let images = MockServer::start().await;
+    let page = ResponseTemplate::new(200).set_body_raw("<html></html>", "text/html");
+    answer(&images, "GET", "/hamnet.png", page, 1).await;
+    let url = Url::parse(&format!("{}/hamnet.png", images.uri())).unwrap();
+    let (record, _) = post_with_image(&pds, "unthumbed", "hamnet", url).await;
+    let external = &record["embed"]["external"];
     assert_eq!(external.get("thumb"), None, "{external}");
 }
 
