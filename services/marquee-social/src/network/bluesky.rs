@@ -235,11 +235,17 @@ impl Bluesky {
                     pause_until,
                 })
             }
-            // A record with this key exists: an earlier attempt got through.
-            Err(SendError::Permanent(reason)) if status == StatusCode::BAD_REQUEST => {
+            // A record with this key may exist: an earlier attempt got
+            // through. The reference PDS says so with a 500, others a 400.
+            Err(error)
+                if matches!(
+                    status,
+                    StatusCode::BAD_REQUEST | StatusCode::INTERNAL_SERVER_ERROR
+                ) =>
+            {
                 match self.find(entry).await? {
                     Some(sent) => Ok(sent),
-                    None => Err(SendError::Permanent(reason)),
+                    None => Err(error),
                 }
             }
             Err(error) => Err(error),

@@ -397,3 +397,24 @@ async fn a_post_retried_after_a_crash_is_in_the_repository_once() {
     assert_eq!(posts.len(), 1, "{posts:?}");
     assert_eq!(posts[0]["uri"].as_str(), first.remote_id.as_deref());
 }
+
+#[tokio::test]
+async fn a_post_sent_again_under_its_record_key_is_found_not_doubled() {
+    let pds = Pds::start();
+    let (account, did) = pds.account("resent").await;
+    let app = TestApp::spawn(vec![account]).await;
+    app.publish("hamnet").await;
+    assert_eq!(app.drain().await, 1);
+    let first = app.entry("hamnet", "sky").await;
+    assert_eq!(first.status, Status::Posted, "{:?}", first.reason);
+
+    // The ledger lost the answer: createRecord goes out again with the same
+    // key, which the PDS refuses (HTTP 500), and the record is looked up.
+    app.execute("UPDATE social_posts SET status = 'queued', remote_id = NULL")
+        .await;
+    assert_eq!(app.drain().await, 1);
+    let again = app.entry("hamnet", "sky").await;
+    assert_eq!(again.status, Status::Posted, "{:?}", again.reason);
+    assert_eq!(again.remote_id, first.remote_id);
+    assert_eq!(pds.posts(&did).await.len(), 1);
+}
