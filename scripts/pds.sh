@@ -1,6 +1,8 @@
 # The reference Bluesky PDS (@atproto/pds with a local PLC directory) that
 # marquee-social's tests post to: `npm ci` of the checked-in lockfile into
-# $TOOLS/pds-<its sha256>, once per lockfile, exported as MARQUEE_PDS_DIR.
+# $TOOLS/pds-<its sha256>, once per lockfile, exported as BLUESKY_PDS_DIR
+# (not MARQUEE_…: that prefix is the services' settings, which refuse
+# unknown keys).
 # Sourced by scripts/test after scripts/broker.sh (TOOLS, say, die).
 # shellcheck shell=bash
 
@@ -19,5 +21,5 @@ install_pds() {
       || die "npm ci of the Bluesky PDS failed"
     mv "$dir.partial" "$dir"
   fi
-  export MARQUEE_PDS_DIR="$dir"
+  export BLUESKY_PDS_DIR="$dir"
 }

@@ -1,7 +1,7 @@
 // Prints the facets @atproto/api's RichText detects in the text on stdin,
 // as JSON: the reference the Bluesky client's facets are checked against.
 //
-//   node richtext.mjs "$MARQUEE_PDS_DIR" < text
+//   node richtext.mjs "$BLUESKY_PDS_DIR" < text
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 

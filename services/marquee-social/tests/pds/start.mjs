@@ -2,9 +2,9 @@
 // both on free 127.0.0.1 ports with their data in a temporary directory;
 // prints one line, {"pds": URL, "plc": URL}, when both answer, and stops
 // when stdin closes or on SIGTERM. The packages come from the npm ci'd
-// directory given as the first argument (MARQUEE_PDS_DIR).
+// directory given as the first argument (BLUESKY_PDS_DIR).
 //
-//   node start.mjs "$MARQUEE_PDS_DIR"
+//   node start.mjs "$BLUESKY_PDS_DIR"
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
