@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use crate::SocialService;
 use crate::error::{PostSkippedError, QueueError};
 use crate::handler::initial_status;
-use crate::store::posts::{Entry, Status};
+use crate::store::posts::Entry;
 use crate::worker::Account;
 
 /// The routes and their description, before the service is attached.
@@ -42,41 +42,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api().into_openapi()
 }
 
-impl From<Status> for PostStatus {
-    fn from(status: Status) -> Self {
-        match status {
-            Status::Queued => Self::Queued,
-            Status::Pending => Self::Pending,
-            Status::Posted => Self::Posted,
-            Status::Failed => Self::Failed,
-            Status::DryRun => Self::DryRun,
-            Status::Skipped => Self::Skipped,
-            Status::Cancelled => Self::Cancelled,
-        }
-    }
-}
-
-impl From<PostStatus> for Status {
-    fn from(status: PostStatus) -> Self {
-        match status {
-            PostStatus::Queued => Self::Queued,
-            PostStatus::Pending => Self::Pending,
-            PostStatus::Posted => Self::Posted,
-            PostStatus::Failed => Self::Failed,
-            PostStatus::DryRun => Self::DryRun,
-            PostStatus::Skipped => Self::Skipped,
-            PostStatus::Cancelled => Self::Cancelled,
-        }
-    }
-}
-
 impl From<Entry> for SocialPost {
     fn from(entry: Entry) -> Self {
         Self {
             review_id: entry.review_id.to_string(),
             account: entry.account,
             network: entry.network.as_str().to_owned(),
-            status: entry.status.into(),
+            status: entry.status,
             reason: entry.reason,
             text: entry.post.text,
             remote_url: entry.remote_url,
@@ -96,11 +68,7 @@ async fn posts(
     Query(query): Query<PostsQuery>,
 ) -> Result<Json<Vec<SocialPost>>, HttpError> {
     let limit = query.limit.clamp(1, 500);
-    let entries = service
-        .inner
-        .store
-        .list(query.status.map(Status::from), limit)
-        .await?;
+    let entries = service.inner.store.list(query.status, limit).await?;
     Ok(Json(entries.into_iter().map(SocialPost::from).collect()))
 }
 
@@ -184,7 +152,7 @@ impl SocialService {
         let mut counts = PostCounts::default();
         for (name, status, count) in store.counts().await? {
             if name == account.name() {
-                counts.add(status.into(), count);
+                counts.add(status, count);
             }
         }
         Ok(SocialAccount {
@@ -198,32 +166,32 @@ impl SocialService {
 }
 
 /// Why a post in `status` cannot be cancelled, and what to do instead.
-fn not_cancellable(status: Status) -> &'static str {
+fn not_cancellable(status: PostStatus) -> &'static str {
     match status {
-        Status::Pending => {
+        PostStatus::Pending => {
             "it is being sent (pending) and may already be on the network; pause the account to hold the posts after it"
         }
-        Status::Posted => "it was posted already",
-        Status::DryRun => "it is in the dry-run outbox, which sends nothing",
-        Status::Failed => "it failed, so it goes out only if retried",
-        Status::Cancelled => "it is cancelled already",
-        Status::Queued | Status::Skipped => "it changed meanwhile; look again",
+        PostStatus::Posted => "it was posted already",
+        PostStatus::DryRun => "it is in the dry-run outbox, which sends nothing",
+        PostStatus::Failed => "it failed, so it goes out only if retried",
+        PostStatus::Cancelled => "it is cancelled already",
+        PostStatus::Queued | PostStatus::Skipped => "it changed meanwhile; look again",
     }
 }
 
 /// Why a post in `status` cannot be retried.
-fn not_retryable(status: Status) -> &'static str {
+fn not_retryable(status: PostStatus) -> &'static str {
     match status {
-        Status::Cancelled => {
+        PostStatus::Cancelled => {
             "it was cancelled (by an operator, or its review was withdrawn) and stays so"
         }
-        Status::Queued | Status::Pending => "it is waiting to be sent already",
-        Status::Posted => "it was posted already",
-        Status::DryRun => "it is in the dry-run outbox, which sends nothing",
-        Status::Skipped => {
+        PostStatus::Queued | PostStatus::Pending => "it is waiting to be sent already",
+        PostStatus::Posted => "it was posted already",
+        PostStatus::DryRun => "it is in the dry-run outbox, which sends nothing",
+        PostStatus::Skipped => {
             "it is back catalogue; post it on purpose instead (POST /admin/social/posts/{review_id}/post)"
         }
-        Status::Failed => "it changed meanwhile; look again",
+        PostStatus::Failed => "it changed meanwhile; look again",
     }
 }
 
@@ -333,7 +301,7 @@ async fn account_posts(
         .store
         .list_of(
             Some(account.name()),
-            query.status.map(Status::from),
+            query.status,
             query.limit.clamp(1, 500),
         )
         .await?;

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::compose::{ComposeError, Network};
 use crate::network::tid;
-use crate::store::posts::{NewPost, Status};
+use crate::store::posts::{NewPost, PostStatus};
 use crate::worker::Account;
 
 /// Namespace of the idempotency keys (a fixed, random UUID).
@@ -80,11 +80,11 @@ pub(crate) fn back_catalogue(
 }
 
 /// How a new post is recorded: in the outbox in a dry run, else queued.
-pub(crate) fn initial_status(dry_run: bool) -> Status {
+pub(crate) fn initial_status(dry_run: bool) -> PostStatus {
     if dry_run {
-        Status::DryRun
+        PostStatus::DryRun
     } else {
-        Status::Queued
+        PostStatus::Queued
     }
 }
 
@@ -147,8 +147,8 @@ mod tests {
                 reason: "review withdrawn before posting: pulled".to_owned(),
             }
         );
-        assert_eq!(initial_status(true), Status::DryRun);
-        assert_eq!(initial_status(false), Status::Queued);
+        assert_eq!(initial_status(true), PostStatus::DryRun);
+        assert_eq!(initial_status(false), PostStatus::Queued);
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub use settings::{
     Settings, SettingsError, Visibility, WebhookAccount, XAccount,
 };
 pub use store::Store;
-pub use store::posts::{Entry, NewPost, Status, UnknownStatus};
+pub use store::posts::{Entry, NewPost, PostStatus, UnknownPostStatus};
 
 use worker::Account;
 

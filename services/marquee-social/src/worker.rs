@@ -10,7 +10,7 @@ use crate::compose::Composer;
 use crate::error::StoreError;
 use crate::network::{Client, SendError, Sent};
 use crate::settings::AccountSettings;
-use crate::store::posts::{Entry, Status};
+use crate::store::posts::{Entry, PostStatus};
 
 /// How long a claimed post is left to its worker before another may take
 /// it over (a crashed process's claim expires; the look-up then runs).
@@ -142,7 +142,7 @@ impl SocialService {
 
     /// Sends `entry`, unless it is pending and the network already has it.
     async fn deliver(&self, account: &Account, entry: &Entry) -> Result<Sent, SendError> {
-        if entry.status == Status::Pending
+        if entry.status == PostStatus::Pending
             && let Some(sent) = account.client.find(entry).await?
         {
             tracing::info!(review_id = %entry.review_id, account = account.name(), "A pending post had gone out already; not sending it again");

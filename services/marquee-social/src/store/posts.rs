@@ -14,8 +14,6 @@
 //! again by an operator ([`Store::retry`]). A `pending` row is never
 //! cancelled: it may already be on the network.
 
-use std::str::FromStr;
-
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use marquee_events::ReviewId;
@@ -25,67 +23,11 @@ use sqlx::Row;
 use super::{Store, from_micros, micros};
 use crate::compose::{ComposedPost, Network, UnknownNetwork};
 use crate::error::StoreError;
-
-/// Where a post stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Composed, waiting for its account's worker.
-    Queued,
-    /// About to be sent, or sent without a known outcome.
-    Pending,
-    /// Accepted by the network.
-    Posted,
-    /// Refused for good (e.g. 401, 422); see the reason.
-    Failed,
-    /// Composed in dry-run; never sent.
-    DryRun,
-    /// Back catalogue: composed, not posted unless an operator asks.
-    Skipped,
-    /// Never to be sent: cancelled by an operator, or its review withdrawn.
-    Cancelled,
-}
-
-impl Status {
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Pending => "pending",
-            Self::Posted => "posted",
-            Self::Failed => "failed",
-            Self::DryRun => "dry_run",
-            Self::Skipped => "skipped",
-            Self::Cancelled => "cancelled",
-        }
-    }
-}
-
-/// A status this build does not know, read from the database.
-#[derive(Debug, thiserror::Error)]
-#[error("unknown post status {0:?} in the ledger")]
-pub struct UnknownStatus(String);
-
-impl FromStr for Status {
-    type Err = UnknownStatus;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Ok(match text {
-            "queued" => Self::Queued,
-            "pending" => Self::Pending,
-            "posted" => Self::Posted,
-            "failed" => Self::Failed,
-            "dry_run" => Self::DryRun,
-            "skipped" => Self::Skipped,
-            "cancelled" => Self::Cancelled,
-            other => return Err(UnknownStatus(other.to_owned())),
-        })
-    }
-}
+pub use marquee_admin::social::{PostStatus, UnknownPostStatus};
 
 /// A row this build cannot read is the database's fault, as any other.
-impl From<UnknownStatus> for StoreError {
-    fn from(error: UnknownStatus) -> Self {
+impl From<UnknownPostStatus> for StoreError {
+    fn from(error: UnknownPostStatus) -> Self {
         Self::Unexpected(error.into())
     }
 }
@@ -121,7 +63,7 @@ pub struct Entry {
     /// The account's network.
     pub network: Network,
     /// Where it stands.
-    pub status: Status,
+    pub status: PostStatus,
     /// Sent as `Idempotency-Key` (Mastodon) or used as the record key (Bluesky).
     pub idempotency_key: String,
     /// What is (or was) sent.
@@ -184,7 +126,7 @@ impl Store {
     pub async fn record(
         &self,
         post: &NewPost,
-        status: Status,
+        status: PostStatus,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         self.insert(post, status, None, now).await
@@ -199,13 +141,14 @@ impl Store {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        self.insert(post, Status::Skipped, Some(reason), now).await
+        self.insert(post, PostStatus::Skipped, Some(reason), now)
+            .await
     }
 
     async fn insert(
         &self,
         post: &NewPost,
-        status: Status,
+        status: PostStatus,
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
@@ -258,7 +201,7 @@ impl Store {
     pub async fn post_skipped(
         &self,
         review_id: &ReviewId,
-        status: Status,
+        status: PostStatus,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let done = sqlx::query(
@@ -302,7 +245,7 @@ impl Store {
         &self,
         review_id: &ReviewId,
         account: &str,
-        status: Status,
+        status: PostStatus,
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
@@ -320,7 +263,7 @@ impl Store {
     }
 
     /// How many rows each account has in each state.
-    pub async fn counts(&self) -> Result<Vec<(String, Status, u64)>, StoreError> {
+    pub async fn counts(&self) -> Result<Vec<(String, PostStatus, u64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT account, status, COUNT(*) AS n FROM social_posts GROUP BY account, status",
         )
@@ -345,7 +288,11 @@ impl Store {
 
     /// The newest rows first, at most `limit`, only those in `status` and
     /// of `account` if given.
-    pub async fn list(&self, status: Option<Status>, limit: i64) -> Result<Vec<Entry>, StoreError> {
+    pub async fn list(
+        &self,
+        status: Option<PostStatus>,
+        limit: i64,
+    ) -> Result<Vec<Entry>, StoreError> {
         self.list_of(None, status, limit).await
     }
 
@@ -353,7 +300,7 @@ impl Store {
     pub async fn list_of(
         &self,
         account: Option<&str>,
-        status: Option<Status>,
+        status: Option<PostStatus>,
         limit: i64,
     ) -> Result<Vec<Entry>, StoreError> {
         // An absent filter is bound as NULL and matches every row.
@@ -362,7 +309,7 @@ impl Store {
              ORDER BY created_at DESC, review_id, account LIMIT $1"
         ))
         .bind(limit)
-        .bind(status.map(Status::as_str))
+        .bind(status.map(PostStatus::as_str))
         .bind(account);
         let rows = query
             .fetch_all(&self.pool)
@@ -452,7 +399,7 @@ impl Store {
         remote_url: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.finish(entry, Status::Posted, remote_id, remote_url, None, now)
+        self.finish(entry, PostStatus::Posted, remote_id, remote_url, None, now)
             .await
     }
 
@@ -463,14 +410,14 @@ impl Store {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.finish(entry, Status::Failed, None, None, Some(reason), now)
+        self.finish(entry, PostStatus::Failed, None, None, Some(reason), now)
             .await
     }
 
     async fn finish(
         &self,
         entry: &Entry,
-        status: Status,
+        status: PostStatus,
         remote_id: Option<&str>,
         remote_url: Option<&str>,
         reason: Option<&str>,

@@ -4,7 +4,6 @@
 
 use marquee_admin::social::{PostStatus, SocialPost};
 use marquee_events::ReviewPublished;
-use marquee_social::Status;
 use serde_json::json;
 use wiremock::{MockServer, ResponseTemplate};
 
@@ -56,7 +55,7 @@ async fn the_first_read_of_a_source_skips_its_back_catalogue(engine: Engine) {
     assert_eq!(app.drain().await, 0, "the back catalogue is not posted");
     for id in ["old", "week", "hour"] {
         let entry = app.entry(id, "masto").await;
-        assert_eq!(entry.status, Status::Skipped, "{id}");
+        assert_eq!(entry.status, PostStatus::Skipped, "{id}");
         let reason = entry.reason.unwrap();
         assert!(reason.starts_with("back catalogue: "), "{reason}");
     }
@@ -83,7 +82,7 @@ async fn the_first_read_of_a_source_skips_its_back_catalogue(engine: Engine) {
     app.clock.advance(chrono::Duration::minutes(30));
     publish_from(&app, FEED, "new", 20).await;
     assert_eq!(app.drain().await, 1);
-    assert_eq!(app.entry("new", "masto").await.status, Status::Posted);
+    assert_eq!(app.entry("new", "masto").await.status, PostStatus::Posted);
     server.verify().await;
     app.cleanup().await;
 }
@@ -100,11 +99,14 @@ async fn an_item_older_than_the_max_age_at_first_sight_is_skipped() {
     publish_from(&app, "marquee/tests", "three-days", 2 * 24 * 60).await;
     publish_from(&app, "marquee/tests", "one-day", 4 * 24 * 60).await;
     assert_eq!(app.drain().await, 4, "first and one-day, on both accounts");
-    assert_eq!(app.entry("first", "masto").await.status, Status::Posted);
-    assert_eq!(app.entry("one-day", "hook").await.status, Status::Posted);
+    assert_eq!(app.entry("first", "masto").await.status, PostStatus::Posted);
+    assert_eq!(
+        app.entry("one-day", "hook").await.status,
+        PostStatus::Posted
+    );
     for account in ["masto", "hook"] {
         let old = app.entry("three-days", account).await;
-        assert_eq!(old.status, Status::Skipped);
+        assert_eq!(old.status, PostStatus::Skipped);
         assert!(old.reason.unwrap().contains("more than 48 h"));
     }
     server.verify().await;
@@ -122,10 +124,10 @@ async fn the_max_age_is_a_setting() {
     app.publish("first").await;
     app.clock.advance(chrono::Duration::hours(3));
     publish_from(&app, "marquee/tests", "two-hours", 60).await;
-    assert_eq!(app.entry("first", "masto").await.status, Status::DryRun);
+    assert_eq!(app.entry("first", "masto").await.status, PostStatus::DryRun);
     assert_eq!(
         app.entry("two-hours", "masto").await.status,
-        Status::Skipped
+        PostStatus::Skipped
     );
 }
 
@@ -137,13 +139,13 @@ async fn a_replay_never_posts_a_skipped_review(engine: Engine) {
     })
     .await;
     publish_from(&app, FEED, "old", -10_080).await;
-    assert_eq!(app.entry("old", "hook").await.status, Status::Skipped);
+    assert_eq!(app.entry("old", "hook").await.status, PostStatus::Skipped);
     // Redelivered at once, then the whole topic replayed a month on.
     publish_from(&app, FEED, "old", -10_080).await;
     app.clock.advance(chrono::Duration::days(30));
     publish_from(&app, FEED, "old", -10_080).await;
     assert_eq!(app.drain().await, 0);
-    assert_eq!(app.entry("old", "hook").await.status, Status::Skipped);
+    assert_eq!(app.entry("old", "hook").await.status, PostStatus::Skipped);
     assert_eq!(app.service.store().list(None, 10).await.unwrap().len(), 1);
     server.verify().await;
     app.cleanup().await;
@@ -171,7 +173,7 @@ async fn an_operator_posts_a_skipped_review_once() {
     assert_eq!(posts.len(), 2);
     assert!(posts.iter().all(|post| post.status == PostStatus::Queued));
     assert_eq!(app.drain().await, 2, "posted on both accounts");
-    assert_eq!(app.entry("old", "masto").await.status, Status::Posted);
+    assert_eq!(app.entry("old", "masto").await.status, PostStatus::Posted);
 
     // Asked again: refused, and nothing more is sent.
     let again = app.post("/admin/social/posts/old/post").await;
@@ -191,6 +193,9 @@ async fn an_operator_posts_a_skipped_review_once() {
         app.post("/admin/social/posts/pulled/post").await.status(),
         409
     );
-    assert_eq!(app.entry("pulled", "hook").await.status, Status::Cancelled);
+    assert_eq!(
+        app.entry("pulled", "hook").await.status,
+        PostStatus::Cancelled
+    );
     server.verify().await;
 }

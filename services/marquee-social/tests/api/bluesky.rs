@@ -1,7 +1,7 @@
 //! Bluesky: createSession, then createRecord with a TID record key; expired
 //! sessions are refreshed; a pending post is looked up before a resend.
 
-use marquee_social::Status;
+use marquee_social::PostStatus;
 use serde_json::json;
 use wiremock::matchers::{body_json, body_partial_json, header, query_param};
 use wiremock::{MockServer, ResponseTemplate};
@@ -75,7 +75,7 @@ async fn a_record_carries_link_facets_at_utf8_byte_offsets_and_a_card() {
     assert_eq!(app.drain().await, 1);
 
     let entry = app.entry("amelie", "sky").await;
-    assert_eq!(entry.status, Status::Posted);
+    assert_eq!(entry.status, PostStatus::Posted);
     assert_eq!(
         entry.remote_url.as_deref(),
         Some(
@@ -133,7 +133,7 @@ async fn an_expired_token_is_refreshed_and_the_record_retried_once() {
     creates_record_with(&server, "access-2", created("x")).await;
     app.publish("hamnet").await;
     assert_eq!(app.drain().await, 1);
-    assert_eq!(app.entry("hamnet", "sky").await.status, Status::Posted);
+    assert_eq!(app.entry("hamnet", "sky").await.status, PostStatus::Posted);
 }
 
 #[tokio::test]
@@ -151,7 +151,7 @@ async fn a_post_accepted_before_a_crash_is_found_not_sent_again() {
     app.publish("hamnet").await;
     assert_eq!(app.drain().await, 1);
     let entry = app.entry("hamnet", "sky").await;
-    assert_eq!(entry.status, Status::Pending);
+    assert_eq!(entry.status, PostStatus::Pending);
 
     let uri = format!("at://{DID}/app.bsky.feed.post/{}", entry.idempotency_key);
     request("GET", GET_RECORD)
@@ -170,7 +170,7 @@ async fn a_post_accepted_before_a_crash_is_found_not_sent_again() {
     app.clock.advance(chrono::Duration::seconds(10));
     assert_eq!(app.drain().await, 1);
     let entry = app.entry("hamnet", "sky").await;
-    assert_eq!(entry.status, Status::Posted);
+    assert_eq!(entry.status, PostStatus::Posted);
     assert_eq!(entry.remote_id, Some(uri));
 }
 
@@ -185,7 +185,7 @@ async fn a_pending_post_not_on_the_network_is_sent_with_the_same_key() {
     app.leave_pending().await;
     assert_eq!(app.drain().await, 1);
     let entry = app.entry("hamnet", "sky").await;
-    assert_eq!(entry.status, Status::Posted);
+    assert_eq!(entry.status, PostStatus::Posted);
     let body = &bodies(&server, CREATE_RECORD).await[0];
     assert_eq!(body["rkey"], entry.idempotency_key.as_str());
 }
@@ -211,7 +211,7 @@ async fn a_wrong_app_password_fails_the_post_for_good() {
     app.publish("hamnet").await;
     assert_eq!(app.drain().await, 1);
     let entry = app.entry("hamnet", "sky").await;
-    assert_eq!(entry.status, Status::Failed);
+    assert_eq!(entry.status, PostStatus::Failed);
     assert!(
         entry
             .reason

@@ -12,7 +12,7 @@ use marquee_events::{
 };
 use marquee_runtime::clock::Clock;
 use marquee_social::{
-    AccountSettings, BlueskyAccount, Entry, MastodonAccount, Settings, SocialService, Status,
+    AccountSettings, BlueskyAccount, Entry, MastodonAccount, PostStatus, Settings, SocialService,
     WebhookAccount, XAccount,
 };
 use tempfile::TempDir;
@@ -141,7 +141,7 @@ impl TestApp {
         self.clock.advance(second);
         assert_eq!(self.drain().await, 1, "one send after {wait}");
         let entry = self.entry(review_id, account).await;
-        assert_eq!(entry.status, Status::Posted, "{review_id} on {account}");
+        assert_eq!(entry.status, PostStatus::Posted, "{review_id} on {account}");
     }
 
     pub async fn entry(&self, review_id: &str, account: &str) -> Entry {

@@ -1,7 +1,7 @@
 //! The ledger on SQLite and PostgreSQL: once per review and account.
 
 use marquee_events::ReviewId;
-use marquee_social::{ComposedPost, Network, NewPost, Status};
+use marquee_social::{ComposedPost, Network, NewPost, PostStatus};
 use serde_json::json;
 use wiremock::{MockServer, ResponseTemplate};
 
@@ -35,19 +35,19 @@ async fn records_once_and_tracks_status(engine: Engine) {
     let ledger = app.service.store();
     assert!(
         ledger
-            .record(&post("hamnet"), Status::Queued, at(0))
+            .record(&post("hamnet"), PostStatus::Queued, at(0))
             .await
             .unwrap()
     );
     assert!(
         !ledger
-            .record(&post("hamnet"), Status::Queued, at(1))
+            .record(&post("hamnet"), PostStatus::Queued, at(1))
             .await
             .unwrap()
     );
 
     let entry = ledger.next_due("masto", at(0)).await.unwrap().unwrap();
-    assert_eq!(entry.status, Status::Queued);
+    assert_eq!(entry.status, PostStatus::Queued);
     assert_eq!(entry.post, post("hamnet").post);
     assert!(ledger.claim(&entry, at(0), at(5)).await.unwrap());
     assert!(
@@ -69,7 +69,7 @@ async fn records_once_and_tracks_status(engine: Engine) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(stored.status, Status::Posted);
+    assert_eq!(stored.status, PostStatus::Posted);
     assert_eq!(stored.attempts, 1);
     assert_eq!(stored.remote_id.as_deref(), Some("110"));
     assert_eq!(ledger.last_posted("masto").await.unwrap(), Some(at(1)));
@@ -77,7 +77,7 @@ async fn records_once_and_tracks_status(engine: Engine) {
     assert_eq!(ledger.list(None, 10).await.unwrap().len(), 1);
     assert!(
         ledger
-            .list(Some(Status::DryRun), 10)
+            .list(Some(PostStatus::DryRun), 10)
             .await
             .unwrap()
             .is_empty()
@@ -120,7 +120,7 @@ async fn the_ledger_survives_a_restart() {
     let ledger = marquee_social::Store::open(&url).await.unwrap();
     assert!(
         ledger
-            .record(&post("hamnet"), Status::DryRun, at(0))
+            .record(&post("hamnet"), PostStatus::DryRun, at(0))
             .await
             .unwrap()
     );
@@ -128,12 +128,16 @@ async fn the_ledger_survives_a_restart() {
     let reopened = marquee_social::Store::open(&url).await.unwrap();
     assert!(
         !reopened
-            .record(&post("hamnet"), Status::Queued, at(1))
+            .record(&post("hamnet"), PostStatus::Queued, at(1))
             .await
             .unwrap()
     );
     assert_eq!(
-        reopened.list(Some(Status::DryRun), 10).await.unwrap().len(),
+        reopened
+            .list(Some(PostStatus::DryRun), 10)
+            .await
+            .unwrap()
+            .len(),
         1
     );
 }

@@ -1,6 +1,6 @@
 //! Mastodon: `POST /api/v1/statuses` with a bearer token and Idempotency-Key.
 
-use marquee_social::Status;
+use marquee_social::PostStatus;
 use serde_json::json;
 use wiremock::matchers::{body_partial_json, body_string_contains, header, header_exists};
 use wiremock::{MockServer, ResponseTemplate};
@@ -44,7 +44,7 @@ async fn a_new_review_is_posted_once_with_token_and_idempotency_key() {
     assert_eq!(app.drain().await, 0);
 
     let entry = app.entry("hamnet", "masto").await;
-    assert_eq!(entry.status, Status::Posted);
+    assert_eq!(entry.status, PostStatus::Posted);
     assert_eq!(entry.remote_id.as_deref(), Some("110"));
     assert_eq!(
         entry.remote_url.as_deref(),
@@ -74,14 +74,14 @@ async fn server_errors_are_retried_with_backoff_and_the_same_key() {
     app.publish("hamnet").await;
     assert_eq!(app.drain().await, 1);
     let entry = app.entry("hamnet", "masto").await;
-    assert_eq!(entry.status, Status::Pending);
+    assert_eq!(entry.status, PostStatus::Pending);
     assert!(entry.reason.as_deref().unwrap().contains("503"));
     assert_eq!(app.drain().await, 0, "backing off");
 
     app.clock.advance(chrono::Duration::seconds(6));
     assert_eq!(app.drain().await, 1);
     let entry = app.entry("hamnet", "masto").await;
-    assert_eq!(entry.status, Status::Posted);
+    assert_eq!(entry.status, PostStatus::Posted);
     assert_eq!(entry.attempts, 2);
     let keys = headers(&server, STATUSES, "idempotency-key").await;
     assert_eq!(
@@ -147,7 +147,7 @@ async fn refusals_are_recorded_and_block_nothing_else() {
     assert_eq!(app.drain().await, 0, "permanent failures are not retried");
 
     let refused = app.entry("too-long", "good").await;
-    assert_eq!(refused.status, Status::Failed);
+    assert_eq!(refused.status, PostStatus::Failed);
     assert!(refused.reason.as_deref().unwrap().contains("422"));
     assert!(
         refused
@@ -156,10 +156,10 @@ async fn refusals_are_recorded_and_block_nothing_else() {
             .unwrap()
             .contains("character limit")
     );
-    assert_eq!(app.entry("fine", "good").await.status, Status::Posted);
+    assert_eq!(app.entry("fine", "good").await.status, PostStatus::Posted);
     for id in ["too-long", "fine"] {
         let entry = app.entry(id, "revoked").await;
-        assert_eq!(entry.status, Status::Failed);
+        assert_eq!(entry.status, PostStatus::Failed);
         assert!(entry.reason.as_deref().unwrap().contains("401"));
     }
 }

@@ -1,6 +1,6 @@
 //! Dry-run: posts are composed into the outbox and never sent.
 
-use marquee_social::{AccountSettings, Status};
+use marquee_social::{AccountSettings, PostStatus};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -30,8 +30,8 @@ async fn dry_run_writes_the_outbox_and_sends_nothing() {
     assert_eq!(app.drain().await, 0);
 
     let entry = app.entry("hamnet", "masto").await;
-    assert_eq!(entry.status, Status::DryRun);
-    assert_eq!(app.entry("hamnet", "sky").await.status, Status::DryRun);
+    assert_eq!(entry.status, PostStatus::DryRun);
+    assert_eq!(app.entry("hamnet", "sky").await.status, PostStatus::DryRun);
 
     let json: serde_json::Value = app.get("/social/outbox.json").await.json().await.unwrap();
     assert_eq!(json["dry_run"], true);

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use marquee_social::{AccountSettings, Status};
+use marquee_social::{AccountSettings, PostStatus};
 use marquee_test_support::wait::until_value;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -33,7 +33,7 @@ async fn posts_of_one_account_keep_their_minimum_spacing() {
     // In order of arrival.
     app.assert_posted_only_after(chrono::Duration::seconds(600), "b", "masto")
         .await;
-    assert_eq!(app.entry("c", "masto").await.status, Status::Queued);
+    assert_eq!(app.entry("c", "masto").await.status, PostStatus::Queued);
 }
 
 #[tokio::test]
@@ -63,7 +63,7 @@ async fn the_worker_sends_what_the_handler_queued_and_stops_on_shutdown() {
         "the worker posted the review",
         Duration::from_secs(10),
         || async { app.entry("hamnet", "masto").await.status },
-        |status| *status == Status::Posted,
+        |status| *status == PostStatus::Posted,
     )
     .await;
     shutdown.cancel();
@@ -92,8 +92,8 @@ async fn a_review_withdrawn_while_queued_is_never_posted() {
     app.deliver(&withdrawn("kept")).await.unwrap();
     app.clock.advance(chrono::Duration::hours(2));
     assert_eq!(app.drain().await, 0);
-    assert_eq!(app.entry("kept", "masto").await.status, Status::Posted);
+    assert_eq!(app.entry("kept", "masto").await.status, PostStatus::Posted);
     let pulled = app.entry("pulled", "masto").await;
-    assert_eq!(pulled.status, Status::Cancelled);
+    assert_eq!(pulled.status, PostStatus::Cancelled);
     assert!(pulled.reason.unwrap().contains("withdrawn"));
 }

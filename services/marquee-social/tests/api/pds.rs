@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 
 use marquee_events::Image;
 use marquee_runtime::clock::Clock;
-use marquee_social::{AccountSettings, BlueskyAccount, Status};
+use marquee_social::{AccountSettings, BlueskyAccount, PostStatus};
 use serde_json::{Value, json};
 use url::Url;
 use wiremock::{MockServer, ResponseTemplate};
@@ -70,34 +70,21 @@ impl Pds {
     /// Bluesky account settings signing in with them, and the DID.
     async fn account(&self, name: &str) -> (AccountSettings, String) {
         let handle = format!("{name}.test");
-        let created: Value = self
-            .http
-            .post(self.xrpc("com.atproto.server.createAccount"))
-            .json(
-                &json!({"email": format!("{name}@films.example"), "handle": handle,
-                          "password": "account-password"}),
+        let created = self
+            .post(
+                "com.atproto.server.createAccount",
+                None,
+                json!({"email": format!("{name}@films.example"), "handle": handle,
+                       "password": "account-password"}),
             )
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let app_password: Value = self
-            .http
-            .post(self.xrpc("com.atproto.server.createAppPassword"))
-            .bearer_auth(created["accessJwt"].as_str().unwrap())
-            .json(&json!({"name": "marquee"}))
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .await;
+        let app_password = self
+            .post(
+                "com.atproto.server.createAppPassword",
+                created["accessJwt"].as_str(),
+                json!({"name": "marquee"}),
+            )
+            .await;
         let account: BlueskyAccount = serde_json::from_value(json!({
             "name": "sky", "hashtags": ["film", "Cinéma"], "base_url": self.url,
             "identifier": handle, "app_password": app_password["password"], "language": "en",
@@ -105,6 +92,16 @@ impl Pds {
         .unwrap();
         let did = created["did"].as_str().unwrap().to_owned();
         (AccountSettings::Bluesky(account), did)
+    }
+
+    /// A procedure's answer, signed in with `token` if given.
+    async fn post(&self, method: &str, token: Option<&str>, body: Value) -> Value {
+        let mut request = self.http.post(self.xrpc(method)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap().error_for_status().unwrap();
+        response.json().await.unwrap()
     }
 
     async fn get(&self, method: &str, query: &[(&str, &str)]) -> reqwest::Response {
@@ -226,7 +223,7 @@ async fn the_worker_posts_to_the_pds_with_the_facets_richtext_finds_and_a_thumbn
     assert_eq!(app.drain().await, 1);
 
     let entry = app.entry("amelie", "sky").await;
-    assert_eq!(entry.status, Status::Posted, "{:?}", entry.reason);
+    assert_eq!(entry.status, PostStatus::Posted, "{:?}", entry.reason);
     let uri = entry.remote_id.as_deref().unwrap();
     assert_eq!(
         uri,
@@ -319,7 +316,7 @@ async fn post_with_image(pds: &Pds, name: &str, id: &str, image: Url) -> (Value,
         .unwrap();
     assert_eq!(app.drain().await, 1);
     let entry = app.entry(id, "sky").await;
-    assert_eq!(entry.status, Status::Posted, "{:?}", entry.reason);
+    assert_eq!(entry.status, PostStatus::Posted, "{:?}", entry.reason);
     let posts = pds.posts(&did).await;
     assert_eq!(posts.len(), 1);
     assert_eq!(
@@ -379,7 +376,7 @@ async fn a_post_retried_after_a_crash_is_in_the_repository_once() {
     let review = app.publish("hamnet").await;
     assert_eq!(app.drain().await, 1);
     let first = app.entry("hamnet", "sky").await;
-    assert_eq!(first.status, Status::Posted, "{:?}", first.reason);
+    assert_eq!(first.status, PostStatus::Posted, "{:?}", first.reason);
 
     // The bus redelivers the event, and a crash left the row pending as if
     // the answer to the createRecord never arrived.
@@ -391,7 +388,7 @@ async fn a_post_retried_after_a_crash_is_in_the_repository_once() {
     assert_eq!(app.drain().await, 1);
 
     let again = app.entry("hamnet", "sky").await;
-    assert_eq!(again.status, Status::Posted, "{:?}", again.reason);
+    assert_eq!(again.status, PostStatus::Posted, "{:?}", again.reason);
     assert_eq!(again.remote_id, first.remote_id);
     let posts = pds.posts(&did).await;
     assert_eq!(posts.len(), 1, "{posts:?}");
@@ -406,7 +403,7 @@ async fn a_post_sent_again_under_its_record_key_is_found_not_doubled() {
     app.publish("hamnet").await;
     assert_eq!(app.drain().await, 1);
     let first = app.entry("hamnet", "sky").await;
-    assert_eq!(first.status, Status::Posted, "{:?}", first.reason);
+    assert_eq!(first.status, PostStatus::Posted, "{:?}", first.reason);
 
     // The ledger lost the answer: createRecord goes out again with the same
     // key, which the PDS refuses (HTTP 500), and the record is looked up.
@@ -414,7 +411,7 @@ async fn a_post_sent_again_under_its_record_key_is_found_not_doubled() {
         .await;
     assert_eq!(app.drain().await, 1);
     let again = app.entry("hamnet", "sky").await;
-    assert_eq!(again.status, Status::Posted, "{:?}", again.reason);
+    assert_eq!(again.status, PostStatus::Posted, "{:?}", again.reason);
     assert_eq!(again.remote_id, first.remote_id);
     assert_eq!(pds.posts(&did).await.len(), 1);
 }

@@ -4,7 +4,6 @@
 
 use marquee_admin::ErrorBody;
 use marquee_admin::social::{PostStatus, SocialAccount, SocialPost};
-use marquee_social::Status;
 use serde_json::json;
 use wiremock::{MockServer, ResponseTemplate};
 
@@ -54,8 +53,8 @@ async fn a_paused_account_sends_nothing_until_resumed(engine: Engine) {
     app.publish("first").await;
     app.publish("second").await;
     assert_eq!(app.drain().await, 2, "only the webhook sends");
-    assert_eq!(app.entry("first", "masto").await.status, Status::Queued);
-    assert_eq!(app.entry("second", "hook").await.status, Status::Posted);
+    assert_eq!(app.entry("first", "masto").await.status, PostStatus::Queued);
+    assert_eq!(app.entry("second", "hook").await.status, PostStatus::Posted);
 
     let listed = accounts(&app).await;
     let names: Vec<&str> = listed.iter().map(|a| a.name.as_str()).collect();
@@ -92,7 +91,7 @@ async fn a_paused_account_sends_nothing_until_resumed(engine: Engine) {
     assert_eq!(resumed.paused_at, None);
     assert_eq!(resumed.counts.queued, 2);
     assert_eq!(app.drain().await, 2, "what queued meanwhile goes out");
-    assert_eq!(app.entry("first", "masto").await.status, Status::Posted);
+    assert_eq!(app.entry("first", "masto").await.status, PostStatus::Posted);
 
     let (status, message) = refused(&app, "/admin/social/accounts/masto/resume").await;
     assert_eq!(
@@ -121,7 +120,7 @@ async fn a_failed_post_is_retried_once_and_a_waiting_one_cancelled(engine: Engin
     app.publish("refused").await;
     assert_eq!(app.drain().await, 1);
     let failed = app.entry("refused", "hook").await;
-    assert_eq!(failed.status, Status::Failed);
+    assert_eq!(failed.status, PostStatus::Failed);
     let first_reason = failed.reason.unwrap();
 
     let response = app.post("/admin/social/posts/refused/hook/retry").await;
@@ -134,7 +133,10 @@ async fn a_failed_post_is_retried_once_and_a_waiting_one_cancelled(engine: Engin
     );
     assert_eq!(app.entry("refused", "hook").await.attempts, 0);
     assert_eq!(app.drain().await, 1);
-    assert_eq!(app.entry("refused", "hook").await.status, Status::Posted);
+    assert_eq!(
+        app.entry("refused", "hook").await.status,
+        PostStatus::Posted
+    );
     let (status, message) = refused(&app, "/admin/social/posts/refused/hook/retry").await;
     assert_eq!(status, 409);
     assert!(

@@ -1,6 +1,6 @@
 //! The generic webhook: one JSON POST per review.
 
-use marquee_social::Status;
+use marquee_social::PostStatus;
 use serde_json::json;
 use wiremock::matchers::{header_exists, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -23,7 +23,7 @@ async fn a_webhook_receives_text_url_headline_film_and_rating() {
     assert_eq!(app.drain().await, 1);
 
     let entry = app.entry("hamnet", "slack").await;
-    assert_eq!(entry.status, Status::Posted);
+    assert_eq!(entry.status, PostStatus::Posted);
     assert_eq!(
         bodies(&server, "/hooks/reviews").await,
         vec![json!({
@@ -52,6 +52,6 @@ async fn a_webhook_that_keeps_failing_gives_up_after_the_last_attempt() {
     }
     assert_eq!(app.drain().await, 0);
     let entry = app.entry("hamnet", "flaky").await;
-    assert_eq!(entry.status, Status::Failed);
+    assert_eq!(entry.status, PostStatus::Failed);
     assert!(entry.reason.as_deref().unwrap().contains("500"));
 }

@@ -1,7 +1,7 @@
 //! X: API v2 `POST /2/tweets` with a user token; a pending post is looked up
 //! in the account's recent posts before a resend.
 
-use marquee_social::{Status, X_LIMIT, x_weighted_length};
+use marquee_social::{PostStatus, X_LIMIT, x_weighted_length};
 use serde_json::json;
 use wiremock::matchers::{body_json, header, query_param};
 use wiremock::{MockServer, ResponseTemplate};
@@ -42,7 +42,7 @@ async fn a_post_goes_out_with_the_user_token_within_280_weighted() {
         .await;
     assert_eq!(app_probe.drain().await, 1);
     let entry = app_probe.entry("long", "x").await;
-    assert_eq!(entry.status, Status::Posted);
+    assert_eq!(entry.status, PostStatus::Posted);
     assert_eq!(
         entry.remote_url.as_deref(),
         Some("https://x.com/i/web/status/1879000000000000001")
@@ -73,7 +73,7 @@ async fn a_pending_post_found_in_the_timeline_is_not_sent_again() {
     app.leave_pending().await;
     assert_eq!(app.drain().await, 1);
     let entry = app.entry("hamnet", "x").await;
-    assert_eq!(entry.status, Status::Posted);
+    assert_eq!(entry.status, PostStatus::Posted);
     assert_eq!(entry.remote_id.as_deref(), Some("2"));
 }
 
