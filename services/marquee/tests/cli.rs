@@ -374,14 +374,7 @@ async fn the_pipeline_reads_as_tables_and_as_json() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_reads_as_a_table_a_summary_and_json() {
-    // No relay listens: a sent run pauses itself at its first message.
-    let demo = Demo::start_with(|settings| {
-        let smtp = &mut settings.digest.smtp;
-        smtp.port = marquee_test_support::free_port();
-        smtp.max_attempts = 1;
-        smtp.pause_after_errors = 1;
-    })
-    .await;
+    let demo = Demo::start_without_relay().await;
     demo.until("/feeds/all.rss", None, |f| items(f) >= SAMPLE_ITEMS)
         .await;
     let confirmed =

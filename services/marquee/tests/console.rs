@@ -214,16 +214,8 @@ async fn log_in(browser: &Client, base: &str, token: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_logs_in_previews_a_digest_and_walks_the_console() {
-    // No relay listens on the digest's SMTP port: a run sent from the
-    // console pauses itself at its first failed message, so the runs page
-    // has a run to resume.
-    let demo = Demo::start_with(|settings| {
-        let smtp = &mut settings.digest.smtp;
-        smtp.port = marquee_test_support::free_port();
-        smtp.max_attempts = 1;
-        smtp.pause_after_errors = 1;
-    })
-    .await;
+    // A run sent with no relay listening pauses itself: the runs page has a run to resume.
+    let demo = Demo::start_without_relay().await;
     let driver = Driver::start();
     let browser = driver.browser().await;
     let base = demo.base.clone();

@@ -38,6 +38,18 @@ impl Demo {
         Self::start_with(|_| {}).await
     }
 
+    /// The demo with no SMTP relay listening: a sent run pauses itself at
+    /// its first failed message, so there is a run to look at and resume.
+    pub async fn start_without_relay() -> Self {
+        Self::start_with(|settings| {
+            let smtp = &mut settings.digest.smtp;
+            smtp.port = marquee_test_support::free_port();
+            smtp.max_attempts = 1;
+            smtp.pause_after_errors = 1;
+        })
+        .await
+    }
+
     /// The demo with its settings changed by `change` first.
     pub async fn start_with(change: impl FnOnce(&mut marquee::Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
