@@ -307,7 +307,9 @@ pub async fn build(
             |bus| async move { Ok(bus.check().await?) },
         )
         .warning("bus-history", bus.clone(), |bus| async move {
-            let warnings = bus.history_warnings(&marquee_bus::ITEM_TOPICS).await;
+            let [reviews, screenings] = marquee_bus::ITEM_TOPICS;
+            let kept = [reviews, screenings, audit::TOPIC];
+            let warnings = bus.history_warnings(&kept).await;
             warnings.iter().map(ToString::to_string).collect()
         });
     let consumers = Consumers {

@@ -44,6 +44,9 @@ pub struct KafkaBus {
 struct Inner {
     settings: KafkaSettings,
     producer: FutureProducer,
+    /// Creates and describes topics; one for the process, since readiness
+    /// probes describe the item topics every few seconds.
+    admin: AdminClient<DefaultClientContext>,
     /// Stamps each record's timestamp (`CreateTime`).
     clock: SharedClock,
 }
@@ -63,21 +66,18 @@ impl KafkaBus {
             ])
             .create()
             .map_err(connect_error)?;
+        let admin = settings
+            .client_config(&[])
+            .create()
+            .map_err(connect_error)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 settings: settings.clone(),
                 producer,
+                admin,
                 clock,
             }),
         })
-    }
-
-    fn admin(&self) -> Result<AdminClient<DefaultClientContext>, BusError> {
-        self.inner
-            .settings
-            .client_config(&[])
-            .create()
-            .map_err(connect_error)
     }
 
     /// Creates the `topics` that do not exist yet, with `config` (topic
@@ -88,7 +88,7 @@ impl KafkaBus {
         partitions: i32,
         config: &[(&str, &str)],
     ) -> Result<(), BusError> {
-        let admin = self.admin()?;
+        let admin = &self.inner.admin;
         let replication = self.inner.settings.replication_factor;
         let new_topics: Vec<NewTopic> = topics
             .iter()
@@ -127,15 +127,7 @@ impl KafkaBus {
             topic: topic.to_owned(),
             reason,
         };
-        let admin = match self.admin() {
-            Ok(admin) => admin,
-            Err(error) => {
-                return topics
-                    .iter()
-                    .map(|topic| unverified(topic, error.to_string()))
-                    .collect();
-            }
-        };
+        let admin = &self.inner.admin;
         let options = AdminOptions::new().request_timeout(Some(ADMIN_TIMEOUT));
         let mut warnings = Vec::new();
         // One topic per request, so each answer is known to be its topic's.
