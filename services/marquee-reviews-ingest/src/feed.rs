@@ -22,6 +22,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use feed_rs::model::{Entry, FeedType, Text};
+use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 use marquee_runtime::html::escape;
 use quick_xml::events::{BytesStart, Event};
 use url::Url;
@@ -48,7 +49,8 @@ pub(crate) fn parse_feed(
 /// checked.
 pub(crate) fn read_drafts(text: &str, fetched_from: &Url) -> Result<Vec<Draft>, IngestError> {
     let text = without_prolog(text)?;
-    match root_element(text) {
+    let root = root_element(text);
+    match root {
         Some("rss" | "feed" | "RDF") => {}
         Some(other) => {
             return Err(IngestError::MalformedFeed(format!(
@@ -75,7 +77,13 @@ pub(crate) fn read_drafts(text: &str, fetched_from: &Url) -> Result<Vec<Draft>, 
         .sanitize_content(false)
         .build()
         .parse(scan.rewritten(text).as_bytes())
-        .map_err(|e| IngestError::MalformedFeed(e.to_string()))?;
+        .map_err(|error| match error {
+            // feed-rs words an <rss> without its <channel> as "no root element".
+            ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) if root == Some("rss") => {
+                IngestError::MalformedFeed("the <rss> element has no <channel>".to_owned())
+            }
+            other => IngestError::MalformedFeed(other.to_string()),
+        })?;
     let atom = feed.feed_type == FeedType::Atom;
     // feed-rs skips RSS 1.0 items without a link; they stay in their place
     // as drafts without one, which Draft::finish rejects with that reason.
@@ -746,6 +754,20 @@ mod tests {
         );
         assert_eq!(root_element("<rdf:RDF>"), Some("RDF"));
         assert_eq!(root_element("  "), None);
+    }
+
+    #[test]
+    fn an_rss_without_a_channel_is_refused_saying_so() {
+        let error = parse_feed(
+            "<rss version=\"2.0\"><item><title>x</title></item></rss>",
+            &fetched(),
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "not a readable RSS or Atom feed: the <rss> element has no <channel>"
+        );
     }
 
     #[test]
