@@ -1,12 +1,15 @@
 //! The social service's operator endpoints under `/admin/social/`: the
 //! ledger with each post's state, the accounts with their queues; posting a
 //! skipped (back catalogue) review on purpose, cancelling a waiting post,
-//! retrying a failed one, pausing and resuming an account.
+//! retrying a failed one, pausing and resuming an account; the fediverse
+//! actors with their followers and deliveries, paused and resumed.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use marquee_admin::ErrorBody;
-use marquee_admin::social::{PostCounts, PostStatus, PostsQuery, SocialAccount, SocialPost};
+use marquee_admin::social::{
+    FediverseActor, PostCounts, PostStatus, PostsQuery, SocialAccount, SocialPost,
+};
 use marquee_events::ReviewId;
 use marquee_runtime::error::HttpError;
 use utoipa_axum::router::OpenApiRouter;
@@ -29,6 +32,9 @@ fn api() -> OpenApiRouter<SocialService> {
         .routes(routes!(account_posts))
         .routes(routes!(pause_account))
         .routes(routes!(resume_account))
+        .routes(routes!(actors))
+        .routes(routes!(pause_actor))
+        .routes(routes!(resume_actor))
 }
 
 /// `/admin/social/…`.
@@ -359,4 +365,60 @@ async fn resume_account(
     );
     account.wake.notify_one();
     Ok(Json(service.account_report(account).await?))
+}
+
+/// The publication's fediverse actors: followers, deliveries by state, and
+/// whether an operator paused them (none unless configured).
+#[utoipa::path(get, path = "/admin/social/actors", tag = "social",
+    security(("bearer" = [])),
+    responses((status = 200, body = [FediverseActor], description = "the actors, as configured")))]
+async fn actors(
+    State(service): State<SocialService>,
+) -> Result<Json<Vec<FediverseActor>>, HttpError> {
+    let Some(fediverse) = &service.inner.fediverse else {
+        return Ok(Json(Vec::new()));
+    };
+    Ok(Json(fediverse.report(&service.inner.store).await?))
+}
+
+/// Pauses an actor's deliveries: activities still queue, nothing is sent
+/// until resumed; follows are still answered once it is.
+#[utoipa::path(post, path = "/admin/social/actors/{actor}/pause", tag = "social",
+    security(("bearer" = [])), params(("actor" = String, Path)),
+    responses((status = 200, body = FediverseActor, description = "the actor, paused"),
+        (status = 404, body = ErrorBody, description = "no such actor"),
+        (status = 409, body = ErrorBody, description = "paused already")))]
+async fn pause_actor(
+    State(service): State<SocialService>,
+    Path(actor): Path<String>,
+) -> Result<Json<FediverseActor>, HttpError> {
+    set_actor_paused(&service, &actor, true).await
+}
+
+/// Resumes an actor's deliveries: what queued meanwhile goes out.
+#[utoipa::path(post, path = "/admin/social/actors/{actor}/resume", tag = "social",
+    security(("bearer" = [])), params(("actor" = String, Path)),
+    responses((status = 200, body = FediverseActor, description = "the actor, delivering again"),
+        (status = 404, body = ErrorBody, description = "no such actor"),
+        (status = 409, body = ErrorBody, description = "not paused")))]
+async fn resume_actor(
+    State(service): State<SocialService>,
+    Path(actor): Path<String>,
+) -> Result<Json<FediverseActor>, HttpError> {
+    set_actor_paused(&service, &actor, false).await
+}
+
+async fn set_actor_paused(
+    service: &SocialService,
+    actor: &str,
+    paused: bool,
+) -> Result<Json<FediverseActor>, HttpError> {
+    let fediverse = service.inner.fediverse.as_ref().ok_or_else(|| {
+        HttpError::not_found(format!(
+            "there is no fediverse actor {actor}: none is configured ([social.fediverse])"
+        ))
+    })?;
+    Ok(Json(
+        fediverse.pause(&service.inner.store, actor, paused).await?,
+    ))
 }

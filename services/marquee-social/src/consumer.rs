@@ -22,9 +22,21 @@ impl Handler for SocialHandler {
             .first_seen(&event.source, self.0.now())
             .await
             .map_err(HandlerError::transient)?;
+        let max_age = self.0.inner.settings.back_catalogue_max_age();
+        if let Some(fediverse) = &self.0.inner.fediverse {
+            let back = match &event.data {
+                ReviewEvent::Published(published) => {
+                    back_catalogue(&published.review, first_seen, self.0.now(), max_age).is_some()
+                }
+                _ => false,
+            };
+            fediverse
+                .publish(&self.0.inner.store, &event.data, back, self.0.now())
+                .await
+                .map_err(HandlerError::transient)?;
+        }
         match decide(&event.data) {
             Decision::Post(review) => {
-                let max_age = self.0.inner.settings.back_catalogue_max_age();
                 match back_catalogue(review, first_seen, self.0.now(), max_age) {
                     Some(reason) => self.skip(review, &reason).await,
                     None => self.record(review).await,

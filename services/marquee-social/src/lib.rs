@@ -22,6 +22,7 @@ mod admin;
 mod compose;
 mod consumer;
 mod error;
+mod fediverse;
 mod handler;
 mod http;
 mod network;
@@ -47,8 +48,8 @@ pub use consumer::SocialHandler;
 pub use error::StoreError;
 pub use network::{post_record, tid};
 pub use settings::{
-    AccountSettings, BlueskyAccount, Common, InvalidQuietHours, MastodonAccount, QuietHours,
-    Settings, SettingsError, Visibility, WebhookAccount, XAccount,
+    AccountSettings, ActorSettings, BlueskyAccount, Common, FediverseSettings, InvalidQuietHours,
+    MastodonAccount, QuietHours, Settings, SettingsError, Visibility, WebhookAccount, XAccount,
 };
 pub use store::Store;
 pub use store::posts::{Entry, NewPost, PostStatus, UnknownPostStatus};
@@ -65,6 +66,8 @@ struct Inner {
     settings: Settings,
     store: Store,
     accounts: Vec<Account>,
+    /// The publication's own fediverse actors, when configured.
+    fediverse: Option<fediverse::Fediverse>,
     /// Quiet hours, backoff and spacing read it: tests pin it.
     clock: SharedClock,
 }
@@ -102,6 +105,10 @@ impl SocialService {
                 .restore_pace(store.last_posted(account.name()).await?)
                 .await;
         }
+        let fediverse = match &settings.fediverse {
+            Some(fediverse) => Some(fediverse::Fediverse::open(fediverse.clone(), &store).await?),
+            None => None,
+        };
         if settings.dry_run {
             tracing::info!(
                 accounts = accounts.len(),
@@ -113,14 +120,22 @@ impl SocialService {
                 settings,
                 store,
                 accounts,
+                fediverse,
                 clock,
             }),
         })
     }
 
-    /// The HTTP routes: `/social/outbox` (HTML) and `/social/outbox.json`.
+    /// The HTTP routes: `/social/outbox` (HTML) and `/social/outbox.json`,
+    /// and the fediverse actors' when configured (WebFinger, NodeInfo,
+    /// `/actors/…`, `/inbox`).
     pub fn router(&self) -> axum::Router {
-        http::router(self.clone())
+        let router = http::router(self.clone());
+        if self.inner.fediverse.is_some() {
+            router.merge(fediverse::http::router(self.clone()))
+        } else {
+            router
+        }
     }
 
     /// The operator routes under `/admin/social/`: the posts ledger and the
@@ -136,20 +151,37 @@ impl SocialService {
     }
 
     /// Runs a sending worker per account until `shutdown` (in dry-run there
-    /// is nothing to send, and this just waits).
+    /// is nothing to send), and the fediverse deliveries: the actors are
+    /// the publication's own, and send only to those who follow them, so
+    /// dry-run leaves them be.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        if self.inner.settings.dry_run {
-            shutdown.cancelled().await;
-            return Ok(());
-        }
         let mut workers = tokio::task::JoinSet::new();
-        for index in 0..self.inner.accounts.len() {
+        if self.inner.fediverse.is_some() {
+            let service = self.clone();
+            let shutdown = shutdown.clone();
+            workers.spawn(async move {
+                if let Some(fediverse) = &service.inner.fediverse {
+                    fediverse
+                        .deliver(&service.inner.store, || service.now(), &shutdown)
+                        .await;
+                }
+            });
+        }
+        let accounts = if self.inner.settings.dry_run {
+            0
+        } else {
+            self.inner.accounts.len()
+        };
+        for index in 0..accounts {
             let service = self.clone();
             let shutdown = shutdown.clone();
             workers.spawn(async move {
                 let account = &service.inner.accounts[index];
                 service.work(account, &shutdown).await;
             });
+        }
+        if workers.is_empty() {
+            shutdown.cancelled().await;
         }
         while let Some(done) = workers.join_next().await {
             done.context("A social worker panicked")?;
@@ -161,11 +193,14 @@ impl SocialService {
     /// returns the number of send attempts. `run` does this in a loop;
     /// tests call it to work without waiting.
     pub async fn drain_once(&self) -> anyhow::Result<usize> {
+        let mut attempts = 0;
+        if let Some(fediverse) = &self.inner.fediverse {
+            attempts += fediverse.deliver_due(&self.inner.store, self.now()).await?;
+        }
         if self.inner.settings.dry_run {
-            return Ok(0);
+            return Ok(attempts);
         }
         let never = CancellationToken::new();
-        let mut attempts = 0;
         for account in &self.inner.accounts {
             attempts += self.drain_account(account, &never).await?;
         }

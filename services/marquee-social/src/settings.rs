@@ -1,4 +1,5 @@
-//! The service's settings: the database, dry-run, and the accounts to post to.
+//! The service's settings: the database, dry-run, the accounts to post to
+//! and the publication's own fediverse actors.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -32,6 +33,71 @@ pub struct Settings {
     /// asks. Two days unless set.
     #[serde(default = "default_back_catalogue_max_age_secs")]
     pub back_catalogue_max_age_secs: u64,
+    /// The publication itself on the fediverse (ActivityPub); off unless
+    /// configured.
+    #[serde(default)]
+    pub fediverse: Option<FediverseSettings>,
+}
+
+/// The publication's own fediverse actors, served by this service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FediverseSettings {
+    /// Where this service's routes are reached from outside, e.g.
+    /// `https://films.example/`: actor ids, and the host of `acct:` handles.
+    pub public_base_url: Url,
+    /// One actor per feed an operator wants followed, e.g. `reviews`.
+    pub actors: Vec<ActorSettings>,
+    /// Fetch followers' keys and deliver to loopback or private addresses
+    /// (tests and the demo only).
+    #[serde(default)]
+    pub allow_private_addresses: bool,
+    /// Attempts at one delivery before it is given up as failed.
+    #[serde(default = "default_delivery_attempts")]
+    pub delivery_attempts: u32,
+    /// The first retry's wait; each later one waits twice as long (at most
+    /// six hours).
+    #[serde(default = "default_retry_base_secs")]
+    pub retry_base_secs: u64,
+}
+
+fn default_delivery_attempts() -> u32 {
+    10
+}
+
+fn default_retry_base_secs() -> u64 {
+    60
+}
+
+/// One fediverse actor: `acct:NAME@HOST`, publishing the reviews of some
+/// sections (all when none are named).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorSettings {
+    /// The handle's user part, e.g. `reviews`: lower-case letters, digits
+    /// and `_`.
+    pub name: String,
+    /// The display name, e.g. `Marquee reviews`.
+    pub display_name: String,
+    /// A sentence or two for the profile.
+    #[serde(default)]
+    pub summary: String,
+    /// The profile picture.
+    #[serde(default)]
+    pub icon: Option<Url>,
+    /// The review sections this actor publishes; every section if empty.
+    #[serde(default)]
+    pub sections: Vec<String>,
+    /// Hashtags of every post, without `#`.
+    #[serde(default)]
+    pub hashtags: Vec<String>,
+}
+
+impl ActorSettings {
+    /// Whether this actor publishes a review of `section`.
+    pub fn publishes(&self, section: &str) -> bool {
+        self.sections.is_empty() || self.sections.iter().any(|s| s == section)
+    }
 }
 
 fn default_back_catalogue_max_age_secs() -> u64 {
@@ -236,6 +302,11 @@ pub enum SettingsError {
     /// A blank name cannot key the ledger.
     #[error("every account needs a non-blank `name`")]
     BlankName,
+    /// A fediverse actor's name cannot be a handle.
+    #[error(
+        "fediverse actor name `{0}` is not a handle: use lower-case letters, digits and `_`, and give every actor its own"
+    )]
+    ActorName(String),
     /// A custom template does not parse.
     #[error("the template of account `{account}` is invalid: {reason}")]
     Template {
@@ -263,6 +334,14 @@ impl Settings {
             }
             if !seen.insert(name) {
                 return Err(SettingsError::DuplicateAccount(name.to_owned()));
+            }
+        }
+        let mut actors = HashSet::new();
+        for actor in self.fediverse.iter().flat_map(|f| &f.actors) {
+            let name = actor.name.as_str();
+            let handle = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+            if name.is_empty() || !name.chars().all(handle) || !actors.insert(name) {
+                return Err(SettingsError::ActorName(name.to_owned()));
             }
         }
         Ok(())

@@ -174,6 +174,35 @@ pub struct SocialAccount {
     pub last_posted: Option<DateTime<Utc>>,
 }
 
+/// One of the publication's fediverse actors: its followers and its
+/// deliveries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FediverseActor {
+    /// The actor's name, e.g. `reviews`.
+    pub name: String,
+    /// Its handle, e.g. `reviews@films.example`.
+    pub handle: String,
+    /// Its ActivityPub id.
+    pub id: String,
+    /// How many follow it.
+    pub followers: i64,
+    /// Its deliveries to followers' inboxes, by state.
+    pub deliveries: DeliveryCounts,
+    /// Whether an operator paused its deliveries (they wait, then go).
+    pub paused: bool,
+}
+
+/// Deliveries to followers' inboxes, by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryCounts {
+    /// Waiting for their first or next attempt.
+    pub pending: i64,
+    /// Accepted by the inbox.
+    pub delivered: i64,
+    /// Given up: refused by the inbox, or out of attempts.
+    pub failed: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,7 +29,7 @@ mod screening;
 pub use envelope::{DecodeError, Envelope, EventData, EventFamily, WireEvent, header};
 pub use review::{
     BlankId, Film, Image, Rating, RatingOutOfRange, Review, ReviewEvent, ReviewId, ReviewPublished,
-    ReviewUpdated, ReviewWithdrawn,
+    ReviewUpdated, ReviewWithdrawn, item_key,
 };
 pub use screening::{
     Accessibility, Screening, ScreeningCancelled, ScreeningChanged, ScreeningEvent, ScreeningFilm,

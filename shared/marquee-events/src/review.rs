@@ -25,7 +25,23 @@ impl ReviewId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The review's item key: a name-based UUID of its id, so edits, URL
+    /// changes and base URL moves never change it. The feeds' GUID is
+    /// `urn:uuid:KEY` and the fediverse object's id ends in `KEY`.
+    pub fn key(&self) -> uuid::Uuid {
+        item_key(&format!("review:{}", self.0))
+    }
 }
+
+/// A name-based UUID of `name` in Marquee's namespace: the stable ids of
+/// reviews ([`ReviewId::key`]) and feeds.
+pub fn item_key(name: &str) -> uuid::Uuid {
+    uuid::Uuid::new_v5(&ITEM_NAMESPACE, name.as_bytes())
+}
+
+/// Namespace of Marquee's name-based ids; changing it changes every GUID.
+const ITEM_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6d61_7271_7565_4e00_9a41_2f6e_c3b1_0a57);
 
 /// An id that is blank (or only whitespace), which no review or screening has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -34,6 +34,16 @@ pub enum FetchError {
         /// The status code.
         status: u16,
     },
+    /// The server refused a POST, saying why.
+    #[error("{url} answered HTTP {status}: {reason}")]
+    Refused {
+        /// The URL.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The start of the answer's body.
+        reason: String,
+    },
     /// Redirects went round in a circle or on for too long.
     #[error("{url}: {reason}")]
     Redirect {
@@ -71,7 +81,7 @@ impl FetchError {
             Self::UnsupportedScheme { .. } => "unsupported_scheme",
             Self::PrivateAddress { .. } => "private_address",
             Self::Network { .. } => "network",
-            Self::Status { .. } => "http_status",
+            Self::Status { .. } | Self::Refused { .. } => "http_status",
             Self::Redirect { .. } => "redirect",
             Self::TooLarge { .. } => "too_large",
             Self::UnknownEncoding { .. } | Self::InvalidEncoding { .. } => "encoding",

@@ -101,6 +101,57 @@ impl Fetcher {
         url: &Url,
         validators: Option<&Validators>,
     ) -> Result<Fetched, FetchError> {
+        self.get_accepting(url, validators, None).await
+    }
+
+    /// [`Fetcher::get_in_full`] asking for `accept` media types, e.g. an
+    /// ActivityPub actor's `application/activity+json`.
+    pub async fn get_as(&self, url: &Url, accept: &str) -> Result<Document, FetchError> {
+        match self.get_accepting(url, None, Some(accept)).await? {
+            Fetched::Document(document) => Ok(document),
+            Fetched::NotModified => Err(FetchError::Status {
+                url: url.to_string(),
+                status: StatusCode::NOT_MODIFIED.as_u16(),
+            }),
+        }
+    }
+
+    /// POSTs `body` with `headers` to `url` through the same guards, no
+    /// redirect followed (a signed request is for one URL); answers the
+    /// status, or the error with the first bytes of the peer's reason.
+    pub async fn post(
+        &self,
+        url: &Url,
+        headers: reqwest::header::HeaderMap,
+        body: Vec<u8>,
+    ) -> Result<StatusCode, FetchError> {
+        self.guard(url).await?;
+        let response = self
+            .client
+            .post(url.clone())
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| network(url, &e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(status);
+        }
+        let reason = response.text().await.unwrap_or_default();
+        Err(FetchError::Refused {
+            url: url.to_string(),
+            status: status.as_u16(),
+            reason: reason.chars().take(200).collect(),
+        })
+    }
+
+    async fn get_accepting(
+        &self,
+        url: &Url,
+        validators: Option<&Validators>,
+        accept: Option<&str>,
+    ) -> Result<Fetched, FetchError> {
         let mut current = url.clone();
         let mut visited = HashSet::new();
         loop {
@@ -109,6 +160,9 @@ impl Fetcher {
                 return Err(redirect(url, format!("redirect loop back to {current}")));
             }
             let mut request = self.client.get(current.clone());
+            if let Some(accept) = accept {
+                request = request.header(reqwest::header::ACCEPT, accept);
+            }
             if let Some(validators) = validators {
                 if let Some(etag) = &validators.etag {
                     request = request.header(IF_NONE_MATCH, etag);

@@ -15,7 +15,6 @@ mod xml;
 use chrono::{DateTime, Utc};
 use marquee_events::{Review, ReviewId};
 use url::Url;
-use uuid::Uuid;
 
 pub use crate::error::RenderError;
 use crate::settings::{FeedDefinition, FeedSlug};
@@ -190,10 +189,9 @@ pub(crate) fn render_entries(
     }
 }
 
-/// Stable, URI-shaped id of a review: a name-based UUID of its id, so edits,
-/// URL changes and base URL moves never change it.
+/// Stable, URI-shaped id of a review: `urn:uuid:` of its item key.
 pub fn review_guid(id: &ReviewId) -> String {
-    name_based_id(&format!("review:{id}"))
+    format!("urn:uuid:{}", id.key())
 }
 
 fn feed_id(slug: &FeedSlug) -> String {
@@ -202,11 +200,8 @@ fn feed_id(slug: &FeedSlug) -> String {
 
 /// `urn:uuid:` of a name-based UUID of `name` in Marquee's namespace.
 pub(crate) fn name_based_id(name: &str) -> String {
-    format!("urn:uuid:{}", Uuid::new_v5(&NAMESPACE, name.as_bytes()))
+    format!("urn:uuid:{}", marquee_events::item_key(name))
 }
-
-/// Namespace of Marquee's name-based ids; changing it changes every GUID.
-const NAMESPACE: Uuid = Uuid::from_u128(0x6d61_7271_7565_4e00_9a41_2f6e_c3b1_0a57);
 
 /// The `generator` the XML formats name.
 const GENERATOR: &str = "Marquee";

@@ -1,10 +1,12 @@
 //! The social service's durable state in SQLite or PostgreSQL through
 //! portable SQL: the posts ledger ([`posts`]), when each event source
-//! was first seen ([`sources`]) and the accounts an operator paused
-//! ([`accounts`]). Every time it writes is one the caller
+//! was first seen ([`sources`]), the accounts an operator paused
+//! ([`accounts`]) and the fediverse actors' followers, activities and
+//! deliveries ([`fediverse`]). Every time it writes is one the caller
 //! read from the service's clock.
 
 mod accounts;
+pub(crate) mod fediverse;
 pub(crate) mod posts;
 mod sources;
 
@@ -28,6 +30,7 @@ impl Store {
             .iter()
             .chain(&sources::SCHEMA)
             .chain(&accounts::SCHEMA)
+            .chain(&fediverse::SCHEMA)
         {
             sqlx::query(statement)
                 .execute(&pool)

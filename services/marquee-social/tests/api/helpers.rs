@@ -53,6 +53,17 @@ impl TestApp {
     /// Starts the service with test settings that `configure` may adjust;
     /// the clock starts at `at(0)`.
     pub async fn spawn_with(engine: Engine, configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_serving(engine, |settings, _| configure(settings)).await
+    }
+
+    /// [`TestApp::spawn_with`] where `configure` also learns the address
+    /// the service will listen on (its public URL, for the fediverse).
+    pub async fn spawn_serving(
+        engine: Engine,
+        configure: impl FnOnce(&mut Settings, SocketAddr),
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let database_url = fresh_database(engine, dir.path()).await;
         let mut settings = Settings {
@@ -61,14 +72,13 @@ impl TestApp {
             consumer_group: "social".to_owned(),
             accounts: Vec::new(),
             back_catalogue_max_age_secs: 48 * 3600,
+            fediverse: None,
         };
-        configure(&mut settings);
+        configure(&mut settings, address);
         let clock = ManualClock::new(at(0));
         let service = SocialService::build_with_clock(settings, clock.shared())
             .await
             .expect("service builds");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
         let router = service.router().merge(service.admin_router());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         Self {

@@ -10,6 +10,7 @@ extern crate marquee_test_support;
 mod back_catalogue;
 mod bluesky;
 mod compose;
+mod fediverse;
 mod helpers;
 mod ledger;
 mod mastodon;
