@@ -164,7 +164,7 @@ fn the_compose_gateway_config_is_valid_nginx() {
 }
 
 #[test]
-fn gateway_and_ingress_route_each_admin_prefix_to_the_same_service() {
+fn gateway_and_ingress_route_each_prefix_to_the_same_service() {
     let gateway = std::fs::read_to_string(repo().join("deploy/gateway/nginx.conf")).unwrap();
     let ingress = &yaml_documents(&repo().join("deploy/kubernetes/ingress.yaml"))[0];
     let paths = ingress["spec"]["rules"][0]["http"]["paths"]
@@ -184,7 +184,10 @@ fn gateway_and_ingress_route_each_admin_prefix_to_the_same_service() {
         ("/admin/digest", "digest"),
         ("/admin/reviews-ingest", "reviews-ingest"),
         ("/admin/listings-ingest", "listings-ingest"),
+        ("/admin/social", "social"),
         ("/admin", "feeds"),
+        ("/actors", "social"),
+        ("/nodeinfo", "social"),
         ("/console", "console"),
     ] {
         assert_eq!(ingress_service(prefix), service, "ingress {prefix}");

@@ -210,3 +210,434 @@ async fn a_fedify_follower_receives_the_create_update_and_delete_of_a_review(eng
     assert_eq!(followers["totalItems"], 0);
     app.cleanup().await;
 }
+
+/// A peer server faked with wiremock: its actor document publishes `key`.
+struct Peer {
+    server: wiremock::MockServer,
+    key: rsa::RsaPrivateKey,
+}
+
+impl Peer {
+    async fn start() -> Self {
+        use rsa::pkcs8::{EncodePublicKey, LineEnding};
+        let server = wiremock::MockServer::start().await;
+        let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+        let pem = key
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        let actor = format!("{}/users/peer", server.uri());
+        let document = json!({
+            "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+            "id": actor, "type": "Person", "inbox": format!("{actor}/inbox"),
+            "publicKey": {"id": format!("{actor}#main-key"), "owner": actor, "publicKeyPem": pem},
+        });
+        wiremock::Mock::given(wiremock::matchers::path("/users/peer"))
+            .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(document))
+            .mount(&server)
+            .await;
+        Self { server, key }
+    }
+
+    fn actor(&self) -> String {
+        format!("{}/users/peer", self.server.uri())
+    }
+
+    /// A `Follow` of `target` by the peer.
+    fn follow(&self, target: &str) -> Vec<u8> {
+        json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/follows/1", self.actor()),
+               "type": "Follow", "actor": self.actor(), "object": target})
+        .to_string()
+        .into_bytes()
+    }
+
+    /// The headers of `body` POSTed to `url` at `date`, signed with `key`
+    /// as `key_id` over `covered` (the draft-cavage form, written here
+    /// apart from the service's own signer).
+    fn sign(
+        key: &rsa::RsaPrivateKey,
+        key_id: &str,
+        url: &Url,
+        body: &[u8],
+        date: chrono::DateTime<chrono::Utc>,
+        covered: &[&str],
+    ) -> reqwest::header::HeaderMap {
+        use base64::Engine as _;
+        use rsa::signature::{SignatureEncoding, Signer};
+        use sha2::Digest as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut headers = reqwest::header::HeaderMap::new();
+        let host = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+        let date = date.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let digest = format!("SHA-256={}", b64.encode(sha2::Sha256::digest(body)));
+        let mut lines = Vec::new();
+        for name in covered {
+            let value = match *name {
+                "(request-target)" => format!("post {}", url.path()),
+                "host" => host.clone(),
+                "date" => date.clone(),
+                "digest" => digest.clone(),
+                other => panic!("no {other} in the test requests"),
+            };
+            lines.push(format!("{name}: {value}"));
+        }
+        let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key.clone());
+        let signature = b64.encode(signer.sign(lines.join("\n").as_bytes()).to_bytes());
+        for (name, value) in [("host", host), ("date", date), ("digest", digest)] {
+            headers.insert(name, value.parse().unwrap());
+        }
+        let value = format!(
+            r#"keyId="{key_id}",algorithm="rsa-sha256",headers="{}",signature="{signature}""#,
+            covered.join(" ")
+        );
+        headers.insert("signature", value.parse().unwrap());
+        headers.insert("content-type", "application/activity+json".parse().unwrap());
+        headers
+    }
+}
+
+const COVERED: [&str; 4] = ["(request-target)", "host", "date", "digest"];
+
+/// POSTs `body` with `headers` to `url`; answers the status and the reason.
+async fn post(url: &Url, headers: reqwest::header::HeaderMap, body: Vec<u8>) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .post(url.clone())
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_inbox_refuses_what_is_not_signed_by_the_activitys_actor_and_changes_nothing() {
+    let peer = Peer::start().await;
+    let app = TestApp::spawn_serving(Engine::Sqlite, fediverse).await;
+    let now = app.clock.now();
+    let inbox = Url::parse(&format!("http://{}/actors/reviews/inbox", app.address)).unwrap();
+    let target = format!("http://{}/actors/reviews", app.address);
+    let key_id = format!("{}#main-key", peer.actor());
+    let follow = peer.follow(&target);
+    let signed =
+        |body: &[u8], covered: &[&str]| Peer::sign(&peer.key, &key_id, &inbox, body, now, covered);
+    let other_key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+
+    let mut unsigned = signed(&follow, &COVERED);
+    unsigned.remove("signature");
+    let mut altered_digest = signed(&follow, &COVERED);
+    altered_digest.insert(
+        "digest",
+        "SHA-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+            .parse()
+            .unwrap(),
+    );
+    let someone_else = json!({"id": "https://elsewhere.example/follows/9", "type": "Follow",
+        "actor": "https://elsewhere.example/users/victim", "object": target})
+    .to_string()
+    .into_bytes();
+    let malformed = b"{\"type\": \"Follow\",".to_vec();
+    let oversized = vec![b' '; 300 * 1024];
+    let cases: Vec<(&str, reqwest::header::HeaderMap, Vec<u8>, u16, &str)> = vec![
+        ("unsigned", unsigned, follow.clone(), 401, "not signed"),
+        (
+            "signed by a key the peer does not publish",
+            Peer::sign(&other_key, &key_id, &inbox, &follow, now, &COVERED),
+            follow.clone(),
+            401,
+            "does not verify",
+        ),
+        (
+            "signed by an unknown key",
+            Peer::sign(
+                &peer.key,
+                &format!("{}/users/nobody#main-key", peer.server.uri()),
+                &inbox,
+                &follow,
+                now,
+                &COVERED,
+            ),
+            follow.clone(),
+            401,
+            "could not be fetched",
+        ),
+        (
+            "signed by the peer for another actor",
+            signed(&someone_else, &COVERED),
+            someone_else.clone(),
+            401,
+            "whose owner is",
+        ),
+        (
+            "a signature leaving out the digest",
+            signed(&follow, &COVERED[..3]),
+            follow.clone(),
+            401,
+            "must sign",
+        ),
+        (
+            "a body that is not the digest's",
+            altered_digest,
+            follow.clone(),
+            400,
+            "does not match the body",
+        ),
+        (
+            "a date two hours old",
+            Peer::sign(
+                &peer.key,
+                &key_id,
+                &inbox,
+                &follow,
+                now - chrono::Duration::hours(2),
+                &COVERED,
+            ),
+            follow.clone(),
+            400,
+            "more than an hour",
+        ),
+        (
+            "malformed JSON",
+            signed(&malformed, &COVERED),
+            malformed.clone(),
+            400,
+            "not an activity",
+        ),
+        (
+            "oversized",
+            signed(&oversized, &COVERED),
+            oversized.clone(),
+            413,
+            "larger than",
+        ),
+    ];
+    for (case, headers, body, status, reason) in cases {
+        let (got, message) = post(&inbox, headers, body).await;
+        assert_eq!(got, status, "{case}: {message}");
+        assert!(
+            message.contains(reason),
+            "{case}: {message:?} should say {reason:?}"
+        );
+    }
+    let followers: Value = app
+        .get("/actors/reviews/followers")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(followers["totalItems"], 0, "nothing refused followed");
+    assert_eq!(app.drain().await, 0, "nothing refused was answered");
+
+    // The same request signed right is taken, once: sent again, it is a replay.
+    let headers = signed(&follow, &COVERED);
+    assert_eq!(post(&inbox, headers.clone(), follow.clone()).await.0, 202);
+    let (status, message) = post(&inbox, headers, follow.clone()).await;
+    assert_eq!(
+        (status, message.contains("replay")),
+        (401, true),
+        "{message}"
+    );
+    let followers: Value = app
+        .get("/actors/reviews/followers?page=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(followers["orderedItems"], json!([peer.actor()]));
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn webfinger_nodeinfo_the_actor_and_its_outbox_describe_the_publication() {
+    let app = TestApp::spawn_serving(Engine::Sqlite, fediverse).await;
+    let handle = format!("reviews@{}", app.address);
+    let finger = app
+        .get(&format!("/.well-known/webfinger?resource=acct:{handle}"))
+        .await;
+    assert_eq!(finger.headers()["content-type"], "application/jrd+json");
+    let finger: Value = finger.json().await.unwrap();
+    let actor_id = format!("http://{}/actors/reviews", app.address);
+    assert_eq!(finger["subject"], format!("acct:{handle}"));
+    assert_eq!(
+        finger["links"][0],
+        json!({"rel": "self", "type": "application/activity+json", "href": actor_id})
+    );
+    let unknown = app
+        .get(&format!(
+            "/.well-known/webfinger?resource=acct:nobody@{}",
+            app.address
+        ))
+        .await;
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(app.get("/.well-known/webfinger").await.status(), 400);
+
+    let links: Value = app.get("/.well-known/nodeinfo").await.json().await.unwrap();
+    let nodeinfo = Url::parse(links["links"][0]["href"].as_str().unwrap()).unwrap();
+    let nodeinfo: Value = app.get(nodeinfo.path()).await.json().await.unwrap();
+    assert_eq!(nodeinfo["software"]["name"], "marquee");
+    assert_eq!(nodeinfo["protocols"], json!(["activitypub"]));
+
+    let actor = app.get("/actors/reviews").await;
+    assert_eq!(actor.headers()["content-type"], "application/activity+json");
+    let actor: Value = actor.json().await.unwrap();
+    assert_eq!(actor["id"], actor_id.as_str());
+    assert_eq!(actor["type"], "Organization");
+    assert_eq!(actor["preferredUsername"], "reviews");
+    assert_eq!(actor["inbox"], format!("{actor_id}/inbox"));
+    assert_eq!(
+        actor["endpoints"]["sharedInbox"],
+        format!("http://{}/inbox", app.address)
+    );
+    assert_eq!(actor["publicKey"]["owner"], actor_id.as_str());
+    use rsa::pkcs8::DecodePublicKey;
+    rsa::RsaPublicKey::from_public_key_pem(actor["publicKey"]["publicKeyPem"].as_str().unwrap())
+        .expect("the actor publishes an RSA public key");
+    // The key is kept: a restart would publish the same one.
+    assert_eq!(
+        app.get("/actors/reviews")
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["publicKey"],
+        actor["publicKey"]
+    );
+
+    // 25 reviews: the outbox pages them 20 to a page, newest first.
+    for n in 0..25 {
+        app.publish(&format!("review-{n:02}")).await;
+    }
+    let outbox: Value = app
+        .get("/actors/reviews/outbox")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(outbox["totalItems"], 25);
+    assert_eq!(outbox["last"], format!("{actor_id}/outbox?page=2"));
+    let first: Value = app
+        .get("/actors/reviews/outbox?page=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = first["orderedItems"].as_array().unwrap();
+    assert_eq!(items.len(), 20);
+    assert_eq!(items[0]["type"], "Create");
+    let newest = ReviewId::parse("review-24").unwrap().key();
+    assert_eq!(
+        items[0]["object"]["id"],
+        format!("{actor_id}/reviews/{newest}")
+    );
+    assert_eq!(first["next"], format!("{actor_id}/outbox?page=2"));
+    let next = Url::parse(first["next"].as_str().unwrap()).unwrap();
+    let second: Value = app
+        .get(&format!("{}?{}", next.path(), next.query().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["orderedItems"].as_array().unwrap().len(), 5);
+    assert_eq!(app.get("/actors/reviews/outbox?page=0").await.status(), 400);
+    let note: Value = app
+        .get(&format!("/actors/reviews/reviews/{newest}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(note["type"], "Note");
+    assert_eq!(note["tag"], json!([{"type": "Hashtag", "name": "#film"}]));
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn deliveries_retry_with_backoff_wait_while_paused_and_fail_on_a_refusal() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let peer = Peer::start().await;
+    let app = TestApp::spawn_serving(Engine::Sqlite, fediverse).await;
+    let inbox = Url::parse(&format!("http://{}/actors/reviews/inbox", app.address)).unwrap();
+    let follow = peer.follow(&format!("http://{}/actors/reviews", app.address));
+    let key_id = format!("{}#main-key", peer.actor());
+    let headers = Peer::sign(
+        &peer.key,
+        &key_id,
+        &inbox,
+        &follow,
+        app.clock.now(),
+        &COVERED,
+    );
+    assert_eq!(post(&inbox, headers, follow).await.0, 202);
+    let peer_inbox = || Mock::given(method("POST")).and(path("/users/peer/inbox"));
+    peer_inbox()
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&peer.server)
+        .await;
+    peer_inbox()
+        .respond_with(ResponseTemplate::new(202))
+        .up_to_n_times(2)
+        .mount(&peer.server)
+        .await;
+    peer_inbox()
+        .respond_with(ResponseTemplate::new(410))
+        .mount(&peer.server)
+        .await;
+    assert_eq!(app.drain().await, 1, "the Accept, answered 503");
+    assert_eq!(app.drain().await, 0, "not due again for a second");
+    app.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(app.drain().await, 1, "the Accept again, delivered");
+    assert_eq!(
+        actor_report(&app).await["deliveries"],
+        json!({"pending": 0, "delivered": 1, "failed": 0})
+    );
+
+    let paused = app.post("/admin/social/actors/reviews/pause").await;
+    assert_eq!(paused.status(), 200);
+    assert_eq!(
+        app.post("/admin/social/actors/reviews/pause")
+            .await
+            .status(),
+        409
+    );
+    app.publish("hamnet").await;
+    assert_eq!(app.drain().await, 0, "paused: the Create waits");
+    let report = actor_report(&app).await;
+    assert_eq!(
+        (report["paused"].clone(), report["followers"].clone()),
+        (json!(true), json!(1))
+    );
+    assert_eq!(report["deliveries"]["pending"], 1);
+    assert_eq!(
+        app.post("/admin/social/actors/reviews/resume")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(app.drain().await, 1, "resumed: the Create goes");
+
+    // A 4xx will not change on retry: failed at once, with the reason.
+    app.publish("sirat").await;
+    assert_eq!(app.drain().await, 1);
+    app.clock.advance(chrono::Duration::hours(7));
+    assert_eq!(app.drain().await, 0, "a refused delivery is not retried");
+    assert_eq!(
+        actor_report(&app).await["deliveries"],
+        json!({"pending": 0, "delivered": 2, "failed": 1})
+    );
+    assert_eq!(
+        app.post("/admin/social/actors/nobody/pause").await.status(),
+        404
+    );
+    app.cleanup().await;
+}
+
+/// What `GET /admin/social/actors` says of the one actor.
+async fn actor_report(app: &TestApp) -> Value {
+    let actors: Value = app.get("/admin/social/actors").await.json().await.unwrap();
+    actors[0].clone()
+}
