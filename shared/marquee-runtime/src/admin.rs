@@ -130,6 +130,7 @@ pub const RULES: &[Rule] = &[
         "/admin/social/posts/{review_id}/{account}/cancel",
         Role::Editor,
     ),
+    rule("POST", "/admin/social/actors/{actor}/pause", Role::Editor),
 ];
 
 const fn rule(method: &'static str, pattern: &'static str, role: Role) -> Rule {
