@@ -57,6 +57,14 @@ pub(crate) enum Refusal {
         /// Why.
         reason: String,
     },
+    /// The follower's actor document, for its inbox, could not be had.
+    #[error("the follower {follower} could not be fetched for its inbox: {reason}")]
+    FollowerUnavailable {
+        /// The follower.
+        follower: String,
+        /// Why.
+        reason: String,
+    },
     /// Signed by someone other than the activity's actor.
     #[error(
         "the request is signed with {key_id}, whose owner is {owner}, but the activity's actor is {actor}"
@@ -90,6 +98,7 @@ impl Refusal {
             Self::Digest(_) => "digest",
             Self::Malformed(_) => "malformed",
             Self::KeyUnavailable { .. } => "key_unavailable",
+            Self::FollowerUnavailable { .. } => "follower_unavailable",
             Self::WrongOwner { .. } => "wrong_owner",
             Self::Replay => "replay",
             Self::UnknownActor(_) => "unknown_actor",
@@ -106,7 +115,10 @@ impl From<Refusal> for HttpError {
                 StatusCode::BAD_REQUEST
             }
             Refusal::UnknownActor(_) => StatusCode::NOT_FOUND,
-            Refusal::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            // Nothing is wrong with the request: the peer may try again.
+            Refusal::Store(_) | Refusal::FollowerUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::UNAUTHORIZED,
         };
         HttpError::new(status, refusal)
@@ -258,8 +270,8 @@ impl Fediverse {
         let profile = self
             .fetch(follower)
             .await
-            .map_err(|reason| Refusal::KeyUnavailable {
-                key_id: follower.to_owned(),
+            .map_err(|reason| Refusal::FollowerUnavailable {
+                follower: follower.to_owned(),
                 reason,
             })?;
         let inbox = id_of(&profile["inbox"])
