@@ -95,6 +95,7 @@ pub fn router(settings: &Settings, own_address: SocketAddr) -> Router {
         .route("/console/dead-letters/redrive", post(dead_letters::redrive))
         .route("/console/social", get(social::page))
         .route("/console/social/toggle", post(social::toggle))
+        .route("/console/social/actors/toggle", post(social::toggle_actor))
         .route("/console/social/posts", post(social::act))
         .route("/console/audit", get(pages::audit::page))
         .with_state(console)

@@ -16,7 +16,7 @@ use marquee_admin::digest::{
     SendAccepted, Subscriber, SubscriberStatus, Suppressed,
 };
 use marquee_admin::jobs::{JobState, JobStatus};
-use marquee_admin::social::{PostStatus, SocialPost};
+use marquee_admin::social::{FediverseActor, PostStatus, SocialPost};
 use marquee_admin::sources::SourceHealth;
 use marquee_test_support::wait;
 use serde::de::DeserializeOwned;
@@ -345,6 +345,67 @@ async fn the_pipeline_reads_as_tables_and_as_json() {
     );
     let now: Vec<SocialPost> = json(&demo, &["social", "posts", "--status", "dry_run"]);
     assert!(now.iter().all(|post| post.status == PostStatus::DryRun));
+
+    // The demo's fediverse actor: its counts as the API has them, paused
+    // and resumed; pausing twice, or an actor not configured, refused.
+    let actors: Vec<FediverseActor> = json(&demo, &["social", "actors"]);
+    assert_eq!(actors.len(), 1, "{actors:?}");
+    let reviews = &actors[0];
+    // The public URL follows the test's port, as the listener does.
+    let host = demo.base.trim_start_matches("http://");
+    assert_eq!(reviews.handle, format!("reviews@{host}"));
+    let printed = table(&demo, &["social", "actors"]);
+    let (header, lines) = rows(&printed);
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "HANDLE",
+            "FOLLOWERS",
+            "PENDING",
+            "DELIVERED",
+            "FAILED",
+            "PAUSED"
+        ]
+    );
+    assert_eq!(lines.len(), 1, "{printed}");
+    let deliveries = reviews.deliveries;
+    assert_eq!(
+        row(&lines, "reviews")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        format!(
+            "reviews {} {} {} {} {} no",
+            reviews.handle,
+            reviews.followers,
+            deliveries.pending,
+            deliveries.delivered,
+            deliveries.failed
+        )
+    );
+    assert_eq!(
+        table(&demo, &["social", "pause-actor", "reviews"]),
+        format!(
+            "Actor reviews ({}) is paused: its deliveries wait; \
+             `social resume-actor reviews` sends them.\n",
+            reviews.handle
+        )
+    );
+    let paused = table(&demo, &["social", "actors"]);
+    assert!(
+        row(&rows(&paused).1, "reviews").ends_with(" yes"),
+        "{paused}"
+    );
+    let said = refused(&demo, &["social", "pause-actor", "reviews"]);
+    assert!(
+        said.contains("409") && said.contains("paused already"),
+        "{said}"
+    );
+    let resumed: FediverseActor = json(&demo, &["social", "resume-actor", "reviews"]);
+    assert!(!resumed.paused, "{resumed:?}");
+    let said = refused(&demo, &["social", "resume-actor", "no-such-actor"]);
+    assert!(said.contains("404"), "{said}");
 
     // Jobs: a summary once done.
     let printed = table(

@@ -2,7 +2,8 @@
 //! and chromium-driver, installed by the test command), driven over
 //! WebDriver: login, dashboard, calendar, digest runs with pause/resume,
 //! subscriber import and search, a live preview as one subscriber, sources
-//! and backfill, dead letters, a topic that would lose history. Every page
+//! and backfill, dead letters, the social queue and the fediverse actors
+//! with pause/resume, a topic that would lose history. Every page
 //! is checked against what the admin API holds, read as the admin contract's
 //! types. Screenshots go to `target/console-screenshots/`.
 
@@ -19,7 +20,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use marquee_admin::audit::{AuditEntry, Role};
 use marquee_admin::bus::DeadLetter;
 use marquee_admin::digest::{RunReport, RunStatus, ScheduleReport, Subscriber};
-use marquee_admin::social::{PostStatus, SocialAccount, SocialPost};
+use marquee_admin::social::{FediverseActor, PostStatus, SocialAccount, SocialPost};
 use marquee_admin::sources::SourceHealth;
 use marquee_runtime::http::ReadinessReport;
 use marquee_test_support::{DurableBroker, run_to_success, wait};
@@ -732,6 +733,33 @@ async fn an_operator_holds_the_social_queue() {
         "cancelled by an operator"
     );
     act_on(&browser, &account_row, "resume", "[role=status]", "sending").await;
+
+    // The demo's fediverse actor shows what the API counts, and is paused
+    // and resumed from its row.
+    let actor_row = "#fediverse-actors tr[data-actor='reviews']";
+    let actors: Vec<FediverseActor> = api(&demo, "/admin/social/actors").await;
+    assert_eq!(actors.len(), 1, "{actors:?}");
+    let actor = &actors[0];
+    let deliveries = actor.deliveries;
+    for (class, value) in [
+        ("handle", actor.handle.clone()),
+        ("followers", actor.followers.to_string()),
+        ("pending", deliveries.pending.to_string()),
+        ("delivered", deliveries.delivered.to_string()),
+        ("failed", deliveries.failed.to_string()),
+        ("state", "delivering".to_owned()),
+    ] {
+        assert_eq!(cell(&browser, actor_row, class).await, value, "{class}");
+    }
+    let flash = act_on(&browser, actor_row, "pause", "[role=status]", "paused").await;
+    assert_eq!(flash, "actor reviews: paused");
+    assert_eq!(cell(&browser, actor_row, "state").await, "paused");
+    let held: Vec<FediverseActor> = api(&demo, "/admin/social/actors").await;
+    assert!(held[0].paused, "{held:?}");
+    screenshot(&browser, "social-fediverse-paused.png").await;
+    let flash = act_on(&browser, actor_row, "resume", "[role=status]", "delivering").await;
+    assert_eq!(flash, "actor reviews: delivering");
+    assert_eq!(cell(&browser, actor_row, "state").await, "delivering");
 
     // Sending again: the webhook refuses the next post, which fails with
     // the reason; retried, it goes out.

@@ -1,13 +1,15 @@
-//! `/console/social`: each social account's queue with pause/resume, and
-//! the posts with the reason for each state, filtered by account and
-//! state; a waiting post cancelled, a failed one retried, a skipped one
-//! posted on purpose. The API decides and refuses; this page shows its
-//! answer.
+//! `/console/social`: each social account's queue with pause/resume, the
+//! fediverse actors' followers and deliveries with pause/resume, and the
+//! posts with the reason for each state, filtered by account and state; a
+//! waiting post cancelled, a failed one retried, a skipped one posted on
+//! purpose. The API decides and refuses; this page shows its answer.
 
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{Html, Response};
-use marquee_admin::social::{PostStatus, PostsQuery, SocialAccount, SocialPost};
+use marquee_admin::social::{
+    DeliveryCounts, FediverseActor, PostStatus, PostsQuery, SocialAccount, SocialPost,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{Flash, PageError, Toggle, back, instant, render};
@@ -15,6 +17,7 @@ use crate::session::Session;
 use crate::{Console, encode};
 
 const PAGE: &str = "/console/social";
+const ACTORS: &str = "/admin/social/actors";
 /// Most posts the page lists, newest first.
 const POSTS_SHOWN: i64 = 200;
 
@@ -23,6 +26,7 @@ struct View {
     title: &'static str,
     flash: Flash,
     accounts: Vec<AccountRow>,
+    actors: Vec<ActorRow>,
     statuses: Vec<&'static str>,
     filter: Filter,
     posts: Vec<PostRow>,
@@ -56,6 +60,35 @@ impl From<SocialAccount> for AccountRow {
             last_posted: account
                 .last_posted
                 .map_or_else(|| "never".to_owned(), instant),
+            action,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ActorRow {
+    name: String,
+    handle: String,
+    followers: i64,
+    deliveries: DeliveryCounts,
+    state: &'static str,
+    /// `pause` for a delivering actor, `resume` for a paused one.
+    action: Toggle,
+}
+
+impl From<FediverseActor> for ActorRow {
+    fn from(actor: FediverseActor) -> Self {
+        let (state, action) = if actor.paused {
+            ("paused", Toggle::Resume)
+        } else {
+            ("delivering", Toggle::Pause)
+        };
+        Self {
+            name: actor.name,
+            handle: actor.handle,
+            followers: actor.followers,
+            deliveries: actor.deliveries,
+            state,
             action,
         }
     }
@@ -122,14 +155,16 @@ pub(crate) async fn page(
         "" => "/admin/social/posts".to_owned(),
         account => format!("/admin/social/accounts/{}/posts", encode(account)),
     };
-    let (accounts, posts) = tokio::join!(
+    let (accounts, actors, posts) = tokio::join!(
         api.get::<Vec<SocialAccount>>("/admin/social/accounts"),
+        api.get::<Vec<FediverseActor>>(ACTORS),
         api.get_with::<Vec<SocialPost>>(&posts_path, &query),
     );
     let view = View {
         title: "Social queue",
         flash,
         accounts: accounts?.into_iter().map(AccountRow::from).collect(),
+        actors: actors?.into_iter().map(ActorRow::from).collect(),
         statuses: PostStatus::ALL.iter().map(|s| s.as_str()).collect(),
         filter,
         posts: posts?.into_iter().map(PostRow::from).collect(),
@@ -151,6 +186,23 @@ pub(crate) async fn toggle(Session(api): Session, Form(form): Form<AccountForm>)
         .map(|account| match account.paused_at {
             Some(_) => format!("account {}: paused", account.name),
             None => format!("account {}: sending", account.name),
+        });
+    back(PAGE, outcome)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ActorForm {
+    actor: String,
+    action: Toggle,
+}
+
+pub(crate) async fn toggle_actor(Session(api): Session, Form(form): Form<ActorForm>) -> Response {
+    let outcome = api
+        .post::<FediverseActor>(&form.action.path(ACTORS, &form.actor))
+        .await
+        .map(|actor| {
+            let state = if actor.paused { "paused" } else { "delivering" };
+            format!("actor {}: {state}", actor.name)
         });
     back(PAGE, outcome)
 }
@@ -239,11 +291,16 @@ mod tests {
         }
     }
 
-    fn page(accounts: Vec<SocialAccount>, posts: Vec<SocialPost>) -> String {
+    fn page(
+        accounts: Vec<SocialAccount>,
+        actors: Vec<FediverseActor>,
+        posts: Vec<SocialPost>,
+    ) -> String {
         let view = View {
             title: "Social queue",
             flash: Flash::default(),
             accounts: accounts.into_iter().map(AccountRow::from).collect(),
+            actors: actors.into_iter().map(ActorRow::from).collect(),
             statuses: PostStatus::ALL.iter().map(|s| s.as_str()).collect(),
             filter: Filter {
                 account: "the hook".to_owned(),
@@ -269,7 +326,7 @@ mod tests {
             counts,
             last_posted: None,
         };
-        let html = page(vec![paused], vec![post(PostStatus::Failed)]);
+        let html = page(vec![paused], Vec::new(), vec![post(PostStatus::Failed)]);
         for cell in [
             r#"<a href="/console/social?account=the+hook">the hook</a>"#,
             r#"<td class="state">paused since 2026-11-26 08:30 UTC</td>"#,
@@ -284,14 +341,46 @@ mod tests {
         }
         assert!(!html.contains(r#"value="cancel""#), "{html}");
 
-        let skipped = page(Vec::new(), vec![post(PostStatus::Skipped)]);
+        let skipped = page(Vec::new(), Vec::new(), vec![post(PostStatus::Skipped)]);
         assert!(
             skipped.contains(r#"value="post">Post</button>"#),
             "{skipped}"
         );
         assert!(skipped.contains(r#"value="cancel""#), "{skipped}");
         assert!(skipped.contains("No social accounts are configured."));
-        let posted = page(Vec::new(), vec![post(PostStatus::Posted)]);
+        assert!(skipped.contains("No fediverse actors are configured."));
+        let posted = page(Vec::new(), Vec::new(), vec![post(PostStatus::Posted)]);
         assert!(!posted.contains("/console/social/posts"), "{posted}");
+    }
+
+    #[test]
+    fn a_paused_actor_shows_its_deliveries_and_offers_resume() {
+        let actor = FediverseActor {
+            name: "reviews".to_owned(),
+            handle: "reviews@films.example".to_owned(),
+            id: "https://films.example/fediverse/reviews".to_owned(),
+            followers: 3,
+            deliveries: DeliveryCounts {
+                pending: 4,
+                delivered: 5,
+                failed: 1,
+            },
+            paused: true,
+        };
+        let html = page(Vec::new(), vec![actor], Vec::new());
+        for cell in [
+            r#"<tr data-actor="reviews">"#,
+            r#"<td class="handle">reviews@films.example</td>"#,
+            r#"<td class="followers">3</td>"#,
+            r#"<td class="pending">4</td>"#,
+            r#"<td class="delivered">5</td>"#,
+            r#"<td class="failed">1</td>"#,
+            r#"<td class="state">paused</td>"#,
+            r#"<input type="hidden" name="actor" value="reviews">"#,
+            r#"<button name="action" value="resume">Resume</button>"#,
+        ] {
+            assert!(html.contains(cell), "{cell} missing from {html}");
+        }
+        assert!(!html.contains("No fediverse actors"), "{html}");
     }
 }

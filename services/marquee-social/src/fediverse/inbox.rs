@@ -267,13 +267,13 @@ impl Fediverse {
         let actor = self.actor_with_id(&target)?;
         let follow_id = id_of(&follow["id"])
             .ok_or_else(|| Refusal::Malformed("the Follow has no id".to_owned()))?;
-        let profile = self
-            .fetch(follower)
-            .await
-            .map_err(|reason| Refusal::FollowerUnavailable {
-                follower: follower.to_owned(),
-                reason,
-            })?;
+        let profile =
+            self.fetch(follower)
+                .await
+                .map_err(|reason| Refusal::FollowerUnavailable {
+                    follower: follower.to_owned(),
+                    reason,
+                })?;
         let inbox = id_of(&profile["inbox"])
             .ok_or_else(|| Refusal::Malformed(format!("the follower {follower} has no inbox")))?;
         let shared_inbox = id_of(&profile["endpoints"]["sharedInbox"]);

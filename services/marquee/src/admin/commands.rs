@@ -119,7 +119,8 @@ pub enum AdminCommand {
     /// Newsletter subscribers.
     #[command(subcommand)]
     Subscribers(SubscriberCommand),
-    /// Social posts: the ledger, and posting skipped back catalogue.
+    /// Social posts (the ledger, and posting skipped back catalogue) and
+    /// the fediverse actors.
     #[command(subcommand)]
     Social(SocialCommand),
     /// The audit trail: who changed what, and how it ended, newest first.
@@ -286,5 +287,19 @@ pub enum SocialCommand {
     Post {
         /// The review's id.
         review_id: String,
+    },
+    /// The publication's fediverse actors: followers, deliveries by state,
+    /// and whether paused.
+    Actors,
+    /// Hold an actor's deliveries: activities still queue, nothing is sent
+    /// until resumed.
+    PauseActor {
+        /// The actor's name, e.g. `reviews`.
+        name: String,
+    },
+    /// Let a paused actor deliver again, what queued meanwhile first.
+    ResumeActor {
+        /// The actor's name.
+        name: String,
     },
 }

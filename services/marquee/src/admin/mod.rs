@@ -26,7 +26,7 @@ use marquee_admin::digest::{
 };
 use marquee_admin::feeds::ReplayRequest;
 use marquee_admin::jobs::{JobState, JobStatus};
-use marquee_admin::social::{PostsQuery, SocialPost};
+use marquee_admin::social::{FediverseActor, PostsQuery, SocialPost};
 use marquee_admin::sources::SourceHealth;
 use marquee_console::encode;
 use marquee_runtime::clock::{Clock, SystemClock};
@@ -211,6 +211,7 @@ async fn subscribers(api: &Api, out: &Out, command: SubscriberCommand) -> anyhow
 }
 
 async fn social(api: &Api, out: &Out, command: SocialCommand) -> anyhow::Result<()> {
+    const ACTORS: &str = "/admin/social/actors";
     match command {
         SocialCommand::Posts { status, limit } => {
             let query = PostsQuery {
@@ -223,6 +224,13 @@ async fn social(api: &Api, out: &Out, command: SocialCommand) -> anyhow::Result<
         SocialCommand::Post { review_id } => {
             let path = format!("/admin/social/posts/{}/post", encode(&review_id));
             out.print(&api.0.post::<Vec<SocialPost>>(&path).await?)
+        }
+        SocialCommand::Actors => out.print(&api.0.get::<Vec<FediverseActor>>(ACTORS).await?),
+        SocialCommand::PauseActor { name } => {
+            toggle::<FediverseActor>(api, out, ACTORS, &name, "pause").await
+        }
+        SocialCommand::ResumeActor { name } => {
+            toggle::<FediverseActor>(api, out, ACTORS, &name, "resume").await
         }
     }
 }

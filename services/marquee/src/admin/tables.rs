@@ -7,7 +7,7 @@ use marquee_admin::digest::{
     ScheduleReport, SendAccepted, Subscriber, SubscriberStatus, Suppressed,
 };
 use marquee_admin::jobs::{JobState, JobStatus};
-use marquee_admin::social::{PostStatus, SocialPost};
+use marquee_admin::social::{FediverseActor, PostStatus, SocialPost};
 use marquee_admin::sources::SourceHealth;
 
 use super::output::{Human, Table, Tone, View, clip, local, summary};
@@ -467,6 +467,65 @@ impl Human for Vec<SocialPost> {
             ]);
         }
         table.render(view, "No posts.")
+    }
+}
+
+impl Human for Vec<FediverseActor> {
+    fn human(&self, view: &View) -> String {
+        let mut table = Table::new(&[
+            "NAME",
+            "HANDLE",
+            "FOLLOWERS",
+            "PENDING",
+            "DELIVERED",
+            "FAILED",
+            "PAUSED",
+        ])
+        .numeric(&[2, 3, 4, 5]);
+        for actor in self {
+            let deliveries = &actor.deliveries;
+            table.row(vec![
+                plain(&actor.name),
+                plain(&actor.handle),
+                count(actor.followers),
+                count(deliveries.pending),
+                count(deliveries.delivered),
+                (
+                    deliveries.failed.to_string(),
+                    if deliveries.failed > 0 {
+                        Tone::Bad
+                    } else {
+                        Tone::Plain
+                    },
+                ),
+                if actor.paused {
+                    ("yes".to_owned(), Tone::Warn)
+                } else {
+                    plain("no")
+                },
+            ]);
+        }
+        table.render(
+            view,
+            "No fediverse actors are configured ([social.fediverse]).",
+        )
+    }
+}
+
+impl Human for FediverseActor {
+    fn human(&self, view: &View) -> String {
+        let state = if self.paused {
+            view.paint(
+                Tone::Warn,
+                &format!(
+                    "paused: its deliveries wait; `social resume-actor {}` sends them",
+                    self.name
+                ),
+            )
+        } else {
+            view.paint(Tone::Good, "delivering")
+        };
+        format!("Actor {} ({}) is {state}.\n", self.name, self.handle)
     }
 }
 
