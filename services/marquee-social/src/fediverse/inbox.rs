@@ -15,7 +15,8 @@ use url::Url;
 use uuid::Uuid;
 
 use super::documents;
-use super::signature::{self, SignatureError, SignatureHeader};
+use super::rfc9421::check_content_digest;
+use super::signature::{self, Request, SignatureError, Signed};
 use super::{Actor, Fediverse};
 use crate::error::StoreError;
 use crate::store::Store;
@@ -40,11 +41,11 @@ pub(crate) enum Refusal {
     /// A signature that cannot be checked or does not check out.
     #[error(transparent)]
     Signature(#[from] SignatureError),
-    /// No `Date`, or one too far from now.
-    #[error("the Date header {0}")]
+    /// No `Date` (or `created`), or one too far from now.
+    #[error("{0}")]
     Date(String),
-    /// The body is not what `Digest` says.
-    #[error("the Digest header {0}")]
+    /// The body is not what `Digest` (or `Content-Digest`) says.
+    #[error("the {0}")]
     Digest(String),
     /// Not JSON, or not an activity.
     #[error("the body is not an activity: {0}")]
@@ -149,26 +150,42 @@ impl Fediverse {
             self.actor(name)
                 .ok_or_else(|| Refusal::UnknownActor(name.to_owned()))?;
         }
-        let signed = SignatureHeader::of(request.headers)?;
-        check_date(request.headers, now)?;
-        check_digest(request.headers, request.body)?;
+        let signed = Signed::of(request.headers)?;
+        match &signed {
+            Signed::Message(message) if message.created.is_some() => {
+                let created = message
+                    .created
+                    .and_then(|at| DateTime::from_timestamp(at, 0));
+                check_time(created, "created", now)?;
+            }
+            _ => check_date(request.headers, now)?,
+        }
+        match &signed {
+            Signed::Cavage(_) => check_digest(request.headers, request.body)?,
+            Signed::Message(_) => check_content_digest(request.headers, request.body)
+                .map_err(|why| Refusal::Digest(format!("Content-Digest {why}")))?,
+        }
         let activity: Value =
             serde_json::from_slice(request.body).map_err(|e| Refusal::Malformed(e.to_string()))?;
         let actor = id_of(&activity["actor"])
             .ok_or_else(|| Refusal::Malformed("it has no actor".to_owned()))?;
         let kind = activity["type"].as_str().unwrap_or_default().to_owned();
 
-        let owner = self
-            .verify(store, &signed, request.target, request.headers, now)
-            .await?;
+        let received = Request {
+            method: "POST",
+            scheme: self.base.scheme(),
+            target: request.target,
+            headers: request.headers,
+        };
+        let owner = self.verify(store, &signed, &received, now).await?;
         if owner != actor {
             return Err(Refusal::WrongOwner {
-                key_id: signed.key_id,
+                key_id: signed.key_id().to_owned(),
                 owner,
                 actor,
             });
         }
-        let fingerprint = hex_sha256(&signed.signature);
+        let fingerprint = hex_sha256(signed.signature());
         if !store
             .first_use_of_signature(&fingerprint, now, now - MAX_SKEW * 2)
             .await?
@@ -193,26 +210,24 @@ impl Fediverse {
     async fn verify(
         &self,
         store: &Store,
-        signed: &SignatureHeader,
-        target: &str,
-        headers: &HeaderMap,
+        signed: &Signed,
+        request: &Request<'_>,
         now: DateTime<Utc>,
     ) -> Result<String, Refusal> {
-        if let Some((owner, pem)) = store.remote_key(&signed.key_id).await?
+        let key_id = signed.key_id();
+        if let Some((owner, pem)) = store.remote_key(key_id).await?
             && let Some(key) = signature::public_key(&pem)
-            && signed.verify(&key, "POST", target, headers).is_ok()
+            && signed.verify(&key, request).is_ok()
         {
             return Ok(owner);
         }
-        let (owner, pem) = self.fetch_key(&signed.key_id).await?;
+        let (owner, pem) = self.fetch_key(key_id).await?;
         let key = signature::public_key(&pem).ok_or_else(|| Refusal::KeyUnavailable {
-            key_id: signed.key_id.clone(),
+            key_id: key_id.to_owned(),
             reason: "its publicKeyPem is not an RSA public key".to_owned(),
         })?;
-        signed.verify(&key, "POST", target, headers)?;
-        store
-            .save_remote_key(&signed.key_id, &owner, &pem, now)
-            .await?;
+        signed.verify(&key, request)?;
+        store.save_remote_key(key_id, &owner, &pem, now).await?;
         Ok(owner)
     }
 
@@ -349,12 +364,19 @@ fn check_date(headers: &HeaderMap, now: DateTime<Utc>) -> Result<(), Refusal> {
     let date = headers
         .get("date")
         .and_then(|d| d.to_str().ok())
-        .ok_or_else(|| Refusal::Date("is missing".to_owned()))?;
+        .ok_or_else(|| Refusal::Date("the Date header is missing".to_owned()))?;
     let at = DateTime::parse_from_rfc2822(date)
-        .map_err(|_| Refusal::Date(format!("{date:?} is not an HTTP date")))?;
-    if (now - at.with_timezone(&Utc)).abs() > MAX_SKEW {
+        .map_err(|_| Refusal::Date(format!("the Date header {date:?} is not an HTTP date")))?;
+    check_time(Some(at.with_timezone(&Utc)), "Date", now)
+}
+
+/// Refuses a signing time (`what`) more than [`MAX_SKEW`] from `now`.
+fn check_time(at: Option<DateTime<Utc>>, what: &str, now: DateTime<Utc>) -> Result<(), Refusal> {
+    let at = at.ok_or_else(|| Refusal::Date(format!("the {what} time is not a valid instant")))?;
+    if (now - at).abs() > MAX_SKEW {
         return Err(Refusal::Date(format!(
-            "{date:?} is more than an hour from this server's time ({})",
+            "the {what} time {} is more than an hour from this server's time ({})",
+            signature::http_date(at),
             signature::http_date(now)
         )));
     }
@@ -366,7 +388,7 @@ fn check_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
     let digest = headers
         .get("digest")
         .and_then(|d| d.to_str().ok())
-        .ok_or_else(|| Refusal::Digest("is missing".to_owned()))?;
+        .ok_or_else(|| Refusal::Digest("Digest header is missing".to_owned()))?;
     let expected = signature::digest(body);
     // `SHA-256=` is matched case-insensitively, as RFC 3230 says.
     let sha256 = digest
@@ -375,8 +397,12 @@ fn check_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
         .find(|d| d.len() > 8 && d[..8].eq_ignore_ascii_case("sha-256="));
     match sha256 {
         Some(d) if d[8..] == expected[8..] => Ok(()),
-        Some(_) => Err(Refusal::Digest("does not match the body".to_owned())),
-        None => Err(Refusal::Digest(format!("{digest:?} has no SHA-256 digest"))),
+        Some(_) => Err(Refusal::Digest(
+            "Digest header does not match the body".to_owned(),
+        )),
+        None => Err(Refusal::Digest(format!(
+            "Digest header {digest:?} has no SHA-256 digest"
+        ))),
     }
 }
 

@@ -22,6 +22,7 @@ mod delivery;
 mod documents;
 pub(crate) mod http;
 mod inbox;
+mod rfc9421;
 mod signature;
 
 use anyhow::Context;

@@ -1,7 +1,9 @@
 //! HTTP Signatures in the draft-cavage form Mastodon and Fedify use
 //! (draft-cavage-http-signatures-12, RSASSA-PKCS1-v1_5 with SHA-256): what
 //! this actor sends is signed over `(request-target) host date digest`, and
-//! what its inbox receives must sign at least those.
+//! what its inbox receives must sign at least those; or, when a peer sends
+//! them, RFC 9421 message signatures ([`super::rfc9421`]) covering the
+//! method, the target and `content-digest`.
 
 use std::fmt::Write as _;
 
@@ -14,6 +16,8 @@ use rsa::pkcs8::DecodePublicKey;
 use rsa::signature::{SignatureEncoding, Signer, Verifier};
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest as _, Sha256};
+
+pub(crate) use super::rfc9421::{MessageSignature, Request};
 
 /// What an inbox POST must sign: no more than Mastodon sends, and enough
 /// that a signature cannot be moved to another body, path, host or time.
@@ -90,16 +94,11 @@ pub(crate) struct SignatureHeader {
 /// Why a request's signature cannot be checked or does not check out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum SignatureError {
-    /// No `Signature` header (RFC 9421's `Signature-Input` is named apart).
+    /// No `Signature` header.
     #[error(
-        "the request is not signed: an inbox takes only requests with an HTTP Signature (draft-cavage `Signature` header)"
+        "the request is not signed: an inbox takes only requests with an HTTP Signature (draft-cavage `Signature`, or RFC 9421 `Signature-Input` and `Signature`)"
     )]
     Unsigned,
-    /// RFC 9421 only: not understood here yet.
-    #[error(
-        "the request is signed with RFC 9421 (`Signature-Input`), which this inbox does not check yet; sign it with a draft-cavage `Signature` header, as Mastodon does"
-    )]
-    Rfc9421,
     /// The header is not `name="value"` pairs with the needed names.
     #[error("the Signature header is malformed: {0}")]
     Malformed(String),
@@ -126,7 +125,6 @@ impl SignatureError {
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::Unsigned => "unsigned",
-            Self::Rfc9421 => "rfc9421",
             Self::Malformed(_) | Self::Algorithm(_) | Self::Missing(_) => "malformed_signature",
             Self::Uncovered(_) => "uncovered",
             Self::Forged(_) => "forged",
@@ -138,13 +136,7 @@ impl SignatureHeader {
     /// The request's `Signature`, refusing one that does not sign what an
     /// inbox POST must.
     pub(crate) fn of(headers: &HeaderMap) -> Result<Self, SignatureError> {
-        let Some(value) = headers.get("signature") else {
-            return Err(if headers.contains_key("signature-input") {
-                SignatureError::Rfc9421
-            } else {
-                SignatureError::Unsigned
-            });
-        };
+        let value = headers.get("signature").ok_or(SignatureError::Unsigned)?;
         let value = value
             .to_str()
             .map_err(|_| SignatureError::Malformed("it is not ASCII".to_owned()))?;
@@ -221,6 +213,58 @@ impl SignatureHeader {
         VerifyingKey::<Sha256>::new(key.clone())
             .verify(text.as_bytes(), &signature)
             .map_err(|_| forged())
+    }
+}
+
+/// A request's signature in either form: RFC 9421 when it has a
+/// `Signature-Input`, else draft-cavage.
+pub(crate) enum Signed {
+    /// draft-cavage's `Signature` header.
+    Cavage(SignatureHeader),
+    /// RFC 9421's `Signature-Input` and `Signature`.
+    Message(MessageSignature),
+}
+
+impl Signed {
+    /// The request's signature, refusing one that does not cover what an
+    /// inbox POST must.
+    pub(crate) fn of(headers: &HeaderMap) -> Result<Self, SignatureError> {
+        if headers.contains_key("signature-input") {
+            let signed = MessageSignature::of(headers)?;
+            signed.require_inbox_coverage()?;
+            return Ok(Self::Message(signed));
+        }
+        SignatureHeader::of(headers).map(Self::Cavage)
+    }
+
+    /// The signer's key.
+    pub(crate) fn key_id(&self) -> &str {
+        match self {
+            Self::Cavage(signed) => &signed.key_id,
+            Self::Message(signed) => &signed.key_id,
+        }
+    }
+
+    /// The signature's bytes: what a replay repeats.
+    pub(crate) fn signature(&self) -> &[u8] {
+        match self {
+            Self::Cavage(signed) => &signed.signature,
+            Self::Message(signed) => &signed.signature,
+        }
+    }
+
+    /// Checks the signature of `request` against `key`.
+    pub(crate) fn verify(
+        &self,
+        key: &RsaPublicKey,
+        request: &Request<'_>,
+    ) -> Result<(), SignatureError> {
+        match self {
+            Self::Cavage(signed) => {
+                signed.verify(key, request.method, request.target, request.headers)
+            }
+            Self::Message(signed) => signed.verify(key, request),
+        }
     }
 }
 
@@ -360,8 +404,6 @@ G6aFKaqQfOXKCyWoUiVknQJAXrlgySFci/2ueKlIE1QqIiLSZ8V8OlpFLRnb1pzI
     fn refuses_signatures_that_leave_out_what_an_inbox_needs() {
         let mut headers = test_request();
         assert_eq!(SignatureHeader::of(&headers), Err(SignatureError::Unsigned));
-        headers.insert("signature-input", HeaderValue::from_static("sig1=()"));
-        assert_eq!(SignatureHeader::of(&headers), Err(SignatureError::Rfc9421));
         headers.insert(
             "signature",
             HeaderValue::from_static(

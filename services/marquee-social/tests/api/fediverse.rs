@@ -296,6 +296,51 @@ impl Peer {
     }
 }
 
+impl Peer {
+    /// The headers of `body` POSTed to `url`, signed with RFC 9421 as
+    /// newer servers sign (`rsa-v1_5-sha256`) over `components`.
+    fn sign_rfc9421(
+        &self,
+        url: &Url,
+        body: &[u8],
+        created: i64,
+        components: &[&str],
+    ) -> reqwest::header::HeaderMap {
+        use base64::Engine as _;
+        use rsa::signature::{SignatureEncoding, Signer};
+        use sha2::Digest as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let digest = format!("sha-256=:{}:", b64.encode(sha2::Sha256::digest(body)));
+        let params = format!(
+            "({});created={created};keyid=\"{}#main-key\";alg=\"rsa-v1_5-sha256\"",
+            components
+                .iter()
+                .map(|c| format!("\"{c}\""))
+                .collect::<Vec<_>>()
+                .join(" "),
+            self.actor()
+        );
+        let mut base: Vec<String> = components
+            .iter()
+            .map(|c| match *c {
+                "@method" => "\"@method\": POST".to_owned(),
+                "@target-uri" => format!("\"@target-uri\": {url}"),
+                "content-digest" => format!("\"content-digest\": {digest}"),
+                other => panic!("no {other} in the test requests"),
+            })
+            .collect();
+        base.push(format!("\"@signature-params\": {params}"));
+        let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(self.key.clone());
+        let signature = b64.encode(signer.sign(base.join("\n").as_bytes()).to_bytes());
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("content-digest", digest.parse().unwrap());
+        headers.insert("signature-input", format!("sig1={params}").parse().unwrap());
+        headers.insert("signature", format!("sig1=:{signature}:").parse().unwrap());
+        headers.insert("content-type", "application/activity+json".parse().unwrap());
+        headers
+    }
+}
+
 const COVERED: [&str; 4] = ["(request-target)", "host", "date", "digest"];
 
 /// POSTs `body` with `headers` to `url`; answers the status and the reason.
@@ -442,6 +487,58 @@ async fn the_inbox_refuses_what_is_not_signed_by_the_activitys_actor_and_changes
         (401, true),
         "{message}"
     );
+    let followers: Value = app
+        .get("/actors/reviews/followers?page=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(followers["orderedItems"], json!([peer.actor()]));
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_inbox_takes_an_rfc_9421_signature_covering_the_method_target_and_digest() {
+    let peer = Peer::start().await;
+    let app = TestApp::spawn_serving(Engine::Sqlite, fediverse).await;
+    let now = app.clock.now().timestamp();
+    let inbox = Url::parse(&format!("http://{}/actors/reviews/inbox", app.address)).unwrap();
+    let follow = peer.follow(&format!("http://{}/actors/reviews", app.address));
+    let all = ["@method", "@target-uri", "content-digest"];
+
+    let uncovered = peer.sign_rfc9421(&inbox, &follow, now, &all[..2]);
+    let (status, message) = post(&inbox, uncovered, follow.clone()).await;
+    assert_eq!(
+        (status, message.contains("does not cover `content-digest`")),
+        (401, true),
+        "{message}"
+    );
+    let stale = peer.sign_rfc9421(&inbox, &follow, now - 7200, &all);
+    let (status, message) = post(&inbox, stale, follow.clone()).await;
+    assert_eq!(
+        (status, message.contains("created time")),
+        (400, true),
+        "{message}"
+    );
+    let elsewhere = Url::parse(&format!("http://{}/inbox", app.address)).unwrap();
+    let moved = peer.sign_rfc9421(&elsewhere, &follow, now, &all);
+    let (status, message) = post(&inbox, moved, follow.clone()).await;
+    assert_eq!(
+        (status, message.contains("does not verify")),
+        (401, true),
+        "{message}"
+    );
+    let followers: Value = app
+        .get("/actors/reviews/followers")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(followers["totalItems"], 0);
+
+    let signed = peer.sign_rfc9421(&inbox, &follow, now, &all);
+    let (status, message) = post(&inbox, signed, follow).await;
+    assert_eq!(status, 202, "{message}");
     let followers: Value = app
         .get("/actors/reviews/followers?page=1")
         .await
