@@ -62,6 +62,8 @@ async fn main() -> anyhow::Result<()> {
         template_dir: None,
         confirm_token_ttl_secs: 3600,
         unsubscribe_token_ttl_secs: 3600,
+        bounce_secret: None,
+        first_digest_reviews: 0,
     };
     let service = DigestService::build_with_clock(settings, SystemClock::shared()).await?;
     let mut csv = String::from("email\n");

@@ -103,9 +103,12 @@ pub enum SubscriptionError {
     /// The token names nobody (deleted since).
     #[error("this subscription no longer exists")]
     Unknown,
-    /// The address is suppressed and cannot be confirmed.
-    #[error("this address cannot receive the digest")]
-    Suppressed,
+    /// A confirmation link whose subscription has ended (unsubscribed,
+    /// suppressed) or been replaced by a later one.
+    #[error(
+        "this confirmation link is no longer valid: the subscription it was sent for has ended or been replaced. To get the digest, subscribe again"
+    )]
+    Stale,
     /// The confirmation email could not be sent.
     #[error("the confirmation email could not be sent; try again later")]
     Send(#[source] anyhow::Error),
@@ -118,9 +121,10 @@ impl From<SubscriptionError> for HttpError {
     fn from(error: SubscriptionError) -> Self {
         use axum::http::StatusCode;
         match error {
-            SubscriptionError::Token(TokenError::Expired) => Self::new(StatusCode::GONE, error),
+            SubscriptionError::Token(TokenError::Expired) | SubscriptionError::Stale => {
+                Self::new(StatusCode::GONE, error)
+            }
             SubscriptionError::Token(_) | SubscriptionError::Unknown => Self::bad_request(error),
-            SubscriptionError::Suppressed => Self::new(StatusCode::FORBIDDEN, error),
             SubscriptionError::Send(_) => {
                 tracing::error!(error = %error, "Could not send a confirmation");
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, error)
@@ -177,6 +181,6 @@ mod tests {
             link(SubscriptionError::Token(TokenError::Invalid)),
             StatusCode::BAD_REQUEST
         );
-        assert_eq!(link(SubscriptionError::Suppressed), StatusCode::FORBIDDEN);
+        assert_eq!(link(SubscriptionError::Stale), StatusCode::GONE);
     }
 }

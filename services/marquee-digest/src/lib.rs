@@ -99,6 +99,12 @@ impl DigestService {
             secrecy::ExposeSecret::expose_secret(&settings.token_secret).len() >= 16,
             "digest.token_secret must be at least 16 characters (set MARQUEE_DIGEST__TOKEN_SECRET)"
         );
+        if settings.bounce_secret().is_none() {
+            tracing::warn!(
+                "The bounce webhook is off: set digest.bounce_secret (MARQUEE_DIGEST__BOUNCE_SECRET) \
+                 for POST /webhooks/bounce to suppress bounced and complaining addresses"
+            );
+        }
         // Links are joined onto the base as onto a folder.
         if !settings.public_base_url.path().ends_with('/') {
             let path = format!("{}/", settings.public_base_url.path());

@@ -5,9 +5,9 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use url::Url;
+use url::{Host, Url};
 
 use crate::schedule::{CronSchedule, InvalidSchedule};
 
@@ -58,6 +58,20 @@ pub struct Settings {
     /// How long an unsubscribe link stays valid (RFC 8058 links live in old mail).
     #[serde(default = "default_unsubscribe_ttl_secs")]
     pub unsubscribe_token_ttl_secs: u64,
+    /// The bearer token the relay's bounce and complaint webhook must send
+    /// (`Authorization: Bearer …`, at least 16 characters). Unset or empty,
+    /// the webhook is off: it answers 404 and the service warns at start.
+    #[serde(default)]
+    pub bounce_secret: Option<SecretString>,
+    /// A schedule's first digest (no earlier one sent) carries at least
+    /// this many of the latest reviews, older than a week if need be, so it
+    /// is not empty on a new deployment.
+    #[serde(default = "default_first_digest_reviews")]
+    pub first_digest_reviews: u32,
+}
+
+fn default_first_digest_reviews() -> u32 {
+    5
 }
 
 fn default_catch_up_window_secs() -> u64 {
@@ -164,18 +178,54 @@ pub enum SettingsError {
     /// Links are joined onto the public URL, which needs a host.
     #[error("public_base_url `{0}` must be an absolute http(s) URL")]
     BaseUrl(Url),
+    /// RFC 8058 one-click unsubscribe (`List-Unsubscribe-Post`) needs HTTPS.
+    #[error(
+        "public_base_url `{0}` must be https: one-click unsubscribe (RFC 8058, List-Unsubscribe-Post) needs an HTTPS link; plain http is allowed only on loopback (127.0.0.1, localhost, ::1)"
+    )]
+    InsecureBaseUrl(Url),
+    /// A short secret is guessable.
+    #[error(
+        "bounce_secret must be at least 16 characters (set MARQUEE_DIGEST__BOUNCE_SECRET), or empty to turn the bounce webhook off"
+    )]
+    BounceSecret,
     /// Zero would never send anything.
     #[error("smtp.concurrency and smtp.max_attempts must be at least 1")]
     Zero,
 }
 
+/// Whether `url`'s host is this machine: a plain-http demo is allowed there.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 impl Settings {
+    /// The bounce webhook's secret; `None` (unset or empty) turns it off.
+    pub fn bounce_secret(&self) -> Option<&SecretString> {
+        self.bounce_secret
+            .as_ref()
+            .filter(|secret| !secret.expose_secret().is_empty())
+    }
+
     /// Checks what serde cannot and returns the parsed schedules.
     pub fn validate(&self) -> Result<Vec<CronSchedule>, SettingsError> {
         if !matches!(self.public_base_url.scheme(), "http" | "https")
             || self.public_base_url.cannot_be_a_base()
         {
             return Err(SettingsError::BaseUrl(self.public_base_url.clone()));
+        }
+        if self.public_base_url.scheme() != "https" && !is_loopback(&self.public_base_url) {
+            return Err(SettingsError::InsecureBaseUrl(self.public_base_url.clone()));
+        }
+        if self
+            .bounce_secret()
+            .is_some_and(|secret| secret.expose_secret().len() < 16)
+        {
+            return Err(SettingsError::BounceSecret);
         }
         self.from
             .parse::<lettre::message::Mailbox>()
@@ -222,5 +272,55 @@ mod tests {
             "dryrun": true,
         }));
         assert!(unknown.is_err());
+    }
+
+    fn with_base(base: &str) -> Settings {
+        serde_json::from_value(serde_json::json!({
+            "database_url": "sqlite://digest.sqlite",
+            "public_base_url": base,
+            "token_secret": "s3cret",
+            "from": "digest@films.example",
+        }))
+        .expect("settings parse")
+    }
+
+    #[test]
+    fn one_click_unsubscribe_needs_an_https_base_url_unless_it_is_loopback() {
+        for base in [
+            "https://films.example/",
+            "http://127.0.0.1:8080/",
+            "http://127.1.2.3/",
+            "http://localhost:8080/",
+            "http://LocalHost/",
+            "http://[::1]:8080/",
+        ] {
+            assert!(with_base(base).validate().is_ok(), "{base} is allowed");
+        }
+        for base in [
+            "http://films.example/",
+            "http://10.0.0.5/",
+            "http://localhost.films.example/",
+            "http://[::2]/",
+        ] {
+            let error = with_base(base).validate().expect_err(base);
+            assert!(matches!(error, SettingsError::InsecureBaseUrl(_)), "{base}");
+            assert!(error.to_string().contains("must be https"), "{error}");
+        }
+    }
+
+    #[test]
+    fn an_empty_bounce_secret_turns_the_webhook_off_and_a_short_one_is_refused() {
+        let mut settings = with_base("https://films.example/");
+        assert!(settings.bounce_secret().is_none());
+        settings.bounce_secret = Some(SecretString::from(String::new()));
+        assert!(settings.bounce_secret().is_none());
+        assert!(settings.validate().is_ok());
+        settings.bounce_secret = Some(SecretString::from("short".to_owned()));
+        assert!(matches!(
+            settings.validate(),
+            Err(SettingsError::BounceSecret)
+        ));
+        settings.bounce_secret = Some(SecretString::from("a-bounce-secret-long-enough".to_owned()));
+        assert!(settings.validate().is_ok());
     }
 }

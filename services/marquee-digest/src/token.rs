@@ -1,8 +1,9 @@
 //! Signed, expiring tokens for confirmation and unsubscribe links.
 //!
-//! A token is `{purpose}.{subscriber_id}.{expires_unix}.{hmac}`, the HMAC-SHA256
-//! of the first three parts under the service's secret, hex-encoded. It
-//! names the subscriber by id, never by address, and nobody without the
+//! A token is `{purpose}.{subject}.{expires_unix}.{hmac}`, the HMAC-SHA256
+//! of the first three parts under the service's secret, hex-encoded. The
+//! subject names the subscriber by id, never by address (a confirmation's
+//! also names the subscription it was issued for), and nobody without the
 //! secret can make one for someone else.
 
 use chrono::{DateTime, Utc};
@@ -61,18 +62,14 @@ impl Signer {
         mac
     }
 
-    /// A token for `subscriber_id` valid until `expires`.
-    pub fn sign(&self, purpose: Purpose, subscriber_id: &str, expires: DateTime<Utc>) -> String {
-        let payload = format!(
-            "{}.{subscriber_id}.{}",
-            purpose.as_str(),
-            expires.timestamp()
-        );
+    /// A token for `subject` (no `.` in it) valid until `expires`.
+    pub fn sign(&self, purpose: Purpose, subject: &str, expires: DateTime<Utc>) -> String {
+        let payload = format!("{}.{subject}.{}", purpose.as_str(), expires.timestamp());
         let signature = hex::encode(self.mac(&payload).finalize().into_bytes());
         format!("{payload}.{signature}")
     }
 
-    /// The subscriber id a valid, unexpired token of `purpose` names.
+    /// The subject a valid, unexpired token of `purpose` names.
     pub fn verify(
         &self,
         purpose: Purpose,

@@ -15,6 +15,7 @@ const WEEKLY_TEXT: &str = include_str!("../../templates/weekly.txt");
 const CONFIRM_TEXT: &str = include_str!("../../templates/confirm.txt");
 const MESSAGE_PAGE: &str = include_str!("../../templates/pages/message.html");
 const UNSUBSCRIBE_PAGE: &str = include_str!("../../templates/pages/unsubscribe.html");
+const CONFIRM_PAGE: &str = include_str!("../../templates/pages/confirm.html");
 /// Templates: the emails (built-in ones, each overridable by a file of the
 /// same name in the operator's folder) and the public pages (under `pages/`,
 /// which no operator file can name), in the one HTML environment of
@@ -64,6 +65,7 @@ impl Templates {
             "pages/unsubscribe.html".to_owned(),
             UNSUBSCRIBE_PAGE.to_owned(),
         )?;
+        add("pages/confirm.html".to_owned(), CONFIRM_PAGE.to_owned())?;
         if let Some(dir) = dir {
             let entries = std::fs::read_dir(dir)
                 .with_context(|| format!("Failed to read the template folder {}", dir.display()))?;

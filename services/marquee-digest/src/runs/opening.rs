@@ -117,19 +117,27 @@ impl DigestService {
     }
 
     /// Reviews published after this instant go into `schedule`'s digest at
-    /// `at`: its last sent digest, or a week back for the first one.
+    /// `at`: its last sent digest; for the first one, a week back or further
+    /// to take in the latest `first_digest_reviews` (a new deployment's
+    /// reviews are older than its first week). Stored with the run, so a
+    /// resumed run composes the same digest.
     async fn reviews_since(
         &self,
         schedule: &CronSchedule,
         at: DateTime<Utc>,
     ) -> anyhow::Result<DateTime<Utc>> {
-        Ok(self
-            .inner
-            .store
-            .last_sent(schedule.name())
-            .await?
-            .filter(|t| *t < at)
-            .unwrap_or(at - WEEK))
+        let store = &self.inner.store;
+        if let Some(last) = store.last_sent(schedule.name()).await?.filter(|t| *t < at) {
+            return Ok(last);
+        }
+        let week = at - WEEK;
+        let latest = store
+            .oldest_of_latest_reviews(self.inner.settings.first_digest_reviews, at)
+            .await?;
+        // The bound is exclusive: just before the oldest one.
+        Ok(latest.map_or(week, |oldest| {
+            week.min(oldest - chrono::Duration::microseconds(1))
+        }))
     }
 
     /// The schedule called `name` and what its digest would carry now.

@@ -122,6 +122,28 @@ impl Store {
         .await
     }
 
+    /// When the oldest of the `n` latest live reviews published by `until`
+    /// was published; `None` when there are none (or `n` is 0).
+    pub async fn oldest_of_latest_reviews(
+        &self,
+        n: u32,
+        until: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let oldest: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(published_at) FROM (
+                SELECT published_at FROM digest_reviews
+                WHERE withdrawn = 0 AND published_at <= $1
+                ORDER BY published_at DESC LIMIT $2
+             ) AS latest",
+        )
+        .bind(micros(until))
+        .bind(i64::from(n))
+        .fetch_one(&self.pool)
+        .await
+        .context("Failed to read the latest reviews")?;
+        Ok(oldest.map(super::from_micros))
+    }
+
     /// Live screenings starting in `[from, to)`, earliest first.
     pub async fn screenings_between(
         &self,

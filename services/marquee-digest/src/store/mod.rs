@@ -64,7 +64,8 @@ const SCHEMA: [&str; 9] = [
         preferences TEXT NOT NULL,
         created_at BIGINT NOT NULL,
         updated_at BIGINT NOT NULL,
-        note TEXT NOT NULL
+        note TEXT NOT NULL,
+        confirm_nonce TEXT NOT NULL DEFAULT ''
     )",
     "CREATE TABLE IF NOT EXISTS digest_runs (
         id TEXT PRIMARY KEY,
@@ -132,6 +133,13 @@ impl Store {
                 .await
                 .context("Failed to create the digest tables")?;
         }
+        // Tables made before confirmation links were bound to their subscription.
+        marquee_runtime::database::add_column(
+            &pool,
+            "digest_subscribers",
+            "confirm_nonce TEXT NOT NULL DEFAULT ''",
+        )
+        .await?;
         Ok(Self { pool, clock })
     }
 

@@ -95,17 +95,25 @@ impl Store {
     }
 
     /// Inserts or replaces the subscriber with `subscriber.id`'s address.
-    pub async fn put_subscriber(&self, subscriber: &Subscriber, note: &str) -> Result<()> {
+    /// `confirm_nonce` is the one a confirmation link must carry to confirm
+    /// this subscription (empty: no link confirms it), replacing any earlier
+    /// one, so a link sent for an earlier subscription is dead.
+    pub async fn put_subscriber(
+        &self,
+        subscriber: &Subscriber,
+        confirm_nonce: &str,
+        note: &str,
+    ) -> Result<()> {
         let preferences = serde_json::to_string(&subscriber.preferences)
             .context("Failed to encode preferences")?;
         let statement = sqlx::query(
             "INSERT INTO digest_subscribers
-                (id, email, status, list, preferences, created_at, updated_at, note)
-             VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
+                (id, email, status, list, preferences, created_at, updated_at, note, confirm_nonce)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)
              ON CONFLICT (email) DO UPDATE SET
                 status = excluded.status, list = excluded.list,
                 preferences = excluded.preferences, updated_at = excluded.updated_at,
-                note = excluded.note",
+                note = excluded.note, confirm_nonce = excluded.confirm_nonce",
         )
         .bind(&subscriber.id)
         .bind(subscriber.email.as_str())
@@ -113,13 +121,44 @@ impl Store {
         .bind(&subscriber.list)
         .bind(preferences)
         .bind(self.now())
-        .bind(note);
+        .bind(note)
+        .bind(confirm_nonce);
         changed(&self.pool, statement, "Failed to store a subscriber").await?;
         Ok(())
     }
 
-    /// Moves subscriber `id` from one of `from` to `to`; returns whether it moved.
-    pub async fn transition(
+    /// The nonce a confirmation link for subscriber `id` must carry; empty
+    /// when none may confirm.
+    pub async fn confirm_nonce(&self, id: &str) -> Result<Option<String>> {
+        let nonce =
+            sqlx::query_scalar("SELECT confirm_nonce FROM digest_subscribers WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .context("Failed to read a subscriber")?;
+        Ok(nonce)
+    }
+
+    /// Confirms subscriber `id` if it is still the pending subscription
+    /// `nonce` was issued for; returns whether it did.
+    pub async fn confirm(&self, id: &str, nonce: &str, note: &str) -> Result<bool> {
+        let statement = sqlx::query(
+            "UPDATE digest_subscribers SET status = $1, updated_at = $2, note = $3
+             WHERE id = $4 AND status = $5 AND confirm_nonce = $6 AND confirm_nonce <> ''",
+        )
+        .bind(SubscriberStatus::Confirmed.as_str())
+        .bind(self.now())
+        .bind(note)
+        .bind(id)
+        .bind(SubscriberStatus::Pending.as_str())
+        .bind(nonce);
+        Ok(changed(&self.pool, statement, "Failed to confirm a subscriber").await? > 0)
+    }
+
+    /// Ends subscriber `id`'s subscription: from one of `from` to `to`
+    /// (unsubscribed or suppressed), and no confirmation link sent before
+    /// confirms it again. Returns whether it moved.
+    pub async fn end_subscription(
         &self,
         id: &str,
         from: &[SubscriberStatus],
@@ -130,7 +169,8 @@ impl Store {
             return Ok(false);
         }
         let sql = format!(
-            "UPDATE digest_subscribers SET status = $1, updated_at = $2, note = $3
+            "UPDATE digest_subscribers SET status = $1, updated_at = $2, note = $3,
+                confirm_nonce = ''
              WHERE id = $4 AND status IN ({})",
             placeholders(5, from.len())
         );

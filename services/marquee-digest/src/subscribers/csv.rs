@@ -112,7 +112,7 @@ impl DigestService {
             };
             self.inner
                 .store
-                .put_subscriber(&subscriber, "imported")
+                .put_subscriber(&subscriber, "", "imported")
                 .await?;
             report.imported += 1;
         }

@@ -10,7 +10,7 @@ use anyhow::Context;
 
 use crate::error::SubscriptionError;
 use crate::store::{Preferences, Subscriber, SubscriberStatus};
-use crate::token::Purpose;
+use crate::token::{Purpose, TokenError};
 use crate::{DigestService, EmailAddress};
 
 /// What a subscribe request did. Every outcome looks the same to the
@@ -76,6 +76,12 @@ pub(crate) fn list_of(text: &str, separator: char) -> Vec<String> {
         .collect()
 }
 
+/// What a confirmation token names: the subscriber and the nonce of the
+/// subscription it was issued for (ids and nonces have no `-`).
+fn confirmation_subject(subscriber_id: &str, nonce: &str) -> String {
+    format!("{subscriber_id}-{nonce}")
+}
+
 impl DigestService {
     fn ttl(secs: u64) -> chrono::Duration {
         chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2_000_000))
@@ -114,12 +120,18 @@ impl DigestService {
                 preferences,
             },
         };
-        store.put_subscriber(&subscriber, "subscribed").await?;
+        // A fresh nonce per subscription: the link below confirms this one
+        // and no later one, and dies when it ends.
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        store
+            .put_subscriber(&subscriber, &nonce, "subscribed")
+            .await?;
         let expires = self.now() + Self::ttl(self.inner.settings.confirm_token_ttl_secs);
-        let token = self
-            .inner
-            .signer
-            .sign(Purpose::Confirm, &subscriber.id, expires);
+        let token = self.inner.signer.sign(
+            Purpose::Confirm,
+            &confirmation_subject(&subscriber.id, &nonce),
+            expires,
+        );
         let mut url = self
             .inner
             .settings
@@ -154,23 +166,52 @@ impl DigestService {
         Ok(SubscribeOutcome::ConfirmationSent(subscriber))
     }
 
-    /// Confirms the subscription a confirmation token names.
-    pub async fn confirm(&self, token: &str) -> Result<Subscriber, SubscriptionError> {
-        let subscriber = self.named_by(Purpose::Confirm, token).await?;
+    /// The subscription a confirmation token was issued for, pending or
+    /// confirmed already, and the token's nonce; [`SubscriptionError::Stale`]
+    /// once it has ended or been replaced. Changes nothing (the link's page
+    /// is a GET).
+    pub(crate) async fn confirmation(
+        &self,
+        token: &str,
+    ) -> Result<(Subscriber, String), SubscriptionError> {
+        let subject = self
+            .inner
+            .signer
+            .verify(Purpose::Confirm, token, self.now())?;
+        let (id, nonce) = subject.rsplit_once('-').ok_or(TokenError::Invalid)?;
         let store = &self.inner.store;
-        match subscriber.status {
-            SubscriberStatus::Suppressed => return Err(SubscriptionError::Suppressed),
-            SubscriberStatus::Confirmed => return Ok(subscriber),
-            _ => {}
+        let subscriber = store
+            .subscriber(id)
+            .await?
+            .ok_or(SubscriptionError::Unknown)?;
+        let current = store.confirm_nonce(id).await?.unwrap_or_default();
+        let live = matches!(
+            subscriber.status,
+            SubscriberStatus::Pending | SubscriberStatus::Confirmed
+        );
+        if !live || current.is_empty() || current != nonce {
+            return Err(SubscriptionError::Stale);
         }
-        store
-            .transition(
-                &subscriber.id,
-                &[SubscriberStatus::Pending, SubscriberStatus::Unsubscribed],
-                SubscriberStatus::Confirmed,
-                "confirmed by link",
-            )
-            .await?;
+        Ok((subscriber, current))
+    }
+
+    /// Confirms the subscription a confirmation token was issued for
+    /// (idempotent while it lasts).
+    pub async fn confirm(&self, token: &str) -> Result<Subscriber, SubscriptionError> {
+        let (subscriber, nonce) = self.confirmation(token).await?;
+        if subscriber.status == SubscriberStatus::Confirmed {
+            return Ok(subscriber);
+        }
+        // Conditional on the nonce: an unsubscribe between the check and
+        // here wins.
+        if !self
+            .inner
+            .store
+            .confirm(&subscriber.id, &nonce, "confirmed by link")
+            .await?
+        {
+            return Err(SubscriptionError::Stale);
+        }
         tracing::info!(subscriber_id = %subscriber.id, "Subscription confirmed");
         Ok(Subscriber {
             status: SubscriberStatus::Confirmed,
@@ -180,10 +221,17 @@ impl DigestService {
 
     /// Unsubscribes whoever an unsubscribe token names (idempotent).
     pub async fn unsubscribe(&self, token: &str) -> Result<Subscriber, SubscriptionError> {
-        let subscriber = self.named_by(Purpose::Unsubscribe, token).await?;
+        let id = self
+            .inner
+            .signer
+            .verify(Purpose::Unsubscribe, token, self.now())?;
         let store = &self.inner.store;
+        let subscriber = store
+            .subscriber(&id)
+            .await?
+            .ok_or(SubscriptionError::Unknown)?;
         store
-            .transition(
+            .end_subscription(
                 &subscriber.id,
                 &[SubscriberStatus::Pending, SubscriberStatus::Confirmed],
                 SubscriberStatus::Unsubscribed,
@@ -192,20 +240,6 @@ impl DigestService {
             .await?;
         tracing::info!(subscriber_id = %subscriber.id, "Unsubscribed");
         Ok(subscriber)
-    }
-
-    /// The subscriber a `purpose` token names.
-    async fn named_by(
-        &self,
-        purpose: Purpose,
-        token: &str,
-    ) -> Result<Subscriber, SubscriptionError> {
-        let id = self.inner.signer.verify(purpose, token, self.now())?;
-        self.inner
-            .store
-            .subscriber(&id)
-            .await?
-            .ok_or(SubscriptionError::Unknown)
     }
 
     /// Suppresses `email` after a bounce, a complaint or an operator's
@@ -217,7 +251,7 @@ impl DigestService {
             return Ok(false);
         };
         store
-            .transition(
+            .end_subscription(
                 &subscriber.id,
                 &[
                     SubscriberStatus::Pending,

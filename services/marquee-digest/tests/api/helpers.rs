@@ -45,6 +45,9 @@ pub fn thursday() -> DateTime<Utc> {
         .expect("valid")
 }
 
+/// The bounce webhook's bearer token in the tests.
+pub const BOUNCE_SECRET: &str = "test-bounce-secret-of-length";
+
 pub fn weekly() -> ScheduleSettings {
     ScheduleSettings {
         name: "weekly".to_owned(),
@@ -84,6 +87,10 @@ pub fn test_settings(database_url: &str, smtp_port: u16, base: &Url) -> Settings
         template_dir: None,
         confirm_token_ttl_secs: 48 * 3600,
         unsubscribe_token_ttl_secs: 400 * 24 * 3600,
+        bounce_secret: Some(SecretString::from(BOUNCE_SECRET.to_owned())),
+        // The scenarios are about a week's window; the first digest's own
+        // rule has its test (scheduler.rs).
+        first_digest_reviews: 0,
     }
 }
 

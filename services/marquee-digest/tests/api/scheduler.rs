@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use marquee_digest::{Preferences, RunKind, RunStatus, ScheduleSettings};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Engine, TestApp, assert_note, thursday};
+use crate::helpers::{Engine, TestApp, assert_note, published, review, thursday};
 
 on_both_engines!(
     a_daily_0130_london_schedule_runs_once_on_each_dst_change_day,
@@ -13,6 +13,7 @@ on_both_engines!(
     a_run_missed_beyond_the_window_is_recorded_as_missed_not_sent,
     a_run_with_nothing_new_is_skipped_and_recorded,
     sent_and_skipped_runs_both_finish_at_the_pinned_clock,
+    a_first_digest_carries_the_latest_reviews_though_older_than_a_week,
 );
 
 fn utc(text: &str) -> DateTime<Utc> {
@@ -136,5 +137,53 @@ async fn sent_and_skipped_runs_both_finish_at_the_pinned_clock(engine: Engine) {
     let skipped = app.only_run_at(next_week).await.run;
     assert_eq!(skipped.status, RunStatus::Skipped);
     assert_eq!(skipped.finished_at, Some(next_week));
+    app.close().await;
+}
+
+/// As on a newcomer's first `marquee up`: every bundled review is a month
+/// old, and the first digest carries the latest five all the same; the
+/// next one only what is new since.
+async fn a_first_digest_carries_the_latest_reviews_though_older_than_a_week(engine: Engine) {
+    let app = TestApp::spawn_with(engine, |s| {
+        s.first_digest_reviews = 5;
+        s.schedules[0].send_when_empty = true;
+    })
+    .await;
+    app.subscriber("reader@films.example", Preferences::default())
+        .await;
+    for day in 1..=6 {
+        let title = format!("Archive Film {day}");
+        app.deliver(&published(
+            &review(&format!("archive-{day}"), &title, 4),
+            thursday() - chrono::Duration::days(40 - day),
+        ))
+        .await;
+    }
+    let first = app.only_run_at(thursday()).await;
+    assert_eq!(first.run.status, RunStatus::Sent);
+    let mail = &app.sink.wait_for(1).await[0];
+    for part in ["text/html", "text/plain"] {
+        let body = mail.part(part);
+        for day in 2..=6 {
+            assert!(
+                body.contains(&format!("Archive Film {day}")),
+                "{day} missing from {body}"
+            );
+        }
+        assert!(
+            !body.contains("Archive Film 1 "),
+            "only the latest five: {body}"
+        );
+    }
+
+    let second = app
+        .only_run_at(thursday() + chrono::Duration::days(7))
+        .await;
+    assert_eq!(second.run.status, RunStatus::Sent);
+    let mail = &app.sink.wait_for(2).await[1];
+    assert!(
+        !mail.part("text/plain").contains("Archive Film"),
+        "nothing new since the first"
+    );
     app.close().await;
 }
