@@ -152,13 +152,13 @@ impl Fediverse {
         }
         let signed = Signed::of(request.headers)?;
         match &signed {
-            Signed::Message(message) if message.created.is_some() => {
+            Signed::Message(message) => {
                 let created = message
                     .created
                     .and_then(|at| DateTime::from_timestamp(at, 0));
                 check_time(created, "created", now)?;
             }
-            _ => check_date(request.headers, now)?,
+            Signed::Cavage(_) => check_date(request.headers, now)?,
         }
         match &signed {
             Signed::Cavage(_) => check_digest(request.headers, request.body)?,

@@ -128,8 +128,12 @@ impl MessageSignature {
     }
 
     /// Refuses a signature that does not cover what an inbox POST must:
-    /// the method, the target and the body's digest.
+    /// the method, the target, the body's digest and its own time (without
+    /// `created`, a replay would be fresh for ever).
     pub(crate) fn require_inbox_coverage(&self) -> Result<(), SignatureError> {
+        if self.created.is_none() {
+            return Err(SignatureError::Uncovered("created"));
+        }
         let covers = |name: &str| self.components.iter().any(|c| c == name);
         if !covers("@method") {
             return Err(SignatureError::Uncovered("@method"));
@@ -361,6 +365,15 @@ aOT9v6d+nb4bnNkQVklLQ3fVAvJm+xdDOp9LCNCN48V2pnDOkFV6+U9nV5oyc6XI
         assert_eq!(
             signed.require_inbox_coverage(),
             Err(SignatureError::Uncovered("content-digest"))
+        );
+        headers.insert(
+            "signature-input",
+            HeaderValue::from_static(r#"sig1=("@method" "@path" "content-digest");keyid="k""#),
+        );
+        let signed = MessageSignature::of(&headers).expect("parses");
+        assert_eq!(
+            signed.require_inbox_coverage(),
+            Err(SignatureError::Uncovered("created"))
         );
         headers.insert(
             "signature-input",
