@@ -17,6 +17,7 @@ use super::documents::{self, ACTIVITY_JSON, PAGE_SIZE};
 use super::inbox::{MAX_ACTIVITY_BYTES, Received, Refusal};
 use super::{Actor, Fediverse};
 use crate::SocialService;
+use crate::error::StoreError;
 
 pub(crate) fn router(service: SocialService) -> Router {
     Router::new()
@@ -136,39 +137,23 @@ struct Page {
     page: Option<i64>,
 }
 
-/// The page asked for, from 1.
-fn page_number(page: Option<i64>) -> Result<Option<i64>, HttpError> {
-    match page {
-        Some(n) if n < 1 => Err(HttpError::bad_request(format!(
-            "page {n} does not exist: pages count from 1"
-        ))),
-        page => Ok(page),
-    }
-}
-
 async fn outbox(
     State(service): State<SocialService>,
     Path(name): Path<String>,
     Query(query): Query<Page>,
 ) -> Result<Response, HttpError> {
-    let fediverse = fediverse(&service)?;
-    let actor = actor_named(fediverse, &name)?;
+    let actor = actor_named(fediverse(&service)?, &name)?;
     let store = &service.inner.store;
     let total = store.outbox_count(&name).await?;
-    let page = match page_number(query.page)? {
-        Some(n) => {
-            let documents = store.outbox(&name, (n - 1) * PAGE_SIZE, PAGE_SIZE).await?;
-            let items = documents
-                .iter()
-                .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-                .map(without_context)
-                .collect();
-            Some((n, items))
-        }
-        None => None,
-    };
-    let url = url::Url::parse(&actor.outbox()).map_err(|e| HttpError::internal(&e.into()))?;
-    Ok(activity_json(&documents::collection(&url, total, page)))
+    collection(&actor.outbox(), total, query.page, |offset| async move {
+        let documents = store.outbox(&name, offset, PAGE_SIZE).await?;
+        Ok(documents
+            .iter()
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .map(without_context)
+            .collect())
+    })
+    .await
 }
 
 async fn followers(
@@ -176,20 +161,38 @@ async fn followers(
     Path(name): Path<String>,
     Query(query): Query<Page>,
 ) -> Result<Response, HttpError> {
-    let fediverse = fediverse(&service)?;
-    let actor = actor_named(fediverse, &name)?;
+    let actor = actor_named(fediverse(&service)?, &name)?;
     let store = &service.inner.store;
     let total = store.follower_count(&name).await?;
-    let page = match page_number(query.page)? {
-        Some(n) => {
-            let ids = store
-                .followers(&name, (n - 1) * PAGE_SIZE, PAGE_SIZE)
-                .await?;
-            Some((n, ids.into_iter().map(Value::String).collect()))
+    collection(&actor.followers(), total, query.page, |offset| async move {
+        let ids = store.followers(&name, offset, PAGE_SIZE).await?;
+        Ok(ids.into_iter().map(Value::String).collect())
+    })
+    .await
+}
+
+/// The collection at `url` of `total` items, or its page `page` (from 1)
+/// holding what `items` reads from an offset.
+async fn collection<F, Fut>(
+    url: &str,
+    total: i64,
+    page: Option<i64>,
+    items: F,
+) -> Result<Response, HttpError>
+where
+    F: FnOnce(i64) -> Fut,
+    Fut: Future<Output = Result<Vec<Value>, StoreError>>,
+{
+    let page = match page {
+        Some(n) if n < 1 => {
+            return Err(HttpError::bad_request(format!(
+                "page {n} does not exist: pages count from 1"
+            )));
         }
+        Some(n) => Some((n, items((n - 1) * PAGE_SIZE).await?)),
         None => None,
     };
-    let url = url::Url::parse(&actor.followers()).map_err(|e| HttpError::internal(&e.into()))?;
+    let url = url::Url::parse(url).map_err(|e| HttpError::internal(&e.into()))?;
     Ok(activity_json(&documents::collection(&url, total, page)))
 }
 

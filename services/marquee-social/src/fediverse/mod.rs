@@ -253,69 +253,46 @@ impl Fediverse {
         back_catalogue: bool,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let review_id = event.review_id();
+        let key = review_id.key();
         for actor in &self.actors {
-            match event {
+            let concerned = match event {
                 ReviewEvent::Published(published) => {
-                    let review = &published.review;
-                    if actor.settings.publishes(&review.section) {
-                        let id = actor.path(&format!("reviews/{}/activity", review.id.key()));
-                        let create = documents::activity(
-                            actor,
-                            "Create",
-                            &id,
-                            documents::note(actor, review),
-                        );
-                        self.store_activity(
-                            store,
-                            actor,
-                            &actor.object_id(&review.id),
-                            &create,
-                            !back_catalogue,
-                            now,
-                        )
-                        .await?;
-                    }
+                    actor.settings.publishes(&published.review.section)
                 }
-                ReviewEvent::Updated(updated) => {
-                    let review = &updated.review;
-                    if self.live(store, actor, &review.id).await? {
-                        let id = actor.path(&format!(
-                            "reviews/{}/updates/{}",
-                            review.id.key(),
-                            review.updated_at.timestamp_micros()
-                        ));
-                        let update = documents::activity(
-                            actor,
-                            "Update",
-                            &id,
-                            documents::note(actor, review),
-                        );
-                        self.store_activity(
-                            store,
-                            actor,
-                            &actor.object_id(&review.id),
-                            &update,
-                            true,
-                            now,
-                        )
-                        .await?;
-                    }
-                }
-                ReviewEvent::Withdrawn(withdrawn) => {
-                    if self.live(store, actor, &withdrawn.id).await? {
-                        let object = actor.object_id(&withdrawn.id);
-                        let id = format!("{object}/delete");
-                        let delete = documents::activity(
-                            actor,
-                            "Delete",
-                            &id,
-                            documents::tombstone(&object),
-                        );
-                        self.store_activity(store, actor, &object, &delete, true, now)
-                            .await?;
-                    }
-                }
+                _ => self.live(store, actor, review_id).await?,
+            };
+            if !concerned {
+                continue;
             }
+            let object_id = actor.object_id(review_id);
+            let (id, kind, object, deliver) = match event {
+                ReviewEvent::Published(published) => (
+                    actor.path(&format!("reviews/{key}/activity")),
+                    "Create",
+                    documents::note(actor, &published.review),
+                    !back_catalogue,
+                ),
+                // Each edit its own id: receivers drop an id seen before.
+                ReviewEvent::Updated(updated) => (
+                    actor.path(&format!(
+                        "reviews/{key}/updates/{}",
+                        updated.review.updated_at.timestamp_micros()
+                    )),
+                    "Update",
+                    documents::note(actor, &updated.review),
+                    true,
+                ),
+                ReviewEvent::Withdrawn(_) => (
+                    format!("{object_id}/delete"),
+                    "Delete",
+                    documents::tombstone(&object_id),
+                    true,
+                ),
+            };
+            let activity = documents::activity(actor, kind, &id, object);
+            self.store_activity(store, actor, &object_id, &activity, deliver, now)
+                .await?;
         }
         Ok(())
     }

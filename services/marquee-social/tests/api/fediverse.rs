@@ -133,14 +133,9 @@ async fn a_fedify_follower_receives_the_create_update_and_delete_of_a_review(eng
     let followed = follower.control("follow", &handle).await;
     let actor = format!("http://{}/actors/reviews", app.address);
     assert_eq!(followed["actor"], actor.as_str());
-    let followers: Value = app
-        .get("/actors/reviews/followers?page=1")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(followers["totalItems"], 1);
-    assert_eq!(followers["orderedItems"], json!([follower.actor]));
+    let list = followers(&app, "?page=1").await;
+    assert_eq!(list["totalItems"], 1);
+    assert_eq!(list["orderedItems"], json!([follower.actor]));
     assert_eq!(app.drain().await, 1, "the Accept goes out");
     let received = follower.inbox("received").await;
     let accepts = of_kind(&received, "Accept");
@@ -201,13 +196,8 @@ async fn a_fedify_follower_receives_the_create_update_and_delete_of_a_review(eng
     assert_eq!(app.drain().await, 0);
 
     follower.control("unfollow", &handle).await;
-    let followers: Value = app
-        .get("/actors/reviews/followers")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(followers["totalItems"], 0);
+    let list = followers(&app, "").await;
+    assert_eq!(list["totalItems"], 0);
     app.cleanup().await;
 }
 
@@ -469,31 +459,16 @@ async fn the_inbox_refuses_what_is_not_signed_by_the_activitys_actor_and_changes
             "{case}: {message:?} should say {reason:?}"
         );
     }
-    let followers: Value = app
-        .get("/actors/reviews/followers")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(followers["totalItems"], 0, "nothing refused followed");
+    let list = followers(&app, "").await;
+    assert_eq!(list["totalItems"], 0, "nothing refused followed");
     assert_eq!(app.drain().await, 0, "nothing refused was answered");
 
     // The same request signed right is taken, once: sent again, it is a replay.
     let headers = signed(&follow, &COVERED);
     assert_eq!(post(&inbox, headers.clone(), follow.clone()).await.0, 202);
-    let (status, message) = post(&inbox, headers, follow.clone()).await;
-    assert_eq!(
-        (status, message.contains("replay")),
-        (401, true),
-        "{message}"
-    );
-    let followers: Value = app
-        .get("/actors/reviews/followers?page=1")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(followers["orderedItems"], json!([peer.actor()]));
+    assert_refused(post(&inbox, headers, follow.clone()).await, 401, "replay");
+    let list = followers(&app, "?page=1").await;
+    assert_eq!(list["orderedItems"], json!([peer.actor()]));
     app.cleanup().await;
 }
 
@@ -507,45 +482,32 @@ async fn the_inbox_takes_an_rfc_9421_signature_covering_the_method_target_and_di
     let all = ["@method", "@target-uri", "content-digest"];
 
     let uncovered = peer.sign_rfc9421(&inbox, &follow, now, &all[..2]);
-    let (status, message) = post(&inbox, uncovered, follow.clone()).await;
-    assert_eq!(
-        (status, message.contains("does not cover `content-digest`")),
-        (401, true),
-        "{message}"
+    assert_refused(
+        post(&inbox, uncovered, follow.clone()).await,
+        401,
+        "does not cover `content-digest`",
     );
     let stale = peer.sign_rfc9421(&inbox, &follow, now - 7200, &all);
-    let (status, message) = post(&inbox, stale, follow.clone()).await;
-    assert_eq!(
-        (status, message.contains("created time")),
-        (400, true),
-        "{message}"
+    assert_refused(
+        post(&inbox, stale, follow.clone()).await,
+        400,
+        "created time",
     );
     let elsewhere = Url::parse(&format!("http://{}/inbox", app.address)).unwrap();
     let moved = peer.sign_rfc9421(&elsewhere, &follow, now, &all);
-    let (status, message) = post(&inbox, moved, follow.clone()).await;
-    assert_eq!(
-        (status, message.contains("does not verify")),
-        (401, true),
-        "{message}"
+    assert_refused(
+        post(&inbox, moved, follow.clone()).await,
+        401,
+        "does not verify",
     );
-    let followers: Value = app
-        .get("/actors/reviews/followers")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(followers["totalItems"], 0);
+    let list = followers(&app, "").await;
+    assert_eq!(list["totalItems"], 0);
 
     let signed = peer.sign_rfc9421(&inbox, &follow, now, &all);
     let (status, message) = post(&inbox, signed, follow).await;
     assert_eq!(status, 202, "{message}");
-    let followers: Value = app
-        .get("/actors/reviews/followers?page=1")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(followers["orderedItems"], json!([peer.actor()]));
+    let list = followers(&app, "?page=1").await;
+    assert_eq!(list["orderedItems"], json!([peer.actor()]));
     app.cleanup().await;
 }
 
@@ -737,4 +699,18 @@ async fn deliveries_retry_with_backoff_wait_while_paused_and_fail_on_a_refusal()
 async fn actor_report(app: &TestApp) -> Value {
     let actors: Value = app.get("/admin/social/actors").await.json().await.unwrap();
     actors[0].clone()
+}
+
+/// The actor's followers collection, or a page of it (`?page=N`).
+async fn followers(app: &TestApp, query: &str) -> Value {
+    let path = format!("/actors/reviews/followers{query}");
+    app.get(&path).await.json().await.unwrap()
+}
+
+/// Asserts a refusal: `status`, with a reason saying `says`.
+fn assert_refused((status, reason): (u16, String), expected: u16, says: &str) {
+    assert!(
+        status == expected && reason.contains(says),
+        "answered {status} {reason:?}; expected {expected} saying {says:?}"
+    );
 }
