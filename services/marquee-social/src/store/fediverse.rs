@@ -17,6 +17,9 @@ use sqlx::Row;
 use marquee_admin::social::DeliveryCounts;
 
 use super::{Store, micros};
+
+/// A statement with its arguments bound.
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 use crate::error::StoreError;
 
 pub(super) const SCHEMA: [&str; 8] = [
@@ -229,13 +232,9 @@ impl Store {
 
     /// How many follow `actor`.
     pub(crate) async fn follower_count(&self, actor: &str) -> Result<i64, StoreError> {
-        let failed = "Failed to count the followers";
-        let row = sqlx::query("SELECT COUNT(*) FROM fediverse_followers WHERE actor = $1")
-            .bind(actor)
-            .fetch_one(&self.pool)
+        let count = sqlx::query("SELECT COUNT(*) FROM fediverse_followers WHERE actor = $1");
+        self.count(count.bind(actor), "Failed to count the followers")
             .await
-            .context(failed)?;
-        Ok(row.try_get(0).context(failed)?)
     }
 
     /// A page of `actor`'s followers' ids, oldest first.
@@ -245,36 +244,22 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
-        let failed = "Failed to read the followers";
-        let rows = sqlx::query(
+        let page = sqlx::query(
             "SELECT follower FROM fediverse_followers WHERE actor = $1 \
              ORDER BY followed_at, follower LIMIT $2 OFFSET $3",
-        )
-        .bind(actor)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await
-        .context(failed)?;
-        rows.iter()
-            .map(|row| Ok(row.try_get(0).context(failed)?))
-            .collect()
+        );
+        let page = page.bind(actor).bind(limit).bind(offset);
+        self.texts(page, "Failed to read the followers").await
     }
 
     /// Where `actor`'s posts go: each follower's shared inbox, else its
     /// own, each once.
     pub(crate) async fn delivery_inboxes(&self, actor: &str) -> Result<Vec<String>, StoreError> {
-        let failed = "Failed to read the followers' inboxes";
-        let rows = sqlx::query(
+        let inboxes = sqlx::query(
             "SELECT DISTINCT COALESCE(shared_inbox, inbox) FROM fediverse_followers WHERE actor = $1",
-        )
-        .bind(actor)
-        .fetch_all(&self.pool)
-        .await
-        .context(failed)?;
-        rows.iter()
-            .map(|row| Ok(row.try_get(0).context(failed)?))
-            .collect()
+        );
+        self.texts(inboxes.bind(actor), "Failed to read the followers' inboxes")
+            .await
     }
 
     /// Records `activity` with a pending delivery to each of `inboxes`, in
@@ -366,15 +351,11 @@ impl Store {
 
     /// How many public activities `actor` has published.
     pub(crate) async fn outbox_count(&self, actor: &str) -> Result<i64, StoreError> {
-        let failed = "Failed to count the outbox";
-        let row = sqlx::query(
+        let count = sqlx::query(
             "SELECT COUNT(*) FROM fediverse_activities WHERE actor = $1 AND public = 1",
-        )
-        .bind(actor)
-        .fetch_one(&self.pool)
-        .await
-        .context(failed)?;
-        Ok(row.try_get(0).context(failed)?)
+        );
+        self.count(count.bind(actor), "Failed to count the outbox")
+            .await
     }
 
     /// A page of `actor`'s public activities, newest first.
@@ -384,17 +365,27 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
-        let failed = "Failed to read the outbox";
-        let rows = sqlx::query(
+        let page = sqlx::query(
             "SELECT document FROM fediverse_activities WHERE actor = $1 AND public = 1 \
              ORDER BY seq DESC LIMIT $2 OFFSET $3",
-        )
-        .bind(actor)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await
-        .context(failed)?;
+        );
+        let page = page.bind(actor).bind(limit).bind(offset);
+        self.texts(page, "Failed to read the outbox").await
+    }
+
+    /// The one number `count` selects.
+    async fn count(&self, count: AnyQuery<'_>, failed: &'static str) -> Result<i64, StoreError> {
+        let row = count.fetch_one(&self.pool).await.context(failed)?;
+        Ok(row.try_get(0).context(failed)?)
+    }
+
+    /// The first column of every row `query` selects, as text.
+    async fn texts(
+        &self,
+        query: AnyQuery<'_>,
+        failed: &'static str,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = query.fetch_all(&self.pool).await.context(failed)?;
         rows.iter()
             .map(|row| Ok(row.try_get(0).context(failed)?))
             .collect()
