@@ -1,5 +1,5 @@
 //! The publication on the fediverse, against an independent implementation:
-//! Fedify (`@fedify/fedify`, npm ci'd by `scripts/fedify.sh` into
+//! Fedify (`@fedify/fedify`, npm ci'd by `scripts/npm.sh` into
 //! `FEDIFY_DIR`, driven by `tests/fediverse/follower.mjs`) looks up
 //! `acct:reviews@127.0.0.1:PORT` by WebFinger, follows it with a signed
 //! `Follow`, and verifies the signature of every activity it then receives:
@@ -24,7 +24,7 @@ on_both_engines!(a_fedify_follower_receives_the_create_update_and_delete_of_a_re
 fn fedify_dir() -> PathBuf {
     std::env::var_os("FEDIFY_DIR").map(PathBuf::from).expect(
         "FEDIFY_DIR is not set: run ./scripts/test, or \
-         `source scripts/broker.sh && source scripts/fedify.sh && install_fedify` and run this test in that shell",
+         `source scripts/broker.sh && source scripts/npm.sh && install_fedify` and run this test in that shell",
     )
 }
 

@@ -1,5 +1,5 @@
 //! Bluesky against the reference PDS (`@atproto/pds` with a local PLC
-//! directory, npm ci'd by `scripts/pds.sh` into `BLUESKY_PDS_DIR`): the
+//! directory, npm ci'd by `scripts/npm.sh` into `BLUESKY_PDS_DIR`): the
 //! worker's record read back with `getRecord` has the facets `@atproto/api`'s
 //! `RichText` finds in the same text, its card's thumbnail comes back from
 //! `sync.getBlob` byte for byte (shrunk to a JPEG if over the blob limit),
@@ -22,7 +22,7 @@ use crate::helpers::{TestApp, answer};
 fn pds_dir() -> PathBuf {
     std::env::var_os("BLUESKY_PDS_DIR").map(PathBuf::from).expect(
         "BLUESKY_PDS_DIR is not set: run ./scripts/test, or \
-         `source scripts/broker.sh && source scripts/pds.sh && install_pds` and run this test in that shell",
+         `source scripts/broker.sh && source scripts/npm.sh && install_pds` and run this test in that shell",
     )
 }
 
