@@ -35,3 +35,11 @@ install_fedify() {
   install_npm_lockfile fedify services/marquee-social/tests/fediverse "Fedify, the fediverse follower the social tests run against"
   export FEDIFY_DIR="$NPM_DIR"
 }
+
+# axe-core, the accessibility engine the reader pages' browser tests inject
+# into each page (services/marquee/tests/reader_pages.rs); AXE_CORE_DIR holds
+# node_modules/axe-core/axe.min.js.
+install_axe() {
+  install_npm_lockfile axe-core services/marquee/tests/axe "axe-core, which the reader pages' browser tests run"
+  export AXE_CORE_DIR="$NPM_DIR"
+}

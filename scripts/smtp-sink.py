@@ -5,7 +5,9 @@
 
 Accepts every message on 127.0.0.1:PORT and writes it to DIR as
 NNNNNNNN.eml. While DIR/fail exists, answers DATA with 451 (a transient
-failure), so tests can make the relay fail and recover. Prints "ready"
+failure), so tests can make the relay fail and recover; an address
+listed in DIR/refuse (one a line) is refused at RCPT with 550 5.1.1, as
+a mailbox that does not exist. Prints "ready"
 once listening. With DIR "-" it keeps only a count (for benchmarks).
 """
 import asyncio
@@ -26,6 +28,16 @@ class Sink:
         # A restarted sink numbers on after what it kept.
         kept = 0 if directory == "-" else sum(1 for f in os.listdir(directory) if f.endswith(".eml"))
         self.counter = itertools.count(kept)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.directory != "-":
+            refuse = os.path.join(self.directory, "refuse")
+            if os.path.exists(refuse):
+                with open(refuse) as f:
+                    if address.lower() in (line.strip().lower() for line in f):
+                        return f"550 5.1.1 <{address}>: mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.directory != "-":

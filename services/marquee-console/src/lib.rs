@@ -66,7 +66,9 @@ pub fn router(settings: &Settings, own_address: SocketAddr) -> Router {
         templates: Arc::new(pages::templates()),
         clock: SystemClock::shared(),
     };
-    use pages::{calendar, dashboard, dead_letters, preview, runs, social, sources, subscribers};
+    use pages::{
+        calendar, dashboard, dead_letters, preview, runs, social, sources, subscribers, templates,
+    };
     Router::new()
         .route("/console", get(|| async { Redirect::to("/console/") }))
         .route("/console/", get(dashboard::page))
@@ -83,6 +85,10 @@ pub fn router(settings: &Settings, own_address: SocketAddr) -> Router {
         .route("/console/runs/toggle", post(runs::toggle))
         .route("/console/preview", get(preview::page))
         .route("/console/preview/frame", get(preview::frame))
+        .route(
+            "/console/templates",
+            get(templates::page).post(templates::act),
+        )
         .route("/console/subscribers", get(subscribers::page))
         .route("/console/subscribers/suppress", post(subscribers::suppress))
         .route("/console/subscribers.csv", get(subscribers::export))

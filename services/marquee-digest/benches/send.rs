@@ -59,10 +59,11 @@ async fn main() -> anyhow::Result<()> {
         catch_up_window_secs: 3600,
         consumer_group: "digest".to_owned(),
         dry_run: false,
-        template_dir: None,
         confirm_token_ttl_secs: 3600,
         unsubscribe_token_ttl_secs: 3600,
         bounce_secret: None,
+        bounces: Default::default(),
+        dkim: None,
         first_digest_reviews: 0,
     };
     let service = DigestService::build_with_clock(settings, SystemClock::shared()).await?;

@@ -1,5 +1,5 @@
 //! The operator API under `/admin/digest/`: schedules, digests and their
-//! runs, subscribers. Authentication is the caller's (the process puts
+//! runs, templates and test sends, subscribers. Authentication is the caller's (the process puts
 //! these behind the admin bearer tokens).
 //!
 //! Every route is declared once, with its `#[utoipa::path]`, in [`api`]: the
@@ -8,20 +8,22 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use marquee_admin::ErrorBody;
 use marquee_admin::digest::{
-    DryRunReport, ImportReport, PreviewQuery, RunPaused, RunReport, RunResuming, RunsQuery,
-    SchedulePaused, ScheduleReport, ScheduleSettings, SendAccepted, SendQuery, Subscriber,
-    SubscriberQuery, Suppressed,
+    DigestPreview, DigestTemplate, DryRunReport, ImportReport, PreviewQuery, RunPaused, RunReport,
+    RunResuming, RunsQuery, SchedulePaused, ScheduleReport, ScheduleSettings, SendAccepted,
+    SendQuery, Subscriber, SubscriberQuery, Suppressed, TemplatePreviewQuery, TemplateReport,
+    TestSend, TestSendReport,
 };
 use marquee_runtime::error::HttpError;
 use tokio_util::sync::CancellationToken;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{DigestService, EmailAddress, RunStatus, Suppression};
+use crate::runs::MAX_TEST_RECIPIENTS;
+use crate::{DigestService, EmailAddress, RenderedDigest, RunStatus, Suppression};
 
 /// The routes and their description, before the service is attached.
 fn api() -> OpenApiRouter<DigestService> {
@@ -36,6 +38,10 @@ fn api() -> OpenApiRouter<DigestService> {
         .routes(routes!(resume))
         .routes(routes!(preview))
         .routes(routes!(dry_run))
+        .routes(routes!(test_send))
+        .routes(routes!(templates))
+        .routes(routes!(template, save_template))
+        .routes(routes!(try_template))
         .routes(routes!(send_now))
         .routes(routes!(search))
         .routes(routes!(suppress))
@@ -197,17 +203,31 @@ async fn resume(
     Ok((StatusCode::ACCEPTED, Json(RunResuming { resuming: id })))
 }
 
-/// The HTML digest as it would be sent now.
+impl From<RenderedDigest> for DigestPreview {
+    fn from(digest: RenderedDigest) -> Self {
+        Self {
+            subject: digest.subject,
+            html: digest.html,
+            text: digest.text,
+        }
+    }
+}
+
+/// The digest as it would be sent now: its subject, HTML and text as JSON
+/// when asked for (`Accept: application/json`), else the HTML page itself
+/// (what the console's frame and a browser show).
 #[utoipa::path(get, path = "/admin/digest/preview/{schedule}", tag = "digest",
     security(("bearer" = [])), params(("schedule" = String, Path), PreviewQuery),
-    responses((status = 200, description = "the HTML digest", content_type = "text/html"),
+    responses((status = 200, description = "the digest's three parts, or its HTML part",
+            content((DigestPreview = "application/json"), (String = "text/html"))),
         (status = 404, body = ErrorBody, description = "no such schedule or subscriber"),
         (status = 422, body = ErrorBody, description = "not an email address")))]
 async fn preview(
     State(service): State<DigestService>,
     Path(schedule): Path<String>,
     Query(query): Query<PreviewQuery>,
-) -> Result<Html<String>, HttpError> {
+    headers: HeaderMap,
+) -> Result<Response, HttpError> {
     let email = query
         .email
         .as_deref()
@@ -216,7 +236,100 @@ async fn preview(
         .transpose()
         .map_err(HttpError::unprocessable)?;
     let digest = service.preview(&schedule, email.as_ref()).await?;
-    Ok(Html(digest.html))
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/json"));
+    Ok(if wants_json {
+        Json(DigestPreview::from(digest)).into_response()
+    } else {
+        Html(digest.html).into_response()
+    })
+}
+
+/// Sends the next digest to the editors named, subject marked `[test]`; it
+/// records no run, so it never counts as the week's.
+#[utoipa::path(post, path = "/admin/digest/test-send/{schedule}", tag = "digest",
+    security(("bearer" = [])), params(("schedule" = String, Path)), request_body = TestSend,
+    responses((status = 200, body = TestSendReport, description = "who the relay took it for, and who it refused"),
+        (status = 404, body = ErrorBody, description = "no such schedule"),
+        (status = 422, body = ErrorBody, description = "no address, too many, or one that is not an address")))]
+async fn test_send(
+    State(service): State<DigestService>,
+    Path(schedule): Path<String>,
+    Json(request): Json<TestSend>,
+) -> Result<Json<TestSendReport>, HttpError> {
+    if request.to.is_empty() || request.to.len() > MAX_TEST_RECIPIENTS {
+        return Err(HttpError::unprocessable(format!(
+            "`to` must name 1 to {MAX_TEST_RECIPIENTS} addresses, not {}",
+            request.to.len()
+        )));
+    }
+    let to = request
+        .to
+        .iter()
+        .map(|address| {
+            EmailAddress::parse(address)
+                .map_err(|error| HttpError::unprocessable(format!("`to`: {error}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(service.test_send(&schedule, &to).await?))
+}
+
+/// Every digest template: the built-in one and those operators stored.
+#[utoipa::path(get, path = "/admin/digest/templates", tag = "digest",
+    security(("bearer" = [])),
+    responses((status = 200, body = [TemplateReport], description = "the templates")))]
+async fn templates(
+    State(service): State<DigestService>,
+) -> Result<Json<Vec<TemplateReport>>, HttpError> {
+    Ok(Json(service.templates().await?))
+}
+
+/// A digest template's subject, HTML and text as in force.
+#[utoipa::path(get, path = "/admin/digest/templates/{name}", tag = "digest",
+    security(("bearer" = [])), params(("name" = String, Path)),
+    responses((status = 200, body = TemplateReport, description = "the template"),
+        (status = 404, body = ErrorBody, description = "no such template")))]
+async fn template(
+    State(service): State<DigestService>,
+    Path(name): Path<String>,
+) -> Result<Json<TemplateReport>, HttpError> {
+    Ok(Json(service.template(&name).await?))
+}
+
+/// Stores a digest template after rendering it against a sample digest: a
+/// syntax error or an unknown variable is refused with its line and column.
+#[utoipa::path(put, path = "/admin/digest/templates/{name}", tag = "digest",
+    security(("bearer" = [])), params(("name" = String, Path)), request_body = DigestTemplate,
+    responses((status = 200, body = TemplateReport, description = "stored; in force from the next digest"),
+        (status = 422, body = ErrorBody, description = "refused: what is wrong, in which part, at which line and column")))]
+async fn save_template(
+    State(service): State<DigestService>,
+    Path(name): Path<String>,
+    Json(template): Json<DigestTemplate>,
+) -> Result<Json<TemplateReport>, HttpError> {
+    Ok(Json(service.save_template(&name, &template).await?))
+}
+
+/// Renders an unsaved template with a schedule's next digest (checked as a
+/// save would be); stores nothing.
+#[utoipa::path(post, path = "/admin/digest/templates/{name}/preview", tag = "digest",
+    security(("bearer" = [])), params(("name" = String, Path), TemplatePreviewQuery),
+    request_body = DigestTemplate,
+    responses((status = 200, body = DigestPreview, description = "the digest's three parts"),
+        (status = 404, body = ErrorBody, description = "no such schedule"),
+        (status = 422, body = ErrorBody, description = "refused, as a save would be")))]
+async fn try_template(
+    State(service): State<DigestService>,
+    Path(name): Path<String>,
+    Query(query): Query<TemplatePreviewQuery>,
+    Json(template): Json<DigestTemplate>,
+) -> Result<Json<DigestPreview>, HttpError> {
+    let digest = service
+        .try_template(&name, &template, &query.schedule)
+        .await?;
+    Ok(Json(digest.into()))
 }
 
 /// Composes for every recipient and reports; sends nothing.

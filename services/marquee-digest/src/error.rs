@@ -4,6 +4,8 @@
 
 use marquee_runtime::error::HttpError;
 
+use crate::bounces::BounceError;
+use crate::compose::TemplateError;
 use crate::store::StoreError;
 use crate::token::TokenError;
 
@@ -77,9 +79,44 @@ pub enum RunError {
         /// Where it must stand.
         wanted: &'static str,
     },
-    /// The database, a template or the relay failed.
+    /// The digest template is missing or refused.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// The database or the relay failed.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+impl From<BounceError> for HttpError {
+    fn from(error: BounceError) -> Self {
+        use axum::http::StatusCode;
+        match error {
+            BounceError::Malformed(_) | BounceError::SignatureVersion(_) => {
+                Self::unprocessable(error)
+            }
+            BounceError::Signature(_) | BounceError::CertUrl(_) | BounceError::Topic(_) => {
+                Self::new(StatusCode::FORBIDDEN, error)
+            }
+            BounceError::SnsOff => Self::not_found(error),
+            BounceError::Cert { .. } | BounceError::Confirm(_) => {
+                Self::new(StatusCode::BAD_GATEWAY, error)
+            }
+            BounceError::Unexpected(error) => Self::internal(&error),
+        }
+    }
+}
+
+impl From<TemplateError> for HttpError {
+    fn from(error: TemplateError) -> Self {
+        match error {
+            TemplateError::Missing(_) => Self::not_found(error),
+            TemplateError::Render { .. } => Self::internal(&anyhow::Error::from(error)),
+            TemplateError::Name(_)
+            | TemplateError::Invalid { .. }
+            | TemplateError::Subject(_)
+            | TemplateError::Script(_) => Self::unprocessable(error),
+        }
+    }
 }
 
 impl From<RunError> for HttpError {
@@ -89,6 +126,7 @@ impl From<RunError> for HttpError {
             | RunError::UnknownRun(_)
             | RunError::UnknownSubscriber(_) => Self::not_found(error),
             RunError::WrongStatus { .. } => Self::conflict(error),
+            RunError::Template(error) => error.into(),
             RunError::Unexpected(error) => Self::internal(&error),
         }
     }

@@ -14,6 +14,8 @@
 //!   [`DigestService::admin_router`] the operator routes under `/digest/`.
 
 mod admin;
+mod archive;
+mod bounces;
 mod compose;
 mod consumer;
 mod email;
@@ -39,14 +41,15 @@ use marquee_runtime::clock::{SharedClock, SystemClock};
 use tokio_util::sync::CancellationToken;
 
 pub use admin::openapi;
-pub use compose::{DigestContent, RenderedDigest, TemplateError, Templates, subject};
+pub use compose::{DigestContent, RenderedDigest, TemplateError, Templates};
 pub use email::{EmailAddress, InvalidEmail};
 pub use error::{RunError, ScheduleChangeError, SubscriptionError};
 pub use mailer::SendError;
 pub use runs::{DryRunReport, NextRun, RunReport, ScheduleReport};
 pub use schedule::{CronSchedule, InvalidSchedule};
 pub use settings::{
-    FreshnessSettings, ScheduleSettings, Settings, SettingsError, SmtpSettings, TlsMode,
+    BounceSettings, DkimSettings, FreshnessSettings, ScheduleSettings, Settings, SettingsError,
+    SmtpSettings, TlsMode,
 };
 pub use store::{
     DeliveryCounts, Preferences, Run, RunKind, RunStatus, Store, StoreError, Subscriber,
@@ -110,18 +113,24 @@ impl DigestService {
             let path = format!("{}/", settings.public_base_url.path());
             settings.public_base_url.set_path(&path);
         }
-        let templates = Templates::load(settings.template_dir.as_deref())?;
         let store = Store::open(&settings.database_url, clock.clone()).await?;
+        let stored: Vec<_> = store
+            .templates()
+            .await?
+            .into_iter()
+            .map(|(name, template, _)| (name, template))
+            .collect();
+        let templates = Templates::load(&stored)?;
         let (schedules, paused) = schedules::stored_schedules(&store, &settings.schedules).await?;
         for schedule in &schedules {
             let template = &schedule.settings().template;
             anyhow::ensure!(
                 templates.has(template),
-                "schedule `{}` uses template `{template}`, which has no `{template}.html` and `{template}.txt`",
+                "schedule `{}` uses template `{template}`, which is neither built in nor stored (PUT /admin/digest/templates/{template})",
                 schedule.name()
             );
         }
-        let mailer = Mailer::new(&settings.smtp, &settings.from)?;
+        let mailer = Mailer::new(&settings.smtp, &settings.from, settings.dkim.as_ref())?;
         let signer = Signer::new(settings.token_secret.clone());
         Ok(Self {
             inner: Arc::new(Inner {
@@ -141,9 +150,10 @@ impl DigestService {
         })
     }
 
-    /// The public routes: subscribe, confirm, unsubscribe, bounce webhook.
+    /// The public routes: subscribe, confirm, unsubscribe, bounce webhook,
+    /// the archive of past digests.
     pub fn router(&self) -> axum::Router {
-        http::public_router(self.clone())
+        http::public_router(self.clone()).merge(archive::router(self.clone()))
     }
 
     /// The operator routes under `/admin/digest/`; authentication is the caller's.

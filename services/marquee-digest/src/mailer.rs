@@ -1,20 +1,26 @@
 //! SMTP delivery through lettre's pooled async transport, with a rate
-//! limit and retries of transient failures.
+//! limit, retries of transient failures and optional DKIM signing.
 
 use std::time::Duration;
 
 use anyhow::Context;
+use lettre::message::dkim::{
+    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
+    DkimSigningKey,
+};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::pkcs8::DecodePrivateKey;
 use secrecy::ExposeSecret;
 use tokio::time::Instant;
 
 use crate::compose::RenderedDigest;
 use crate::email::EmailAddress;
-use crate::settings::{SmtpSettings, TlsMode};
+use crate::settings::{DkimSettings, SmtpSettings, TlsMode};
 
 /// Why a message was not sent.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -22,6 +28,12 @@ pub enum SendError {
     /// The relay refused it for good (5xx): do not retry.
     #[error("refused permanently: {0}")]
     Permanent(String),
+    /// The relay refused the recipient's mailbox for good (an enhanced
+    /// status 5.1.1, 5.1.2, 5.1.3, 5.1.6, 5.1.10 or 5.2.1, or a bare 551
+    /// or 553): the address is suppressed. A 5xx without that detail may be
+    /// about the sender or the message, so it is only [`SendError::Permanent`].
+    #[error("recipient refused permanently: {0}")]
+    Recipient(String),
     /// Still failing after the last attempt (4xx, lost connection).
     #[error("failed transiently after {attempts} attempts: {reason}")]
     Transient {
@@ -67,6 +79,51 @@ pub struct Mailer {
     limiter: RateLimiter,
     max_attempts: u32,
     backoff: Duration,
+    dkim: Option<DkimConfig>,
+}
+
+/// The headers a DKIM signature covers: who, what, when, and the RFC 8058
+/// unsubscribe pair, which a receiver trusts only when signed.
+const SIGNED_HEADERS: [&str; 8] = [
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "MIME-Version",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+];
+
+/// The signer `settings` describe; lettre takes PKCS#1, so a PKCS#8 key
+/// (what `openssl genpkey` writes) is converted first.
+fn dkim_config(settings: &DkimSettings) -> anyhow::Result<DkimConfig> {
+    let pem = settings.private_key_pem()?;
+    let pem = pem.expose_secret();
+    let pkcs1 = if pem.contains("BEGIN PRIVATE KEY") {
+        rsa::RsaPrivateKey::from_pkcs8_pem(pem)
+            .context("Failed to read the DKIM key as a PKCS#8 RSA key")?
+            .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+            .context("Failed to convert the DKIM key")?
+            .to_string()
+    } else {
+        pem.to_owned()
+    };
+    let key = DkimSigningKey::new(&pkcs1, DkimSigningAlgorithm::Rsa)
+        .map_err(|e| anyhow::anyhow!("the DKIM key is not an RSA private key in PEM: {e}"))?;
+    Ok(DkimConfig::new(
+        settings.selector.clone(),
+        settings.domain.clone(),
+        key,
+        SIGNED_HEADERS
+            .iter()
+            .map(|name| HeaderName::new_from_ascii_str(name))
+            .collect(),
+        DkimCanonicalization {
+            header: DkimCanonicalizationType::Relaxed,
+            body: DkimCanonicalizationType::Relaxed,
+        },
+    ))
 }
 
 /// The headers and ids that make a digest message.
@@ -80,8 +137,13 @@ pub struct Envelope<'a> {
 }
 
 impl Mailer {
-    /// A pooled transport to the relay in `settings`, sending as `from`.
-    pub fn new(settings: &SmtpSettings, from: &str) -> anyhow::Result<Self> {
+    /// A pooled transport to the relay in `settings`, sending as `from`,
+    /// signing with `dkim` when given.
+    pub fn new(
+        settings: &SmtpSettings,
+        from: &str,
+        dkim: Option<&DkimSettings>,
+    ) -> anyhow::Result<Self> {
         let from: Mailbox = from.parse().context("Failed to parse the From address")?;
         let builder = match settings.tls {
             TlsMode::None => {
@@ -113,6 +175,7 @@ impl Mailer {
             limiter: RateLimiter::new(settings.max_per_second),
             max_attempts: settings.max_attempts,
             backoff: Duration::from_millis(settings.retry_backoff_ms),
+            dkim: dkim.map(dkim_config).transpose()?,
         })
     }
 
@@ -148,12 +211,21 @@ impl Mailer {
                     "List-Unsubscribe=One-Click".to_owned(),
                 ));
         }
-        builder
+        let message = builder
             .multipart(MultiPart::alternative_plain_html(
                 digest.text.clone(),
                 digest.html.clone(),
             ))
-            .context("Failed to build a digest message")
+            .context("Failed to build a digest message")?;
+        Ok(self.signed(message))
+    }
+
+    /// `message` with its DKIM signature, when signing is on.
+    fn signed(&self, mut message: Message) -> Message {
+        if let Some(dkim) = &self.dkim {
+            message.sign(dkim);
+        }
+        message
     }
 
     /// A plain-text message.
@@ -164,13 +236,14 @@ impl Mailer {
         message_id: String,
         text: String,
     ) -> anyhow::Result<Message> {
-        Message::builder()
+        let message = Message::builder()
             .from(self.from.clone())
             .to(Mailbox::new(None, to.address().clone()))
             .subject(subject)
             .message_id(Some(message_id))
             .singlepart(SinglePart::plain(text))
-            .context("Failed to build a message")
+            .context("Failed to build a message")?;
+        Ok(self.signed(message))
     }
 
     /// Sends `message` within the rate limit, retrying transient failures
@@ -184,7 +257,13 @@ impl Mailer {
             match self.transport.send(message.clone()).await {
                 Ok(_) => return Ok(attempt),
                 Err(error) if error.is_permanent() => {
-                    return Err(SendError::Permanent(error.to_string()));
+                    let reason = error.to_string();
+                    let code = error.status().map(|code| code.to_string());
+                    return Err(if refuses_mailbox(code.as_deref(), &reason) {
+                        SendError::Recipient(reason)
+                    } else {
+                        SendError::Permanent(reason)
+                    });
                 }
                 Err(error) if attempt >= self.max_attempts => {
                     return Err(SendError::Transient {
@@ -213,6 +292,24 @@ impl Mailer {
     }
 }
 
+/// Whether a permanent refusal (`code`, the reply's `reason`) is about the
+/// recipient's mailbox rather than the sender, the message or a policy.
+fn refuses_mailbox(code: Option<&str>, reason: &str) -> bool {
+    const MAILBOX: [&str; 6] = ["5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1"];
+    let enhanced = reason
+        .split(|c: char| c.is_whitespace() || matches!(c, ':' | '(' | ')' | ','))
+        .find(|word| {
+            let mut parts = word.split('.');
+            parts.next() == Some("5")
+                && parts.clone().count() == 2
+                && parts.all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        });
+    match enhanced {
+        Some(status) => MAILBOX.contains(&status),
+        None => matches!(code, Some("551" | "553")),
+    }
+}
+
 /// Counts one message handed to the relay, by what it was for: a schedule's
 /// name, or `confirmation`.
 pub(crate) fn count(purpose: &str, sent: bool) {
@@ -236,6 +333,28 @@ pub(crate) fn register(schedule: &str) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn only_a_refused_mailbox_is_the_recipients_fault() {
+        for (code, reason) in [
+            (
+                "550",
+                "permanent error (550): 5.1.1 <gone@films.example>: user unknown",
+            ),
+            ("550", "permanent error (550): 5.2.1 mailbox disabled"),
+            ("553", "permanent error (553): mailbox name not allowed"),
+        ] {
+            assert!(refuses_mailbox(Some(code), reason), "{reason}");
+        }
+        for (code, reason) in [
+            ("550", "permanent error (550): 5.7.1 relaying denied"),
+            ("550", "permanent error (550): message refused"),
+            ("552", "permanent error (552): 5.3.4 message too big"),
+            ("550", "permanent error (550): 5.1.8 bad sender's domain"),
+        ] {
+            assert!(!refuses_mailbox(Some(code), reason), "{reason}");
+        }
+    }
+
     // The mailer's connection pool needs a runtime.
     #[tokio::test]
     async fn line_breaks_in_subjects_and_names_cannot_add_headers() {
@@ -243,17 +362,21 @@ mod tests {
         assert!(
             Mailer::new(
                 &settings,
-                "Marquee\r\nBcc: boss@evil.example <digest@marquee.example>"
+                "Marquee\r\nBcc: boss@evil.example <digest@marquee.example>",
+                None
             )
             .is_err(),
             "a sender name with a line break is refused"
         );
-        let mailer = Mailer::new(&settings, "Marquee <digest@marquee.example>").expect("a mailer");
+        let mailer =
+            Mailer::new(&settings, "Marquee <digest@marquee.example>", None).expect("a mailer");
         let to = EmailAddress::parse("reader@films.example").expect("valid");
         let digest = RenderedDigest {
             subject: "What to watch\r\nBcc: victim@evil.example\nX-Injected: yes".to_owned(),
             html: "<p>Hi</p>".to_owned(),
             text: "Hi".to_owned(),
+            preheader: String::new(),
+            unmatched_picks: Vec::new(),
         };
         let envelope = Envelope {
             to: &to,

@@ -45,7 +45,7 @@ impl DigestService {
             .map_err(|e| ScheduleChangeError::Invalid(e.to_string()))?;
         if !self.inner.templates.has(&settings.template) {
             return Err(ScheduleChangeError::Invalid(format!(
-                "template `{0}` has no `{0}.html` and `{0}.txt`",
+                "no digest template `{0}`: store one first with PUT /admin/digest/templates/{0}",
                 settings.template
             )));
         }

@@ -5,6 +5,8 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
+use anyhow::Context;
+
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::{Host, Url};
@@ -30,6 +32,9 @@ pub struct Settings {
     /// The SMTP relay.
     #[serde(default)]
     pub smtp: SmtpSettings,
+    /// DKIM signing of every message; unset, mail goes unsigned.
+    #[serde(default)]
+    pub dkim: Option<DkimSettings>,
     /// The digests to send. Stored in the database at the first start; from
     /// then on the admin API owns them, and a changed entry here is ignored
     /// with a warning.
@@ -48,10 +53,6 @@ pub struct Settings {
     /// Compose scheduled runs and record them, but send nothing.
     #[serde(default)]
     pub dry_run: bool,
-    /// Folder of operator templates (`{template}.html`, `{template}.txt`)
-    /// overriding the built-in ones of the same name.
-    #[serde(default)]
-    pub template_dir: Option<PathBuf>,
     /// How long a confirmation link stays valid.
     #[serde(default = "default_confirm_ttl_secs")]
     pub confirm_token_ttl_secs: u64,
@@ -63,6 +64,10 @@ pub struct Settings {
     /// the webhook is off: it answers 404 and the service warns at start.
     #[serde(default)]
     pub bounce_secret: Option<SecretString>,
+    /// How bounces are counted, and the SES topics whose notifications
+    /// the webhook takes.
+    #[serde(default)]
+    pub bounces: BounceSettings,
     /// A schedule's first digest (no earlier one sent) carries at least
     /// this many of the latest reviews, older than a week if need be, so it
     /// is not empty on a new deployment.
@@ -99,6 +104,66 @@ pub struct FreshnessSettings {
     pub urls: Vec<Url>,
     /// A bearer token those endpoints accept.
     pub token: Option<SecretString>,
+}
+
+/// The `[digest.dkim]` section: every message is signed (RFC 6376,
+/// rsa-sha256, relaxed/relaxed) with this key, whose public half is
+/// published as a TXT record at `{selector}._domainkey.{domain}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimSettings {
+    /// The `s=` tag, e.g. `marquee2026`.
+    pub selector: String,
+    /// The `d=` tag: the domain of the `From` address or a parent of it.
+    pub domain: String,
+    /// The RSA private key, PEM (PKCS#1 or PKCS#8); or `private_key_file`.
+    #[serde(default)]
+    pub private_key: Option<SecretString>,
+    /// A file holding that key (a mounted secret); or `private_key`.
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
+}
+
+impl DkimSettings {
+    /// The key's PEM, from the setting or the file.
+    pub fn private_key_pem(&self) -> anyhow::Result<SecretString> {
+        match (&self.private_key, &self.private_key_file) {
+            (Some(key), None) => Ok(key.clone()),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map(SecretString::from)
+                .with_context(|| {
+                    format!("Failed to read dkim.private_key_file {}", path.display())
+                }),
+            _ => anyhow::bail!("dkim needs exactly one of private_key and private_key_file"),
+        }
+    }
+}
+
+/// The `[digest.bounces]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BounceSettings {
+    /// An address is suppressed after this many soft bounces (a full
+    /// mailbox, a greylisting relay); hard bounces and complaints suppress
+    /// at once.
+    pub soft_bounce_limit: u32,
+    /// Amazon SES notifications through SNS are taken from these topics
+    /// only (their ARNs); empty, SNS deliveries are refused. Anyone can
+    /// have SNS sign a message, so the topic is what says it is ours.
+    pub sns_topic_arns: Vec<String>,
+    /// Tests only: SNS signing certificates (and subscription
+    /// confirmations) are also fetched from under this base URL.
+    pub sns_test_cert_base_url: Option<Url>,
+}
+
+impl Default for BounceSettings {
+    fn default() -> Self {
+        Self {
+            soft_bounce_limit: 3,
+            sns_topic_arns: Vec::new(),
+            sns_test_cert_base_url: None,
+        }
+    }
 }
 
 /// How the SMTP connection is secured.
@@ -188,6 +253,11 @@ pub enum SettingsError {
         "bounce_secret must be at least 16 characters (set MARQUEE_DIGEST__BOUNCE_SECRET), or empty to turn the bounce webhook off"
     )]
     BounceSecret,
+    /// A DKIM key must come from one place.
+    #[error(
+        "dkim needs exactly one of private_key and private_key_file (MARQUEE_DIGEST__DKIM__PRIVATE_KEY_FILE), and a selector and domain"
+    )]
+    Dkim,
     /// Zero would never send anything.
     #[error("smtp.concurrency and smtp.max_attempts must be at least 1")]
     Zero,
@@ -230,6 +300,13 @@ impl Settings {
         self.from
             .parse::<lettre::message::Mailbox>()
             .map_err(|e| SettingsError::From(e.to_string()))?;
+        if let Some(dkim) = &self.dkim
+            && (dkim.private_key.is_some() == dkim.private_key_file.is_some()
+                || dkim.selector.is_empty()
+                || dkim.domain.is_empty())
+        {
+            return Err(SettingsError::Dkim);
+        }
         if self.smtp.concurrency == 0 || self.smtp.max_attempts == 0 {
             return Err(SettingsError::Zero);
         }

@@ -1,9 +1,11 @@
-//! Signed, expiring tokens for confirmation and unsubscribe links.
+//! Signed, expiring tokens for confirmation, preferences and unsubscribe
+//! links.
 //!
 //! A token is `{purpose}.{subject}.{expires_unix}.{hmac}`, the HMAC-SHA256
 //! of the first three parts under the service's secret, hex-encoded. The
 //! subject names the subscriber by id, never by address (a confirmation's
-//! also names the subscription it was issued for), and nobody without the
+//! and a preferences link's also name the subscription they were issued
+//! for), and nobody without the
 //! secret can make one for someone else.
 
 use chrono::{DateTime, Utc};
@@ -16,6 +18,8 @@ use sha2::Sha256;
 pub enum Purpose {
     /// Confirm a pending subscription.
     Confirm,
+    /// Open the preferences page: change them, pause, unsubscribe.
+    Preferences,
     /// Unsubscribe.
     Unsubscribe,
 }
@@ -24,6 +28,7 @@ impl Purpose {
     fn as_str(self) -> &'static str {
         match self {
             Self::Confirm => "confirm",
+            Self::Preferences => "preferences",
             Self::Unsubscribe => "unsubscribe",
         }
     }

@@ -13,7 +13,7 @@ use common::{Demo, TOKEN, items};
 use marquee_admin::bus::{ConsumerLag, DeadLetter};
 use marquee_admin::digest::{
     DryRunReport, ImportReport, RunReport, RunResuming, RunStatus, SchedulePaused, ScheduleReport,
-    SendAccepted, Subscriber, SubscriberStatus, Suppressed,
+    SendAccepted, Subscriber, SubscriberStatus, Suppressed, TemplateReport,
 };
 use marquee_admin::jobs::{JobState, JobStatus};
 use marquee_admin::social::{FediverseActor, PostStatus, SocialPost};
@@ -571,4 +571,77 @@ async fn paused(demo: &Demo, run: &str) -> RunReport {
         |report| report.run.status == RunStatus::Paused,
     )
     .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_editor_test_sends_and_edits_the_template_from_the_command_line() {
+    let sink = marquee_test_support::SmtpSink::start();
+    let demo = Demo::start_with(|settings| settings.digest.smtp.port = sink.port).await;
+
+    let printed = table(
+        &demo,
+        &[
+            "digest",
+            "test-send",
+            "weekly",
+            "--to",
+            "editor@films.example",
+        ],
+    );
+    assert!(printed.contains("sent  editor@films.example"), "{printed}");
+    assert!(printed.contains("No run was recorded"), "{printed}");
+    let mail = sink.wait_for(1).await.remove(0);
+    assert_eq!(mail.to, "editor@films.example");
+    assert!(
+        mail.subject.starts_with("[test] What to watch: "),
+        "{}",
+        mail.subject
+    );
+    let said = refused(
+        &demo,
+        &["digest", "test-send", "weekly", "--to", "not an address"],
+    );
+    assert!(said.contains("422") && said.contains("`to`"), "{said}");
+
+    let said = refused(
+        &demo,
+        &[
+            "digest",
+            "set-template",
+            "weekly",
+            "--subject",
+            "Films: {{ wek }}",
+        ],
+    );
+    assert!(
+        said.contains("subject of template `weekly`, line 1, column 11: undefined value"),
+        "{said}"
+    );
+    let saved: TemplateReport = json(
+        &demo,
+        &[
+            "digest",
+            "set-template",
+            "weekly",
+            "--subject",
+            "Films: {{ week }}",
+        ],
+    );
+    assert!(saved.updated_at.is_some());
+    assert_eq!(
+        table(
+            &demo,
+            &["digest", "template", "weekly", "--part", "subject"]
+        ),
+        "Films: {{ week }}\n"
+    );
+    let html = table(&demo, &["digest", "template", "weekly"]);
+    assert_eq!(html, saved.template.html, "the HTML part kept");
+    let listed = table(&demo, &["digest", "templates"]);
+    let (header, lines) = rows(&listed);
+    assert_eq!(header, ["TEMPLATE", "SUBJECT", "STORED"]);
+    assert!(
+        row(&lines, "weekly").contains("Films: {{ week }}"),
+        "{lines:?}"
+    );
 }

@@ -925,3 +925,87 @@ async fn an_editors_console_changes_are_in_the_audit_trail() {
         "No changes recorded for nobody."
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_editor_previews_and_saves_a_digest_template() {
+    let demo = Demo::start().await;
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    let base = demo.base.clone();
+    log_in(&browser, &base, TOKEN).await;
+    browser
+        .goto(&format!("{base}/console/templates?name=weekly"))
+        .await
+        .unwrap();
+    let subject = browser.find(Locator::Id("subject")).await.unwrap();
+    assert_eq!(
+        subject.prop("value").await.unwrap().as_deref(),
+        Some("What to watch: {{ week }}")
+    );
+
+    // A misspelt variable: refused with where it is, the edit kept.
+    subject.clear().await.unwrap();
+    subject.send_keys("Films to see: {{ wek }}").await.unwrap();
+    click(&browser, Locator::Css("button[value=save]")).await;
+    let alert = text_once(&browser, "[role=alert]", |a| a.contains("line 1")).await;
+    assert!(
+        alert.contains("subject of template `weekly`, line 1, column 18: undefined value"),
+        "{alert}"
+    );
+    let kept = browser.find(Locator::Id("subject")).await.unwrap();
+    assert_eq!(
+        kept.prop("value").await.unwrap().as_deref(),
+        Some("Films to see: {{ wek }}")
+    );
+    screenshot(&browser, "template-refused.png").await;
+
+    // Fixed and previewed: not stored yet.
+    kept.clear().await.unwrap();
+    kept.send_keys("Films to see: {{ week }}").await.unwrap();
+    click(&browser, Locator::Css("button[value=preview]")).await;
+    let shown = text_once(&browser, "#preview-subject", |s| !s.is_empty()).await;
+    assert!(shown.starts_with("Films to see: "), "{shown}");
+    assert!(!text_of(&browser, "#preview-text").await.is_empty());
+    let frame = browser
+        .find(Locator::Css("#template-preview iframe"))
+        .await
+        .unwrap();
+    frame.enter_frame().await.unwrap();
+    let body = text_of(&browser, "body").await;
+    browser.enter_parent_frame().await.unwrap();
+    assert!(!body.is_empty(), "the HTML part renders in the frame");
+    let stored: serde_json::Value = demo.admin("/admin/digest/templates/weekly").await;
+    assert_eq!(
+        stored["subject"], "What to watch: {{ week }}",
+        "a preview stores nothing"
+    );
+    screenshot(&browser, "template-preview.png").await;
+
+    click(&browser, Locator::Css("button[value=save]")).await;
+    let ok = text_once(&browser, "[role=status]", |s| s.contains("saved")).await;
+    assert!(ok.contains("template weekly saved"), "{ok}");
+    let stored: serde_json::Value = demo.admin("/admin/digest/templates/weekly").await;
+    assert_eq!(stored["subject"], "Films to see: {{ week }}");
+    let preview: serde_json::Value = serde_json::from_str(
+        &demo
+            .http
+            .get(format!("{base}/admin/digest/preview/weekly"))
+            .bearer_auth(TOKEN)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        preview["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("Films to see: "),
+        "{preview}"
+    );
+    screenshot(&browser, "template-saved.png").await;
+}

@@ -269,6 +269,74 @@ pub struct PreviewQuery {
     pub email: Option<String>,
 }
 
+/// `GET /admin/digest/preview/{schedule}` and a template's live preview:
+/// the three parts of one digest as it would be sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DigestPreview {
+    /// Subject line.
+    pub subject: String,
+    /// The HTML part.
+    pub html: String,
+    /// The plain-text part.
+    pub text: String,
+}
+
+/// A digest template's three parts (minijinja; the variables are listed in
+/// docs/operators.md): `PUT /admin/digest/templates/{name}` stores one,
+/// `POST …/{name}/preview` renders one unsaved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DigestTemplate {
+    /// The subject line, e.g. `What to watch: {{ week }}`.
+    pub subject: String,
+    /// The HTML part.
+    pub html: String,
+    /// The plain-text part.
+    pub text: String,
+}
+
+/// `GET /admin/digest/templates/{name}`: a template and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TemplateReport {
+    /// The name schedules use (`template` in their settings).
+    pub name: String,
+    /// Its parts.
+    #[serde(flatten)]
+    pub template: DigestTemplate,
+    /// When an operator last saved it; `None` for the built-in one.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /admin/digest/templates/{name}/preview`: which schedule's content
+/// to render the unsaved template with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+pub struct TemplatePreviewQuery {
+    /// The schedule whose next digest fills the template.
+    pub schedule: String,
+}
+
+/// `POST /admin/digest/test-send/{schedule}`: the editors to send the next
+/// digest to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestSend {
+    /// Addresses; at least one, at most 20.
+    pub to: Vec<String>,
+}
+
+/// What a test send did: it records no run and counts in no run metric.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TestSendReport {
+    /// Schedule name.
+    pub schedule: String,
+    /// The subject sent, `[test]` first.
+    pub subject: String,
+    /// Addresses the relay took it for.
+    pub sent: Vec<String>,
+    /// Addresses it refused, as `[address, reason]`.
+    pub failed: Vec<(String, String)>,
+}
+
 /// `POST /admin/digest/send/{schedule}`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
 pub struct SendQuery {
@@ -340,6 +408,12 @@ pub struct Preferences {
     pub formats: Vec<String>,
     /// Reviews below this many stars are left out (and unrated pieces with them).
     pub min_rating: Option<u8>,
+    /// Access provisions the reader needs, as a screening's `accessibility`
+    /// spells them (`subtitled`, `audio_described`, `relaxed`,
+    /// `baby_friendly`); empty for none in particular.
+    pub accessibility: Vec<String>,
+    /// The reader paused the digest: none is sent to them before this.
+    pub paused_until: Option<DateTime<Utc>>,
 }
 
 /// `GET /admin/digest/subscribers`: a subscriber as operators see one.

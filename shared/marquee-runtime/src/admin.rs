@@ -110,6 +110,14 @@ pub struct Rule {
 pub const RULES: &[Rule] = &[
     rule("GET", "/admin/digest/preview/{schedule}", Role::Editor),
     rule("POST", "/admin/digest/dry-run/{schedule}", Role::Editor),
+    // A test send goes only to the addresses the editor names.
+    rule("POST", "/admin/digest/test-send/{schedule}", Role::Editor),
+    rule("PUT", "/admin/digest/templates/{name}", Role::Editor),
+    rule(
+        "POST",
+        "/admin/digest/templates/{name}/preview",
+        Role::Editor,
+    ),
     rule("POST", "/admin/digest/schedules", Role::Editor),
     rule("PUT", "/admin/digest/schedules/{name}", Role::Editor),
     rule("POST", "/admin/digest/schedules/{name}/pause", Role::Editor),
@@ -383,6 +391,18 @@ mod tests {
             Role::Editor
         );
         assert_eq!(role(Method::POST, "/admin/digest/send/weekly"), Role::Admin);
+        assert_eq!(
+            role(Method::POST, "/admin/digest/test-send/weekly"),
+            Role::Editor
+        );
+        assert_eq!(
+            role(Method::PUT, "/admin/digest/templates/weekly"),
+            Role::Editor
+        );
+        assert_eq!(
+            role(Method::GET, "/admin/digest/templates/weekly"),
+            Role::Viewer
+        );
         assert_eq!(
             role(Method::POST, "/admin/digest/runs/r1/resume"),
             Role::Admin

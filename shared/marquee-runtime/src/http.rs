@@ -170,11 +170,15 @@ impl Server {
     }
 
     /// Serves `router` until `shutdown`, then lets open requests finish.
+    /// Handlers may read the client's address (`ConnectInfo<SocketAddr>`).
     pub async fn serve(self, router: Router, shutdown: CancellationToken) -> anyhow::Result<()> {
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-            .context("HTTP server failed")
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .context("HTTP server failed")
     }
 }
 

@@ -75,6 +75,18 @@ impl SmtpSink {
         std::fs::remove_file(self.dir.path().join("fail")).expect("remove the fail switch");
     }
 
+    /// Makes the sink refuse `address` for good (550 5.1.1 at RCPT), as a
+    /// mailbox that does not exist.
+    pub fn refuse(&self, address: &str) {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("refuse"))
+            .expect("open the refuse list");
+        writeln!(file, "{address}").expect("write the refuse list");
+    }
+
     /// The received messages' files, in arrival order.
     pub fn files(&self) -> Vec<PathBuf> {
         let mut files: Vec<_> = std::fs::read_dir(self.dir.path())

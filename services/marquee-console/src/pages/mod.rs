@@ -13,6 +13,7 @@ pub(crate) mod runs;
 pub(crate) mod social;
 pub(crate) mod sources;
 pub(crate) mod subscribers;
+pub(crate) mod templates;
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -27,7 +28,7 @@ use crate::session::LOGIN;
 use crate::{ApiClient, ApiError, Console, encode};
 
 /// The console's templates, beside the shared `layout.html`.
-const TEMPLATES: [(&str, &str); 13] = [
+const TEMPLATES: [(&str, &str); 14] = [
     ("console.html", include_str!("../../templates/console.html")),
     ("macros.html", include_str!("../../templates/macros.html")),
     ("login.html", include_str!("../../templates/login.html")),
@@ -53,6 +54,10 @@ const TEMPLATES: [(&str, &str); 13] = [
     ),
     ("social.html", include_str!("../../templates/social.html")),
     ("audit.html", include_str!("../../templates/audit.html")),
+    (
+        "templates.html",
+        include_str!("../../templates/templates.html"),
+    ),
 ];
 
 /// The shared environment (layout, HTML escaping) with the console's pages.
@@ -118,6 +123,16 @@ pub(crate) fn render(
 pub(crate) struct Flash {
     ok: Option<String>,
     error: Option<String>,
+}
+
+impl Flash {
+    /// A refusal shown on the page itself.
+    pub(crate) fn error(message: String) -> Self {
+        Self {
+            ok: None,
+            error: Some(message),
+        }
+    }
 }
 
 /// After an action: back to `to`, with what happened (or the API's refusal).

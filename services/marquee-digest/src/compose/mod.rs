@@ -1,21 +1,24 @@
-//! Composing a digest: what goes in (new reviews, next week's screenings by
-//! day and venue), filtered by a subscriber's preferences, rendered through
+//! Composing a digest: what goes in (editors' picks, new reviews, next
+//! week's screenings by day and venue, changes since the last digest),
+//! filtered by a subscriber's preferences, rendered through
 //! operator-editable minijinja templates into a subject, HTML and text.
 //!
 //! [`templates`] holds the templates and renders them; `view` shapes the
-//! content for them.
+//! content for them; [`picks`] reads the Repertory Rundown's films.
 
+mod picks;
 mod templates;
 mod view;
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use marquee_events::{Review, Screening};
 use serde::Serialize;
 
-pub use templates::{TemplateError, Templates};
+pub(crate) use picks::{Pick, is_rundown, picks};
+pub use templates::{BUILT_IN, Edition, ReaderLinks, TemplateError, Templates};
 
 use crate::store::Preferences;
 
@@ -28,6 +31,11 @@ pub struct RenderedDigest {
     pub html: String,
     /// The plain-text part.
     pub text: String,
+    /// The preheader: the line inboxes show after the subject.
+    pub preheader: String,
+    /// Editors' picks that match no screening this week (the preview
+    /// shows them to the editor; readers never see them).
+    pub unmatched_picks: Vec<String>,
 }
 
 /// What one run has to say, before any subscriber's preferences.
@@ -41,12 +49,67 @@ pub struct DigestContent {
     pub screenings: Vec<Screening>,
     /// Star ratings of reviews the screenings link to.
     pub ratings: HashMap<String, u8>,
+    /// Editors' picks, in the Rundown's order, each with its screenings
+    /// among `screenings` (none when it matched nothing).
+    pub picks: Vec<Pick>,
+    /// Screenings the previous digest of the schedule listed that have
+    /// since been cancelled, moved or sold out, in the order it listed them.
+    pub changes: Vec<Change>,
+}
+
+/// A screening the previous digest listed, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The screening as it stands now.
+    pub screening: Screening,
+    /// What happened to it.
+    pub kind: ChangeKind,
+}
+
+/// What became of a listed screening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Called off.
+    Cancelled,
+    /// Moved from this start (the venue's wall clock) to the screening's.
+    Rescheduled(NaiveDateTime),
+    /// No tickets left.
+    SoldOut,
+}
+
+impl Change {
+    /// What became of `listed` (as the previous digest showed it), now that
+    /// it is `now` and `cancelled` or not; `None` when nothing worth telling.
+    pub fn between(listed: &Screening, now: Screening, cancelled: bool) -> Option<Self> {
+        let kind = if cancelled {
+            ChangeKind::Cancelled
+        } else if now.starts_at != listed.starts_at {
+            ChangeKind::Rescheduled(listed.starts_at_local)
+        } else if now.sold_out && !listed.sold_out {
+            ChangeKind::SoldOut
+        } else {
+            return None;
+        };
+        Some(Self {
+            screening: now,
+            kind,
+        })
+    }
 }
 
 impl DigestContent {
     /// Whether there is nothing to tell anyone.
     pub fn is_empty(&self) -> bool {
         self.reviews.is_empty() && self.screenings.is_empty()
+    }
+
+    /// The picks that match no screening this week, as the Rundown names them.
+    pub fn unmatched_picks(&self) -> Vec<String> {
+        self.picks
+            .iter()
+            .filter(|pick| pick.screenings.is_empty())
+            .map(Pick::label)
+            .collect()
     }
 
     /// The content `preferences` select; [`DigestContent::is_empty`] tells
@@ -61,11 +124,23 @@ impl DigestContent {
             })
             .cloned()
             .collect();
-        let screenings = self
-            .screenings
+        let wanted = |s: &&Screening| {
+            (preferences.venues.is_empty() || preferences.venues.contains(&s.venue.id))
+                && format_matches(&preferences.formats, s.format.as_deref())
+        };
+        let screenings = self.screenings.iter().filter(wanted).cloned().collect();
+        let picks = self
+            .picks
             .iter()
-            .filter(|s| preferences.venues.is_empty() || preferences.venues.contains(&s.venue.id))
-            .filter(|s| format_matches(&preferences.formats, s.format.as_deref()))
+            .map(|pick| Pick {
+                screenings: pick.screenings.iter().filter(wanted).cloned().collect(),
+                ..pick.clone()
+            })
+            .collect();
+        let changes = self
+            .changes
+            .iter()
+            .filter(|change| wanted(&&change.screening))
             .cloned()
             .collect();
         DigestContent {
@@ -73,6 +148,8 @@ impl DigestContent {
             reviews,
             screenings,
             ratings: self.ratings.clone(),
+            picks,
+            changes,
         }
     }
 }
@@ -103,11 +180,7 @@ fn format_matches(wanted: &[String], format: Option<&str>) -> bool {
     })
 }
 
-/// "What to watch: 23–29 November 2026", spanning months and years as needed.
-pub fn subject(week_start: NaiveDate) -> String {
-    format!("What to watch: {}", week_range(week_start))
-}
-
+/// "23–29 November 2026", spanning months and years as needed.
 pub(crate) fn week_range(start: NaiveDate) -> String {
     let end = start + chrono::Duration::days(6);
     if start.year() != end.year() {
@@ -135,22 +208,6 @@ mod tests {
     /// The date `y-m-d` (the template tests use it too).
     pub(super) fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
-    }
-
-    #[test]
-    fn subjects_carry_the_weeks_dates() {
-        assert_eq!(
-            subject(day(2026, 11, 23)),
-            "What to watch: 23–29 November 2026"
-        );
-        assert_eq!(
-            subject(day(2026, 11, 30)),
-            "What to watch: 30 November – 6 December 2026"
-        );
-        assert_eq!(
-            subject(day(2026, 12, 28)),
-            "What to watch: 28 December 2026 – 3 January 2027"
-        );
     }
 
     #[test]

@@ -10,10 +10,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::metrics::{self as series, Outcome};
 use crate::DigestService;
-use crate::compose::{DigestContent, RenderedDigest};
+use crate::compose::{DigestContent, Edition, ReaderLinks, RenderedDigest};
 use crate::mailer::{self, SendError};
 use crate::schedule::CronSchedule;
 use crate::store::{DeliveryCounts, DeliveryOutcome, Run, RunStatus, Subscriber, SubscriberStatus};
+use crate::subscribers::Suppression;
 use crate::token::Purpose;
 
 impl DigestService {
@@ -37,6 +38,17 @@ impl DigestService {
         url.to_string()
     }
 
+    /// The preferences page's address without a reader's token, for the
+    /// copies that are nobody's (previews and test sends without a reader).
+    pub(super) fn nobodys_preferences_url(&self) -> String {
+        self.inner
+            .settings
+            .public_base_url
+            .join("preferences")
+            .unwrap_or_else(|_| self.inner.settings.public_base_url.clone())
+            .to_string()
+    }
+
     fn list_unsubscribe(&self, https: &str) -> String {
         let mailto = self
             .inner
@@ -49,7 +61,7 @@ impl DigestService {
 
     /// The digest `subscriber` gets from `content`, or `None` when nothing
     /// is left for them and the schedule does not send empty digests.
-    pub(super) fn personal(
+    pub(super) async fn personal(
         &self,
         schedule: &CronSchedule,
         content: &DigestContent,
@@ -60,10 +72,21 @@ impl DigestService {
             return Ok(None);
         }
         let url = self.unsubscribe_url(&subscriber.id);
-        let rendered = self
-            .inner
-            .templates
-            .digest(&schedule.settings().template, &mine, &url)?;
+        let preferences_url = self
+            .preferences_url(&subscriber.id)
+            .await
+            .context("Failed to sign the preferences link")?
+            .to_string();
+        let links = ReaderLinks {
+            unsubscribe_url: &url,
+            preferences_url: &preferences_url,
+        };
+        let rendered = self.inner.templates.digest(
+            &schedule.settings().template,
+            &mine,
+            &self.web_version_url(schedule.name(), content.week_start),
+            Edition::Email(links),
+        )?;
         Ok(Some((rendered, url)))
     }
 
@@ -242,7 +265,8 @@ impl DigestService {
             skip("no longer subscribed").await?;
             return Ok(Ok(()));
         };
-        let Some((digest, unsubscribe)) = self.personal(schedule, content, &subscriber)? else {
+        let Some((digest, unsubscribe)) = self.personal(schedule, content, &subscriber).await?
+        else {
             skip("nothing matches their preferences").await?;
             return Ok(Ok(()));
         };
@@ -272,6 +296,24 @@ impl DigestService {
                         attempts,
                         None,
                     )
+                    .await?;
+                Ok(Ok(()))
+            }
+            Err(error @ SendError::Recipient(_)) => {
+                // The address's fault, not the relay's: it is suppressed
+                // and does not count towards pausing the run.
+                let reason = error.to_string();
+                tracing::warn!(subscriber_id, error = %reason, "The relay refused the recipient for good; suppressing");
+                store
+                    .mark(
+                        &run.id,
+                        subscriber_id,
+                        DeliveryOutcome::Failed,
+                        1,
+                        Some(&reason),
+                    )
+                    .await?;
+                self.suppress(&subscriber.email, Suppression::Bounce)
                     .await?;
                 Ok(Ok(()))
             }

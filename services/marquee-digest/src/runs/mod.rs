@@ -5,16 +5,19 @@
 //!   held, dry run or sending);
 //! - [`opening`]: composing a run's content and recording it;
 //! - [`delivery`]: the send loop over the delivery ledger;
+//! - [`editing`]: storing and trying templates, test sends (no run);
 //! - [`operations`]: operators' actions and status reports;
 //! - [`metrics`]: what runs show Prometheus.
 
 mod delivery;
+mod editing;
 pub(crate) mod metrics;
 mod opening;
 mod operations;
 mod policy;
 mod scheduler;
 
+pub use editing::MAX_TEST_RECIPIENTS;
 pub use marquee_admin::digest::{DryRunReport, NextRun, RunReport, ScheduleReport};
 
 /// A digest covers the screenings of this many days.

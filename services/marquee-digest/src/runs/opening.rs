@@ -1,5 +1,9 @@
-//! Opening a run: what its digest carries (new reviews, next week's
-//! screenings), and recording it with its recipients as the policy decides.
+//! Opening a run: what its digest carries (editors' picks, new reviews,
+//! next week's screenings, changes to what the last digest listed), and
+//! recording it with its recipients as the policy decides; a run that
+//! goes out keeps its web version in the archive.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
@@ -7,7 +11,7 @@ use super::WEEK;
 use super::metrics::{self as series, Outcome};
 use super::policy::{self, Facts, Opening};
 use crate::DigestService;
-use crate::compose::{DigestContent, week_start};
+use crate::compose::{Change, DigestContent, picks, week_start};
 use crate::error::RunError;
 use crate::schedule::CronSchedule;
 use crate::store::{Run, RunKind, RunStatus, Subscriber};
@@ -98,7 +102,11 @@ impl DigestService {
                     recipients = audience.len(),
                     "Digest run started"
                 );
-                return self.create(run, &audience).await;
+                let created = self.create(run, &audience).await?;
+                if let Some(run) = &created {
+                    self.archive_web_version(schedule, run, &content).await?;
+                }
+                return Ok(created);
             }
             Opening::Skipped(_) => {
                 tracing::warn!(digest_id = %run.id, schedule = name, scheduled_for = %scheduled_for,
@@ -169,11 +177,35 @@ impl DigestService {
         linked.sort_unstable();
         linked.dedup();
         let ratings = store.ratings(&linked).await?;
+        let picks = store
+            .latest_rundown(at)
+            .await?
+            .map(|rundown| picks(&rundown, &screenings))
+            .unwrap_or_default();
+        let listed = store.listed_before(schedule.name(), at).await?;
+        let ids: Vec<&str> = listed.iter().map(|s| s.id.as_str()).collect();
+        let mut now: HashMap<String, _> = store
+            .screenings_now(&ids)
+            .await?
+            .into_iter()
+            .map(|(screening, cancelled)| {
+                (screening.id.as_str().to_owned(), (screening, cancelled))
+            })
+            .collect();
+        let changes = listed
+            .iter()
+            .filter_map(|was| {
+                let (screening, cancelled) = now.remove(was.id.as_str())?;
+                Change::between(was, screening, cancelled)
+            })
+            .collect();
         Ok(DigestContent {
             week_start: week_start(at, schedule.time_zone()),
             reviews,
             screenings,
             ratings,
+            picks,
+            changes,
         })
     }
 }

@@ -4,7 +4,7 @@
 use tokio_util::sync::CancellationToken;
 
 use super::{DryRunReport, NextRun, RunReport, ScheduleReport};
-use crate::compose::RenderedDigest;
+use crate::compose::{Edition, ReaderLinks, RenderedDigest};
 use crate::error::RunError;
 use crate::schedule::CronSchedule;
 use crate::store::{Run, RunKind, RunStatus};
@@ -19,7 +19,10 @@ impl DigestService {
         subscriber: Option<&EmailAddress>,
     ) -> Result<RenderedDigest, RunError> {
         let (schedule, content) = self.content_now(schedule).await?;
-        let (content, url) = match subscriber {
+        // Before any reader's preferences, which may hide a pick that does
+        // match a screening.
+        let unmatched = content.unmatched_picks();
+        let (mine, unsubscribe_url, preferences_url) = match subscriber {
             Some(email) => {
                 let found = self
                     .inner
@@ -27,17 +30,33 @@ impl DigestService {
                     .subscriber_by_email(email)
                     .await?
                     .ok_or_else(|| RunError::UnknownSubscriber(email.to_string()))?;
+                let preferences_url = self
+                    .preferences_url(&found.id)
+                    .await
+                    .map_err(|error| RunError::Unexpected(error.into()))?
+                    .to_string();
                 (
                     content.for_preferences(&found.preferences),
                     self.unsubscribe_url(&found.id),
+                    preferences_url,
                 )
             }
-            None => (content, self.unsubscribe_url("preview")),
+            None => (
+                content,
+                self.unsubscribe_url("preview"),
+                self.nobodys_preferences_url(),
+            ),
         };
-        self.inner
-            .templates
-            .digest(&schedule.settings().template, &content, &url)
-            .map_err(|error| RunError::Unexpected(error.into()))
+        let links = ReaderLinks {
+            unsubscribe_url: &unsubscribe_url,
+            preferences_url: &preferences_url,
+        };
+        Ok(self.inner.templates.digest(
+            &schedule.settings().template,
+            &mine,
+            &self.web_version_url(schedule.name(), mine.week_start),
+            Edition::Preview(links, &unmatched),
+        )?)
     }
 
     /// Composes `schedule`'s digest for every recipient as if sent now,
@@ -51,13 +70,31 @@ impl DigestService {
             .await?;
         let mut would_send = 0;
         for subscriber in &audience {
-            if self.personal(&schedule, &content, subscriber)?.is_some() {
+            if self
+                .personal(&schedule, &content, subscriber)
+                .await?
+                .is_some()
+            {
                 would_send += 1;
             }
         }
+        let (unsubscribe_url, preferences_url) = (
+            self.unsubscribe_url("preview"),
+            self.nobodys_preferences_url(),
+        );
+        let links = ReaderLinks {
+            unsubscribe_url: &unsubscribe_url,
+            preferences_url: &preferences_url,
+        };
+        let preview = self.inner.templates.digest(
+            &schedule.settings().template,
+            &content,
+            &self.web_version_url(schedule.name(), content.week_start),
+            Edition::Email(links),
+        )?;
         Ok(DryRunReport {
             schedule: schedule.name().to_owned(),
-            subject: crate::subject(content.week_start),
+            subject: preview.subject,
             reviews: content.reviews.len(),
             screenings: content.screenings.len(),
             recipients: audience.len(),

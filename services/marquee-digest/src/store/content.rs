@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use marquee_events::{Envelope, Review, ReviewEvent, Screening, ScreeningEvent};
+use marquee_events::{Envelope, Review, ReviewEvent, Screening, ScreeningEvent, Venue};
 use serde::de::DeserializeOwned;
 use sqlx::Row;
 
@@ -183,6 +183,73 @@ impl Store {
             })
             .collect::<anyhow::Result<_>>()
             .map_err(StoreError::from)
+    }
+
+    /// Every venue a stored screening names, once each, by name: the
+    /// venues a reader can choose.
+    pub async fn venues(&self) -> Result<Vec<Venue>> {
+        let rows = sqlx::query("SELECT screening FROM digest_screenings")
+            .fetch_all(&self.pool)
+            .await
+            .context("Failed to read screenings")?;
+        let mut venues = HashMap::new();
+        for row in &rows {
+            let body: String = row.try_get(0).context("screening column")?;
+            let screening: Screening =
+                serde_json::from_str(&body).context("Failed to decode a screening")?;
+            venues.insert(screening.venue.id.clone(), screening.venue);
+        }
+        let mut venues: Vec<Venue> = venues.into_values().collect();
+        venues.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(venues)
+    }
+
+    /// The latest live Repertory Rundown feature published by `until`.
+    pub async fn latest_rundown(&self, until: DateTime<Utc>) -> Result<Option<Review>> {
+        // The headline narrows the rows in SQL; which review is a Rundown
+        // is `compose::is_rundown`'s to say.
+        let rows = sqlx::query(
+            "SELECT review FROM digest_reviews
+             WHERE withdrawn = 0 AND published_at <= $1 AND review LIKE $2
+             ORDER BY published_at DESC, review_id",
+        )
+        .bind(micros(until))
+        .bind("%Repertory Rundown%")
+        .fetch_all(&self.pool)
+        .await
+        .context("Failed to read the Repertory Rundowns")?;
+        for row in rows {
+            let body: String = row.try_get("review").context("review column")?;
+            let review: Review =
+                serde_json::from_str(&body).context("Failed to decode a review")?;
+            if crate::compose::is_rundown(&review) {
+                return Ok(Some(review));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Each of `ids` as stored now, with whether it is cancelled; an
+    /// unknown id is left out.
+    pub async fn screenings_now(&self, ids: &[&str]) -> Result<Vec<(Screening, bool)>> {
+        let mut found = Vec::new();
+        for id in ids {
+            let row = sqlx::query(
+                "SELECT screening, cancelled FROM digest_screenings WHERE screening_id = $1",
+            )
+            .bind(*id)
+            .fetch_optional(&self.pool)
+            .await
+            .context("Failed to read a screening")?;
+            if let Some(row) = row {
+                let body: String = row.try_get("screening").context("screening column")?;
+                let cancelled: i64 = row.try_get("cancelled").context("cancelled column")?;
+                let screening: Screening =
+                    serde_json::from_str(&body).context("Failed to decode a screening")?;
+                found.push((screening, cancelled != 0));
+            }
+        }
+        Ok(found)
     }
 
     /// Star ratings of the live reviews among `ids`.

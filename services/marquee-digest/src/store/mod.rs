@@ -5,17 +5,21 @@
 //! Timestamps are Unix microseconds (`BIGINT`) stamped with the service's
 //! clock; flags are 0/1 `BIGINT`s. Every value is a bound parameter.
 
+mod archive;
+mod bounces;
 mod content;
 mod deliveries;
 mod runs;
 mod schedules;
 mod subscribers;
+mod templates;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use marquee_runtime::clock::SharedClock;
 use sqlx::AnyPool;
 
+pub use archive::ArchivedDigest;
 pub use deliveries::{DeliveryCounts, DeliveryOutcome, DeliveryStatus};
 pub use runs::{Run, RunKind, RunStatus};
 pub use subscribers::{Preferences, Subscriber, SubscriberStatus};
@@ -30,12 +34,26 @@ pub enum StoreError {
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-const SCHEMA: [&str; 9] = [
+const SCHEMA: [&str; 12] = [
     // Schedules as operators last saved them (JSON of `ScheduleSettings`).
     "CREATE TABLE IF NOT EXISTS digest_schedules (
         name TEXT PRIMARY KEY,
         settings TEXT NOT NULL,
         paused BIGINT NOT NULL DEFAULT 0,
+        updated_at BIGINT NOT NULL
+    )",
+    // Soft bounces per address, towards digest.bounces.soft_bounce_limit.
+    "CREATE TABLE IF NOT EXISTS digest_soft_bounces (
+        email TEXT PRIMARY KEY,
+        bounces BIGINT NOT NULL,
+        last_at BIGINT NOT NULL
+    )",
+    // Digest templates operators stored (checked before they were).
+    "CREATE TABLE IF NOT EXISTS digest_templates (
+        name TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        html TEXT NOT NULL,
+        text TEXT NOT NULL,
         updated_at BIGINT NOT NULL
     )",
     "CREATE TABLE IF NOT EXISTS digest_events (
@@ -93,6 +111,7 @@ const SCHEMA: [&str; 9] = [
         ON digest_deliveries (run_id, status)",
     "CREATE INDEX IF NOT EXISTS digest_screenings_by_start
         ON digest_screenings (starts_at)",
+    archive::TABLE,
 ];
 
 pub(crate) fn micros(t: DateTime<Utc>) -> i64 {

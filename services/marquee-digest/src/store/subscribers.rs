@@ -80,7 +80,8 @@ impl Store {
         Ok(rows.iter().map(subscriber).collect::<anyhow::Result<_>>()?)
     }
 
-    /// Confirmed subscribers of `list` (`all` for every list), by address.
+    /// Confirmed subscribers of `list` (`all` for every list), by address,
+    /// but those who paused the digest until later than now.
     pub async fn audience(&self, list: &str) -> Result<Vec<Subscriber>> {
         let rows = sqlx::query(
             "SELECT * FROM digest_subscribers
@@ -91,13 +92,21 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .context("Failed to read the audience")?;
-        Ok(rows.iter().map(subscriber).collect::<anyhow::Result<_>>()?)
+        let now = self.clock.now();
+        let subscribers = rows
+            .iter()
+            .map(subscriber)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(subscribers
+            .into_iter()
+            .filter(|s| s.preferences.paused_until.is_none_or(|until| until <= now))
+            .collect())
     }
 
     /// Inserts or replaces the subscriber with `subscriber.id`'s address.
-    /// `confirm_nonce` is the one a confirmation link must carry to confirm
-    /// this subscription (empty: no link confirms it), replacing any earlier
-    /// one, so a link sent for an earlier subscription is dead.
+    /// `confirm_nonce` names this subscription: the one a confirmation or
+    /// preferences link must carry (empty: no link works for it), replacing
+    /// any earlier one, so a link sent for an earlier subscription is dead.
     pub async fn put_subscriber(
         &self,
         subscriber: &Subscriber,
@@ -137,6 +146,66 @@ impl Store {
                 .await
                 .context("Failed to read a subscriber")?;
         Ok(nonce)
+    }
+
+    /// The nonce naming subscriber `id`'s live (pending or confirmed)
+    /// subscription, made now for one that has none (imported); `None`
+    /// once it has ended.
+    pub async fn subscription_nonce(&self, id: &str) -> Result<Option<String>> {
+        let live = [SubscriberStatus::Pending, SubscriberStatus::Confirmed];
+        let fresh = uuid::Uuid::new_v4().simple().to_string();
+        let statement = sqlx::query(
+            "UPDATE digest_subscribers SET confirm_nonce = $1
+             WHERE id = $2 AND confirm_nonce = '' AND status IN ($3, $4)",
+        )
+        .bind(fresh)
+        .bind(id);
+        self.execute_guarded(
+            statement,
+            live.iter().map(|s| s.as_str()),
+            "Failed to name a subscription",
+        )
+        .await?;
+        let nonce: Option<String> = sqlx::query_scalar(
+            "SELECT confirm_nonce FROM digest_subscribers
+             WHERE id = $1 AND confirm_nonce <> '' AND status IN ($2, $3)",
+        )
+        .bind(id)
+        .bind(live[0].as_str())
+        .bind(live[1].as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .context("Failed to read a subscriber")?;
+        Ok(nonce)
+    }
+
+    /// Replaces subscriber `id`'s preferences if `nonce` still names its
+    /// live subscription; returns whether it did.
+    pub async fn set_preferences(
+        &self,
+        id: &str,
+        nonce: &str,
+        preferences: &Preferences,
+        note: &str,
+    ) -> Result<bool> {
+        let preferences =
+            serde_json::to_string(preferences).context("Failed to encode preferences")?;
+        let statement = sqlx::query(
+            "UPDATE digest_subscribers SET preferences = $1, updated_at = $2, note = $3
+             WHERE id = $4 AND confirm_nonce = $5 AND confirm_nonce <> ''
+                AND status IN ($6, $7)",
+        )
+        .bind(preferences)
+        .bind(self.now())
+        .bind(note)
+        .bind(id)
+        .bind(nonce.to_owned());
+        self.execute_guarded(
+            statement,
+            [SubscriberStatus::Pending, SubscriberStatus::Confirmed].map(|s| s.as_str()),
+            "Failed to store preferences",
+        )
+        .await
     }
 
     /// Confirms subscriber `id` if it is still the pending subscription

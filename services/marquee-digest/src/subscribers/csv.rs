@@ -108,6 +108,7 @@ impl DigestService {
                     venues: list_of(&row.venues, ';'),
                     formats: list_of(&row.formats, ';'),
                     min_rating: row.min_rating,
+                    ..Preferences::default()
                 },
             };
             self.inner

@@ -1,7 +1,12 @@
 //! Subscribers: double opt-in, one-click unsubscribe, suppression and
-//! search; [`csv`] imports and exports them.
+//! search; [`csv`] imports and exports them, [`preferences`] is what a
+//! reader changes from a signed link, [`form`] the reader's form and
+//! [`limits`] how often it is taken.
 
 mod csv;
+pub(crate) mod form;
+pub(crate) mod limits;
+mod preferences;
 
 use std::fmt;
 use std::str::FromStr;
@@ -76,9 +81,9 @@ pub(crate) fn list_of(text: &str, separator: char) -> Vec<String> {
         .collect()
 }
 
-/// What a confirmation token names: the subscriber and the nonce of the
-/// subscription it was issued for (ids and nonces have no `-`).
-fn confirmation_subject(subscriber_id: &str, nonce: &str) -> String {
+/// What a confirmation or preferences token names: the subscriber and the
+/// nonce of the subscription it was issued for (ids and nonces have no `-`).
+fn subscription_subject(subscriber_id: &str, nonce: &str) -> String {
     format!("{subscriber_id}-{nonce}")
 }
 
@@ -129,7 +134,7 @@ impl DigestService {
         let expires = self.now() + Self::ttl(self.inner.settings.confirm_token_ttl_secs);
         let token = self.inner.signer.sign(
             Purpose::Confirm,
-            &confirmation_subject(&subscriber.id, &nonce),
+            &subscription_subject(&subscriber.id, &nonce),
             expires,
         );
         let mut url = self
@@ -174,10 +179,18 @@ impl DigestService {
         &self,
         token: &str,
     ) -> Result<(Subscriber, String), SubscriptionError> {
-        let subject = self
-            .inner
-            .signer
-            .verify(Purpose::Confirm, token, self.now())?;
+        self.subscription(Purpose::Confirm, token).await
+    }
+
+    /// The live subscription a `purpose` token bound to one names, and its
+    /// nonce; [`SubscriptionError::Stale`] once it has ended or been
+    /// replaced.
+    async fn subscription(
+        &self,
+        purpose: Purpose,
+        token: &str,
+    ) -> Result<(Subscriber, String), SubscriptionError> {
+        let subject = self.inner.signer.verify(purpose, token, self.now())?;
         let (id, nonce) = subject.rsplit_once('-').ok_or(TokenError::Invalid)?;
         let store = &self.inner.store;
         let subscriber = store

@@ -19,6 +19,7 @@ async fn operators_preview_dry_run_send_and_watch_runs(engine: Engine) {
             venues: vec!["nowhere".to_owned()],
             min_rating: Some(5),
             formats: vec!["16mm".to_owned()],
+            ..Preferences::default()
         },
     )
     .await;

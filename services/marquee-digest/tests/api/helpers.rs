@@ -84,10 +84,11 @@ pub fn test_settings(database_url: &str, smtp_port: u16, base: &Url) -> Settings
         catch_up_window_secs: 3600,
         consumer_group: "digest".to_owned(),
         dry_run: false,
-        template_dir: None,
         confirm_token_ttl_secs: 48 * 3600,
         unsubscribe_token_ttl_secs: 400 * 24 * 3600,
         bounce_secret: Some(SecretString::from(BOUNCE_SECRET.to_owned())),
+        bounces: Default::default(),
+        dkim: None,
         // The scenarios are about a week's window; the first digest's own
         // rule has its test (scheduler.rs).
         first_digest_reviews: 0,

@@ -7,9 +7,14 @@
 extern crate marquee_test_support;
 
 mod admin;
+mod archive;
+mod bounces;
 mod delivery;
+mod dkim;
+mod email;
 mod helpers;
 mod metrics;
 mod operations;
 mod scheduler;
 mod subscriptions;
+mod templates;

@@ -252,7 +252,8 @@ async fn the_index_page_lists_every_feed_for_autodiscovery() {
         }
     }
     let head = &page[..page.find("</head>").unwrap()];
-    // Three review feeds and this week in repertory, three formats each; no
-    // venue has screenings yet.
-    assert_eq!(head.matches("rel=\"alternate\"").count(), 12);
+    // Three review feeds and this week in repertory, three formats each, and
+    // the digest's archive; no venue has screenings yet.
+    assert!(head.contains("href=\"/digest/archive.atom\""), "{head}");
+    assert_eq!(head.matches("rel=\"alternate\"").count(), 13);
 }

@@ -210,6 +210,41 @@ pub enum DigestCommand {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Send the next digest to the editors named, subject marked `[test]`;
+    /// it records no run, so it never counts as the week's.
+    TestSend {
+        /// The schedule.
+        schedule: String,
+        /// Who gets it (1 to 20 addresses).
+        #[arg(long, required = true, num_args = 1..)]
+        to: Vec<String>,
+    },
+    /// The digest templates: the built-in one and those stored.
+    Templates,
+    /// Print one part of a digest template, to edit it.
+    Template {
+        /// The template, e.g. `weekly`.
+        name: String,
+        /// Which part.
+        #[arg(long, value_enum, default_value_t = TemplatePart::Html)]
+        part: TemplatePart,
+    },
+    /// Store a digest template: it is checked first (a syntax error or an
+    /// unknown variable is refused with its line and column). Parts not
+    /// given keep their current text.
+    SetTemplate {
+        /// The template, e.g. `weekly`.
+        name: String,
+        /// The subject line, e.g. `What to watch: {{ week }}`.
+        #[arg(long)]
+        subject: Option<String>,
+        /// A file holding the HTML part.
+        #[arg(long)]
+        html: Option<std::path::PathBuf>,
+        /// A file holding the plain-text part.
+        #[arg(long)]
+        text: Option<std::path::PathBuf>,
+    },
     /// Compose for every recipient and report, sending nothing.
     DryRun {
         /// The schedule.
@@ -241,6 +276,17 @@ pub enum DigestCommand {
         /// The run id.
         run: String,
     },
+}
+
+/// A part of a digest template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TemplatePart {
+    /// The subject line.
+    Subject,
+    /// The HTML part.
+    Html,
+    /// The plain-text part.
+    Text,
 }
 
 /// `marquee admin subscribers …`.

@@ -20,9 +20,9 @@ mod tables;
 use anyhow::{Context, bail};
 use marquee_admin::bus::{ConsumerLag, DeadLetter, DeadLetterQuery, Redriven};
 use marquee_admin::digest::{
-    DryRunReport, ImportReport, PreviewQuery, RejectedRow, RunPaused, RunReport, RunResuming,
-    RunsQuery, SchedulePaused, ScheduleReport, SendAccepted, SendQuery, Subscriber,
-    SubscriberQuery, Suppressed,
+    DigestTemplate, DryRunReport, ImportReport, PreviewQuery, RejectedRow, RunPaused, RunReport,
+    RunResuming, RunsQuery, SchedulePaused, ScheduleReport, SendAccepted, SendQuery, Subscriber,
+    SubscriberQuery, Suppressed, TemplateReport, TestSend, TestSendReport,
 };
 use marquee_admin::feeds::ReplayRequest;
 use marquee_admin::jobs::{JobState, JobStatus};
@@ -41,7 +41,7 @@ use status::Overview;
 
 pub use commands::{
     AdminArgs, AdminCommand, DigestCommand, IngestService, ScheduleCommand, ScheduleFields,
-    SocialCommand, SubscriberCommand,
+    SocialCommand, SubscriberCommand, TemplatePart,
 };
 
 /// Rows per request when importing subscribers, so the bar moves.
@@ -154,6 +154,68 @@ async fn digest(api: &Api, out: &Out, command: DigestCommand) -> anyhow::Result<
                 .query(&PreviewQuery { email });
             print!("{}", api.0.text(request).await?);
             Ok(())
+        }
+        DigestCommand::TestSend { schedule, to } => {
+            let path = format!("/admin/digest/test-send/{}", encode(&schedule));
+            let report: TestSendReport = api.0.post_json(&path, &TestSend { to }).await?;
+            out.print(&report)?;
+            if report.failed.is_empty() {
+                Ok(())
+            } else {
+                bail!("the relay refused {} of the addresses", report.failed.len())
+            }
+        }
+        DigestCommand::Templates => out.print(
+            &api.0
+                .get::<Vec<TemplateReport>>("/admin/digest/templates")
+                .await?,
+        ),
+        DigestCommand::Template { name, part } => {
+            let path = format!("/admin/digest/templates/{}", encode(&name));
+            let report: TemplateReport = api.0.get(&path).await?;
+            let template = report.template;
+            print!(
+                "{}",
+                match part {
+                    TemplatePart::Subject => template.subject + "\n",
+                    TemplatePart::Html => template.html,
+                    TemplatePart::Text => template.text,
+                }
+            );
+            Ok(())
+        }
+        DigestCommand::SetTemplate {
+            name,
+            subject,
+            html,
+            text,
+        } => {
+            let path = format!("/admin/digest/templates/{}", encode(&name));
+            // A new template names every part; a change may name some.
+            let mut template = if subject.is_some() && html.is_some() && text.is_some() {
+                DigestTemplate {
+                    subject: String::new(),
+                    html: String::new(),
+                    text: String::new(),
+                }
+            } else {
+                api.0.get::<TemplateReport>(&path).await?.template
+            };
+            let read = |file: &std::path::Path| {
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("Failed to read {}", file.display()))
+            };
+            if let Some(subject) = subject {
+                template.subject = subject;
+            }
+            if let Some(file) = html {
+                template.html = read(&file)?;
+            }
+            if let Some(file) = text {
+                template.text = read(&file)?;
+            }
+            let saved: TemplateReport = api.0.put_json(&path, &template).await?;
+            out.print(&saved)
         }
         DigestCommand::DryRun { schedule } => {
             let path = format!("/admin/digest/dry-run/{}", encode(&schedule));

@@ -4,7 +4,8 @@
 use marquee_admin::bus::{ConsumerLag, DeadLetter, Redriven};
 use marquee_admin::digest::{
     DryRunReport, ImportReport, RunPaused, RunReport, RunResuming, RunStatus, SchedulePaused,
-    ScheduleReport, SendAccepted, Subscriber, SubscriberStatus, Suppressed,
+    ScheduleReport, SendAccepted, Subscriber, SubscriberStatus, Suppressed, TemplateReport,
+    TestSendReport,
 };
 use marquee_admin::jobs::{JobState, JobStatus};
 use marquee_admin::social::{FediverseActor, PostStatus, SocialPost};
@@ -365,6 +366,63 @@ impl Human for DryRunReport {
                 ("Recipients", self.recipients.to_string()),
                 ("Would send", self.would_send.to_string()),
                 ("Would skip", self.would_skip.to_string()),
+            ],
+        )
+    }
+}
+
+impl Human for TestSendReport {
+    fn human(&self, view: &View) -> String {
+        let mut out = format!("Test digest \"{}\" ({}):\n", self.subject, self.schedule);
+        for address in &self.sent {
+            out.push_str(&format!(
+                "  {}  {address}\n",
+                view.paint(Tone::Good, "sent")
+            ));
+        }
+        for (address, reason) in &self.failed {
+            out.push_str(&format!(
+                "  {}  {address}: {}\n",
+                view.paint(Tone::Bad, "refused"),
+                clip(reason, TEXT)
+            ));
+        }
+        out.push_str("No run was recorded: the week's digest still goes out as scheduled.\n");
+        out
+    }
+}
+
+impl Human for Vec<TemplateReport> {
+    fn human(&self, view: &View) -> String {
+        let mut table = Table::new(&["TEMPLATE", "SUBJECT", "STORED"]);
+        for template in self {
+            table.row(vec![
+                plain(&template.name),
+                plain(clip(&template.template.subject, TEXT)),
+                match template.updated_at {
+                    Some(at) => plain(at.format("%Y-%m-%d %H:%M UTC").to_string()),
+                    None => dim("built in"),
+                },
+            ]);
+        }
+        table.render(view, "No templates.")
+    }
+}
+
+impl Human for TemplateReport {
+    fn human(&self, view: &View) -> String {
+        summary(
+            view,
+            &[
+                ("Template", self.name.clone()),
+                ("Subject", self.template.subject.clone()),
+                (
+                    "Stored",
+                    self.updated_at.map_or_else(
+                        || "built in".to_owned(),
+                        |at| at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    ),
+                ),
             ],
         )
     }
