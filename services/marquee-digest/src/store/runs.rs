@@ -130,9 +130,13 @@ impl Store {
     /// Where the last digest of `schedule` that went out stopped collecting reviews.
     pub async fn last_sent(&self, schedule: &str) -> Result<Option<DateTime<Utc>>> {
         let went_out = [RunStatus::Sent, RunStatus::Sending, RunStatus::Paused];
+        // A run that reached nobody (no confirmed reader yet) does not end
+        // the window: the first reader's first digest still carries the
+        // latest reviews.
         let sql = format!(
             "SELECT MAX(scheduled_for) AS last FROM digest_runs
-             WHERE schedule = $1 AND status IN ({})",
+             WHERE schedule = $1 AND status IN ({})
+             AND EXISTS (SELECT 1 FROM digest_deliveries d WHERE d.run_id = digest_runs.id)",
             placeholders(2, went_out.len())
         );
         let mut query = sqlx::query(&sql).bind(schedule);

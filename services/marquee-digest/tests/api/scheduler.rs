@@ -14,6 +14,7 @@ on_both_engines!(
     a_run_with_nothing_new_is_skipped_and_recorded,
     sent_and_skipped_runs_both_finish_at_the_pinned_clock,
     a_first_digest_carries_the_latest_reviews_though_older_than_a_week,
+    a_digest_that_reached_nobody_leaves_the_first_readers_digest_its_reviews,
 );
 
 fn utc(text: &str) -> DateTime<Utc> {
@@ -184,6 +185,34 @@ async fn a_first_digest_carries_the_latest_reviews_though_older_than_a_week(engi
     assert!(
         !mail.part("text/plain").contains("Archive Film"),
         "nothing new since the first"
+    );
+    app.close().await;
+}
+
+async fn a_digest_that_reached_nobody_leaves_the_first_readers_digest_its_reviews(engine: Engine) {
+    let app = TestApp::spawn_with(engine, |s| {
+        s.first_digest_reviews = 5;
+        s.schedules[0].send_when_empty = true;
+    })
+    .await;
+    app.deliver(&published(
+        &review("archive-1", "Archive Film 1", 4),
+        thursday() - chrono::Duration::days(30),
+    ))
+    .await;
+    let empty = app.only_run_at(thursday()).await;
+    assert_eq!((empty.run.status, empty.counts.sent), (RunStatus::Sent, 0));
+
+    app.subscriber("reader@films.example", Preferences::default())
+        .await;
+    let first = app
+        .only_run_at(thursday() + chrono::Duration::days(7))
+        .await;
+    assert_eq!(first.counts.sent, 1);
+    let mail = &app.sink.wait_for(1).await[0];
+    assert!(
+        mail.part("text/plain").contains("Archive Film 1"),
+        "the run before reached nobody, so this is the reader's first digest"
     );
     app.close().await;
 }
