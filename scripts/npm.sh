@@ -43,3 +43,12 @@ install_axe() {
   install_npm_lockfile axe-core services/marquee/tests/axe "axe-core, which the reader pages' browser tests run"
   export AXE_CORE_DIR="$NPM_DIR"
 }
+
+# doiuse-email, the mail-client support checker (Can I email's data) that
+# marquee-digest's clients test runs over the digest's HTML
+# (services/marquee-digest/tests/api/clients.rs); DOIUSE_EMAIL_DIR holds
+# node_modules/doiuse-email.
+install_doiuse_email() {
+  install_npm_lockfile doiuse-email services/marquee-digest/tests/email-check "doiuse-email, which the digest's mail-client check runs"
+  export DOIUSE_EMAIL_DIR="$NPM_DIR"
+}

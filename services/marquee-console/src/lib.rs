@@ -67,7 +67,8 @@ pub fn router(settings: &Settings, own_address: SocketAddr) -> Router {
         clock: SystemClock::shared(),
     };
     use pages::{
-        calendar, dashboard, dead_letters, preview, runs, social, sources, subscribers, templates,
+        calendar, dashboard, dead_letters, picks, preview, runs, social, sources, subscribers,
+        templates,
     };
     Router::new()
         .route("/console", get(|| async { Redirect::to("/console/") }))
@@ -89,6 +90,7 @@ pub fn router(settings: &Settings, own_address: SocketAddr) -> Router {
             "/console/templates",
             get(templates::page).post(templates::act),
         )
+        .route("/console/picks", get(picks::page).post(picks::act))
         .route("/console/subscribers", get(subscribers::page))
         .route("/console/subscribers/suppress", post(subscribers::suppress))
         .route("/console/subscribers.csv", get(subscribers::export))

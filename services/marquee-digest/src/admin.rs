@@ -1,5 +1,5 @@
 //! The operator API under `/admin/digest/`: schedules, digests and their
-//! runs, templates and test sends, subscribers. Authentication is the caller's (the process puts
+//! runs, templates and test sends, editors' picks, subscribers. Authentication is the caller's (the process puts
 //! these behind the admin bearer tokens).
 //!
 //! Every route is declared once, with its `#[utoipa::path]`, in [`api`]: the
@@ -12,16 +12,17 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use marquee_admin::ErrorBody;
 use marquee_admin::digest::{
-    DigestPreview, DigestTemplate, DryRunReport, ImportReport, PreviewQuery, RunPaused, RunReport,
-    RunResuming, RunsQuery, SchedulePaused, ScheduleReport, ScheduleSettings, SendAccepted,
-    SendQuery, Subscriber, SubscriberQuery, Suppressed, TemplatePreviewQuery, TemplateReport,
-    TestSend, TestSendReport,
+    DigestPreview, DigestTemplate, DryRunReport, EditorPick, EditorPicksReport, ImportReport,
+    PreviewQuery, RunPaused, RunReport, RunResuming, RunsQuery, SchedulePaused, ScheduleReport,
+    ScheduleSettings, SendAccepted, SendQuery, Subscriber, SubscriberQuery, Suppressed,
+    TemplatePreviewQuery, TemplateReport, TestSend, TestSendReport,
 };
 use marquee_runtime::error::HttpError;
 use tokio_util::sync::CancellationToken;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::compose::EditorPicks;
 use crate::runs::MAX_TEST_RECIPIENTS;
 use crate::{DigestService, EmailAddress, RenderedDigest, RunStatus, Suppression};
 
@@ -42,6 +43,7 @@ fn api() -> OpenApiRouter<DigestService> {
         .routes(routes!(templates))
         .routes(routes!(template, save_template))
         .routes(routes!(try_template))
+        .routes(routes!(editor_picks, save_editor_picks))
         .routes(routes!(send_now))
         .routes(routes!(search))
         .routes(routes!(suppress))
@@ -310,6 +312,35 @@ async fn save_template(
     Json(template): Json<DigestTemplate>,
 ) -> Result<Json<TemplateReport>, HttpError> {
     Ok(Json(service.save_template(&name, &template).await?))
+}
+
+/// A schedule's editors' picks, each with the screenings it matches in the
+/// coming week: one with none is left out of readers' digests.
+#[utoipa::path(get, path = "/admin/digest/picks/{schedule}", tag = "digest",
+    security(("bearer" = [])), params(("schedule" = String, Path)),
+    responses((status = 200, body = EditorPicksReport, description = "the picks"),
+        (status = 404, body = ErrorBody, description = "no such schedule")))]
+async fn editor_picks(
+    State(service): State<DigestService>,
+    Path(schedule): Path<String>,
+) -> Result<Json<EditorPicksReport>, HttpError> {
+    Ok(Json(service.editor_picks(&schedule).await?))
+}
+
+/// Replaces a schedule's editors' picks: its digests lead with them, before
+/// the Repertory Rundown's (a film both name is listed once, as the editor's).
+#[utoipa::path(put, path = "/admin/digest/picks/{schedule}", tag = "digest",
+    security(("bearer" = [])), params(("schedule" = String, Path)), request_body = [EditorPick],
+    responses((status = 200, body = EditorPicksReport, description = "stored; the next digest leads with them"),
+        (status = 404, body = ErrorBody, description = "no such schedule"),
+        (status = 422, body = ErrorBody, description = "refused: which pick and why (no title, a year outside 1870–2100, a film twice, more than 12)")))]
+async fn save_editor_picks(
+    State(service): State<DigestService>,
+    Path(schedule): Path<String>,
+    Json(picks): Json<Vec<EditorPick>>,
+) -> Result<Json<EditorPicksReport>, HttpError> {
+    let picks = EditorPicks::parse(picks).map_err(HttpError::unprocessable)?;
+    Ok(Json(service.save_editor_picks(&schedule, &picks).await?))
 }
 
 /// Renders an unsaved template with a schedule's next digest (checked as a

@@ -1009,3 +1009,97 @@ async fn an_editor_previews_and_saves_a_digest_template() {
     );
     screenshot(&browser, "template-saved.png").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_editor_adds_and_removes_editors_picks() {
+    use marquee_admin::digest::EditorPicksReport;
+    let demo = Demo::start().await;
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    let base = demo.base.clone();
+    log_in(&browser, &base, TOKEN).await;
+    browser
+        .goto(&format!("{base}/console/picks?schedule=weekly"))
+        .await
+        .unwrap();
+    let empty = text_of(&browser, "#picks").await;
+    assert!(empty.contains("No picks yet"), "{empty}");
+
+    let add = |title: &'static str, year: &'static str, note: &'static str| {
+        let browser = browser.clone();
+        async move {
+            for (id, value) in [
+                ("pick-title", title),
+                ("pick-year", year),
+                ("pick-note", note),
+            ] {
+                let field = browser.find(Locator::Id(id)).await.unwrap();
+                field.clear().await.unwrap();
+                field.send_keys(value).await.unwrap();
+            }
+            click(&browser, Locator::Css("button[value=add]")).await;
+        }
+    };
+    add("Tokyo Story", "1953", "Ozu's quietest masterpiece.").await;
+    text_once(&browser, "[role=status]", |s| {
+        s.contains("Tokyo Story added")
+    })
+    .await;
+    add("Nowhere Film", "", "").await;
+    text_once(&browser, "[role=status]", |s| {
+        s.contains("Nowhere Film added")
+    })
+    .await;
+
+    // A year no film has: refused, saying which pick, the typing kept.
+    add("Heat", "1850", "").await;
+    let alert = text_once(&browser, "[role=alert]", |a| a.contains("year")).await;
+    assert_eq!(
+        alert,
+        "pick 3 (`Heat`): year 1850 is not between 1870 and 2100"
+    );
+    let kept = browser.find(Locator::Id("pick-year")).await.unwrap();
+    assert_eq!(kept.prop("value").await.unwrap().as_deref(), Some("1850"));
+
+    // The table shows what the API holds, and what each matches this week.
+    let report: EditorPicksReport = api(&demo, "/admin/digest/picks/weekly").await;
+    let titles: Vec<&str> = report.picks.iter().map(|m| m.pick.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        ["Tokyo Story", "Nowhere Film"],
+        "Heat was not stored"
+    );
+    for (n, matches) in (1..).zip(&report.picks) {
+        let row = format!("#picks tr[data-pick='{n}']");
+        let shown = cell(&browser, &row, "matches").await;
+        if matches.screenings.is_empty() {
+            assert_eq!(shown, "No screening this week: readers will not see it");
+        } else {
+            for screening in &matches.screenings {
+                assert!(shown.contains(&screening.venue), "{row}: {shown}");
+            }
+        }
+    }
+    assert!(report.picks[1].screenings.is_empty());
+    assert_eq!(
+        cell(&browser, "#picks tr[data-pick='1']", "title").await,
+        "Tokyo Story (1953)"
+    );
+    screenshot(&browser, "picks.png").await;
+
+    click(
+        &browser,
+        Locator::Css("#picks tr[data-pick='2'] button[value=remove]"),
+    )
+    .await;
+    text_once(&browser, "[role=status]", |s| {
+        s.contains("Nowhere Film removed")
+    })
+    .await;
+    let report: EditorPicksReport = api(&demo, "/admin/digest/picks/weekly").await;
+    assert_eq!(report.picks.len(), 1);
+    assert_eq!(
+        report.picks[0].pick.note.as_deref(),
+        Some("Ozu's quietest masterpiece.")
+    );
+}

@@ -4,7 +4,8 @@
 //! them, pause, unsubscribe), subscribe again; and the refusals (a field
 //! the form names, an unknown venue, an oversized post, the rate limit).
 //! Every page is checked by axe-core (WCAG 2.1 A and AA) at a desktop and
-//! a phone width, and screenshotted to `target/reader-screenshots/`.
+//! a phone width, and screenshotted to `target/reader-screenshots/`; so
+//! are the archive of sent digests and a web version.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -22,8 +23,10 @@ use marquee_test_support::{SmtpSink, wait};
 /// Desktop and phone: the widths every page is checked and shot at.
 const WIDTHS: [(u32, u32, &str); 2] = [(1280, 1100, "desktop"), (390, 1500, "phone")];
 
-/// Checks the page the browser shows with axe-core at both widths,
-/// screenshots each as `{name}-{width}.png`, and goes back to desktop.
+/// Checks the page the browser shows with axe-core at both widths, and
+/// that it fits each width without scrolling sideways (WCAG 1.4.10, which
+/// axe does not test); screenshots each as `{name}-{width}.png`, and goes
+/// back to desktop.
 async fn check_page(browser: &Client, axe: &str, name: &str) {
     for (width, height, label) in WIDTHS {
         browser.set_window_size(width, height).await.unwrap();
@@ -32,6 +35,17 @@ async fn check_page(browser: &Client, axe: &str, name: &str) {
             violations.is_empty(),
             "{name} at {label} width has WCAG 2.1 A/AA violations:\n{}",
             violations.join("\n")
+        );
+        let overflow = browser
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            overflow, 0,
+            "{name} at {label} width scrolls sideways by {overflow}px"
         );
         let png = browser.screenshot().await.unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
@@ -421,4 +435,47 @@ async fn bad_posts_are_refused_with_clear_pages_storing_nothing_and_the_rate_lim
     assert_eq!(limited.status(), 429);
     assert!(limited.headers().contains_key("retry-after"));
     assert_eq!(sink.files().len(), 3, "no fourth confirmation");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_archive_and_a_sent_digests_web_version_pass_axe_at_both_widths_in_chromium() {
+    let sink = SmtpSink::start();
+    let demo = demo_mailing_to(&sink).await;
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    let axe = axe_source();
+
+    // A confirmed reader, then a digest that went out: the archive's one.
+    let (status, _) = post_form(&demo, "email=reader%40films.example").await;
+    assert_eq!(status, 202);
+    let mail = &sink.wait_for(1).await[0];
+    let confirm = link_in(mail.part("text/plain"), "/subscribe/confirm?token=");
+    assert_eq!(demo.http.post(&confirm).send().await.unwrap().status(), 200);
+    let report = send_digest(&demo).await;
+    assert_eq!(report.counts.sent, 1, "{report:?}");
+    let digest = &sink.wait_for(2).await[1];
+
+    browser
+        .goto(&format!("{}/digest/archive", demo.base))
+        .await
+        .unwrap();
+    text_once(&browser, "h1", |h1| h1 == "Past digests").await;
+    let listed = text_once(&browser, "main li a", |link| !link.is_empty()).await;
+    assert_eq!(listed, digest.subject);
+    check_page(&browser, &axe, "12-archive").await;
+
+    click(&browser, "main li a").await;
+    text_once(&browser, "h1", |h1| h1 == "What to watch").await;
+    let url = browser.current_url().await.unwrap();
+    assert!(url.path().starts_with("/digest/archive/weekly/"), "{url}");
+    assert_eq!(browser.title().await.unwrap(), digest.subject);
+    let shown = text_once(&browser, "body", |body| {
+        body.contains("On screen this week")
+    })
+    .await;
+    assert!(
+        shown.contains("Past digests") && !shown.contains("Unsubscribe"),
+        "{shown}"
+    );
+    check_page(&browser, &axe, "13-web-version").await;
 }

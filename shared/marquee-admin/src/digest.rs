@@ -295,6 +295,54 @@ pub struct DigestTemplate {
     pub text: String,
 }
 
+/// `PUT /admin/digest/picks/{schedule}` takes a list of these: a film an
+/// editor picks for the schedule's digests, led with before the Repertory
+/// Rundown's picks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditorPick {
+    /// The film's title; a screening matches it whatever its case,
+    /// punctuation and spacing ("&" reads "and").
+    pub title: String,
+    /// Its year (1870 to 2100), when the title alone could match another film.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub year: Option<u16>,
+    /// A line from the editor shown with the pick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `GET` and `PUT /admin/digest/picks/{schedule}`: a schedule's editors'
+/// picks, each with the screenings it matches in the coming week.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EditorPicksReport {
+    /// The schedule.
+    pub schedule: String,
+    /// The picks, in the order the digest leads with them.
+    pub picks: Vec<EditorPickMatches>,
+    /// When an editor last saved them; absent when none ever did.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// One editor's pick and what it matches in the coming week; none means
+/// readers will not see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EditorPickMatches {
+    /// The pick as saved.
+    pub pick: EditorPick,
+    /// Its screenings in the coming week, earliest first.
+    pub screenings: Vec<PickScreening>,
+}
+
+/// A screening an editor's pick matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PickScreening {
+    /// The venue's name.
+    pub venue: String,
+    /// When it starts, on the venue's wall clock.
+    pub starts_at_local: chrono::NaiveDateTime,
+}
+
 /// `GET /admin/digest/templates/{name}`: a template and where it comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TemplateReport {

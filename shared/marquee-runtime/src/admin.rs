@@ -118,6 +118,7 @@ pub const RULES: &[Rule] = &[
         "/admin/digest/templates/{name}/preview",
         Role::Editor,
     ),
+    rule("PUT", "/admin/digest/picks/{schedule}", Role::Editor),
     rule("POST", "/admin/digest/schedules", Role::Editor),
     rule("PUT", "/admin/digest/schedules/{name}", Role::Editor),
     rule("POST", "/admin/digest/schedules/{name}/pause", Role::Editor),
@@ -402,6 +403,10 @@ mod tests {
         assert_eq!(
             role(Method::GET, "/admin/digest/templates/weekly"),
             Role::Viewer
+        );
+        assert_eq!(
+            role(Method::PUT, "/admin/digest/picks/weekly"),
+            Role::Editor
         );
         assert_eq!(
             role(Method::POST, "/admin/digest/runs/r1/resume"),

@@ -8,6 +8,7 @@ pub(crate) mod calendar;
 pub(crate) mod dashboard;
 pub(crate) mod dead_letters;
 pub(crate) mod login;
+pub(crate) mod picks;
 pub(crate) mod preview;
 pub(crate) mod runs;
 pub(crate) mod social;
@@ -28,7 +29,7 @@ use crate::session::LOGIN;
 use crate::{ApiClient, ApiError, Console, encode};
 
 /// The console's templates, beside the shared `layout.html`.
-const TEMPLATES: [(&str, &str); 14] = [
+const TEMPLATES: [(&str, &str); 15] = [
     ("console.html", include_str!("../../templates/console.html")),
     ("macros.html", include_str!("../../templates/macros.html")),
     ("login.html", include_str!("../../templates/login.html")),
@@ -42,6 +43,7 @@ const TEMPLATES: [(&str, &str); 14] = [
     ),
     ("runs.html", include_str!("../../templates/runs.html")),
     ("preview.html", include_str!("../../templates/preview.html")),
+    ("picks.html", include_str!("../../templates/picks.html")),
     (
         "subscribers.html",
         include_str!("../../templates/subscribers.html"),

@@ -4,7 +4,8 @@
 //! operator-editable minijinja templates into a subject, HTML and text.
 //!
 //! [`templates`] holds the templates and renders them; `view` shapes the
-//! content for them; [`picks`] reads the Repertory Rundown's films.
+//! content for them; [`picks`] checks editors' picks and reads the
+//! Repertory Rundown's films.
 
 mod picks;
 mod templates;
@@ -14,9 +15,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
-use marquee_events::{Review, Screening};
-use serde::Serialize;
+use marquee_events::{Accessibility, Review, Screening};
+use serde::de::IntoDeserializer;
+use serde::{Deserialize, Serialize};
 
+pub use picks::EditorPicks;
 pub(crate) use picks::{Pick, is_rundown, picks};
 pub use templates::{BUILT_IN, Edition, ReaderLinks, TemplateError, Templates};
 
@@ -49,12 +52,15 @@ pub struct DigestContent {
     pub screenings: Vec<Screening>,
     /// Star ratings of reviews the screenings link to.
     pub ratings: HashMap<String, u8>,
-    /// Editors' picks, in the Rundown's order, each with its screenings
-    /// among `screenings` (none when it matched nothing).
+    /// Editors' picks (the editor's, then the Rundown's), each with its
+    /// screenings among `screenings` (none when it matched nothing).
     pub picks: Vec<Pick>,
     /// Screenings the previous digest of the schedule listed that have
     /// since been cancelled, moved or sold out, in the order it listed them.
     pub changes: Vec<Change>,
+    /// The access provisions the reader needs: every screening left meets
+    /// one of them. Empty before preferences and for a reader with none.
+    pub needs: Vec<Accessibility>,
 }
 
 /// A screening the previous digest listed, and what became of it.
@@ -103,7 +109,8 @@ impl DigestContent {
         self.reviews.is_empty() && self.screenings.is_empty()
     }
 
-    /// The picks that match no screening this week, as the Rundown names them.
+    /// The picks that match no screening this week, as the editor or the
+    /// Rundown names them.
     pub fn unmatched_picks(&self) -> Vec<String> {
         self.picks
             .iter()
@@ -124,9 +131,13 @@ impl DigestContent {
             })
             .cloned()
             .collect();
+        let needs = needs(&preferences.accessibility);
+        // One test for every section, so a screening a reader cannot use
+        // is nowhere in their email: not listed, picked or "where it's playing".
         let wanted = |s: &&Screening| {
             (preferences.venues.is_empty() || preferences.venues.contains(&s.venue.id))
                 && format_matches(&preferences.formats, s.format.as_deref())
+                && (needs.is_empty() || s.accessibility.iter().any(|a| needs.contains(a)))
         };
         let screenings = self.screenings.iter().filter(wanted).cloned().collect();
         let picks = self
@@ -150,8 +161,22 @@ impl DigestContent {
             ratings: self.ratings.clone(),
             picks,
             changes,
+            needs,
         }
     }
+}
+
+/// The provisions a reader chose, as a screening spells them; a spelling
+/// this build does not know (the forms refuse them) needs nothing.
+fn needs(chosen: &[String]) -> Vec<Accessibility> {
+    chosen
+        .iter()
+        .filter_map(|spelling| {
+            let spelling: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+                spelling.as_str().into_deserializer();
+            Accessibility::deserialize(spelling).ok()
+        })
+        .collect()
 }
 
 /// Film formats, as opposed to digital projection.
@@ -219,5 +244,15 @@ mod tests {
         assert!(!format_matches(&celluloid, None));
         assert!(format_matches(&[], None));
         assert!(format_matches(&["dcp".to_owned()], Some("DCP")));
+    }
+
+    #[test]
+    fn needs_read_as_screenings_spell_them() {
+        let chosen = ["relaxed".to_owned(), "audio_described".to_owned()];
+        assert_eq!(
+            needs(&chosen),
+            [Accessibility::Relaxed, Accessibility::AudioDescribed]
+        );
+        assert_eq!(needs(&["captioned".to_owned()]), []);
     }
 }

@@ -1,5 +1,6 @@
-//! Editors' picks: the films the latest "Repertory Rundown" feature names,
-//! matched to the week's screenings.
+//! Editors' picks: the films an editor marked for a schedule, then those
+//! the latest "Repertory Rundown" feature names, matched to the week's
+//! screenings.
 //!
 //! The rule, from how the publication writes a Rundown: each entry is a
 //! paragraph (or list item or subheading) that opens with the film's title
@@ -7,8 +8,12 @@
 //! Southbank. …". Prose that does not open that way names no pick. A
 //! screening is of the pick when its title is the same once case,
 //! punctuation and spacing are set aside ("&" reads "and"), and its year is
-//! the same when both give one.
+//! the same when both give one; two picks are the same film by that rule
+//! too, and the first one named is kept.
 
+use std::ops::RangeInclusive;
+
+use marquee_admin::digest::EditorPick;
 use marquee_events::{Review, Screening};
 use scraper::{Html, Selector};
 
@@ -16,13 +21,24 @@ use scraper::{Html, Selector};
 const RUNDOWN_SECTION: &str = "Features";
 const RUNDOWN_HEADLINE: &str = "Repertory Rundown";
 
-/// One film the Rundown names, and its screenings this week.
+/// Years a film can have: from the first films to well past now.
+const YEARS: RangeInclusive<u16> = 1870..=2100;
+
+/// Most picks an editor marks for one schedule: the email leads with them.
+pub const MAX_EDITOR_PICKS: usize = 12;
+/// Longest title and note, in characters.
+const MAX_TITLE: usize = 200;
+const MAX_NOTE: usize = 500;
+
+/// One picked film, and its screenings this week.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pick {
-    /// The title as the Rundown writes it.
+    /// The title as the editor or the Rundown writes it.
     pub title: String,
-    /// Its year, from the brackets.
-    pub year: u16,
+    /// Its year, when the pick gives one.
+    pub year: Option<u16>,
+    /// The editor's line about it (the Rundown's picks have none).
+    pub note: Option<String>,
     /// Its screenings among the digest's, earliest first.
     pub screenings: Vec<Screening>,
 }
@@ -30,7 +46,107 @@ pub struct Pick {
 impl Pick {
     /// "A Matter of Life and Death (1946)".
     pub fn label(&self) -> String {
-        format!("{} ({})", self.title, self.year)
+        match self.year {
+            Some(year) => format!("{} ({year})", self.title),
+            None => self.title.clone(),
+        }
+    }
+}
+
+/// Why an editor's picks were refused; each names the pick, counting from 1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PickError {
+    /// More than [`MAX_EDITOR_PICKS`].
+    #[error("{0} picks is too many: a digest leads with at most {MAX_EDITOR_PICKS}")]
+    TooMany(usize),
+    /// A blank title.
+    #[error("pick {0} has no title")]
+    NoTitle(usize),
+    /// A title or note past its length.
+    #[error("pick {index}: the {field} is longer than {max} characters")]
+    TooLong {
+        /// Which pick.
+        index: usize,
+        /// `title` or `note`.
+        field: &'static str,
+        /// The most allowed.
+        max: usize,
+    },
+    /// A year no film has.
+    #[error("pick {index} (`{title}`): year {year} is not between 1870 and 2100")]
+    Year {
+        /// Which pick.
+        index: usize,
+        /// Its title.
+        title: String,
+        /// The year given.
+        year: u16,
+    },
+    /// The same film as an earlier pick.
+    #[error("pick {index} (`{title}`) is the same film as pick {earlier}")]
+    Repeated {
+        /// Which pick.
+        index: usize,
+        /// Its title.
+        title: String,
+        /// The pick it repeats.
+        earlier: usize,
+    },
+}
+
+/// An editor's picks for one schedule, checked: titles and notes trimmed
+/// (a blank note is none), at most [`MAX_EDITOR_PICKS`], no film twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditorPicks(Vec<EditorPick>);
+
+impl EditorPicks {
+    /// Checks `picks` as an editor sent them.
+    pub fn parse(picks: Vec<EditorPick>) -> Result<Self, PickError> {
+        if picks.len() > MAX_EDITOR_PICKS {
+            return Err(PickError::TooMany(picks.len()));
+        }
+        let mut checked: Vec<EditorPick> = Vec::with_capacity(picks.len());
+        for (index, pick) in (1..).zip(picks) {
+            let title = pick.title.trim().to_owned();
+            if title.is_empty() {
+                return Err(PickError::NoTitle(index));
+            }
+            let too_long = |field, max| PickError::TooLong { index, field, max };
+            if title.chars().count() > MAX_TITLE {
+                return Err(too_long("title", MAX_TITLE));
+            }
+            let note = pick
+                .note
+                .map(|note| note.trim().to_owned())
+                .filter(|note| !note.is_empty());
+            if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
+                return Err(too_long("note", MAX_NOTE));
+            }
+            if let Some(year) = pick.year.filter(|year| !YEARS.contains(year)) {
+                return Err(PickError::Year { index, title, year });
+            }
+            if let Some(earlier) = checked
+                .iter()
+                .position(|p| same_film(&p.title, p.year, &title, pick.year))
+            {
+                return Err(PickError::Repeated {
+                    index,
+                    title,
+                    earlier: earlier + 1,
+                });
+            }
+            checked.push(EditorPick {
+                title,
+                year: pick.year,
+                note,
+            });
+        }
+        Ok(Self(checked))
+    }
+
+    /// The picks, in the editor's order.
+    pub fn as_slice(&self) -> &[EditorPick] {
+        &self.0
     }
 }
 
@@ -40,29 +156,47 @@ pub(crate) fn is_rundown(review: &Review) -> bool {
         && review.headline.trim_start().starts_with(RUNDOWN_HEADLINE)
 }
 
-/// The films `rundown` names, in its order, each with its `screenings`.
-pub(crate) fn picks(rundown: &Review, screenings: &[Screening]) -> Vec<Pick> {
+/// The editors' picks, then the films the Rundown (its `rundown_html`)
+/// names that they did not, each with its `screenings`.
+pub(crate) fn picks(
+    editors: &[EditorPick],
+    rundown_html: Option<&str>,
+    screenings: &[Screening],
+) -> Vec<Pick> {
+    let editors = editors
+        .iter()
+        .map(|p| (p.title.clone(), p.year, p.note.clone()));
+    let named = rundown_html
+        .map(named_films)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(title, year)| (title, Some(year), None));
     let mut picks: Vec<Pick> = Vec::new();
-    for (title, year) in named_films(&rundown.body_html) {
+    for (title, year, note) in editors.chain(named) {
         if picks
             .iter()
-            .any(|p| p.year == year && fold(&p.title) == fold(&title))
+            .any(|p| same_film(&p.title, p.year, &title, year))
         {
             continue;
         }
-        let wanted = fold(&title);
         let screenings = screenings
             .iter()
-            .filter(|s| fold(&s.film.title) == wanted && s.film.year.is_none_or(|y| y == year))
+            .filter(|s| same_film(&s.film.title, s.film.year, &title, year))
             .cloned()
             .collect();
         picks.push(Pick {
             title,
             year,
+            note,
             screenings,
         });
     }
     picks
+}
+
+/// The matching rule: the same folded title, and the same year when both give one.
+fn same_film(title: &str, year: Option<u16>, other: &str, other_year: Option<u16>) -> bool {
+    fold(title) == fold(other) && (year.is_none() || other_year.is_none() || year == other_year)
 }
 
 /// `(title, year)` of every entry of `body_html` that opens "Title (YYYY)".
@@ -88,7 +222,7 @@ fn opening_film(text: &str) -> Option<(String, u16)> {
     }
     let year: u16 = year.parse().ok()?;
     let title = title.trim();
-    ((1870..=2100).contains(&year) && !title.is_empty()).then(|| (title.to_owned(), year))
+    (YEARS.contains(&year) && !title.is_empty()).then(|| (title.to_owned(), year))
 }
 
 /// `title` with case, punctuation and spacing set aside.
@@ -128,5 +262,54 @@ mod tests {
         assert_eq!(fold("Paris, Texas"), fold("PARIS TEXAS"));
         assert_eq!(fold("Withnail & I"), fold("Withnail and I"));
         assert_ne!(fold("Heat"), fold("The Heat"));
+        assert!(same_film("Heat", Some(1995), "HEAT", None));
+        assert!(!same_film("Heat", Some(1995), "Heat", Some(2013)));
+    }
+
+    fn pick(title: &str, year: Option<u16>) -> EditorPick {
+        EditorPick {
+            title: title.to_owned(),
+            year,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn an_editors_picks_lead_and_the_rundown_adds_only_other_films() {
+        let rundown = "<p>Heat (1995) – Prince Charles.</p><p>Paris, Texas (1984) – BFI.</p>";
+        let editors = [pick("Withnail & I", None), pick("paris texas", None)];
+        let labels: Vec<String> = picks(&editors, Some(rundown), &[])
+            .iter()
+            .map(Pick::label)
+            .collect();
+        assert_eq!(labels, ["Withnail & I", "paris texas", "Heat (1995)"]);
+    }
+
+    #[test]
+    fn bad_picks_are_refused_naming_the_pick() {
+        let refused =
+            |picks: Vec<EditorPick>| EditorPicks::parse(picks).expect_err("refused").to_string();
+        assert_eq!(
+            refused(vec![pick("Heat", None), pick("  ", None)]),
+            "pick 2 has no title"
+        );
+        assert_eq!(
+            refused(vec![pick("Heat", Some(1850))]),
+            "pick 1 (`Heat`): year 1850 is not between 1870 and 2100"
+        );
+        assert_eq!(
+            refused(vec![pick("Heat", Some(1995)), pick("heat", None)]),
+            "pick 2 (`heat`) is the same film as pick 1"
+        );
+        assert_eq!(
+            refused(vec![pick("Heat", None); 13]),
+            "13 picks is too many: a digest leads with at most 12"
+        );
+        let kept = EditorPicks::parse(vec![EditorPick {
+            note: Some("  ".to_owned()),
+            ..pick(" Heat ", Some(1995))
+        }])
+        .expect("a good pick");
+        assert_eq!(kept.as_slice(), [pick("Heat", Some(1995))]);
     }
 }

@@ -492,7 +492,8 @@ fn sample() -> DigestContent {
     };
     let pick = Pick {
         title: "Sample Film".to_owned(),
-        year: 2026,
+        year: Some(2026),
+        note: Some("An editor's line.".to_owned()),
         screenings: vec![screening.clone()],
     };
     let change = Change {
@@ -506,6 +507,7 @@ fn sample() -> DigestContent {
         screenings: vec![screening],
         picks: vec![pick],
         changes: vec![change],
+        needs: vec![Accessibility::Subtitled],
     }
 }
 

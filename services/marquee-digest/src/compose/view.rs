@@ -22,6 +22,9 @@ pub(super) struct TemplateContext<'a> {
     reviews: Vec<ReviewView<'a>>,
     days: Vec<DayView<'a>>,
     changes: Vec<ChangeView<'a>>,
+    /// "subtitled and relaxed": the reader's needs every screening listed
+    /// meets; absent when they have none, and in the web version.
+    needs: Option<String>,
     web_version_url: &'a str,
     /// The reader's own links; absent in the web version.
     unsubscribe_url: Option<&'a str>,
@@ -36,7 +39,9 @@ pub(super) struct TemplateContext<'a> {
 #[derive(Serialize)]
 struct PickView<'a> {
     title: &'a str,
-    year: u16,
+    year: Option<u16>,
+    /// The editor's line about it.
+    note: Option<&'a str>,
     screenings: Vec<ScreeningView<'a>>,
 }
 
@@ -114,6 +119,25 @@ fn accessibility_label(provision: Accessibility) -> &'static str {
     }
 }
 
+/// A need as a sentence names it: "Showing audio-described screenings".
+fn need_label(provision: Accessibility) -> &'static str {
+    match provision {
+        Accessibility::Subtitled => "subtitled",
+        Accessibility::AudioDescribed => "audio-described",
+        Accessibility::Relaxed => "relaxed",
+        Accessibility::BabyFriendly => "parent and baby",
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn spoken_list(items: &[&str]) -> Option<String> {
+    match items {
+        [] => None,
+        [one] => Some((*one).to_owned()),
+        [first @ .., last] => Some(format!("{} and {last}", first.join(", "))),
+    }
+}
+
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -157,6 +181,7 @@ impl<'a> TemplateContext<'a> {
             .map(|pick| PickView {
                 title: &pick.title,
                 year: pick.year,
+                note: pick.note.as_deref(),
                 screenings: pick.screenings.iter().map(screening).collect(),
             })
             .collect();
@@ -229,11 +254,15 @@ impl<'a> TemplateContext<'a> {
             plural(content.reviews.len(), "new review", "new reviews"),
             plural(content.screenings.len(), "screening", "screenings"),
         );
+        let needs: Vec<&str> = content.needs.iter().copied().map(need_label).collect();
+        let needs = spoken_list(&needs);
         let (reader, archive_url, feeds, unmatched_picks) = match edition {
             Edition::Email(links) => (Some(links), None, &[][..], Vec::new()),
             Edition::Preview(links, unmatched) => (Some(links), None, &[][..], unmatched.to_vec()),
             Edition::Web { archive_url, feeds } => (None, Some(archive_url), feeds, Vec::new()),
         };
+        // The web version is everyone's: no reader's choices show in it.
+        let needs = reader.and(needs);
         Self {
             subject,
             week,
@@ -242,6 +271,7 @@ impl<'a> TemplateContext<'a> {
             reviews,
             days,
             changes,
+            needs,
             web_version_url,
             unsubscribe_url: reader.map(|links| links.unsubscribe_url),
             preferences_url: reader.map(|links| links.preferences_url),
@@ -249,5 +279,20 @@ impl<'a> TemplateContext<'a> {
             feeds,
             unmatched_picks,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn needs_are_listed_as_a_sentence_says_them() {
+        assert_eq!(spoken_list(&[]), None);
+        assert_eq!(spoken_list(&["relaxed"]).as_deref(), Some("relaxed"));
+        assert_eq!(
+            spoken_list(&["subtitled", "relaxed", "parent and baby"]).as_deref(),
+            Some("subtitled, relaxed and parent and baby")
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! - [`opening`]: composing a run's content and recording it;
 //! - [`delivery`]: the send loop over the delivery ledger;
 //! - [`editing`]: storing and trying templates, test sends (no run);
+//! - [`picks`]: editors' picks for a schedule (no run);
 //! - [`operations`]: operators' actions and status reports;
 //! - [`metrics`]: what runs show Prometheus.
 
@@ -14,6 +15,7 @@ mod editing;
 pub(crate) mod metrics;
 mod opening;
 mod operations;
+mod picks;
 mod policy;
 mod scheduler;
 

@@ -177,11 +177,10 @@ impl DigestService {
         linked.sort_unstable();
         linked.dedup();
         let ratings = store.ratings(&linked).await?;
-        let picks = store
-            .latest_rundown(at)
-            .await?
-            .map(|rundown| picks(&rundown, &screenings))
-            .unwrap_or_default();
+        let editors = store.editor_picks(schedule.name()).await?;
+        let rundown = store.latest_rundown(at).await?;
+        let rundown_html = rundown.as_ref().map(|r| r.body_html.as_str());
+        let picks = picks(&editors.picks, rundown_html, &screenings);
         let listed = store.listed_before(schedule.name(), at).await?;
         let ids: Vec<&str> = listed.iter().map(|s| s.id.as_str()).collect();
         let mut now: HashMap<String, _> = store
@@ -206,6 +205,7 @@ impl DigestService {
             ratings,
             picks,
             changes,
+            needs: Vec::new(),
         })
     }
 }

@@ -9,6 +9,7 @@ mod archive;
 mod bounces;
 mod content;
 mod deliveries;
+mod picks;
 mod runs;
 mod schedules;
 mod subscribers;
@@ -34,7 +35,7 @@ pub enum StoreError {
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-const SCHEMA: [&str; 12] = [
+const SCHEMA: [&str; 13] = [
     // Schedules as operators last saved them (JSON of `ScheduleSettings`).
     "CREATE TABLE IF NOT EXISTS digest_schedules (
         name TEXT PRIMARY KEY,
@@ -112,6 +113,7 @@ const SCHEMA: [&str; 12] = [
     "CREATE INDEX IF NOT EXISTS digest_screenings_by_start
         ON digest_screenings (starts_at)",
     archive::TABLE,
+    picks::TABLE,
 ];
 
 pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
