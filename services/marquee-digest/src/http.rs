@@ -30,9 +30,15 @@ use crate::subscribers::form::{self, Choices, Draft, FormError};
 use crate::subscribers::limits::{Limited, SubscribeLimits};
 use crate::{DigestService, EmailAddress, Purpose, Settings};
 
-/// The largest form or JSON body a reader's route reads (a form with every
-/// venue ticked is well under 2 KiB).
+/// The largest form a reader's route takes (a form with every venue ticked
+/// is well under 2 KiB).
 const FORM_LIMIT: usize = 16 * 1024;
+
+/// The most a reader's route reads before refusing: well past
+/// [`FORM_LIMIT`], so a larger form is read and answered 413 rather than
+/// cut off mid-upload (hyper closes a connection whose body it left
+/// unread, and the client sees no answer at all).
+const READ_LIMIT: usize = 1024 * 1024;
 
 pub(crate) fn public_router(service: DigestService) -> Router {
     Router::new()
@@ -44,7 +50,7 @@ pub(crate) fn public_router(service: DigestService) -> Router {
         .route("/preferences/unsubscribe", post(unsubscribe_reader))
         .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe))
         // Layers wrap the routes above them only.
-        .layer(DefaultBodyLimit::max(FORM_LIMIT))
+        .layer(DefaultBodyLimit::max(READ_LIMIT))
         .layer(Extension(Arc::new(SubscribeLimits::default())))
         .route("/webhooks/bounce", post(bounce))
         .with_state(service)
@@ -183,9 +189,9 @@ fn client_of(request: &Request) -> Option<IpAddr> {
         .map(|ConnectInfo(address)| address.ip())
 }
 
-/// A body the limit refused, or one that could not be read.
-fn unreadable(rejection: BytesRejection) -> HttpError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+/// A form's body, refused when larger than [`FORM_LIMIT`] or unreadable.
+fn form_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, HttpError> {
+    let too_large = || {
         HttpError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
@@ -193,8 +199,12 @@ fn unreadable(rejection: BytesRejection) -> HttpError {
                 FORM_LIMIT / 1024
             ),
         )
-    } else {
-        HttpError::bad_request(rejection.body_text())
+    };
+    match body {
+        Ok(body) if body.len() > FORM_LIMIT => Err(too_large()),
+        Ok(body) => Ok(body),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
+        Err(rejection) => Err(HttpError::bad_request(rejection.body_text())),
     }
 }
 
@@ -216,14 +226,9 @@ async fn subscribe(
             .await
             .unwrap_or_else(|error| error.refusing(REFUSED).into_response())
     } else {
-        let body = match Bytes::from_request(request, &()).await {
+        let body = match form_body(Bytes::from_request(request, &()).await) {
             Ok(body) => body,
-            Err(rejection) => {
-                return unreadable(rejection)
-                    .refusing(REFUSED)
-                    .page()
-                    .into_response();
-            }
+            Err(error) => return error.refusing(REFUSED).page().into_response(),
         };
         subscribe_form_post(&service, &limits, client, &body)
             .await
@@ -539,10 +544,10 @@ async fn save_preferences(
         Ok(subscriber) => subscriber,
         Err(error) => return link_failure(&service, error, STALE_PREFERENCES),
     };
-    let body = match body {
+    let body = match form_body(body) {
         Ok(body) => body,
-        Err(rejection) => {
-            return unreadable(rejection)
+        Err(error) => {
+            return error
                 .refusing("a preferences change")
                 .page()
                 .into_response();
@@ -592,14 +597,9 @@ async fn pause(
         Ok(subscriber) => subscriber,
         Err(error) => return link_failure(&service, error, STALE_PREFERENCES),
     };
-    let body = match body {
+    let body = match form_body(body) {
         Ok(body) => body,
-        Err(rejection) => {
-            return unreadable(rejection)
-                .refusing("a pause")
-                .page()
-                .into_response();
-        }
+        Err(error) => return error.refusing("a pause").page().into_response(),
     };
     let weeks = match form::pause_weeks(&body) {
         Ok(weeks) => weeks,
