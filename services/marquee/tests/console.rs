@@ -11,12 +11,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use common::browser::{self, Driver, text_once};
 use common::{Demo, TOKEN};
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use marquee_admin::audit::{AuditEntry, Role};
 use marquee_admin::bus::DeadLetter;
 use marquee_admin::digest::{RunReport, RunStatus, ScheduleReport, Subscriber};
@@ -26,86 +26,13 @@ use marquee_runtime::http::ReadinessReport;
 use marquee_test_support::{DurableBroker, run_to_success, wait};
 use serde::de::DeserializeOwned;
 
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn screenshots() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// ChromeDriver on a free port, stopped when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-    _profile: tempfile::TempDir,
-}
-
-impl Driver {
-    fn start() -> Self {
-        assert!(
-            Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
-            "{CHROMEDRIVER} or {CHROMIUM} is missing: install Debian's chromium and \
-             chromium-driver (./scripts/test does)"
-        );
-        let port = marquee_test_support::free_port();
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait::blocking_until("chromedriver listens", Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        });
-        Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            _profile: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    async fn browser(&self) -> Client {
-        // Installed once per process; a second install is refused, harmlessly.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".to_owned(),
-            serde_json::json!({
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--window-size=1280,1000",
-                    format!("--user-data-dir={}", self._profile.path().display()),
-                ],
-            }),
-        );
-        ClientBuilder::rustls()
-            .unwrap()
-            .capabilities(capabilities)
-            .connect(&self.url)
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn screenshot(browser: &Client, name: &str) {
     let png = browser.screenshot().await.unwrap();
     assert!(
         png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 1_000,
         "{name} is not a PNG"
     );
-    std::fs::write(screenshots().join(name), png).unwrap();
+    std::fs::write(browser::screenshots("console-screenshots").join(name), png).unwrap();
 }
 
 async fn text_of(browser: &Client, css: &str) -> String {
@@ -118,25 +45,6 @@ async fn text_of(browser: &Client, css: &str) -> String {
         .unwrap()
 }
 
-/// The text of the element at `css` once `accept` holds it. After a click
-/// the browser may still be on the previous page, or between pages (the
-/// element missing or stale), so it looks again until a deadline.
-async fn text_once(browser: &Client, css: &str, accept: impl Fn(&str) -> bool) -> String {
-    wait::until_value(
-        &format!("{css} shows what was wanted"),
-        Duration::from_secs(30),
-        || async {
-            match browser.find(Locator::Css(css)).await {
-                Ok(element) => element.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            }
-        },
-        |text| accept(text),
-    )
-    .await
-}
-
-/// Reloads `url` until the element at `css` contains `wanted`.
 async fn until_shows(browser: &Client, url: &str, css: &str, wanted: &str) -> String {
     wait::until(
         &format!("{url} shows {wanted:?} in {css}"),
