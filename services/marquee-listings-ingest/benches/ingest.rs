@@ -1,6 +1,7 @@
-//! Ingest throughput: 10,000 screenings from one generated iCalendar feed,
+//! Ingest throughput: 100,000 screenings from one generated iCalendar feed,
 //! served over local HTTP, through parsing, normalization, the SQLite ledger
-//! and the embedded bus. Prints events per second.
+//! and the embedded bus: listed, then re-polled unchanged. Prints
+//! screenings per second.
 //!
 //! `cargo bench -p marquee-listings-ingest --bench ingest`
 
@@ -12,7 +13,7 @@ use std::time::Instant;
 use marquee_bus::{Bus, BusSettings, EmbeddedSettings, Transport};
 use marquee_listings_ingest::{ListingsIngest, Settings, SourceSettings, VenueSettings};
 
-const SCREENINGS: usize = 10_000;
+const SCREENINGS: usize = 100_000;
 
 fn calendar() -> String {
     let titles = [

@@ -2,12 +2,17 @@
 //! listing, decide what is new, changed or cancelled against the ledger
 //! ([`crate::handler`]), publish, then record; tell the ingest core which
 //! upcoming screenings the source no longer lists, which it cancels.
+//!
+//! A poll reads the ledger rows of everything the document lists in one
+//! pass, then publishes in chunks of [`CHUNK`] (all of a chunk at once, so
+//! the bus groups them) and records each chunk in one ledger transaction
+//! once the bus accepted its events.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use marquee_bus::Bus;
+use marquee_bus::{Bus, Record};
 use marquee_events::{
     Envelope, EventData, ScreeningCancelled, ScreeningChanged, ScreeningId, ScreeningListed,
 };
@@ -23,6 +28,10 @@ use crate::reading::Reading;
 use crate::settings::SourceSettings;
 use crate::store::{Entry, Store};
 use crate::venue::VenueZone;
+
+/// Events published together, and ledger rows written in one transaction:
+/// a crash between the two re-publishes at most this many on the next poll.
+const CHUNK: usize = 1_000;
 
 /// A configured source with its parsed venue.
 #[derive(Debug, Clone)]
@@ -109,11 +118,11 @@ impl marquee_ingest::Pipeline for Pipeline {
         let name = entry.source.clone();
         let reason = format!("no longer listed by source `{name}`");
         let screening = entry.screening.clone();
-        self.publish(&name, ScreeningCancelled { screening, reason })
-            .await?;
+        let event = self.event(&name, ScreeningCancelled { screening, reason });
+        self.bus.publish(event).await?;
         entry.sequence = entry.sequence.saturating_add(1);
         entry.cancelled = true;
-        self.store.put(&entry).await?;
+        self.store.put_all(std::slice::from_ref(&entry)).await?;
         Ok(Change::Withdrawn)
     }
 
@@ -194,7 +203,7 @@ impl Pipeline {
             .iter()
             .map(|title| title_key(&clean_title(title).title))
             .collect();
-        let (mut seen, mut recorded) = (HashSet::new(), true);
+        let (mut seen, mut listings) = (HashSet::new(), Vec::new());
         for draft in parsed.drafts {
             let title = draft.title.clone();
             let mut listing = match normalize(draft, &source.venue) {
@@ -218,14 +227,9 @@ impl Pipeline {
                 report.reject(name, &error);
                 continue;
             }
-            match self.accept(name, listing).await {
-                Ok(change) => report.count(change),
-                Err(error) => {
-                    recorded = false;
-                    report.reject(name, &error);
-                }
-            }
+            listings.push(listing);
         }
+        let recorded = self.accept(name, listings, report).await;
         // An empty document is far likelier an upstream fault than a dark cinema.
         if !seen.is_empty() {
             match self.sweep(name, seen, &invalid_films, now).await {
@@ -236,42 +240,114 @@ impl Pipeline {
         recorded
     }
 
-    /// Publishes what is new, changed or cancelled about one screening, then records it.
-    #[tracing::instrument(skip(self, listing), fields(screening_id = %listing.screening.id.as_str()))]
-    async fn accept(&self, source: &str, listing: Normalized) -> Result<Change, IngestError> {
+    /// Publishes what is new, changed or cancelled about each screening,
+    /// then records it; whether every one was recorded.
+    async fn accept(
+        &self,
+        source: &str,
+        listings: Vec<Normalized>,
+        report: &mut PollReport,
+    ) -> bool {
+        let ids: Vec<&str> = listings.iter().map(|l| l.screening.id.as_str()).collect();
+        let ledger = match self.store.entries(&ids).await {
+            Ok(ledger) => ledger,
+            Err(error) => {
+                report.reject(source, &IngestError::from(error));
+                return false;
+            }
+        };
+        let mut pending = Vec::new();
+        for listing in listings {
+            let existing = ledger.get(listing.screening.id.as_str());
+            match self.decide(source, listing, existing) {
+                Some(update) => pending.push(update),
+                None => report.count(Change::Unchanged),
+            }
+        }
+        let mut recorded = true;
+        let mut pending = pending.into_iter().peekable();
+        while pending.peek().is_some() {
+            let (updates, events): (Vec<_>, Vec<_>) = pending
+                .by_ref()
+                .take(CHUNK)
+                .map(|update| ((update.change, update.entry), update.event))
+                .unzip();
+            let mut published = Vec::with_capacity(updates.len());
+            for ((change, entry), outcome) in
+                updates.into_iter().zip(self.bus.publish_all(events).await)
+            {
+                match outcome {
+                    Ok(()) => {
+                        tracing::debug!(screening_id = %entry.screening.id.as_str(), ?change, source = %source, "Published a screening event");
+                        published.push((change, entry));
+                    }
+                    Err(error) => {
+                        recorded = false;
+                        report.reject(source, &IngestError::from(error));
+                    }
+                }
+            }
+            let (changes, entries): (Vec<_>, Vec<_>) = published.into_iter().unzip();
+            match self.store.put_all(&entries).await {
+                Ok(()) => changes.into_iter().for_each(|change| report.count(change)),
+                Err(error) => {
+                    recorded = false;
+                    report.reject(source, &IngestError::from(error));
+                }
+            }
+        }
+        recorded
+    }
+
+    /// The event one screening calls for against its ledger row `existing`,
+    /// with the row to record once it is published; none when unchanged.
+    fn decide(
+        &self,
+        source: &str,
+        listing: Normalized,
+        existing: Option<&Entry>,
+    ) -> Option<Update> {
         let Normalized {
             screening,
             cancelled,
             ..
         } = listing;
-        let existing = self.store.get(screening.id.as_str()).await?;
         let changed = existing
-            .as_ref()
             .map(|entry| changed_fields(&entry.screening, &screening))
             .unwrap_or_default();
-        let change = decide_screening(existing.as_ref(), &changed, cancelled);
-        let screening_now = screening.clone();
-        match change {
-            Change::Unchanged => return Ok(change),
+        let change = decide_screening(existing, &changed, cancelled);
+        let event = match change {
+            Change::Unchanged => return None,
+            Change::New => self.event(
+                source,
+                ScreeningListed {
+                    screening: screening.clone(),
+                },
+            ),
+            Change::Changed => self.event(
+                source,
+                ScreeningChanged {
+                    screening: screening.clone(),
+                    changed,
+                },
+            ),
             Change::Withdrawn => {
                 let reason = format!("marked cancelled by source `{source}`");
-                self.publish(source, ScreeningCancelled { screening, reason })
-                    .await?;
+                let screening = screening.clone();
+                self.event(source, ScreeningCancelled { screening, reason })
             }
-            Change::New => self.publish(source, ScreeningListed { screening }).await?,
-            Change::Changed => {
-                self.publish(source, ScreeningChanged { screening, changed })
-                    .await?;
-            }
-        }
+        };
         let entry = Entry {
             source: source.to_owned(),
-            screening: screening_now,
             sequence: existing.map_or(0, |entry| entry.sequence.saturating_add(1)),
+            screening,
             cancelled,
         };
-        self.store.put(&entry).await?;
-        Ok(change)
+        Some(Update {
+            change,
+            event,
+            entry,
+        })
     }
 
     /// The source's upcoming screenings a complete read no longer has,
@@ -300,14 +376,20 @@ impl Pipeline {
         })
     }
 
-    async fn publish<T: EventData>(&self, source: &str, data: T) -> Result<(), IngestError> {
+    /// The record of `data` as `source`'s event, stamped now.
+    fn event<T: EventData>(&self, source: &str, data: T) -> Record {
         let event = Envelope::new(
             format!("marquee/listings-ingest/{source}"),
             data,
             self.clock.now(),
         );
-        self.bus.publish_event(&event).await?;
-        tracing::debug!(screening_id = %event.subject, event_type = %event.event_type, source = %source, "Published a screening event");
-        Ok(())
+        Record::from_event(&event)
     }
+}
+
+/// What one screening's poll publishes and then records.
+struct Update {
+    change: Change,
+    event: Record,
+    entry: Entry,
 }

@@ -7,6 +7,14 @@
 //! offset; a group's position in a partition is the last sequence it finished.
 //! Consumers live in the same process as producers, so a publish wakes them
 //! directly instead of having them poll.
+//!
+//! Group commit: one writer task appends whatever publishes are waiting in one
+//! transaction, and each publish returns once the transaction holding it has
+//! committed (WAL, `synchronous=NORMAL`: a committed append survives the
+//! process crashing; the last commits before a power cut or OS crash may be
+//! lost, since the WAL is synced at checkpoints, not at every commit).
+//! Consumers read a batch per partition and store the group's offset once
+//! per batch, at the last message the handler finished.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,8 +26,8 @@ use std::time::Duration;
 
 use marquee_runtime::clock::SharedClock;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
-use tokio::sync::Notify;
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::delivery::{Outcome, deliver};
@@ -30,8 +38,15 @@ use crate::{
 };
 
 const TRANSPORT: Transport = Transport::Embedded;
-/// Messages read from a partition per query.
+/// Messages read from a partition per query, and handled before the
+/// group's offset is stored.
 const BATCH: i64 = 500;
+/// The most appends one transaction commits.
+const GROUP_COMMIT: usize = 1_000;
+/// Rows per `INSERT`: full chunks share one prepared statement.
+const ROWS_PER_INSERT: usize = 100;
+/// Appends waiting for the writer before a publish waits for room.
+const APPENDS_QUEUED: usize = 4 * GROUP_COMMIT;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS bus_topics (
@@ -68,8 +83,12 @@ struct Inner {
     path: PathBuf,
     /// Stamps each message's `published_at`.
     clock: SharedClock,
-    /// Woken on every publish and every change of group membership.
-    wake: Notify,
+    /// To the writer task; it stops when the last clone of the bus is dropped.
+    appends: mpsc::Sender<Append>,
+    /// Each topic's partition count, which never changes once created.
+    partitions: Mutex<HashMap<String, i32>>,
+    /// Woken on every commit of appends and every change of group membership.
+    wake: Arc<Notify>,
     /// Live members of each group, in joining order.
     groups: Mutex<HashMap<String, Vec<u64>>>,
     next_member: AtomicU64,
@@ -119,12 +138,17 @@ impl EmbeddedBus {
                 .await
                 .map_err(|e| connect_error(&path, e))?;
         }
+        let (appends, queued) = mpsc::channel(APPENDS_QUEUED);
+        let wake = Arc::new(Notify::new());
+        tokio::spawn(write_appends(pool.clone(), queued, wake.clone()));
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
                 path,
                 clock,
-                wake: Notify::new(),
+                appends,
+                partitions: Mutex::default(),
+                wake,
                 groups: Mutex::default(),
                 next_member: AtomicU64::new(0),
                 partition_locks: Mutex::default(),
@@ -149,39 +173,71 @@ impl EmbeddedBus {
     }
 
     async fn partitions(&self, topic: &str) -> Result<i32, BusError> {
-        sqlx::query_scalar("SELECT partitions FROM bus_topics WHERE name = ?")
+        if let Some(partitions) = self.known_partitions().get(topic) {
+            return Ok(*partitions);
+        }
+        let partitions = sqlx::query_scalar("SELECT partitions FROM bus_topics WHERE name = ?")
             .bind(topic)
             .fetch_optional(&self.inner.pool)
             .await
             .map_err(|e| self.connect_error(e))?
-            .ok_or_else(|| BusError::UnknownTopic(topic.to_owned()))
+            .ok_or_else(|| BusError::UnknownTopic(topic.to_owned()))?;
+        self.known_partitions().insert(topic.to_owned(), partitions);
+        Ok(partitions)
     }
 
+    fn known_partitions(&self) -> std::sync::MutexGuard<'_, HashMap<String, i32>> {
+        self.inner
+            .partitions
+            .lock()
+            .expect("partition count table poisoned")
+    }
+
+    /// Hands `record` to the writer and waits until the transaction holding
+    /// it has committed.
     pub(crate) async fn publish(&self, record: Record) -> Result<(), BusError> {
-        let publish_error = |reason: String| BusError::Publish {
-            topic: record.topic.clone(),
-            reason,
-            retriable: true,
-        };
+        self.enqueue(record).await?.committed().await
+    }
+
+    /// [`EmbeddedBus::publish`] for each of `records`, handed to the writer
+    /// in their order before any is waited for, so they share transactions
+    /// and keep their order.
+    pub(crate) async fn publish_all(&self, records: Vec<Record>) -> Vec<Result<(), BusError>> {
+        let mut queued = Vec::with_capacity(records.len());
+        for record in records {
+            queued.push(self.enqueue(record).await);
+        }
+        let mut outcomes = Vec::with_capacity(queued.len());
+        for append in queued {
+            outcomes.push(match append {
+                Ok(queued) => queued.committed().await,
+                Err(error) => Err(error),
+            });
+        }
+        outcomes
+    }
+
+    /// Hands `record` to the writer, waiting only for room in its queue.
+    async fn enqueue(&self, record: Record) -> Result<Queued, BusError> {
         let partitions = self.partitions(&record.topic).await?;
-        let headers =
-            serde_json::to_string(&record.headers).map_err(|e| publish_error(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO bus_messages (topic, partition, key, headers, payload, published_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&record.topic)
-        .bind(partition_for(&record.key, partitions))
-        .bind(&record.key)
-        .bind(headers)
-        .bind(&record.payload)
-        .bind(self.inner.clock.now().timestamp_millis())
-        .execute(&self.inner.pool)
-        .await
-        .map_err(|e| publish_error(e.to_string()))?;
-        self.inner.wake.notify_waiters();
-        crate::published(&record.topic);
-        Ok(())
+        let headers = serde_json::to_string(&record.headers)
+            .map_err(|e| publish_error(&record.topic, e.to_string()))?;
+        let (committed, outcome) = oneshot::channel();
+        let queued = Queued {
+            topic: record.topic.clone(),
+            outcome,
+        };
+        let append = Append {
+            partition: partition_for(&record.key, partitions),
+            headers,
+            published_at: self.inner.clock.now().timestamp_millis(),
+            record,
+            committed,
+        };
+        match self.inner.appends.send(append).await {
+            Ok(()) => Ok(queued),
+            Err(_) => Err(writer_stopped(&queued.topic)),
+        }
     }
 
     pub(crate) async fn consume<H: Handler>(
@@ -275,26 +331,49 @@ impl EmbeddedBus {
         .await
         .map_err(|e| self.consume_error(group, e))?;
         let progressed = !rows.is_empty();
+        let mut finished = None;
         for row in rows {
             let message = message_from_row(topic, partition, &row);
             match deliver(handler, &message, group, subscription.retry, shutdown).await {
                 Ok(Outcome::Done) => {}
-                Ok(Outcome::Interrupted) => return Ok(progressed),
-                Err(dead_letter) => self.publish(dead_letter).await?,
+                Ok(Outcome::Interrupted) => break,
+                Err(dead_letter) => {
+                    if let Err(error) = self.publish(dead_letter).await {
+                        self.store_offset(group, topic, partition, finished).await?;
+                        return Err(error);
+                    }
+                }
             }
-            sqlx::query(
-                "INSERT INTO bus_offsets (group_id, topic, partition, last_seq) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (group_id, topic, partition) DO UPDATE SET last_seq = excluded.last_seq",
-            )
-            .bind(group)
-            .bind(topic)
-            .bind(partition)
-            .bind(message.offset)
-            .execute(&self.inner.pool)
-            .await
-            .map_err(|e| self.consume_error(group, e))?;
+            finished = Some(message.offset);
         }
+        self.store_offset(group, topic, partition, finished).await?;
         Ok(progressed)
+    }
+
+    /// Stores `finished`, the last offset the handler finished in a batch,
+    /// as `group`'s position in `partition`; nothing when it finished none.
+    async fn store_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+        finished: Option<i64>,
+    ) -> Result<(), BusError> {
+        let Some(offset) = finished else {
+            return Ok(());
+        };
+        sqlx::query(
+            "INSERT INTO bus_offsets (group_id, topic, partition, last_seq) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (group_id, topic, partition) DO UPDATE SET last_seq = excluded.last_seq",
+        )
+        .bind(group)
+        .bind(topic)
+        .bind(partition)
+        .bind(offset)
+        .execute(&self.inner.pool)
+        .await
+        .map(drop)
+        .map_err(|e| self.consume_error(group, e))
     }
 
     /// The last sequence `group` finished in `partition` of `topic`, if any.
@@ -462,6 +541,89 @@ impl EmbeddedBus {
             reason: format!("{} ({})", error, self.inner.path.display()),
         }
     }
+}
+
+/// A publish waiting for the writer.
+struct Append {
+    record: Record,
+    partition: i32,
+    /// The headers as stored: JSON.
+    headers: String,
+    published_at: i64,
+    /// Told once the transaction holding the append has committed, or why not.
+    committed: oneshot::Sender<Result<(), String>>,
+}
+
+/// A publish the writer has, waiting for its commit.
+struct Queued {
+    topic: String,
+    outcome: oneshot::Receiver<Result<(), String>>,
+}
+
+impl Queued {
+    /// Waits until the transaction holding the append has committed.
+    async fn committed(self) -> Result<(), BusError> {
+        let Self { topic, outcome } = self;
+        match outcome.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(reason)) => Err(publish_error(&topic, reason)),
+            Err(_) => Err(writer_stopped(&topic)),
+        }
+    }
+}
+
+fn writer_stopped(topic: &str) -> BusError {
+    publish_error(topic, "the embedded log's writer stopped".to_owned())
+}
+
+fn publish_error(topic: &str, reason: String) -> BusError {
+    BusError::Publish {
+        topic: topic.to_owned(),
+        reason,
+        retriable: true,
+    }
+}
+
+/// The writer task: appends what is waiting, up to [`GROUP_COMMIT`] at a
+/// time, in one transaction, then answers each publish and wakes the
+/// consumers. Ends when every sender is gone.
+async fn write_appends(pool: SqlitePool, mut queued: mpsc::Receiver<Append>, wake: Arc<Notify>) {
+    let mut batch = Vec::with_capacity(GROUP_COMMIT);
+    while queued.recv_many(&mut batch, GROUP_COMMIT).await > 0 {
+        let outcome = append_all(&pool, &batch).await.map_err(|e| e.to_string());
+        if outcome.is_ok() {
+            wake.notify_waiters();
+        }
+        for append in batch.drain(..) {
+            if outcome.is_ok() {
+                crate::published(&append.record.topic);
+            }
+            // A publisher that stopped waiting needs no answer.
+            let _ = append.committed.send(outcome.clone());
+        }
+    }
+}
+
+/// Appends `batch` in one transaction, [`ROWS_PER_INSERT`] rows a statement.
+async fn append_all(pool: &SqlitePool, batch: &[Append]) -> Result<(), sqlx::Error> {
+    let mut transaction = pool.begin().await?;
+    for rows in batch.chunks(ROWS_PER_INSERT) {
+        QueryBuilder::<Sqlite>::new(
+            "INSERT INTO bus_messages (topic, partition, key, headers, payload, published_at) ",
+        )
+        .push_values(rows, |mut row, append| {
+            row.push_bind(&append.record.topic)
+                .push_bind(append.partition)
+                .push_bind(&append.record.key)
+                .push_bind(&append.headers)
+                .push_bind(&append.record.payload)
+                .push_bind(append.published_at);
+        })
+        .build()
+        .execute(&mut *transaction)
+        .await?;
+    }
+    transaction.commit().await
 }
 
 fn message_from_row(topic: &str, partition: i32, row: &sqlx::sqlite::SqliteRow) -> Message {

@@ -309,6 +309,20 @@ impl Bus {
         }
     }
 
+    /// Publishes `records` together, handed to the transport in their
+    /// order, and waits until each is durably accepted or refused, its
+    /// outcome at its index: on the embedded log they share transactions,
+    /// on Kafka produce requests.
+    pub async fn publish_all(&self, records: Vec<Record>) -> Vec<Result<(), BusError>> {
+        match self {
+            Self::Kafka(bus) => {
+                futures::future::join_all(records.into_iter().map(|record| bus.publish(record)))
+                    .await
+            }
+            Self::Embedded(bus) => bus.publish_all(records).await,
+        }
+    }
+
     /// Publishes an event on its topic, keyed by its item id.
     pub async fn publish_event<T: EventData>(&self, event: &Envelope<T>) -> Result<(), BusError> {
         self.publish(Record::from_event(event)).await

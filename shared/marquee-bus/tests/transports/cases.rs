@@ -8,7 +8,9 @@ use marquee_runtime::clock::{Clock as _, SystemClock};
 use marquee_test_support::wait;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::{Recorder, TestBus, WAIT, consume_on, group, keyed, numbered, publish_all};
+use crate::harness::{
+    Recorder, TestBus, WAIT, consume_on, group, keyed, numbered, publish_all, record,
+};
 
 pub async fn order_is_kept_per_key(test: TestBus) {
     let topic = test.topic(3).await;
@@ -40,6 +42,49 @@ pub async fn order_is_kept_per_key(test: TestBus) {
     assert_eq!(per_key.len(), 4);
     for (key, sequence) in per_key {
         assert_eq!(sequence, (0..50).collect::<Vec<_>>(), "order of key {key}");
+    }
+}
+
+pub async fn publishes_sent_together_land_once_each_in_order_per_key(test: TestBus) {
+    // More than one group commit and more than one consumer batch.
+    const COUNT: u32 = 2_500;
+    let topic = test.topic(3).await;
+    let records = (0..COUNT)
+        .map(|n| record(&topic, &format!("key-{}", n % 7), &n.to_string()))
+        .collect();
+    let outcomes = test.bus.publish_all(records).await;
+    assert_eq!(outcomes.len(), COUNT as usize);
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+
+    let group = group();
+    let recorder = Recorder::default();
+    let (stop, task) = test.consume(&group, &topic, recorder.clone());
+    wait::until_true("all of them are handled", WAIT, || {
+        recorder.count() >= COUNT as usize
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+
+    let mut per_key: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for message in recorder.handled.lock().unwrap().iter() {
+        let n: u32 = String::from_utf8(message.payload.clone())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(message.key, Some(format!("key-{}", n % 7)));
+        per_key.entry(format!("key-{}", n % 7)).or_default().push(n);
+    }
+    for (key, sequence) in &per_key {
+        let expected: Vec<u32> = (0..COUNT)
+            .filter(|n| format!("key-{}", n % 7) == *key)
+            .collect();
+        assert_eq!(*sequence, expected, "order of key {key}");
+    }
+    assert_eq!(recorder.count(), COUNT as usize, "handled once each");
+    // The group's offsets, stored per batch, cover everything it handled.
+    for lag in test.bus.lag(&group, &[&topic]).await.unwrap() {
+        assert_eq!(lag.lag, 0, "{lag:?}");
     }
 }
 

@@ -17,6 +17,7 @@ use retention::a_replay_restores_every_event_ever_published;
 marquee_test_support::on_each!(
     [embedded = TestBus::embedded().await, kafka = TestBus::kafka().await]
     order_is_kept_per_key,
+    publishes_sent_together_land_once_each_in_order_per_key,
     a_restarted_consumer_loses_nothing_and_repeats_only_the_unfinished,
     a_poison_message_is_dead_lettered_while_the_rest_flows,
     a_message_failing_every_attempt_is_dead_lettered,
