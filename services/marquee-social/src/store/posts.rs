@@ -360,17 +360,20 @@ impl Store {
 
     /// Marks `entry` pending before it is sent, leased until `lease_until`
     /// so that another replica's worker leaves it alone; returns false when
-    /// someone else claimed or finished it first.
+    /// someone else claimed or finished it first, or its account is paused.
     pub async fn claim(
         &self,
         entry: &Entry,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        // Refused while the account is paused, in the same statement: a
+        // pause that lands between the worker's check and its claim holds.
         let claim = sqlx::query(
             "UPDATE social_posts SET status = 'pending', lease_until = $1, \
              attempts = attempts + 1, updated_at = $2 \
-             WHERE review_id = $3 AND account = $4 AND status = $5 AND lease_until <= $2",
+             WHERE review_id = $3 AND account = $4 AND status = $5 AND lease_until <= $2 \
+             AND NOT EXISTS (SELECT 1 FROM social_paused_accounts p WHERE p.account = social_posts.account)",
         )
         .bind(micros(lease_until))
         .bind(micros(now))

@@ -55,6 +55,14 @@ async fn a_paused_account_sends_nothing_until_resumed(engine: Engine) {
     assert_eq!(app.drain().await, 2, "only the webhook sends");
     assert_eq!(app.entry("first", "masto").await.status, PostStatus::Queued);
     assert_eq!(app.entry("second", "hook").await.status, PostStatus::Posted);
+    // The claim itself holds the pause, whatever the worker read before it.
+    let waiting = app.entry("first", "masto").await;
+    let lease = at(0) + chrono::Duration::minutes(5);
+    let claimed = app.service.store().claim(&waiting, at(0), lease).await;
+    assert!(
+        !claimed.unwrap(),
+        "a paused account's post cannot be claimed"
+    );
 
     let listed = accounts(&app).await;
     let names: Vec<&str> = listed.iter().map(|a| a.name.as_str()).collect();
