@@ -105,9 +105,18 @@ impl Fetcher {
     }
 
     /// [`Fetcher::get_in_full`] asking for `accept` media types, e.g. an
-    /// ActivityPub actor's `application/activity+json`.
-    pub async fn get_as(&self, url: &Url, accept: &str) -> Result<Document, FetchError> {
-        match self.get_accepting(url, None, Some(accept)).await? {
+    /// ActivityPub actor's `application/activity+json`, with `headers` on
+    /// the request (a signature of it, say).
+    pub async fn get_as(
+        &self,
+        url: &Url,
+        accept: &str,
+        headers: reqwest::header::HeaderMap,
+    ) -> Result<Document, FetchError> {
+        match self
+            .get_accepting(url, None, Some((accept, headers)))
+            .await?
+        {
             Fetched::Document(document) => Ok(document),
             Fetched::NotModified => Err(FetchError::Status {
                 url: url.to_string(),
@@ -150,7 +159,7 @@ impl Fetcher {
         &self,
         url: &Url,
         validators: Option<&Validators>,
-        accept: Option<&str>,
+        accept: Option<(&str, reqwest::header::HeaderMap)>,
     ) -> Result<Fetched, FetchError> {
         let mut current = url.clone();
         let mut visited = HashSet::new();
@@ -160,8 +169,10 @@ impl Fetcher {
                 return Err(redirect(url, format!("redirect loop back to {current}")));
             }
             let mut request = self.client.get(current.clone());
-            if let Some(accept) = accept {
-                request = request.header(reqwest::header::ACCEPT, accept);
+            if let Some((accept, headers)) = &accept {
+                request = request
+                    .header(reqwest::header::ACCEPT, *accept)
+                    .headers(headers.clone());
             }
             if let Some(validators) = validators {
                 if let Some(etag) = &validators.etag {

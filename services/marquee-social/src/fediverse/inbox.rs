@@ -221,7 +221,7 @@ impl Fediverse {
         {
             return Ok(owner);
         }
-        let (owner, pem) = self.fetch_key(key_id).await?;
+        let (owner, pem) = self.fetch_key(key_id, now).await?;
         let key = signature::public_key(&pem).ok_or_else(|| Refusal::KeyUnavailable {
             key_id: key_id.to_owned(),
             reason: "its publicKeyPem is not an RSA public key".to_owned(),
@@ -233,12 +233,16 @@ impl Fediverse {
 
     /// The owner and PEM of `key_id`, from its document: an actor with
     /// that `publicKey`, or the key itself.
-    async fn fetch_key(&self, key_id: &str) -> Result<(String, String), Refusal> {
+    async fn fetch_key(
+        &self,
+        key_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, String), Refusal> {
         let unavailable = |reason: String| Refusal::KeyUnavailable {
             key_id: key_id.to_owned(),
             reason,
         };
-        let document = self.fetch(key_id).await.map_err(unavailable)?;
+        let document = self.fetch(key_id, now).await.map_err(unavailable)?;
         let keys = match &document["publicKey"] {
             Value::Array(keys) => keys.clone(),
             Value::Null => vec![document.clone()],
@@ -258,11 +262,17 @@ impl Fediverse {
     }
 
     /// GETs an ActivityStreams document.
-    async fn fetch(&self, id: &str) -> Result<Value, String> {
+    async fn fetch(&self, id: &str, now: DateTime<Utc>) -> Result<Value, String> {
         let url = Url::parse(id).map_err(|e| format!("{id} is not a URL: {e}"))?;
+        // Signed as our first actor: the server checks it against that
+        // actor's public key, whichever of ours it is.
+        let signed = match self.actors.first() {
+            Some(actor) => signature::sign_get(&actor.key_id(), &actor.key, &url, now),
+            None => reqwest::header::HeaderMap::new(),
+        };
         let document = self
             .fetcher
-            .get_as(&url, ACCEPT)
+            .get_as(&url, ACCEPT, signed)
             .await
             .map_err(|e| e.to_string())?;
         serde_json::from_str(&document.text).map_err(|e| format!("{id} is not JSON: {e}"))
@@ -283,7 +293,7 @@ impl Fediverse {
         let follow_id = id_of(&follow["id"])
             .ok_or_else(|| Refusal::Malformed("the Follow has no id".to_owned()))?;
         let profile =
-            self.fetch(follower)
+            self.fetch(follower, now)
                 .await
                 .map_err(|reason| Refusal::FollowerUnavailable {
                     follower: follower.to_owned(),

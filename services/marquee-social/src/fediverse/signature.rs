@@ -42,6 +42,29 @@ pub(crate) fn sign_post(
     body: &[u8],
     at: DateTime<Utc>,
 ) -> HeaderMap {
+    sign_request("post", key_id, key, url, Some(body), at)
+}
+
+/// The headers that sign a GET of `url` (`Host`, `Date`, `Signature` over
+/// `(request-target) host date`): servers in Mastodon's authorized-fetch
+/// mode answer only signed fetches of their actors and keys.
+pub(crate) fn sign_get(
+    key_id: &str,
+    key: &RsaPrivateKey,
+    url: &url::Url,
+    at: DateTime<Utc>,
+) -> HeaderMap {
+    sign_request("get", key_id, key, url, None, at)
+}
+
+fn sign_request(
+    method: &str,
+    key_id: &str,
+    key: &RsaPrivateKey,
+    url: &url::Url,
+    body: Option<&[u8]>,
+    at: DateTime<Utc>,
+) -> HeaderMap {
     let mut headers = HeaderMap::new();
     let host = match url.port() {
         Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
@@ -51,18 +74,19 @@ pub(crate) fn sign_post(
     if let Some(query) = url.query() {
         target = format!("{target}?{query}");
     }
-    for (name, value) in [
-        ("host", host),
-        ("date", http_date(at)),
-        ("digest", digest(body)),
-    ] {
+    let mut signed = vec![("host", host), ("date", http_date(at))];
+    if let Some(body) = body {
+        signed.push(("digest", digest(body)));
+    }
+    let mut names = vec!["(request-target)".to_owned()];
+    for (name, value) in signed {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(HeaderName::from_static(name), value);
+            names.push(name.to_owned());
         }
     }
-    let names = REQUIRED.map(str::to_owned);
     // Every name is one just inserted, so the signing string always exists.
-    let text = signing_string("post", &target, &headers, &names).unwrap_or_default();
+    let text = signing_string(method, &target, &headers, &names).unwrap_or_default();
     let signature = sign(key, &text);
     let value = format!(
         r#"keyId="{key_id}",algorithm="rsa-sha256",headers="{}",signature="{signature}""#,

@@ -222,8 +222,19 @@ impl Peer {
             "id": actor, "type": "Person", "inbox": format!("{actor}/inbox"),
             "publicKey": {"id": format!("{actor}#main-key"), "owner": actor, "publicKeyPem": pem},
         });
+        // As a Mastodon server in authorized-fetch mode: its actor only to a
+        // fetch signed by one of Marquee's actors.
+        let signed_by_marquee = wiremock::matchers::header_regex(
+            "signature",
+            r#"^keyId="http://127\.0\.0\.1:\d+/actors/reviews#main-key",algorithm="rsa-sha256",headers="\(request-target\) host date",signature="[A-Za-z0-9+/=]+"$"#,
+        );
         wiremock::Mock::given(wiremock::matchers::path("/users/peer"))
+            .and(signed_by_marquee)
             .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(document))
+            .mount(&server)
+            .await;
+        wiremock::Mock::given(wiremock::matchers::path("/users/peer"))
+            .respond_with(wiremock::ResponseTemplate::new(401))
             .mount(&server)
             .await;
         Self { server, key }
