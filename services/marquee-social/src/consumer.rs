@@ -22,26 +22,26 @@ impl Handler for SocialHandler {
             .first_seen(&event.source, self.0.now())
             .await
             .map_err(HandlerError::transient)?;
+        // Decided once, at one instant, for the accounts and the actors alike.
+        let now = self.0.now();
         let max_age = self.0.inner.settings.back_catalogue_max_age();
+        let back = match &event.data {
+            ReviewEvent::Published(published) => {
+                back_catalogue(&published.review, first_seen, now, max_age)
+            }
+            _ => None,
+        };
         if let Some(fediverse) = &self.0.inner.fediverse {
-            let back = match &event.data {
-                ReviewEvent::Published(published) => {
-                    back_catalogue(&published.review, first_seen, self.0.now(), max_age).is_some()
-                }
-                _ => false,
-            };
             fediverse
-                .publish(&self.0.inner.store, &event.data, back, self.0.now())
+                .publish(&self.0.inner.store, &event.data, back.is_some(), now)
                 .await
                 .map_err(HandlerError::transient)?;
         }
         match decide(&event.data) {
-            Decision::Post(review) => {
-                match back_catalogue(review, first_seen, self.0.now(), max_age) {
-                    Some(reason) => self.skip(review, &reason).await,
-                    None => self.record(review).await,
-                }
-            }
+            Decision::Post(review) => match back {
+                Some(reason) => self.skip(review, &reason).await,
+                None => self.record(review).await,
+            },
             Decision::Leave(review_id) => {
                 tracing::debug!(review_id = %review_id, "An edited review is not posted again");
                 Ok(())

@@ -201,8 +201,9 @@ pub(crate) fn collection(url: &Url, total: i64, page: Option<(i64, Vec<Value>)>)
     document
 }
 
-/// An embedded object carries no `@context` of its own.
-fn without_context(mut object: Value) -> Value {
+/// An embedded object (or a collection's item) carries no `@context` of
+/// its own.
+pub(crate) fn without_context(mut object: Value) -> Value {
     if let Some(map) = object.as_object_mut() {
         map.remove("@context");
     }

@@ -150,7 +150,7 @@ async fn outbox(
         Ok(documents
             .iter()
             .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-            .map(without_context)
+            .map(documents::without_context)
             .collect())
     })
     .await
@@ -295,12 +295,4 @@ async fn receive(
             Err(refusal.into())
         }
     }
-}
-
-/// An item of a collection carries no `@context` of its own.
-fn without_context(mut item: Value) -> Value {
-    if let Some(map) = item.as_object_mut() {
-        map.remove("@context");
-    }
-    item
 }
