@@ -101,7 +101,7 @@ pub(crate) fn router(service: DigestService) -> Router {
 
 impl DigestService {
     /// `path` under the public base URL.
-    fn public_url(&self, path: &str) -> Url {
+    pub(crate) fn public_url(&self, path: &str) -> Url {
         let base = &self.inner.settings.public_base_url;
         base.join(path).unwrap_or_else(|_| base.clone())
     }

@@ -510,6 +510,22 @@ impl DigestService {
         back.and_then(|back| self.message_page(title, message, Some(back)))
             .map_or_else(page_failure, IntoResponse::into_response)
     }
+
+    /// The reader `token` was sent to and the form they posted, or the
+    /// page refusing `what`: a stale link, or a body too large or unreadable.
+    async fn reader_form(
+        &self,
+        token: &str,
+        body: Result<Bytes, BytesRejection>,
+        what: &'static str,
+    ) -> Result<(Subscriber, Bytes), Response> {
+        let subscriber = self
+            .reader(token)
+            .await
+            .map_err(|error| link_failure(self, error, STALE_PREFERENCES))?;
+        let body = form_body(body).map_err(|error| error.refusing(what).page().into_response())?;
+        Ok((subscriber, body))
+    }
 }
 
 /// A day as pages write it, e.g. "Thursday 7 January 2027".
@@ -540,18 +556,12 @@ async fn save_preferences(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let token = &query.token;
-    let subscriber = match service.reader(token).await {
-        Ok(subscriber) => subscriber,
-        Err(error) => return link_failure(&service, error, STALE_PREFERENCES),
-    };
-    let body = match form_body(body) {
-        Ok(body) => body,
-        Err(error) => {
-            return error
-                .refusing("a preferences change")
-                .page()
-                .into_response();
-        }
+    let (subscriber, body) = match service
+        .reader_form(token, body, "a preferences change")
+        .await
+    {
+        Ok(posted) => posted,
+        Err(page) => return page,
     };
     let draft = match Draft::parse(&body) {
         Ok(draft) => draft,
@@ -593,13 +603,9 @@ async fn pause(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let token = &query.token;
-    let subscriber = match service.reader(token).await {
-        Ok(subscriber) => subscriber,
-        Err(error) => return link_failure(&service, error, STALE_PREFERENCES),
-    };
-    let body = match form_body(body) {
-        Ok(body) => body,
-        Err(error) => return error.refusing("a pause").page().into_response(),
+    let (subscriber, body) = match service.reader_form(token, body, "a pause").await {
+        Ok(posted) => posted,
+        Err(page) => return page,
     };
     let weeks = match form::pause_weeks(&body) {
         Ok(weeks) => weeks,

@@ -59,6 +59,23 @@ async fn check_page(browser: &Client, axe: &str, name: &str) {
     browser.set_window_size(width, height).await.unwrap();
 }
 
+/// Opens `path` of the demo in `browser`.
+async fn open(browser: &Client, demo: &Demo, path: &str) {
+    browser.goto(&format!("{}{path}", demo.base)).await.unwrap();
+}
+
+/// Types `text` into the field at `css`.
+async fn type_into(browser: &Client, css: &str, text: &str) {
+    let field = browser.find(Locator::Css(css)).await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// Whether the checkbox at `css` is ticked.
+async fn is_ticked(browser: &Client, css: &str) -> bool {
+    let checkbox = browser.find(Locator::Css(css)).await.unwrap();
+    checkbox.is_selected().await.unwrap()
+}
+
 /// The one subscriber with `email`, as the admin API has them.
 async fn subscriber(demo: &Demo, email: &str) -> Subscriber {
     let found: Vec<Subscriber> = serde_json::from_value(
@@ -126,10 +143,7 @@ async fn a_reader_subscribes_confirms_manages_preferences_and_leaves_in_chromium
     let reader = "reader@films.example";
 
     // axe-core finds what it should: an image without a text alternative.
-    browser
-        .goto(&format!("{}/subscribe", demo.base))
-        .await
-        .unwrap();
+    open(&browser, &demo, "/subscribe").await;
     browser.execute(&axe, vec![]).await.unwrap();
     browser
         .execute(
@@ -145,18 +159,9 @@ async fn a_reader_subscribes_confirms_manages_preferences_and_leaves_in_chromium
     );
 
     // The form: the address and every kind of preference.
-    browser
-        .goto(&format!("{}/subscribe", demo.base))
-        .await
-        .unwrap();
+    open(&browser, &demo, "/subscribe").await;
     check_page(&browser, &axe, "01-subscribe").await;
-    browser
-        .find(Locator::Css("#email"))
-        .await
-        .unwrap()
-        .send_keys(reader)
-        .await
-        .unwrap();
+    type_into(&browser, "#email", reader).await;
     click(&browser, "input[name=venues][value=bfi-southbank]").await;
     click(&browser, "input[name=formats][value=celluloid]").await;
     click(&browser, "#min_rating option[value='3']").await;
@@ -199,18 +204,12 @@ async fn a_reader_subscribes_confirms_manages_preferences_and_leaves_in_chromium
     let preferences = link_in(digest.part("text/plain"), "/preferences?token=");
     browser.goto(&preferences).await.unwrap();
     text_once(&browser, "h1", |h1| h1 == "Your preferences").await;
-    let bfi = browser
-        .find(Locator::Css("input[name=venues][value=bfi-southbank]"))
-        .await
-        .unwrap();
-    assert!(
-        bfi.is_selected().await.unwrap(),
-        "the stored venue is ticked"
-    );
+    let bfi = "input[name=venues][value=bfi-southbank]";
+    assert!(is_ticked(&browser, bfi).await, "the stored venue is ticked");
     check_page(&browser, &axe, "05-preferences").await;
 
     // Changed: another venue, any format, every review.
-    bfi.click().await.unwrap();
+    click(&browser, bfi).await;
     click(&browser, "input[name=venues][value=castle-cinema]").await;
     click(&browser, "input[name=formats][value='']").await;
     click(&browser, "#min_rating option[value='']").await;
@@ -322,6 +321,12 @@ async fn post_form(demo: &Demo, body: impl Into<reqwest::Body>) -> (u16, String)
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
+/// `POST /subscribe` of a JSON `body`: the answer.
+async fn post_json(demo: &Demo, body: serde_json::Value) -> reqwest::Response {
+    let url = format!("{}/subscribe", demo.base);
+    demo.http.post(url).json(&body).send().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_posts_are_refused_with_clear_pages_storing_nothing_and_the_rate_limit_answers_429() {
     let sink = SmtpSink::start();
@@ -331,21 +336,12 @@ async fn bad_posts_are_refused_with_clear_pages_storing_nothing_and_the_rate_lim
     let axe = axe_source();
 
     // A field refused in the browser: the form again, saying which and why.
-    browser
-        .goto(&format!("{}/subscribe", demo.base))
-        .await
-        .unwrap();
+    open(&browser, &demo, "/subscribe").await;
     browser
         .execute("document.querySelector('form').noValidate = true", vec![])
         .await
         .unwrap();
-    browser
-        .find(Locator::Css("#email"))
-        .await
-        .unwrap()
-        .send_keys("not-an-address")
-        .await
-        .unwrap();
+    type_into(&browser, "#email", "not-an-address").await;
     click(&browser, "input[name=venues][value=castle-cinema]").await;
     click(&browser, "form button[type=submit]").await;
     let alert = text_once(&browser, "[role=alert]", |alert| {
@@ -353,14 +349,8 @@ async fn bad_posts_are_refused_with_clear_pages_storing_nothing_and_the_rate_lim
     })
     .await;
     assert!(alert.contains("not-an-address"), "{alert}");
-    let kept = browser
-        .find(Locator::Css("input[name=venues][value=castle-cinema]"))
-        .await
-        .unwrap();
-    assert!(
-        kept.is_selected().await.unwrap(),
-        "what was entered is kept"
-    );
+    let kept = "input[name=venues][value=castle-cinema]";
+    assert!(is_ticked(&browser, kept).await, "what was entered is kept");
     check_page(&browser, &axe, "10-subscribe-refused").await;
 
     // Posted by hand: an unknown venue, a field no form has, a huge body.
@@ -388,13 +378,11 @@ async fn bad_posts_are_refused_with_clear_pages_storing_nothing_and_the_rate_lim
     .await;
     assert_eq!(status, 413);
     assert!(page.contains("larger than 16 KiB"), "{page}");
-    let json = demo
-        .http
-        .post(format!("{}/subscribe", demo.base))
-        .json(&serde_json::json!({ "email": "a@films.example", "preferences": { "venues": ["nowhere"] } }))
-        .send()
-        .await
-        .unwrap();
+    let json = post_json(
+        &demo,
+        serde_json::json!({ "email": "a@films.example", "preferences": { "venues": ["nowhere"] } }),
+    )
+    .await;
     assert_eq!(json.status(), 422);
     let nobody: Vec<Subscriber> =
         serde_json::from_value(demo.admin("/admin/digest/subscribers").await).unwrap();
@@ -410,28 +398,13 @@ async fn bad_posts_are_refused_with_clear_pages_storing_nothing_and_the_rate_lim
         assert!(page.contains("a confirmation link is on its way"), "{page}");
     }
     sink.wait_for_files(3).await;
-    browser
-        .goto(&format!("{}/subscribe", demo.base))
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("#email"))
-        .await
-        .unwrap()
-        .send_keys(mailbox)
-        .await
-        .unwrap();
+    open(&browser, &demo, "/subscribe").await;
+    type_into(&browser, "#email", mailbox).await;
     click(&browser, "form button[type=submit]").await;
     let refused = text_once(&browser, "main", |main| main.contains("Too many requests")).await;
     assert!(refused.contains("ask again after"), "{refused}");
     check_page(&browser, &axe, "11-rate-limited").await;
-    let limited = demo
-        .http
-        .post(format!("{}/subscribe", demo.base))
-        .json(&serde_json::json!({ "email": mailbox }))
-        .send()
-        .await
-        .unwrap();
+    let limited = post_json(&demo, serde_json::json!({ "email": mailbox })).await;
     assert_eq!(limited.status(), 429);
     assert!(limited.headers().contains_key("retry-after"));
     assert_eq!(sink.files().len(), 3, "no fourth confirmation");
@@ -455,10 +428,7 @@ async fn the_archive_and_a_sent_digests_web_version_pass_axe_at_both_widths_in_c
     assert_eq!(report.counts.sent, 1, "{report:?}");
     let digest = &sink.wait_for(2).await[1];
 
-    browser
-        .goto(&format!("{}/digest/archive", demo.base))
-        .await
-        .unwrap();
+    open(&browser, &demo, "/digest/archive").await;
     text_once(&browser, "h1", |h1| h1 == "Past digests").await;
     let listed = text_once(&browser, "main li a", |link| !link.is_empty()).await;
     assert_eq!(listed, digest.subject);

@@ -144,8 +144,10 @@ impl DigestContent {
             .picks
             .iter()
             .map(|pick| Pick {
+                title: pick.title.clone(),
+                year: pick.year,
+                note: pick.note.clone(),
                 screenings: pick.screenings.iter().filter(wanted).cloned().collect(),
-                ..pick.clone()
             })
             .collect();
         let changes = self

@@ -28,6 +28,7 @@ const UNSUBSCRIBE_PAGE: &str = include_str!("../../templates/pages/unsubscribe.h
 const CONFIRM_PAGE: &str = include_str!("../../templates/pages/confirm.html");
 const READER_PAGE: &str = include_str!("../../templates/pages/reader.html");
 const PREFERENCE_FIELDS: &str = include_str!("../../templates/pages/preference_fields.html");
+const FORM_ERROR: &str = include_str!("../../templates/pages/form_error.html");
 const SUBSCRIBE_PAGE: &str = include_str!("../../templates/pages/subscribe.html");
 const PREFERENCES_PAGE: &str = include_str!("../../templates/pages/preferences.html");
 const UNSUBSCRIBED_PAGE: &str = include_str!("../../templates/pages/unsubscribed.html");
@@ -324,6 +325,7 @@ impl Templates {
             ("pages/confirm.html", CONFIRM_PAGE),
             ("pages/reader.html", READER_PAGE),
             ("pages/preference_fields.html", PREFERENCE_FIELDS),
+            ("pages/form_error.html", FORM_ERROR),
             ("pages/subscribe.html", SUBSCRIBE_PAGE),
             ("pages/preferences.html", PREFERENCES_PAGE),
             ("pages/unsubscribed.html", UNSUBSCRIBED_PAGE),

@@ -28,12 +28,7 @@ impl DigestService {
             .inner
             .signer
             .sign(Purpose::Unsubscribe, subscriber_id, expires);
-        let mut url = self
-            .inner
-            .settings
-            .public_base_url
-            .join("unsubscribe")
-            .unwrap_or_else(|_| self.inner.settings.public_base_url.clone());
+        let mut url = self.public_url("unsubscribe");
         url.query_pairs_mut().append_pair("token", &token);
         url.to_string()
     }
@@ -41,12 +36,7 @@ impl DigestService {
     /// The preferences page's address without a reader's token, for the
     /// copies that are nobody's (previews and test sends without a reader).
     pub(super) fn nobodys_preferences_url(&self) -> String {
-        self.inner
-            .settings
-            .public_base_url
-            .join("preferences")
-            .unwrap_or_else(|_| self.inner.settings.public_base_url.clone())
-            .to_string()
+        self.public_url("preferences").to_string()
     }
 
     fn list_unsubscribe(&self, https: &str) -> String {
@@ -299,25 +289,7 @@ impl DigestService {
                     .await?;
                 Ok(Ok(()))
             }
-            Err(error @ SendError::Recipient(_)) => {
-                // The address's fault, not the relay's: it is suppressed
-                // and does not count towards pausing the run.
-                let reason = error.to_string();
-                tracing::warn!(subscriber_id, error = %reason, "The relay refused the recipient for good; suppressing");
-                store
-                    .mark(
-                        &run.id,
-                        subscriber_id,
-                        DeliveryOutcome::Failed,
-                        1,
-                        Some(&reason),
-                    )
-                    .await?;
-                self.suppress(&subscriber.email, Suppression::Bounce)
-                    .await?;
-                Ok(Ok(()))
-            }
-            Err(error @ SendError::Permanent(_)) => {
+            Err(error @ (SendError::Recipient(_) | SendError::Permanent(_))) => {
                 let reason = error.to_string();
                 tracing::warn!(subscriber_id, error = %reason, "The relay refused a digest for good");
                 store
@@ -329,6 +301,13 @@ impl DigestService {
                         Some(&reason),
                     )
                     .await?;
+                if let SendError::Recipient(_) = error {
+                    // The address's fault, not the relay's: it is suppressed
+                    // and does not count towards pausing the run.
+                    self.suppress(&subscriber.email, Suppression::Bounce)
+                        .await?;
+                    return Ok(Ok(()));
+                }
                 Ok(Err(error))
             }
             Err(error) => {

@@ -150,9 +150,25 @@ impl Store {
 
     /// The nonce naming subscriber `id`'s live (pending or confirmed)
     /// subscription, made now for one that has none (imported); `None`
-    /// once it has ended.
+    /// once it has ended. Every digest's preferences link asks, so the
+    /// write is only tried when the read finds no nonce.
     pub async fn subscription_nonce(&self, id: &str) -> Result<Option<String>> {
         let live = [SubscriberStatus::Pending, SubscriberStatus::Confirmed];
+        let read = || async {
+            sqlx::query_scalar(
+                "SELECT confirm_nonce FROM digest_subscribers
+                 WHERE id = $1 AND confirm_nonce <> '' AND status IN ($2, $3)",
+            )
+            .bind(id)
+            .bind(live[0].as_str())
+            .bind(live[1].as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .context("Failed to read a subscriber")
+        };
+        if let Some(nonce) = read().await? {
+            return Ok(Some(nonce));
+        }
         let fresh = uuid::Uuid::new_v4().simple().to_string();
         let statement = sqlx::query(
             "UPDATE digest_subscribers SET confirm_nonce = $1
@@ -166,17 +182,7 @@ impl Store {
             "Failed to name a subscription",
         )
         .await?;
-        let nonce: Option<String> = sqlx::query_scalar(
-            "SELECT confirm_nonce FROM digest_subscribers
-             WHERE id = $1 AND confirm_nonce <> '' AND status IN ($2, $3)",
-        )
-        .bind(id)
-        .bind(live[0].as_str())
-        .bind(live[1].as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .context("Failed to read a subscriber")?;
-        Ok(nonce)
+        Ok(read().await?)
     }
 
     /// Replaces subscriber `id`'s preferences if `nonce` still names its

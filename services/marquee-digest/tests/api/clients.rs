@@ -9,13 +9,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use chrono::Duration;
-use marquee_events::Image;
 use serde::Deserialize;
-use url::Url;
 
-use crate::email::rundown;
-use crate::helpers::{Engine, TestApp, published, review, thursday};
+use crate::email::deliver_picks_and_hamnet_image;
+use crate::helpers::{Engine, TestApp, thursday};
 
 on_each!([sqlite = Engine::Sqlite] the_digest_uses_nothing_gmail_outlook_or_apple_mail_lacks_but_the_accepted);
 
@@ -110,16 +107,7 @@ async fn the_digest_uses_nothing_gmail_outlook_or_apple_mail_lacks_but_the_accep
 ) {
     // Every block a reader can get: picks, a review with its image, the week.
     let app = TestApp::seeded(engine, ["reader@example.com"]).await;
-    app.deliver(&published(&rundown(), thursday() - Duration::hours(20)))
-        .await;
-    let mut hamnet = review("hamnet", "Hamnet", 4);
-    hamnet.image = Some(Image {
-        url: Url::parse("https://films.example/images/hamnet.jpg").unwrap(),
-        alt: Some("Jessie Buckley in Hamnet".to_owned()),
-    });
-    let mut republished = published(&hamnet, thursday() - Duration::days(2));
-    republished.time = thursday() - Duration::hours(30);
-    app.deliver(&republished).await;
+    deliver_picks_and_hamnet_image(&app).await;
     app.only_run_at(thursday()).await;
     let mail = app.sink.wait_for(1).await.remove(0);
     let html = mail.part("text/html");

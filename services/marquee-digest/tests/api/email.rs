@@ -9,7 +9,10 @@ use marquee_events::{
 };
 use url::Url;
 
-use crate::helpers::{Engine, TestApp, published, review, screening, thursday};
+use crate::helpers::{
+    Engine, TestApp, hamnet_screening, leone_screening, published, review, space_odyssey_screening,
+    thursday,
+};
 
 /// The Repertory Rundown, naming one film that plays this week and one
 /// that plays nowhere.
@@ -32,10 +35,9 @@ fn changed(screening: Screening, at: DateTime<Utc>) -> Envelope<ScreeningChanged
     Envelope::new("marquee/tests", ScreeningChanged { screening, changed }, at)
 }
 
-/// The seeded week plus the Rundown, an image on Hamnet's review and
-/// subtitles at its screening; one reader.
-async fn week_with_picks(engine: Engine) -> TestApp {
-    let app = TestApp::seeded(engine, ["reader@example.com"]).await;
+/// The Rundown (so editors' picks) and Hamnet's review republished with
+/// an image.
+pub async fn deliver_picks_and_hamnet_image(app: &TestApp) {
     app.deliver(&published(&rundown(), thursday() - Duration::hours(20)))
         .await;
     let mut hamnet = review("hamnet", "Hamnet", 4);
@@ -46,23 +48,18 @@ async fn week_with_picks(engine: Engine) -> TestApp {
     let mut republished = published(&hamnet, thursday() - Duration::days(2));
     republished.time = thursday() - Duration::hours(30);
     app.deliver(&republished).await;
+}
+
+/// The seeded week plus the Rundown, an image on Hamnet's review and
+/// subtitles at its screening; one reader.
+async fn week_with_picks(engine: Engine) -> TestApp {
+    let app = TestApp::seeded(engine, ["reader@example.com"]).await;
+    deliver_picks_and_hamnet_image(&app).await;
     let mut subtitled = hamnet_screening();
     subtitled.accessibility = vec![Accessibility::Subtitled];
     app.deliver(&changed(subtitled, thursday() - Duration::days(2)))
         .await;
     app
-}
-
-fn hamnet_screening() -> Screening {
-    screening(
-        "bfi-hamnet",
-        "bfi-southbank",
-        "BFI Southbank",
-        "Hamnet",
-        "DCP",
-        "2026-11-28T18:00:00",
-        Some("hamnet"),
-    )
 }
 
 /// Where `needle` is in `haystack`, ignoring ASCII case (the text part's
@@ -196,15 +193,7 @@ async fn the_next_digest_tells_what_became_of_last_weeks_screenings(engine: Engi
     let app = week_with_picks(engine).await;
     app.only_run_at(thursday()).await;
     let after = thursday() + Duration::days(1);
-    let leone = screening(
-        "pcc-leone",
-        "prince-charles",
-        "Prince Charles Cinema",
-        "Once Upon a Time in the West",
-        "35mm",
-        "2026-11-27T19:30:00",
-        None,
-    );
+    let leone = leone_screening();
     let reason = "withdrawn by the venue".to_owned();
     app.deliver(&Envelope::new(
         "marquee/tests",
@@ -219,15 +208,7 @@ async fn the_next_digest_tells_what_became_of_last_weeks_screenings(engine: Engi
     moved.starts_at_local = "2026-12-04T20:45:00".parse().unwrap();
     moved.starts_at = moved.starts_at_local.and_utc();
     app.deliver(&changed(moved, after)).await;
-    let mut sold_out = screening(
-        "bfi-2001",
-        "bfi-southbank",
-        "BFI Southbank",
-        "2001: A Space Odyssey",
-        "70mm",
-        "2026-11-29T14:00:00",
-        None,
-    );
+    let mut sold_out = space_odyssey_screening();
     sold_out.sold_out = true;
     app.deliver(&changed(sold_out, after)).await;
     let next = app.only_run_at(thursday() + Duration::days(7)).await;

@@ -264,36 +264,9 @@ impl TestApp {
             when - chrono::Duration::days(30),
         ))
         .await;
-        self.deliver(&listed(screening(
-            "pcc-leone",
-            "prince-charles",
-            "Prince Charles Cinema",
-            "Once Upon a Time in the West",
-            "35mm",
-            "2026-11-27T19:30:00",
-            None,
-        )))
-        .await;
-        self.deliver(&listed(screening(
-            "bfi-hamnet",
-            "bfi-southbank",
-            "BFI Southbank",
-            "Hamnet",
-            "DCP",
-            "2026-11-28T18:00:00",
-            Some("hamnet"),
-        )))
-        .await;
-        self.deliver(&listed(screening(
-            "bfi-2001",
-            "bfi-southbank",
-            "BFI Southbank",
-            "2001: A Space Odyssey",
-            "70mm",
-            "2026-11-29T14:00:00",
-            None,
-        )))
-        .await;
+        self.deliver(&listed(leone_screening())).await;
+        self.deliver(&listed(hamnet_screening())).await;
+        self.deliver(&listed(space_odyssey_screening())).await;
         // Beyond the 7 days: left out.
         self.deliver(&listed(screening(
             "late",
@@ -391,6 +364,46 @@ pub fn screening(
         sold_out: false,
         review_id: review_id.map(|id| ReviewId::parse(id).expect("id")),
     }
+}
+
+/// The Leone at the Prince Charles, as [`TestApp::seed_content`] lists it.
+pub fn leone_screening() -> Screening {
+    screening(
+        "pcc-leone",
+        "prince-charles",
+        "Prince Charles Cinema",
+        "Once Upon a Time in the West",
+        "35mm",
+        "2026-11-27T19:30:00",
+        None,
+    )
+}
+
+/// Hamnet at BFI Southbank, linked to its review, as
+/// [`TestApp::seed_content`] lists it.
+pub fn hamnet_screening() -> Screening {
+    screening(
+        "bfi-hamnet",
+        "bfi-southbank",
+        "BFI Southbank",
+        "Hamnet",
+        "DCP",
+        "2026-11-28T18:00:00",
+        Some("hamnet"),
+    )
+}
+
+/// 2001 at BFI Southbank, as [`TestApp::seed_content`] lists it.
+pub fn space_odyssey_screening() -> Screening {
+    screening(
+        "bfi-2001",
+        "bfi-southbank",
+        "BFI Southbank",
+        "2001: A Space Odyssey",
+        "70mm",
+        "2026-11-29T14:00:00",
+        None,
+    )
 }
 
 pub fn listed(screening: Screening) -> Envelope<ScreeningListed> {

@@ -9,7 +9,7 @@ use marquee_digest::Preferences;
 use marquee_events::{Accessibility, Envelope, Screening, ScreeningChanged};
 
 use crate::email::position;
-use crate::helpers::{Engine, TestApp, screening, thursday};
+use crate::helpers::{Engine, TestApp, hamnet_screening, space_odyssey_screening, thursday};
 
 /// A confirmed reader of `address` who needs `needs`.
 async fn reader_needing(app: &TestApp, address: &str, needs: &[&str]) {
@@ -48,28 +48,13 @@ async fn each_reader_gets_the_screenings_that_meet_their_needs(engine: Engine) {
     let app = TestApp::seeded(engine, Vec::<&str>::new()).await;
     // Hamnet (its review links it) subtitled; 2001 relaxed and audio
     // described; the Leone with nothing.
-    let hamnet = screening(
-        "bfi-hamnet",
-        "bfi-southbank",
-        "BFI Southbank",
-        "Hamnet",
-        "DCP",
-        "2026-11-28T18:00:00",
-        Some("hamnet"),
-    );
-    app.deliver(&with_provisions(hamnet, vec![Accessibility::Subtitled]))
-        .await;
-    let space_odyssey = screening(
-        "bfi-2001",
-        "bfi-southbank",
-        "BFI Southbank",
-        "2001: A Space Odyssey",
-        "70mm",
-        "2026-11-29T14:00:00",
-        None,
-    );
+    app.deliver(&with_provisions(
+        hamnet_screening(),
+        vec![Accessibility::Subtitled],
+    ))
+    .await;
     let provisions = vec![Accessibility::Relaxed, Accessibility::AudioDescribed];
-    app.deliver(&with_provisions(space_odyssey, provisions))
+    app.deliver(&with_provisions(space_odyssey_screening(), provisions))
         .await;
     reader_needing(&app, "captions@example.com", &["subtitled"]).await;
     reader_needing(&app, "relaxed@example.com", &["relaxed", "baby_friendly"]).await;
