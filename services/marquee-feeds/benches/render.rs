@@ -1,7 +1,15 @@
 //! Rendering RSS + Atom + JSON Feed for 50 and 500 items, beside Python
-//! `feedgen` rendering the same items in the same run (`benches/feedgen_peer.py`).
+//! `feedgen` (`benches/feedgen_peer.py`) and the npm `feed` package
+//! (`benches/feed-peer/feed_peer.mjs`) rendering the same items in the same
+//! run.
 //!
-//! `cargo bench -p marquee-feeds --bench render` (needs `pip install feedgen`).
+//! Marquee is timed the way the service renders: after one new review, with
+//! the other items' fragments kept from the rendering before (the peers
+//! keep nothing between renderings); and, beside it, from nothing.
+//!
+//! `FEED_PEER_DIR=… cargo bench -p marquee-feeds --bench render` (needs
+//! `pip install feedgen` and `npm ci` of `benches/feed-peer` in
+//! `FEED_PEER_DIR`; `scripts/bench` does both).
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -10,7 +18,7 @@ use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
 use marquee_events::{Film, Rating, Review, ReviewId};
-use marquee_feeds::{FeedDefinition, FeedSlug, Format, Site, render, review_guid};
+use marquee_feeds::{FeedDefinition, FeedSlug, Fragments, Site, render, review_guid};
 
 fn reviews(count: usize) -> Vec<Review> {
     let start = Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap();
@@ -51,34 +59,68 @@ fn main() {
         description: "Every review and feature, newest first.".into(),
         section: None,
     };
-    println!("| items | Marquee (ms per RSS+Atom+JSON) | feedgen (ms) | speed-up |");
-    println!("|---:|---:|---:|---:|");
+    println!(
+        "| items | Marquee, one new item (ms) | Marquee, from nothing (ms) | feedgen (ms) | npm feed (ms) | vs feedgen | vs npm feed |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     for (count, repetitions) in [(50, 200), (500, 20)] {
-        let items = reviews(count);
-        let render_all = || {
-            Format::ALL
-                .iter()
-                .map(|format| render(&site, &feed, &items, None, *format).unwrap().len())
-                .sum::<usize>()
+        // One more review than the feed holds: each rendering takes the
+        // newest `count`, after the feed held the `count` before them.
+        let all = reviews(count + 1);
+        let (before, after) = (&all[1..], &all[..count]);
+        let kept = render(&site, &feed, before, None, &Fragments::default())
+            .unwrap()
+            .fragments;
+        let bytes = |kept: &Fragments| {
+            let rendered = render(&site, &feed, after, None, kept).unwrap();
+            rendered.bodies.iter().map(|(_, b)| b.len()).sum::<usize>()
         };
-        render_all();
-        let started = Instant::now();
-        for _ in 0..repetitions {
-            std::hint::black_box(render_all());
-        }
-        let ours = started.elapsed().as_secs_f64() / f64::from(repetitions);
+        let time = |kept: &Fragments| {
+            bytes(kept);
+            let started = Instant::now();
+            for _ in 0..repetitions {
+                std::hint::black_box(bytes(kept));
+            }
+            started.elapsed().as_secs_f64() / f64::from(repetitions)
+        };
+        let incremental = time(&kept);
+        let afresh = time(&Fragments::default());
 
-        let peer = feedgen_seconds(&items, repetitions);
+        let input = peer_input(after);
+        let feedgen = peer_seconds(
+            Command::new("python3").arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/benches/feedgen_peer.py"
+            )),
+            input.path(),
+            repetitions,
+        );
+        let feed_dir = std::env::var("FEED_PEER_DIR")
+            .expect("FEED_PEER_DIR: where benches/feed-peer was installed (scripts/bench)");
+        let npm_feed = peer_seconds(
+            Command::new("node")
+                .arg(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/benches/feed-peer/feed_peer.mjs"
+                ))
+                .arg(feed_dir),
+            input.path(),
+            repetitions,
+        );
         println!(
-            "| {count} | {:.3} | {:.3} | {:.1}x |",
-            ours * 1e3,
-            peer * 1e3,
-            peer / ours
+            "| {count} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1}x | {:.1}x |",
+            incremental * 1e3,
+            afresh * 1e3,
+            feedgen * 1e3,
+            npm_feed * 1e3,
+            feedgen / incremental,
+            npm_feed / incremental,
         );
     }
 }
 
-fn feedgen_seconds(items: &[Review], repetitions: u32) -> f64 {
+/// The items as the peers read them, in a JSON file.
+fn peer_input(items: &[Review]) -> tempfile::NamedTempFile {
     let input: Vec<serde_json::Value> = items
         .iter()
         .map(|r| {
@@ -96,16 +138,19 @@ fn feedgen_seconds(items: &[Review], repetitions: u32) -> f64 {
         .collect();
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), serde_json::to_vec(&input).unwrap()).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/feedgen_peer.py");
-    let output = Command::new("python3")
-        .arg(script)
-        .arg(file.path())
+    file
+}
+
+/// Mean seconds per rendering the peer `command` prints for `input`.
+fn peer_seconds(command: &mut Command, input: &std::path::Path, repetitions: u32) -> f64 {
+    let output = command
+        .arg(input)
         .arg(repetitions.to_string())
         .output()
         .unwrap();
     assert!(
         output.status.success(),
-        "feedgen peer failed (pip install feedgen): {}",
+        "{command:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout)

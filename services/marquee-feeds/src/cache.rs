@@ -11,6 +11,8 @@ use axum::http::HeaderValue;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::render::Fragments;
+
 /// A content coding the client accepts and a representation is stored in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Encoding {
@@ -143,18 +145,24 @@ impl Representation {
 }
 
 /// Every format of one document (a feed's three, a venue's three and its
-/// calendar, ...), by file extension, as rendered at one moment.
+/// calendar, ...), by file extension, as rendered at one moment, and its
+/// items' fragments for the next rendering.
 #[derive(Debug, Clone)]
 pub(crate) struct RenderedFeed {
     pub(crate) rendered_at: Instant,
     representations: Vec<(&'static str, Representation)>,
+    pub(crate) fragments: Fragments,
 }
 
 impl RenderedFeed {
-    pub(crate) fn new(representations: Vec<(&'static str, Representation)>) -> Self {
+    pub(crate) fn new(
+        representations: Vec<(&'static str, Representation)>,
+        fragments: Fragments,
+    ) -> Self {
         Self {
             rendered_at: Instant::now(),
             representations,
+            fragments,
         }
     }
 

@@ -2,20 +2,18 @@
 //! the store and rendered into the in-memory cache, re-rendered in the
 //! background once stale.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
 use tracing::Instrument;
 
 use crate::cache::{RenderedFeed, Representation};
-use crate::listings::{self, ListingDocument};
-use crate::render::{Format, render};
+use crate::listings::{self, Listing, ListingDocument};
+use crate::render::render;
 use crate::settings::{FeedDefinition, FeedSlug};
 use crate::store::reviews::FeedItems;
-use crate::store::screenings::{ScreeningScope, StoredScreening};
+use crate::store::screenings::ScreeningScope;
 use crate::{FeedsService, StoreError};
 
 /// After this long a cached document is re-rendered from the database in
@@ -69,12 +67,7 @@ impl Document {
 /// A document's content, read from the store, ready to render.
 enum Loaded {
     Reviews(FeedDefinition, FeedItems),
-    Listing {
-        document: ListingDocument,
-        screenings: Vec<StoredScreening>,
-        reviews: HashMap<marquee_events::ReviewId, marquee_events::Review>,
-        now: DateTime<Utc>,
-    },
+    Listing(Listing),
 }
 
 impl FeedsService {
@@ -227,12 +220,12 @@ impl FeedsService {
             .filter_map(|s| s.screening.review_id.clone())
             .collect();
         let reviews = store.live_reviews(&ids).await?;
-        Ok(Some(Loaded::Listing {
+        Ok(Some(Loaded::Listing(Listing {
             document: listing,
             screenings,
             reviews,
             now,
-        }))
+        })))
     }
 
     /// Re-renders `document` from the database into the cache; returns the
@@ -251,6 +244,10 @@ impl FeedsService {
             return Ok(None);
         };
         let previous = self.cached(document);
+        let kept = previous
+            .as_ref()
+            .map(|p| p.fragments.clone())
+            .unwrap_or_default();
         let site = self.inner.site.clone();
         let limit = self.inner.settings.item_limit;
         let refresh_interval =
@@ -259,31 +256,21 @@ impl FeedsService {
         // Rendering and compressing hundreds of items is CPU work: keep it
         // off the threads that serve requests.
         let rendered = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let (bodies, modified_at, moves_with_time) = match loaded {
+            let (bodies, fragments, modified_at, moves_with_time) = match loaded {
                 Loaded::Reviews(definition, FeedItems { items, modified_at }) => {
-                    let mut bodies = Vec::with_capacity(Format::ALL.len());
-                    for format in Format::ALL {
-                        let body = render(&site, &definition, &items, modified_at, format)?;
-                        bodies.push((format.extension(), body));
-                    }
-                    (bodies, modified_at, false)
+                    let rendered = render(&site, &definition, &items, modified_at, &kept)?;
+                    let bodies = rendered
+                        .bodies
+                        .into_iter()
+                        .map(|(format, body)| (format.extension(), body))
+                        .collect();
+                    (bodies, rendered.fragments, modified_at, false)
                 }
-                Loaded::Listing {
-                    document,
-                    screenings,
-                    reviews,
-                    now,
-                } => {
-                    let bodies = listings::render_listing(
-                        &site,
-                        &document,
-                        &screenings,
-                        &reviews,
-                        now,
-                        limit,
-                        refresh_interval,
-                    )?;
-                    (bodies, screenings.iter().map(|s| s.modified_at).max(), true)
+                Loaded::Listing(listing) => {
+                    let (bodies, fragments) =
+                        listings::render_listing(&site, &listing, limit, refresh_interval, &kept)?;
+                    let modified_at = listing.screenings.iter().map(|s| s.modified_at).max();
+                    (bodies, fragments, modified_at, true)
                 }
             };
             let mut changed = Vec::new();
@@ -306,7 +293,7 @@ impl FeedsService {
                 changed.push(extension);
                 representations.push((extension, Representation::new(body, modified)?));
             }
-            Ok((RenderedFeed::new(representations), changed))
+            Ok((RenderedFeed::new(representations, fragments), changed))
         })
         .await
         .context("Failed to render a document")??;

@@ -24,6 +24,10 @@ pub enum RenderError {
     /// JSON serialization failed.
     #[error("Failed to write JSON Feed: {0}")]
     Json(#[from] io::Error),
+    /// A writer's output lacked the tag items are spliced at: the `rss` or
+    /// `atom_syndication` crate changed how it writes a channel.
+    #[error("Failed to assemble a feed: the writer's output has no `{0}` where items go")]
+    Assembly(&'static str),
     /// An item's HTML template failed.
     #[error("Failed to write an item's HTML: {0:#}")]
     Html(#[from] minijinja::Error),

@@ -46,7 +46,7 @@ pub use calendar::render_calendar;
 pub use consumer::{FeedsHandler, ScreeningsHandler};
 pub use error::{RenderError, StoreError};
 pub use listings::screening_guid;
-pub use render::{Format, Site, render, review_guid};
+pub use render::{Format, Fragments, Rendered, Site, render, review_guid};
 pub use settings::{FeedDefinition, FeedSlug, InvalidSlug, Settings, SettingsError};
 pub use store::Store;
 pub use store::reviews::{Applied, FeedItems};

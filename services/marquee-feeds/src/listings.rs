@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use marquee_events::{Accessibility, Review, ReviewId, ScreeningId};
 
 use crate::calendar::render_calendar;
-use crate::render::{Channel, Entry, Format, RenderError, Site, name_based_id, render_entries};
+use crate::render::{
+    Channel, Entry, Fragments, RenderError, Rendered, Site, name_based_id, render_entries,
+};
 use crate::store::screenings::StoredScreening;
 use crate::templates;
 
@@ -33,19 +35,39 @@ pub(crate) struct ListingDocument {
     pub(crate) calendar: bool,
 }
 
-/// Renders every format of `document`: the feeds carry the screenings
-/// not cancelled that start at or after `now`, soonest first, at most
-/// `limit`; the calendar carries all of `screenings`, cancelled included.
+/// A listing document's content, read from the store at `now`.
+pub(crate) struct Listing {
+    pub(crate) document: ListingDocument,
+    pub(crate) screenings: Vec<StoredScreening>,
+    /// The live reviews the screenings link.
+    pub(crate) reviews: HashMap<ReviewId, Review>,
+    pub(crate) now: DateTime<Utc>,
+}
+
+/// Bodies by file extension.
+pub(crate) type Bodies = Vec<(&'static str, Vec<u8>)>;
+
+/// Renders every format of `listing`'s document: the feeds carry the
+/// screenings not cancelled that start at or after `now`, soonest first, at
+/// most `limit`; the calendar carries all of them, cancelled included.
+/// Returns the bodies and the feed items' fragments; items `kept` holds
+/// unchanged are not rendered again.
 pub(crate) fn render_listing(
     site: &Site,
-    document: &ListingDocument,
-    screenings: &[StoredScreening],
-    reviews: &HashMap<ReviewId, Review>,
-    now: DateTime<Utc>,
+    listing: &Listing,
     limit: usize,
     refresh_interval: Duration,
-) -> Result<Vec<(&'static str, Vec<u8>)>, RenderError> {
+    kept: &Fragments,
+) -> Result<(Bodies, Fragments), RenderError> {
+    let Listing {
+        document,
+        screenings,
+        reviews,
+        now,
+    } = listing;
+    let now = *now;
     let mut out = Vec::new();
+    let mut fragments = Fragments::default();
     if document.feeds {
         let live: Vec<&StoredScreening> = screenings
             .iter()
@@ -69,12 +91,14 @@ pub(crate) fn render_listing(
             folder: document.folder,
             name: &document.name,
         };
-        for format in Format::ALL {
-            out.push((
-                format.extension(),
-                render_entries(site, &channel, &entries, updated, format)?,
-            ));
-        }
+        let rendered: Rendered = render_entries(site, &channel, entries, updated, kept)?;
+        out.extend(
+            rendered
+                .bodies
+                .into_iter()
+                .map(|(format, body)| (format.extension(), body)),
+        );
+        fragments = rendered.fragments;
     }
     if document.calendar {
         out.push((
@@ -82,7 +106,7 @@ pub(crate) fn render_listing(
             render_calendar(&document.title, screenings, reviews, refresh_interval).into_bytes(),
         ));
     }
-    Ok(out)
+    Ok((out, fragments))
 }
 
 /// File extension of calendars.

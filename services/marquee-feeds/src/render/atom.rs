@@ -1,25 +1,63 @@
 //! Atom 1.0 (RFC 4287).
 
-use atom_syndication::{Category, Person};
+use std::sync::Arc;
+
+use atom_syndication::{Category, Feed, Link, Person, WriteConfig};
 use chrono::{DateTime, Utc};
 
 use super::xml::xml_text;
-use super::{Channel, Format, GENERATOR, RenderError, Site, output_buffer};
+use super::{Channel, Entry, Format, Fragment, GENERATOR, RenderError, Site, assemble, fragment};
+
+/// Where entries go: they are the last children of `<feed>` (it has no
+/// extensions after them).
+const CLOSING: &str = "</feed>";
+
+const CONFIG: WriteConfig = WriteConfig {
+    write_document_declaration: true,
+    indent_size: None,
+};
+
+/// `entry` as an Atom `<entry>`, as `atom_syndication` writes it in a feed
+/// (where it inherits the feed's namespace).
+pub(super) fn entry(entry: &Entry) -> Result<Vec<u8>, RenderError> {
+    use atom_syndication::{Content, Text};
+
+    let atom = atom_syndication::Entry {
+        title: Text::plain(xml_text(&entry.title)),
+        id: entry.id.clone(),
+        updated: entry.updated.fixed_offset(),
+        published: Some(entry.published.fixed_offset()),
+        authors: entry.author.iter().map(|name| person(name)).collect(),
+        categories: entry.categories.iter().map(|term| category(term)).collect(),
+        links: entry
+            .url
+            .iter()
+            .map(|url| link(url.clone(), "alternate", Some("text/html")))
+            .collect(),
+        summary: Some(Text::plain(xml_text(&entry.summary))),
+        content: Some(Content {
+            value: Some(xml_text(&entry.content_html).into_owned()),
+            content_type: Some("html".to_owned()),
+            ..Content::default()
+        }),
+        ..atom_syndication::Entry::default()
+    };
+    let alone = Feed {
+        entries: vec![atom],
+        ..Feed::default()
+    }
+    .write_with_config(Vec::new(), CONFIG)?;
+    fragment(&alone, "<entry>", CLOSING)
+}
 
 pub(super) fn feed(
     site: &Site,
     feed: &Channel<'_>,
-    items: &[super::Entry],
+    items: &[Arc<Fragment>],
     updated: DateTime<Utc>,
 ) -> Result<Vec<u8>, RenderError> {
-    use atom_syndication::{Content, Entry, Feed, Generator, Link, Text};
+    use atom_syndication::{Generator, Text};
 
-    let link = |href: String, rel: &str, mime_type: Option<&str>| Link {
-        href,
-        rel: rel.to_owned(),
-        mime_type: mime_type.map(str::to_owned),
-        ..Link::default()
-    };
     let mut links = vec![
         link(site.base_url.to_string(), "alternate", Some("text/html")),
         link(
@@ -32,37 +70,14 @@ pub(super) fn feed(
     if let Some(hub) = &site.websub_hub {
         links.push(link(hub.to_string(), "hub", None));
     }
-    let entries = items
-        .iter()
-        .map(|entry| Entry {
-            title: Text::plain(xml_text(&entry.title)),
-            id: entry.id.clone(),
-            updated: entry.updated.fixed_offset(),
-            published: Some(entry.published.fixed_offset()),
-            authors: entry.author.iter().map(|name| person(name)).collect(),
-            categories: entry.categories.iter().map(|term| category(term)).collect(),
-            links: entry
-                .url
-                .iter()
-                .map(|url| link(url.clone(), "alternate", Some("text/html")))
-                .collect(),
-            summary: Some(Text::plain(xml_text(&entry.summary))),
-            content: Some(Content {
-                value: Some(xml_text(&entry.content_html).into_owned()),
-                content_type: Some("html".to_owned()),
-                ..Content::default()
-            }),
-            ..Entry::default()
-        })
-        .collect::<Vec<_>>();
     // Atom requires an author on every entry; the feed's stands in for
     // entries without a byline.
-    let authors = if entries.iter().any(|entry| entry.authors.is_empty()) {
+    let authors = if items.iter().any(|item| item.entry.author.is_none()) {
         vec![person(feed.title)]
     } else {
         Vec::new()
     };
-    let atom = Feed {
+    let head = Feed {
         title: Text::plain(xml_text(feed.title)),
         id: feed.id.clone(),
         updated: updated.fixed_offset(),
@@ -73,14 +88,19 @@ pub(super) fn feed(
         }),
         links,
         subtitle: Some(Text::plain(xml_text(feed.description))),
-        entries,
         ..Feed::default()
-    };
-    let config = atom_syndication::WriteConfig {
-        write_document_declaration: true,
-        indent_size: None,
-    };
-    Ok(atom.write_with_config(output_buffer(items), config)?)
+    }
+    .write_with_config(Vec::new(), CONFIG)?;
+    assemble(&head, CLOSING, items.iter().map(|item| &*item.atom))
+}
+
+fn link(href: String, rel: &str, mime_type: Option<&str>) -> Link {
+    Link {
+        href,
+        rel: rel.to_owned(),
+        mime_type: mime_type.map(str::to_owned),
+        ..Link::default()
+    }
 }
 
 /// A person named `name` (escaped for XML).

@@ -1,11 +1,15 @@
 //! JSON Feed 1.1, written so that no string can carry live markup.
 
 use std::io;
+use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::{Channel, Entry, Format, RenderError, Site, output_buffer};
+use super::{Channel, Entry, Format, Fragment, RenderError, Site, assemble};
+
+/// Where items go: `items` is the feed object's last member.
+const CLOSING: &str = "]}";
 
 #[derive(Serialize)]
 struct JsonFeed<'a> {
@@ -16,7 +20,8 @@ struct JsonFeed<'a> {
     description: &'a str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     hubs: Vec<JsonHub<'a>>,
-    items: Vec<JsonItem<'a>>,
+    /// Always written empty: the items are spliced in.
+    items: [(); 0],
 }
 
 #[derive(Serialize)]
@@ -48,13 +53,34 @@ struct JsonAuthor<'a> {
     name: &'a str,
 }
 
+/// `entry` as a JSON Feed item object.
+pub(super) fn item(entry: &Entry) -> Result<Vec<u8>, RenderError> {
+    let rfc3339 = |time: DateTime<Utc>| time.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let item = JsonItem {
+        id: &entry.id,
+        url: entry.url.as_deref(),
+        title: &entry.title,
+        summary: &entry.summary,
+        content_html: &entry.content_html,
+        image: entry.image.as_ref().map(|(url, _)| url.as_str()),
+        date_published: rfc3339(entry.published),
+        date_modified: rfc3339(entry.updated),
+        authors: entry
+            .author
+            .iter()
+            .map(|name| JsonAuthor { name })
+            .collect(),
+        tags: entry.categories.iter().map(String::as_str).collect(),
+    };
+    html_safe_json(&item)
+}
+
 pub(super) fn feed(
     site: &Site,
     feed: &Channel<'_>,
-    items: &[Entry],
+    items: &[Arc<Fragment>],
 ) -> Result<Vec<u8>, RenderError> {
-    let rfc3339 = |time: DateTime<Utc>| time.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let json = JsonFeed {
+    let head = html_safe_json(&JsonFeed {
         version: "https://jsonfeed.org/version/1.1",
         title: feed.title,
         home_page_url: site.base_url.as_str(),
@@ -70,29 +96,20 @@ pub(super) fn feed(
                 url: hub.as_str(),
             })
             .collect(),
-        items: items
-            .iter()
-            .map(|entry| JsonItem {
-                id: &entry.id,
-                url: entry.url.as_deref(),
-                title: &entry.title,
-                summary: &entry.summary,
-                content_html: &entry.content_html,
-                image: entry.image.as_ref().map(|(url, _)| url.as_str()),
-                date_published: rfc3339(entry.published),
-                date_modified: rfc3339(entry.updated),
-                authors: entry
-                    .author
-                    .iter()
-                    .map(|name| JsonAuthor { name })
-                    .collect(),
-                tags: entry.categories.iter().map(String::as_str).collect(),
-            })
-            .collect(),
-    };
-    let mut out = output_buffer(items);
+        items: [],
+    })?;
+    // Items are separated by commas: the first goes in as it is.
+    let separated = items
+        .iter()
+        .enumerate()
+        .flat_map(|(n, item)| [if n == 0 { &b""[..] } else { b"," }, &*item.json]);
+    assemble(&head, CLOSING, separated)
+}
+
+fn html_safe_json(value: &impl Serialize) -> Result<Vec<u8>, RenderError> {
+    let mut out = Vec::new();
     let mut serializer = serde_json::Serializer::with_formatter(&mut out, HtmlSafeJson);
-    json.serialize(&mut serializer).map_err(io::Error::from)?;
+    value.serialize(&mut serializer).map_err(io::Error::from)?;
     Ok(out)
 }
 

@@ -1,6 +1,13 @@
 //! Pure rendering of a feed's items as RSS 2.0 ([`rss`]), Atom 1.0
-//! ([`atom`]) or JSON Feed 1.1 ([`json`]), one file per format; [`xml`]
+//! ([`atom`]) and JSON Feed 1.1 ([`json`]), one file per format; [`xml`]
 //! keeps the XML formats parseable.
+//!
+//! Each item is rendered once per change: the `rss` and `atom_syndication`
+//! crates (and serde for JSON) write every entry on its own, the fragments
+//! are kept with the rendered document ([`Fragments`]), and a feed is its
+//! channel, written by the same crates with no items, with the fragments
+//! copied in where the items go (they are the last children of `<channel>`,
+//! `<feed>` and `"items"`). An unchanged item costs a comparison and a copy.
 //!
 //! Headlines and standfirsts are plain text: the XML writers escape them, and
 //! where a format wants HTML (RSS `description`) they are HTML-escaped first
@@ -11,6 +18,9 @@ mod atom;
 mod json;
 mod rss;
 mod xml;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use marquee_events::{Review, ReviewId};
@@ -98,7 +108,9 @@ impl Site {
     }
 }
 
-/// Renders `items` (newest first) as `feed` in `format`.
+/// Renders `items` (newest first) as `feed` in every format, reusing the
+/// fragments of the items `kept` holds unchanged (from the document's
+/// previous rendering; `Fragments::default()` renders every item).
 ///
 /// `modified_at` is when the feed last changed (withdrawals included); when
 /// `None` the newest item's `updated_at` stands in.
@@ -107,8 +119,8 @@ pub fn render(
     feed: &FeedDefinition,
     items: &[Review],
     modified_at: Option<DateTime<Utc>>,
-    format: Format,
-) -> Result<Vec<u8>, RenderError> {
+    kept: &Fragments,
+) -> Result<Rendered, RenderError> {
     let updated = modified_at
         .or_else(|| items.iter().map(|r| r.updated_at).max())
         .unwrap_or(DateTime::UNIX_EPOCH);
@@ -119,8 +131,8 @@ pub fn render(
         folder: "feeds",
         name: feed.slug.as_str(),
     };
-    let entries: Vec<Entry> = items.iter().map(review_entry).collect();
-    render_entries(site, &channel, &entries, updated, format)
+    let entries = items.iter().map(review_entry).collect();
+    render_entries(site, &channel, entries, updated, kept)
 }
 
 fn review_entry(review: &Review) -> Entry {
@@ -155,7 +167,7 @@ pub(crate) struct Channel<'a> {
 }
 
 /// One feed item, whatever it is about.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Entry {
     /// Stable GUID.
     pub(crate) id: String,
@@ -174,19 +186,113 @@ pub(crate) struct Entry {
     pub(crate) categories: Vec<String>,
 }
 
-/// Renders `entries` as `channel` in `format`; `updated` is when it last changed.
+/// A document's feed in every format, and the fragments it was assembled
+/// from, to keep for its next rendering.
+#[derive(Debug)]
+pub struct Rendered {
+    /// RSS, Atom and JSON Feed, in [`Format::ALL`]'s order.
+    pub bodies: [(Format, Vec<u8>); 3],
+    /// Every item's fragments, by item id.
+    pub fragments: Fragments,
+}
+
+/// Each item of a rendered feed in every format, by the item's id: what a
+/// document keeps from one rendering to the next, so that an item that did
+/// not change is copied into the next rendering instead of rendered again.
+/// Holds only the items of the rendering that made it.
+#[derive(Debug, Default, Clone)]
+pub struct Fragments(HashMap<String, Arc<Fragment>>);
+
+/// One item rendered in each format, beside the entry it was rendered
+/// from: an item is reused only when its entry is equal, field for field.
+#[derive(Debug)]
+pub(crate) struct Fragment {
+    pub(crate) entry: Entry,
+    pub(crate) rss: Box<[u8]>,
+    pub(crate) atom: Box<[u8]>,
+    pub(crate) json: Box<[u8]>,
+}
+
+impl Fragment {
+    fn render(entry: Entry) -> Result<Self, RenderError> {
+        Ok(Self {
+            rss: rss::item(&entry)?.into(),
+            atom: atom::entry(&entry)?.into(),
+            json: json::item(&entry)?.into(),
+            entry,
+        })
+    }
+}
+
+/// Renders `entries` as `channel` in every format; `updated` is when it
+/// last changed. Entries `kept` holds unchanged are not rendered again.
 pub(crate) fn render_entries(
     site: &Site,
     channel: &Channel<'_>,
-    entries: &[Entry],
+    entries: Vec<Entry>,
     updated: DateTime<Utc>,
-    format: Format,
+    kept: &Fragments,
+) -> Result<Rendered, RenderError> {
+    let fragments = entries
+        .into_iter()
+        .map(|entry| match kept.0.get(&entry.id) {
+            Some(fragment) if fragment.entry == entry => Ok(Arc::clone(fragment)),
+            _ => Fragment::render(entry).map(Arc::new),
+        })
+        .collect::<Result<Vec<_>, RenderError>>()?;
+    let bodies = [
+        (Format::Rss, rss::feed(site, channel, &fragments, updated)?),
+        (
+            Format::Atom,
+            atom::feed(site, channel, &fragments, updated)?,
+        ),
+        (Format::Json, json::feed(site, channel, &fragments)?),
+    ];
+    let fragments = Fragments(
+        fragments
+            .into_iter()
+            .map(|fragment| (fragment.entry.id.clone(), fragment))
+            .collect(),
+    );
+    Ok(Rendered { bodies, fragments })
+}
+
+/// Writes `head`, the channel with no items, with `items` spliced in just
+/// before `closing`, the end of the channel the items belong at the end of.
+fn assemble<'a>(
+    head: &[u8],
+    closing: &'static str,
+    items: impl Iterator<Item = &'a [u8]> + Clone,
 ) -> Result<Vec<u8>, RenderError> {
-    match format {
-        Format::Rss => rss::feed(site, channel, entries, updated),
-        Format::Atom => atom::feed(site, channel, entries, updated),
-        Format::Json => json::feed(site, channel, entries),
+    let at = head
+        .strip_suffix(closing.as_bytes())
+        .ok_or_else(|| RenderError::Assembly(closing))?
+        .len();
+    let mut out = Vec::with_capacity(head.len() + items.clone().map(<[u8]>::len).sum::<usize>());
+    out.extend_from_slice(&head[..at]);
+    for item in items {
+        out.extend_from_slice(item);
     }
+    out.extend_from_slice(closing.as_bytes());
+    Ok(out)
+}
+
+/// The bytes of the one item in `document` (a channel rendered with that
+/// item alone) from its `opening` tag to the channel's `closing`.
+fn fragment(
+    document: &[u8],
+    opening: &'static str,
+    closing: &'static str,
+) -> Result<Vec<u8>, RenderError> {
+    let start = document
+        .windows(opening.len())
+        .position(|window| window == opening.as_bytes())
+        .ok_or_else(|| RenderError::Assembly(opening))?;
+    let end = document
+        .strip_suffix(closing.as_bytes())
+        .ok_or_else(|| RenderError::Assembly(closing))?
+        .len();
+    Ok(document[start..end].to_vec())
 }
 
 /// Stable, URI-shaped id of a review: `urn:uuid:` of its item key.
@@ -205,17 +311,6 @@ pub(crate) fn name_based_id(name: &str) -> String {
 
 /// The `generator` the XML formats name.
 const GENERATOR: &str = "Marquee";
-
-/// A buffer sized for a feed of `items`, so writing it seldom has to copy
-/// what is written so far into a bigger one.
-fn output_buffer(items: &[Entry]) -> Vec<u8> {
-    let text: usize = items
-        .iter()
-        .map(|entry| entry.title.len() + entry.summary.len() + entry.content_html.len())
-        .sum();
-    // Escaping grows the text; each item's markup and dates add about 1 KB.
-    Vec::with_capacity(text + text / 4 + 1024 * (items.len() + 1))
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,7 @@
 //! What the feeds contain: golden files, feedparser's reading, escaping.
 
 use marquee_events::Review;
-use marquee_feeds::{Format, Site, render, review_guid};
+use marquee_feeds::{Fragments, Site, render, review_guid};
 use marquee_test_support::assert_golden;
 use url::Url;
 
@@ -32,8 +32,15 @@ fn golden_items() -> Vec<Review> {
 fn rendered_feeds_match_their_golden_files() {
     let site = golden_site();
     let definition = feed("all", "Marquee", None);
-    for format in Format::ALL {
-        let body = render(&site, &definition, &golden_items(), Some(at(95)), format).unwrap();
+    let rendered = render(
+        &site,
+        &definition,
+        &golden_items(),
+        Some(at(95)),
+        &Fragments::default(),
+    )
+    .unwrap();
+    for (format, body) in rendered.bodies {
         assert_golden(
             env!("CARGO_MANIFEST_DIR"),
             &format!("all.{}", format.extension()),
@@ -42,12 +49,49 @@ fn rendered_feeds_match_their_golden_files() {
     }
 }
 
+/// A feed assembled from the fragments of an earlier rendering is byte for
+/// byte the feed rendered from nothing: kept items are reused only while
+/// unchanged, and a changed or new one is rendered again.
+#[test]
+fn a_feed_assembled_from_kept_fragments_is_the_feed_rendered_afresh() {
+    let site = golden_site();
+    let definition = feed("all", "Marquee", None);
+    let items = golden_items();
+    let first = render(&site, &definition, &items[1..], None, &Fragments::default()).unwrap();
+
+    // A new item on top, and the kept one edited in place.
+    let mut next = items.clone();
+    next[1].body_html = "<p>Revised after the festival.</p>".to_owned();
+    let reused = render(&site, &definition, &next, Some(at(99)), &first.fragments).unwrap();
+    let afresh = render(
+        &site,
+        &definition,
+        &next,
+        Some(at(99)),
+        &Fragments::default(),
+    )
+    .unwrap();
+    for ((format, reused), (_, afresh)) in reused.bodies.iter().zip(&afresh.bodies) {
+        assert_eq!(
+            String::from_utf8_lossy(reused),
+            String::from_utf8_lossy(afresh),
+            "{format:?}"
+        );
+        let text = String::from_utf8_lossy(reused);
+        assert!(
+            text.contains("Revised after the festival."),
+            "{format:?}: {text}"
+        );
+        assert!(!text.contains("Gansu"), "{format:?} kept the old body");
+    }
+}
+
 #[test]
 fn an_empty_feed_is_still_valid() {
     let site = golden_site();
     let definition = feed("features", "Marquee: Features", Some("Features"));
-    for format in Format::ALL {
-        let body = render(&site, &definition, &[], None, format).unwrap();
+    let rendered = render(&site, &definition, &[], None, &Fragments::default()).unwrap();
+    for (format, body) in rendered.bodies {
         let parsed = feedparser(&body);
         assert!(!parsed.bozo, "{format:?}: {:?}", parsed.bozo_exception);
         assert_eq!(parsed.title, "Marquee: Features");
