@@ -3,6 +3,9 @@
 //! outside any consumer group, so the digest and social consumers never see
 //! it: no mail is sent and nothing is posted again.
 
+use std::collections::HashSet;
+use std::sync::{Mutex, PoisonError};
+
 use axum::extract::State;
 use axum::response::{Json, Response};
 use marquee_admin::ErrorBody;
@@ -16,6 +19,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::FeedsService;
+use crate::consumer::{FeedsHandler, ScreeningsHandler};
+use crate::documents::Document;
 
 const PREFIX: &str = "/admin/feeds";
 
@@ -78,8 +83,9 @@ async fn replay(
             service.inner.store.clear().await?;
         }
         let handler = ReplayHandler {
-            reviews: service.handler(),
-            screenings: service.screenings_handler(),
+            reviews: FeedsHandler(service.clone()),
+            screenings: ScreeningsHandler(service.clone()),
+            touched: Mutex::default(),
         };
         let replayed = bus
             .replay(
@@ -94,8 +100,23 @@ async fn replay(
                 },
             )
             .await?;
-        // Documents no event touched may still show what was cleared.
+        // Each document the replay changed is rendered once, now; the rest
+        // render from the store at their next request, as documents no
+        // event touched may still show what was cleared.
+        let ReplayHandler { touched, .. } = handler;
+        let mut touched = touched.into_inner().unwrap_or_else(PoisonError::into_inner);
+        if request.rebuild {
+            // Emptied feeds change too, events or not.
+            let feeds = &service.inner.settings.feeds;
+            touched.extend(feeds.iter().map(|f| Document::Reviews(f.slug.clone())));
+        }
+        if touched.iter().any(|d| matches!(d, Document::Reviews(_))) {
+            // Screening documents link the reviews they match.
+            touched.extend(service.cached_listings());
+        }
         service.forget_rendered();
+        let touched: Vec<Document> = touched.into_iter().collect();
+        service.publish(&touched).await;
         tracing::info!(
             replayed,
             rebuild = request.rebuild,
@@ -113,18 +134,29 @@ async fn replay(
     Ok(Jobs::accepted(PREFIX, status))
 }
 
-/// Each topic to its own handler, as the live consumers do.
-struct ReplayHandler<R, S> {
-    reviews: R,
-    screenings: S,
+/// Applies each event to the store as the live consumers do, and notes the
+/// documents it changed instead of re-rendering them per event: a rebuild
+/// of a million events re-rendered the site-wide feed a million times.
+struct ReplayHandler {
+    reviews: FeedsHandler,
+    screenings: ScreeningsHandler,
+    touched: Mutex<HashSet<Document>>,
 }
 
-impl<R: Handler, S: Handler> Handler for ReplayHandler<R, S> {
+impl Handler for ReplayHandler {
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
-        if message.topic == topics::SCREENINGS {
-            self.screenings.handle(message).await
+        let documents = if message.topic == topics::SCREENINGS {
+            self.screenings.apply(message).await?
         } else {
-            self.reviews.handle(message).await
-        }
+            self.reviews
+                .apply(message)
+                .await?
+                .map(|(documents, _)| documents)
+        };
+        self.touched
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(documents.into_iter().flatten());
+        Ok(())
     }
 }

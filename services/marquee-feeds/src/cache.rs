@@ -1,8 +1,11 @@
-//! Rendered feeds kept in memory, ready to serve: every format precompressed
-//! with its validators, so a 200 or 304 costs a map lookup and a copy of
+//! Rendered feeds kept in memory, ready to serve: every format with its
+//! validators, and each coding compressed once, for the first request that
+//! asks for it, so a 200 or 304 costs a map lookup and a copy of
 //! reference-counted bytes.
 
+use std::collections::HashSet;
 use std::io::Write;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -10,6 +13,8 @@ use axum::body::Bytes;
 use axum::http::HeaderValue;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+
+use marquee_events::ReviewId;
 
 use crate::render::Fragments;
 
@@ -66,35 +71,28 @@ impl Encoding {
     }
 }
 
-/// One format of one feed, in every coding, with its validators.
-#[derive(Debug, Clone)]
+/// One format of one feed, with its validators; its compressed codings are
+/// made on the first request that asks for each, once per rendering.
+#[derive(Debug)]
 pub(crate) struct Representation {
-    variants: [(Bytes, HeaderValue); 3],
+    body: Bytes,
+    /// Identity, gzip, brotli.
+    etags: [HeaderValue; 3],
+    gzip: OnceLock<Bytes>,
+    brotli: OnceLock<Bytes>,
     pub(crate) last_modified: Option<HeaderValue>,
     pub(crate) modified_at: Option<DateTime<Utc>>,
 }
 
 impl Representation {
-    /// Compresses `body` both ways and derives its ETags.
+    /// Keeps `body` and derives its ETags.
     ///
     /// Each coding gets its own strong ETag (`"<sha256>"`, `"<sha256>-gzip"`,
     /// `"<sha256>-br"`): strong ETags promise byte-identical bodies, which
-    /// differently compressed bodies are not.
+    /// differently compressed bodies are not. All three come from the body,
+    /// so a 304 never compresses.
     pub(crate) fn new(body: Vec<u8>, modified_at: Option<DateTime<Utc>>) -> anyhow::Result<Self> {
         let digest = hex::encode(Sha256::digest(&body));
-        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gzip.write_all(&body).context("Failed to gzip a feed")?;
-        let gzip = gzip.finish().context("Failed to gzip a feed")?;
-        let mut brotli = Vec::new();
-        {
-            // Quality 5 of 11: feeds are recompressed on every change, and
-            // at 9 compressing was most of a review's cost in the consumer
-            // (scripts/load); 5 is several times faster, a little larger.
-            let mut writer = brotli::CompressorWriter::new(&mut brotli, 4096, 5, 22);
-            writer
-                .write_all(&body)
-                .context("Failed to brotli-compress a feed")?;
-        }
         let etag = |suffix: &str| {
             HeaderValue::try_from(format!("\"{digest}{suffix}\""))
                 .context("Failed to build an ETag")
@@ -104,28 +102,50 @@ impl Representation {
             .transpose()
             .context("Failed to build Last-Modified")?;
         Ok(Self {
-            variants: [
-                (Bytes::from(body), etag("")?),
-                (Bytes::from(gzip), etag("-gzip")?),
-                (Bytes::from(brotli), etag("-br")?),
-            ],
+            body: Bytes::from(body),
+            etags: [etag("")?, etag("-gzip")?, etag("-br")?],
+            gzip: OnceLock::new(),
+            brotli: OnceLock::new(),
             last_modified,
             modified_at,
         })
     }
 
-    /// The body and ETag of `encoding`.
-    pub(crate) fn variant(&self, encoding: Encoding) -> &(Bytes, HeaderValue) {
+    /// The ETag of `encoding`.
+    pub(crate) fn etag(&self, encoding: Encoding) -> &HeaderValue {
         match encoding {
-            Encoding::Identity => &self.variants[0],
-            Encoding::Gzip => &self.variants[1],
-            Encoding::Brotli => &self.variants[2],
+            Encoding::Identity => &self.etags[0],
+            Encoding::Gzip => &self.etags[1],
+            Encoding::Brotli => &self.etags[2],
         }
+    }
+
+    /// The body in `encoding`, compressed now if no request asked for it
+    /// since this rendering. Compressing every coding of every document at
+    /// each change was most of an event's cost in the consumer (`scripts/
+    /// scale`), for codings a burst's next change replaced unread.
+    pub(crate) fn encoded(&self, encoding: Encoding) -> anyhow::Result<Bytes> {
+        let cell = match encoding {
+            Encoding::Identity => return Ok(self.body.clone()),
+            Encoding::Gzip => &self.gzip,
+            Encoding::Brotli => &self.brotli,
+        };
+        if let Some(body) = cell.get() {
+            return Ok(body.clone());
+        }
+        let body = if encoding == Encoding::Gzip {
+            gzip(&self.body)
+        } else {
+            brotli(&self.body)
+        }
+        .context("Failed to compress a feed")?;
+        // Two first requests at once both compress; one result is kept.
+        Ok(cell.get_or_init(|| Bytes::from(body)).clone())
     }
 
     /// The uncompressed body.
     pub(crate) fn body(&self) -> &Bytes {
-        &self.variant(Encoding::Identity).0
+        &self.body
     }
 
     /// Whether `if_none_match` names any coding of this representation.
@@ -137,9 +157,9 @@ impl Representation {
             let tag = tag.trim();
             tag == "*"
                 || self
-                    .variants
+                    .etags
                     .iter()
-                    .any(|(_, etag)| tag.trim_start_matches("W/").as_bytes() == etag.as_bytes())
+                    .any(|etag| tag.trim_start_matches("W/").as_bytes() == etag.as_bytes())
         })
     }
 }
@@ -147,32 +167,55 @@ impl Representation {
 /// Every format of one document (a feed's three, a venue's three and its
 /// calendar, ...), by file extension, as rendered at one moment, and its
 /// items' fragments for the next rendering.
-#[derive(Debug, Clone)]
+/// Representations are shared with the next rendering when their body did
+/// not change, with what they have compressed.
+#[derive(Debug)]
 pub(crate) struct RenderedFeed {
     pub(crate) rendered_at: Instant,
-    representations: Vec<(&'static str, Representation)>,
+    representations: Vec<(&'static str, Arc<Representation>)>,
     pub(crate) fragments: Fragments,
+    /// The reviews its screenings link, live or not yet: a change to one
+    /// re-renders it.
+    pub(crate) linked_reviews: HashSet<ReviewId>,
 }
 
 impl RenderedFeed {
     pub(crate) fn new(
-        representations: Vec<(&'static str, Representation)>,
+        representations: Vec<(&'static str, Arc<Representation>)>,
         fragments: Fragments,
+        linked_reviews: HashSet<ReviewId>,
     ) -> Self {
         Self {
             rendered_at: Instant::now(),
             representations,
             fragments,
+            linked_reviews,
         }
     }
 
     /// The representation served at `extension`, if this document has one.
-    pub(crate) fn get(&self, extension: &str) -> Option<&Representation> {
+    pub(crate) fn get(&self, extension: &str) -> Option<&Arc<Representation>> {
         self.representations
             .iter()
             .find(|(ext, _)| *ext == extension)
             .map(|(_, representation)| representation)
     }
+}
+
+fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(body)?;
+    gzip.finish()
+}
+
+fn brotli(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut brotli = Vec::new();
+    {
+        // Quality 5 of 11: several times faster than 9, a little larger.
+        let mut writer = brotli::CompressorWriter::new(&mut brotli, 4096, 5, 22);
+        writer.write_all(body)?;
+    }
+    Ok(brotli)
 }
 
 /// IMF-fixdate, the HTTP date format.

@@ -1,25 +1,32 @@
 //! The bus consumers: decode an event, apply it to the store, then
 //! republish the documents the change touches ([`crate::handler`] decides
-//! which).
+//! which). The admin replay applies events the same way and republishes
+//! once, at its end.
 
 use marquee_bus::{Handler, HandlerError, Message};
-use marquee_events::{Envelope, ReviewEvent, ScreeningEvent};
+use marquee_events::{Envelope, ReviewEvent, ReviewId, ScreeningEvent};
 
-use crate::FeedsService;
 use crate::handler::{review_documents, sanitize, screening_documents};
 use crate::store::reviews::Applied;
 use crate::store::screenings::ScreeningApplied;
+use crate::{Document, FeedsService};
 
 /// Applies review events to the feeds; see [`FeedsService::handler`].
 #[derive(Clone)]
 pub struct FeedsHandler(pub(crate) FeedsService);
 
-impl Handler for FeedsHandler {
-    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+impl FeedsHandler {
+    /// Applies the event to the store: the review feeds it changed and the
+    /// review, or `None` when it changed nothing.
+    pub(crate) async fn apply(
+        &self,
+        message: &Message,
+    ) -> Result<Option<(Vec<Document>, ReviewId)>, HandlerError> {
         let mut event: Envelope<ReviewEvent> = message.decode()?;
         sanitize(&mut event.data);
         let store = &self.0.inner.store;
         let applied = store.apply(&event).await.map_err(HandlerError::transient)?;
+        let review_id = event.data.review_id();
         match applied {
             Applied::Changed {
                 previous_section,
@@ -27,21 +34,32 @@ impl Handler for FeedsHandler {
             } => {
                 tracing::info!(
                     event_id = %event.id,
-                    review_id = %event.data.review_id(),
+                    %review_id,
                     event_type = %event.event_type,
                     "Applied a review event to the feeds"
                 );
                 let mut sections = vec![section.as_str()];
                 sections.extend(previous_section.as_deref());
                 let documents = review_documents(&self.0.inner.settings.feeds, &sections);
-                self.0.publish_review_change(&documents).await;
+                Ok(Some((documents, review_id.clone())))
             }
-            Applied::Ignored(reason) => tracing::debug!(
-                event_id = %event.id,
-                review_id = %event.data.review_id(),
-                reason,
-                "Review event left the feeds unchanged"
-            ),
+            Applied::Ignored(reason) => {
+                tracing::debug!(
+                    event_id = %event.id,
+                    %review_id,
+                    reason,
+                    "Review event left the feeds unchanged"
+                );
+                Ok(None)
+            }
+        }
+    }
+}
+
+impl Handler for FeedsHandler {
+    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+        if let Some((documents, review)) = self.apply(message).await? {
+            self.0.publish_review_change(&documents, &review).await;
         }
         Ok(())
     }
@@ -52,8 +70,13 @@ impl Handler for FeedsHandler {
 #[derive(Clone)]
 pub struct ScreeningsHandler(pub(crate) FeedsService);
 
-impl Handler for ScreeningsHandler {
-    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+impl ScreeningsHandler {
+    /// Applies the event to the store: the documents it changed, or `None`
+    /// when it changed nothing.
+    pub(crate) async fn apply(
+        &self,
+        message: &Message,
+    ) -> Result<Option<Vec<Document>>, HandlerError> {
         let event: Envelope<ScreeningEvent> = message.decode()?;
         let store = &self.0.inner.store;
         let applied = store
@@ -68,15 +91,25 @@ impl Handler for ScreeningsHandler {
                     event_type = %event.event_type,
                     "Applied a screening event to the feeds"
                 );
-                let documents = screening_documents(&venue_id, &strands);
-                self.0.publish(&documents).await;
+                Ok(Some(screening_documents(&venue_id, &strands)))
             }
-            ScreeningApplied::Ignored(reason) => tracing::debug!(
-                event_id = %event.id,
-                screening_id = %event.subject,
-                reason,
-                "Screening event left the feeds unchanged"
-            ),
+            ScreeningApplied::Ignored(reason) => {
+                tracing::debug!(
+                    event_id = %event.id,
+                    screening_id = %event.subject,
+                    reason,
+                    "Screening event left the feeds unchanged"
+                );
+                Ok(None)
+            }
+        }
+    }
+}
+
+impl Handler for ScreeningsHandler {
+    async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
+        if let Some(documents) = self.apply(message).await? {
+            self.0.publish(&documents).await;
         }
         Ok(())
     }

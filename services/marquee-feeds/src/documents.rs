@@ -2,6 +2,7 @@
 //! the store and rendered into the in-memory cache, re-rendered in the
 //! background once stale.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -253,6 +254,14 @@ impl FeedsService {
         let refresh_interval =
             Duration::from_secs(self.inner.settings.calendar_refresh_interval_secs);
         let now = self.inner.clock.now();
+        let linked_reviews = match &loaded {
+            Loaded::Listing(listing) => listing
+                .screenings
+                .iter()
+                .filter_map(|s| s.screening.review_id.clone())
+                .collect(),
+            Loaded::Reviews(..) => HashSet::new(),
+        };
         // Rendering and compressing hundreds of items is CPU work: keep it
         // off the threads that serve requests.
         let rendered = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
@@ -278,7 +287,7 @@ impl FeedsService {
             for (extension, body) in bodies {
                 let before = previous.as_ref().and_then(|p| p.get(extension));
                 if let Some(same) = before.filter(|p| p.body().as_ref() == body.as_slice()) {
-                    representations.push((extension, same.clone()));
+                    representations.push((extension, Arc::clone(same)));
                     continue;
                 }
                 // A screening document can change with no newer row behind
@@ -291,9 +300,10 @@ impl FeedsService {
                     (at, _) => at,
                 };
                 changed.push(extension);
-                representations.push((extension, Representation::new(body, modified)?));
+                representations.push((extension, Arc::new(Representation::new(body, modified)?)));
             }
-            Ok((RenderedFeed::new(representations, fragments), changed))
+            let rendered = RenderedFeed::new(representations, fragments, linked_reviews);
+            Ok((rendered, changed))
         })
         .await
         .context("Failed to render a document")??;

@@ -127,10 +127,8 @@ async fn serve(
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
     );
-    let (body, etag) = representation.variant(encoding);
-
     let mut headers = HeaderMap::with_capacity(7);
-    headers.insert(header::ETAG, etag.clone());
+    headers.insert(header::ETAG, representation.etag(encoding).clone());
     headers.insert(header::CACHE_CONTROL, CACHE_CONTROL);
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if let Some(last_modified) = &representation.last_modified {
@@ -140,12 +138,20 @@ async fn serve(
         count(&label, extension, "304");
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
+    let body = match representation.encoded(encoding) {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(document = %label, error = format!("{error:#}"), "Could not compress a document");
+            count(&label, extension, "500");
+            return HttpError::from(error).into_response();
+        }
+    };
     headers.insert(header::CONTENT_TYPE, content_type(extension));
     if let Some(coding) = encoding.content_encoding() {
         headers.insert(header::CONTENT_ENCODING, coding);
     }
     count(&label, extension, "200");
-    (StatusCode::OK, headers, body.clone()).into_response()
+    (StatusCode::OK, headers, body).into_response()
 }
 
 /// What a URL outside the feeds answers.

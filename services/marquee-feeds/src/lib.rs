@@ -9,7 +9,7 @@
 //!   re-render the documents that changed, write them to `output_dir` and
 //!   notify the WebSub hub.
 //! - [`FeedsService::router`] serves them from an in-memory cache of
-//!   precompressed bodies, with strong ETags, Last-Modified and 304s, and an
+//!   rendered bodies, each coding compressed for its first request, with strong ETags, Last-Modified and 304s, and an
 //!   autodiscovery index at `/`:
 //!   - `/feeds/{slug}.{rss,atom,json}` — review feeds;
 //!   - `/venues/{venue_id}.{rss,atom,json,ics}` — a venue's screenings;
@@ -39,6 +39,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 
+use marquee_events::ReviewId;
 use marquee_runtime::clock::{SharedClock, SystemClock};
 
 pub use admin::{ReplayRequest, openapi};
@@ -72,8 +73,9 @@ struct Inner {
     cache: RwLock<HashMap<Document, Arc<RenderedFeed>>>,
     /// Documents being re-rendered in the background, so requests start one only.
     revalidating: Mutex<HashSet<Document>>,
-    /// Screening documents need re-rendering since a review changed.
-    listings_stale: AtomicBool,
+    /// Reviews changed since the screening documents linking them were
+    /// re-rendered.
+    changed_reviews: Mutex<HashSet<ReviewId>>,
     /// A task is re-rendering them.
     listings_rendering: AtomicBool,
 }
@@ -118,7 +120,7 @@ impl FeedsService {
                 feeds,
                 cache: RwLock::default(),
                 revalidating: Mutex::default(),
-                listings_stale: AtomicBool::new(false),
+                changed_reviews: Mutex::default(),
                 listings_rendering: AtomicBool::new(false),
             }),
         };

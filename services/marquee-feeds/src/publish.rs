@@ -1,22 +1,30 @@
 //! Publishing a change: the documents it touches re-rendered, their
 //! changed files written to `output_dir` and the WebSub hub notified.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use marquee_events::ReviewId;
+
+use crate::cache::RenderedFeed;
 
 use crate::listings::CALENDAR_EXTENSION;
 use crate::{Document, FeedsService, output};
 
 impl FeedsService {
     /// Publishes the review feeds a changed review touched (`documents`),
-    /// then re-renders the screening documents, which link reviews.
-    pub(crate) async fn publish_review_change(&self, documents: &[Document]) {
+    /// then re-renders the screening documents that link `review`.
+    pub(crate) async fn publish_review_change(&self, documents: &[Document], review: &ReviewId) {
         self.publish(documents).await;
-        // Screening feeds link the reviews they match: re-render the cached
-        // ones, without holding up the consumer. One task at a time does it,
+        // Re-render the cached screening documents linking the review,
+        // without holding up the consumer. One task at a time does it,
         // taking in every review changed meanwhile: a task per event piled
-        // up renders under a stream of reviews (scripts/load).
+        // up renders under a stream of reviews (scripts/load). Only those
+        // linking it: re-rendering every listing per review was most of the
+        // consumer's work under a stream (scripts/scale).
         let inner = &self.inner;
-        inner.listings_stale.store(true, Ordering::SeqCst);
+        lock(&inner.changed_reviews).insert(review.clone());
         if inner.listings_rendering.swap(true, Ordering::SeqCst) {
             return; // The running task takes this change in.
         }
@@ -24,27 +32,46 @@ impl FeedsService {
         tokio::spawn(async move {
             let inner = &service.inner;
             loop {
-                while inner.listings_stale.swap(false, Ordering::SeqCst) {
-                    let listings: Vec<Document> = inner
-                        .cache
-                        .read()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .keys()
-                        .filter(|document| !matches!(document, Document::Reviews(_)))
-                        .cloned()
-                        .collect();
-                    service.publish(&listings).await;
+                loop {
+                    let changed = std::mem::take(&mut *lock(&inner.changed_reviews));
+                    if changed.is_empty() {
+                        break;
+                    }
+                    service.publish(&service.listings_linking(&changed)).await;
                 }
                 inner.listings_rendering.store(false, Ordering::SeqCst);
                 // A change marked just before letting go found the task
                 // still running: take it in unless another task already has.
-                if !inner.listings_stale.load(Ordering::SeqCst)
+                if lock(&inner.changed_reviews).is_empty()
                     || inner.listings_rendering.swap(true, Ordering::SeqCst)
                 {
                     return;
                 }
             }
         });
+    }
+
+    /// The screening documents in the cache.
+    pub(crate) fn cached_listings(&self) -> Vec<Document> {
+        self.cached_listings_where(|_| true)
+    }
+
+    /// The cached screening documents that link any of `reviews`.
+    fn listings_linking(&self, reviews: &HashSet<ReviewId>) -> Vec<Document> {
+        self.cached_listings_where(|rendered| !rendered.linked_reviews.is_disjoint(reviews))
+    }
+
+    fn cached_listings_where(&self, keep: impl Fn(&RenderedFeed) -> bool) -> Vec<Document> {
+        self.inner
+            .cache
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(document, rendered)| {
+                !matches!(document, Document::Reviews(_)) && keep(rendered)
+            })
+            .map(|(document, _)| document.clone())
+            .collect()
     }
 
     /// Re-renders `documents`, then writes the changed files and notifies
@@ -110,4 +137,8 @@ impl FeedsService {
             });
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
