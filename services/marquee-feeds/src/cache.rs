@@ -122,8 +122,8 @@ impl Representation {
 
     /// The body in `encoding`, compressed now if no request asked for it
     /// since this rendering. Compressing every coding of every document at
-    /// each change was most of an event's cost in the consumer (`scripts/
-    /// scale`), for codings a burst's next change replaced unread.
+    /// each change was a fifth of the consumer's work in a burst (`scripts/
+    /// scale`), for codings the next change replaced unread.
     pub(crate) fn encoded(&self, encoding: Encoding) -> anyhow::Result<Bytes> {
         let cell = match encoding {
             Encoding::Identity => return Ok(self.body.clone()),

@@ -9,8 +9,8 @@
 //!   re-render the documents that changed, write them to `output_dir` and
 //!   notify the WebSub hub.
 //! - [`FeedsService::router`] serves them from an in-memory cache of
-//!   rendered bodies, each coding compressed for its first request, with strong ETags, Last-Modified and 304s, and an
-//!   autodiscovery index at `/`:
+//!   rendered bodies (each coding compressed for its first request), with
+//!   strong ETags, Last-Modified and 304s, and an autodiscovery index at `/`:
 //!   - `/feeds/{slug}.{rss,atom,json}` — review feeds;
 //!   - `/venues/{venue_id}.{rss,atom,json,ics}` — a venue's screenings;
 //!   - `/strands/{strand_slug}.{rss,atom,json}` — a strand's screenings;

@@ -8,7 +8,6 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use marquee_events::ReviewId;
 
 use crate::cache::RenderedFeed;
-
 use crate::listings::CALENDAR_EXTENSION;
 use crate::{Document, FeedsService, output};
 
@@ -21,8 +20,8 @@ impl FeedsService {
         // without holding up the consumer. One task at a time does it,
         // taking in every review changed meanwhile: a task per event piled
         // up renders under a stream of reviews (scripts/load). Only those
-        // linking it: re-rendering every listing per review was most of the
-        // consumer's work under a stream (scripts/scale).
+        // linking it: re-rendering every listing per review held up the
+        // screening events behind it (scripts/scale).
         let inner = &self.inner;
         lock(&inner.changed_reviews).insert(review.clone());
         if inner.listings_rendering.swap(true, Ordering::SeqCst) {

@@ -295,8 +295,14 @@ async fn lag(bus: &Bus, groups: &[(&str, &[&str])]) -> anyhow::Result<i64> {
     Ok(behind)
 }
 
-async fn wait_until(mut done: impl AsyncFnMut() -> anyhow::Result<bool>) -> anyhow::Result<()> {
+/// Polls `done` until it holds; a signal ends the wait with an error, so an
+/// interrupted step exits instead of waiting on consumers that stopped.
+async fn wait_until(
+    shutdown: &CancellationToken,
+    mut done: impl AsyncFnMut() -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
     while !done().await? {
+        anyhow::ensure!(!shutdown.is_cancelled(), "interrupted");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(())
@@ -412,7 +418,7 @@ async fn feeds(dir: &Path, n: usize) -> anyhow::Result<()> {
         (&group, &[topics::REVIEWS]),
         (&screenings_group, &[topics::SCREENINGS]),
     ];
-    wait_until(async || Ok(lag(&bus, &groups).await? == 0)).await?;
+    wait_until(&shutdown, async || Ok(lag(&bus, &groups).await? == 0)).await?;
     println!(
         "read the archive's {} events in {:.1} s",
         timings.handled.load(Ordering::SeqCst),
@@ -434,8 +440,10 @@ async fn feeds(dir: &Path, n: usize) -> anyhow::Result<()> {
             .collect();
         publish(&bus, records).await?;
     }
-    wait_until(async || Ok(timings.handled.load(Ordering::SeqCst) - before >= burst as u64))
-        .await?;
+    wait_until(&shutdown, async || {
+        Ok(timings.handled.load(Ordering::SeqCst) - before >= burst as u64)
+    })
+    .await?;
     let burst_seconds = started.elapsed().as_secs_f64();
     timings.latencies.lock().unwrap().clear();
 
@@ -446,8 +454,10 @@ async fn feeds(dir: &Path, n: usize) -> anyhow::Result<()> {
         tick.tick().await;
         publish(&bus, vec![streamed(i, n, &mut rng, &mut listed)]).await?;
     }
-    wait_until(async || Ok(timings.handled.load(Ordering::SeqCst) - before >= paced as u64))
-        .await?;
+    wait_until(&shutdown, async || {
+        Ok(timings.handled.load(Ordering::SeqCst) - before >= paced as u64)
+    })
+    .await?;
     let mut latencies = timings.latencies.lock().unwrap().clone();
     latencies.sort_unstable();
     anyhow::ensure!(!latencies.is_empty(), "no streamed event was timed");
@@ -511,8 +521,8 @@ async fn service(name: &str, dir: &Path) -> anyhow::Result<()> {
     let watcher = Bus::connect(&settings.bus).await?;
     let shutdown = marquee_runtime::shutdown::on_signal();
     let started = Instant::now();
-    let running = marquee::start(settings, &[service], false, shutdown).await?;
-    wait_until(async || {
+    let running = marquee::start(settings, &[service], false, shutdown.clone()).await?;
+    wait_until(&shutdown, async || {
         let mut behind = 0;
         for (group, topics) in &groups {
             behind += lag(&watcher, &[(group.as_str(), topics.as_slice())]).await?;
