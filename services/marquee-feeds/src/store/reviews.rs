@@ -424,9 +424,15 @@ mod tests {
     async fn feed_queries_search_an_index_instead_of_scanning_the_table() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let url = format!("sqlite://{}", dir.path().join("feeds.sqlite").display());
-        let store = Store::open(&url, marquee_runtime::clock::SystemClock::shared())
+        // Creates the tables and indexes.
+        Store::open(&url, marquee_runtime::clock::SystemClock::shared())
             .await
             .expect("a SQLite store");
+        // EXPLAIN plans with the schema its connection last read, and a
+        // pooled one may have read it before the indexes were made.
+        let mut fresh = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .expect("a connection");
         for (query, arguments) in [
             (NEWEST_IN_SECTION, 2),
             (NEWEST, 1),
@@ -439,7 +445,7 @@ mod tests {
                 plan = plan.bind("reviews");
             }
             let plan = plan
-                .fetch_all(&store.pool)
+                .fetch_all(&mut fresh)
                 .await
                 .expect("a query plan")
                 .iter()
@@ -457,16 +463,22 @@ mod tests {
     async fn a_listings_reviews_are_looked_up_by_id() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let url = format!("sqlite://{}", dir.path().join("feeds.sqlite").display());
-        let store = Store::open(&url, marquee_runtime::clock::SystemClock::shared())
+        // Creates the tables and indexes.
+        Store::open(&url, marquee_runtime::clock::SystemClock::shared())
             .await
             .expect("a SQLite store");
+        // EXPLAIN plans with the schema its connection last read, and a
+        // pooled one may have read it before the indexes were made.
+        let mut fresh = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .expect("a connection");
         // A full chunk: with few ids SQLite chose the lookups either way.
         let explain = format!("EXPLAIN QUERY PLAN {}", reviews_among(IDS_PER_QUERY));
         let plan = (0..IDS_PER_QUERY)
             .fold(sqlx::query(&explain), |query, id| {
                 query.bind(id.to_string())
             })
-            .fetch_all(&store.pool)
+            .fetch_all(&mut fresh)
             .await
             .expect("a query plan")
             .iter()

@@ -324,13 +324,19 @@ mod tests {
     async fn name_queries_search_an_index_instead_of_sorting_the_venue() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let url = format!("sqlite://{}", dir.path().join("feeds.sqlite").display());
-        let store = Store::open(&url, marquee_runtime::clock::SystemClock::shared())
+        // Creates the tables and indexes.
+        Store::open(&url, marquee_runtime::clock::SystemClock::shared())
             .await
             .expect("a SQLite store");
+        // EXPLAIN plans with the schema its connection last read, and a
+        // pooled one may have read it before the indexes were made.
+        let mut fresh = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .expect("a connection");
         for query in [VENUE_NAME, STRAND_NAME] {
             let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {query}"))
                 .bind("bfi")
-                .fetch_all(&store.pool)
+                .fetch_all(&mut fresh)
                 .await
                 .expect("a query plan")
                 .iter()
