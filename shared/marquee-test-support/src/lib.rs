@@ -173,3 +173,28 @@ fn identifier(name: &str) -> &str {
     );
     name
 }
+
+/// How SQLite plans `query` on the database at `url`, its steps joined by
+/// `; `, with `binds` bound in order. Read on a connection opened now:
+/// EXPLAIN plans with the schema its connection last read, and a pooled
+/// connection may have read it before the indexes were made.
+pub async fn sqlite_plan(url: &str, query: &str, binds: &[String]) -> String {
+    use sqlx::{Connection, Row};
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(url)
+        .await
+        .expect("a connection to the SQLite database");
+    let explain = format!("EXPLAIN QUERY PLAN {query}");
+    binds
+        .iter()
+        .fold(sqlx::query(&explain), |plan, value| {
+            plan.bind(value.as_str())
+        })
+        .fetch_all(&mut connection)
+        .await
+        .expect("a query plan")
+        .iter()
+        .map(|step| step.get::<String, _>("detail"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -92,3 +92,19 @@ impl Store {
 fn micros(time: DateTime<Utc>) -> i64 {
     time.timestamp_micros()
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    use std::path::Path;
+
+    use super::Store;
+
+    /// The URL of a SQLite store in `dir`, its tables and indexes made.
+    pub(in crate::store) async fn sqlite_store(dir: &Path) -> String {
+        let url = format!("sqlite://{}", dir.join("feeds.sqlite").display());
+        Store::open(&url, marquee_runtime::clock::SystemClock::shared())
+            .await
+            .expect("a SQLite store");
+        url
+    }
+}

@@ -395,6 +395,8 @@ const IDS_PER_QUERY: usize = 900;
 
 #[cfg(test)]
 mod tests {
+    use marquee_test_support::sqlite_plan;
+
     use super::*;
 
     fn live(updated_at: i64, event_time: i64) -> Version {
@@ -423,35 +425,14 @@ mod tests {
     #[tokio::test]
     async fn feed_queries_search_an_index_instead_of_scanning_the_table() {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let url = format!("sqlite://{}", dir.path().join("feeds.sqlite").display());
-        // Creates the tables and indexes.
-        Store::open(&url, marquee_runtime::clock::SystemClock::shared())
-            .await
-            .expect("a SQLite store");
-        // EXPLAIN plans with the schema its connection last read, and a
-        // pooled one may have read it before the indexes were made.
-        let mut fresh = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-            .await
-            .expect("a connection");
+        let url = super::super::tests::sqlite_store(dir.path()).await;
         for (query, arguments) in [
             (NEWEST_IN_SECTION, 2),
             (NEWEST, 1),
             (MODIFIED_IN_SECTION, 1),
             (MODIFIED, 0),
         ] {
-            let explain = format!("EXPLAIN QUERY PLAN {query}");
-            let mut plan = sqlx::query(&explain);
-            for _ in 0..arguments {
-                plan = plan.bind("reviews");
-            }
-            let plan = plan
-                .fetch_all(&mut fresh)
-                .await
-                .expect("a query plan")
-                .iter()
-                .map(|step| step.get::<String, _>("detail"))
-                .collect::<Vec<_>>()
-                .join("; ");
+            let plan = sqlite_plan(&url, query, &vec!["reviews".to_owned(); arguments]).await;
             assert!(
                 plan.contains("USING") && !plan.contains("SCAN") && !plan.contains("TEMP B-TREE"),
                 "{query}\nis planned as: {plan}"
@@ -462,29 +443,10 @@ mod tests {
     #[tokio::test]
     async fn a_listings_reviews_are_looked_up_by_id() {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let url = format!("sqlite://{}", dir.path().join("feeds.sqlite").display());
-        // Creates the tables and indexes.
-        Store::open(&url, marquee_runtime::clock::SystemClock::shared())
-            .await
-            .expect("a SQLite store");
-        // EXPLAIN plans with the schema its connection last read, and a
-        // pooled one may have read it before the indexes were made.
-        let mut fresh = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-            .await
-            .expect("a connection");
+        let url = super::super::tests::sqlite_store(dir.path()).await;
         // A full chunk: with few ids SQLite chose the lookups either way.
-        let explain = format!("EXPLAIN QUERY PLAN {}", reviews_among(IDS_PER_QUERY));
-        let plan = (0..IDS_PER_QUERY)
-            .fold(sqlx::query(&explain), |query, id| {
-                query.bind(id.to_string())
-            })
-            .fetch_all(&mut fresh)
-            .await
-            .expect("a query plan")
-            .iter()
-            .map(|step| step.get::<String, _>("detail"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let ids: Vec<String> = (0..IDS_PER_QUERY).map(|id| id.to_string()).collect();
+        let plan = sqlite_plan(&url, &reviews_among(IDS_PER_QUERY), &ids).await;
         assert!(plan.contains("(review_id=?)"), "planned as: {plan}");
     }
 

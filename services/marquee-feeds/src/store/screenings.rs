@@ -316,6 +316,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use marquee_test_support::sqlite_plan;
+
     use super::*;
 
     /// `scripts/scale` found each screening event costing more the more
@@ -323,26 +325,9 @@ mod tests {
     #[tokio::test]
     async fn name_queries_search_an_index_instead_of_sorting_the_venue() {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let url = format!("sqlite://{}", dir.path().join("feeds.sqlite").display());
-        // Creates the tables and indexes.
-        Store::open(&url, marquee_runtime::clock::SystemClock::shared())
-            .await
-            .expect("a SQLite store");
-        // EXPLAIN plans with the schema its connection last read, and a
-        // pooled one may have read it before the indexes were made.
-        let mut fresh = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-            .await
-            .expect("a connection");
+        let url = super::super::tests::sqlite_store(dir.path()).await;
         for query in [VENUE_NAME, STRAND_NAME] {
-            let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {query}"))
-                .bind("bfi")
-                .fetch_all(&mut fresh)
-                .await
-                .expect("a query plan")
-                .iter()
-                .map(|step| step.get::<String, _>("detail"))
-                .collect::<Vec<_>>()
-                .join("; ");
+            let plan = sqlite_plan(&url, query, &["bfi".to_owned()]).await;
             assert!(
                 plan.contains("USING") && !plan.contains("SCAN") && !plan.contains("TEMP B-TREE"),
                 "{query}\nis planned as: {plan}"

@@ -566,7 +566,7 @@ pub(crate) enum DeliveryOutcome<'a> {
 
 #[cfg(test)]
 mod tests {
-    use sqlx::Row;
+    use marquee_test_support::sqlite_plan;
 
     use super::super::Store;
 
@@ -574,21 +574,8 @@ mod tests {
     async fn the_next_seq_is_read_from_an_index_not_a_walk_of_every_activity() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let url = format!("sqlite://{}", dir.path().join("social.sqlite").display());
-        // Creates the tables and indexes.
         Store::open(&url).await.expect("a SQLite ledger");
-        // EXPLAIN plans with the schema its connection last read, and a
-        // pooled one may have read it before the indexes were made.
-        let mut fresh = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-            .await
-            .expect("a connection");
-        let plan = sqlx::query("EXPLAIN QUERY PLAN SELECT MAX(seq) FROM fediverse_activities")
-            .fetch_all(&mut fresh)
-            .await
-            .expect("a query plan")
-            .iter()
-            .map(|step| step.get::<String, _>("detail"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let plan = sqlite_plan(&url, "SELECT MAX(seq) FROM fediverse_activities", &[]).await;
         assert!(
             plan.contains("fediverse_activities_by_seq"),
             "planned as: {plan}"
