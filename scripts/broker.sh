@@ -1,4 +1,5 @@
-# Shared by the scripts: say, die, free_port, and the cached tansu broker.
+# Shared by the scripts: say, die, free_port, the cached tansu broker and
+# Postfix's smtp-sink for the digest benches.
 # shellcheck shell=bash
 
 TOOLS="${MARQUEE_TOOLS:-$HOME/.cache/marquee-tools}"
@@ -37,4 +38,15 @@ start_broker() {
 stop_broker() {
   if [ -n "$BROKER_PID" ]; then kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
   if [ -n "$BROKER_DIR" ]; then rm -rf "$BROKER_DIR"; fi
+}
+
+# Postfix's smtp-sink on a free port (installed from Debian's packages when
+# missing), counting and discarding; sets SINK_PORT and SINK_PID.
+start_smtp_sink() {
+  command -v /usr/sbin/smtp-sink >/dev/null || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
+  }
+  SINK_PORT=$(free_port)
+  /usr/sbin/smtp-sink -u nobody -c "127.0.0.1:$SINK_PORT" 1000 >/dev/null &
+  SINK_PID=$!
 }

@@ -1,5 +1,6 @@
 //! Sends one digest run to N subscribers through a local SMTP sink and
-//! prints messages/s, beside a bare lettre client sending one prebuilt
+//! prints messages/s and the process's resident memory before and at its
+//! peak during the run, beside a bare lettre client sending one prebuilt
 //! message N times to the same sink (the ceiling).
 //!
 //! ```sh
@@ -9,7 +10,9 @@
 //! ```
 #![allow(clippy::unwrap_used)]
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -73,15 +76,19 @@ async fn main() -> anyhow::Result<()> {
     }
     service.import_csv(&csv).await?;
 
+    let before = resident_kib()?;
+    let peak = PeakResident::start();
     let started = Instant::now();
     let report = service
         .send_now("weekly", &CancellationToken::new())
         .await?;
     let elapsed = started.elapsed().as_secs_f64();
+    let (before, peak) = (mb(before), mb(peak.stop()));
+    let digest_rate = report.counts.sent as f64 / elapsed;
     println!(
-        "digest run: {} sent in {elapsed:.2} s = {:.0} messages/s (concurrency {concurrency})",
+        "digest run: {} sent in {elapsed:.2} s = {digest_rate:.0} messages/s (concurrency {concurrency}); \
+         resident {before:.1} MB before the run, {peak:.1} MB at its peak",
         report.counts.sent,
-        report.counts.sent as f64 / elapsed
     );
 
     let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
@@ -105,9 +112,64 @@ async fn main() -> anyhow::Result<()> {
         .count()
         .await;
     let elapsed = started.elapsed().as_secs_f64();
+    let bare_rate = sent as f64 / elapsed;
     println!(
-        "bare lettre: {sent} sent in {elapsed:.2} s = {:.0} messages/s (concurrency {concurrency})",
-        sent as f64 / elapsed
+        "bare lettre: {sent} sent in {elapsed:.2} s = {bare_rate:.0} messages/s (concurrency {concurrency})"
+    );
+    println!(
+        "| {n} | {digest_rate:.0} | {bare_rate:.0} | {:.2}x | {before:.1} | {peak:.1} |",
+        digest_rate / bare_rate
     );
     Ok(())
+}
+
+fn mb(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// This process's resident set (VmRSS) in KiB.
+fn resident_kib() -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/self/status"))
+}
+
+/// The largest resident set seen while it runs, sampled every 10 ms on its
+/// own thread (VmHWM would include the subscriber import before the run).
+struct PeakResident {
+    peak: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+    sampler: std::thread::JoinHandle<()>,
+}
+
+impl PeakResident {
+    fn start() -> Self {
+        let peak = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let sampler = std::thread::spawn({
+            let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
+            move || {
+                while !done.load(Ordering::Relaxed) {
+                    if let Ok(kib) = resident_kib() {
+                        peak.fetch_max(kib, Ordering::Relaxed);
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        });
+        Self {
+            peak,
+            done,
+            sampler,
+        }
+    }
+
+    fn stop(self) -> u64 {
+        self.done.store(true, Ordering::Relaxed);
+        self.sampler.join().ok();
+        self.peak.load(Ordering::Relaxed)
+    }
 }

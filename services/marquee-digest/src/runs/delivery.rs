@@ -182,18 +182,22 @@ impl DigestService {
             self.content(schedule, run.reviews_since, run.scheduled_for)
                 .await?,
         );
-        let pending = store.pending(&run.id).await?;
+        // No page is read once the run stops.
+        let pending = store.pending(&run.id).take_until(stop.cancelled());
         let limit = self.inner.settings.smtp.pause_after_errors.max(1);
         let errors_in_a_row = AtomicU32::new(0);
         let paused = AtomicBool::new(false);
         let last_error = std::sync::Mutex::new(String::new());
-        let results = futures::stream::iter(pending)
+        // Every send in flight finishes, whatever another one hit: the first
+        // store error is kept and returned once they have.
+        let finished = pending
             .map(|subscriber_id| {
                 let content = Arc::clone(&content);
                 let errors_in_a_row = &errors_in_a_row;
                 let paused = &paused;
                 let last_error = &last_error;
                 async move {
+                    let subscriber_id = subscriber_id?;
                     if stop.is_cancelled() {
                         return Ok(());
                     }
@@ -217,9 +221,11 @@ impl DigestService {
                 }
             })
             .buffer_unordered(self.inner.settings.smtp.concurrency)
-            .collect::<Vec<_>>()
+            .fold(Ok(()), |first, result| {
+                futures::future::ready(first.and(result))
+            })
             .await;
-        results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+        finished?;
         Ok(paused.load(Ordering::SeqCst).then(|| {
             format!(
                 "paused after {limit} consecutive send errors; last: {}; resume once the relay is fixed",

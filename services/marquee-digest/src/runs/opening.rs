@@ -14,7 +14,7 @@ use crate::DigestService;
 use crate::compose::{Change, DigestContent, picks, week_start};
 use crate::error::RunError;
 use crate::schedule::CronSchedule;
-use crate::store::{Run, RunKind, RunStatus, Subscriber};
+use crate::store::{Run, RunKind, RunStatus};
 
 impl DigestService {
     pub(super) async fn new_run(
@@ -40,9 +40,9 @@ impl DigestService {
     pub(super) async fn create(
         &self,
         run: Run,
-        recipients: &[Subscriber],
+        audience: Option<&str>,
     ) -> anyhow::Result<Option<Run>> {
-        if self.inner.store.create_run(&run, recipients).await? {
+        if self.inner.store.create_run(&run, audience).await? {
             // Counted by the replica that recorded it, once.
             if let Some(outcome) = Outcome::opened(run.status) {
                 series::count(&run.schedule, outcome);
@@ -67,11 +67,8 @@ impl DigestService {
         let content = self
             .content(schedule, run.reviews_since, scheduled_for)
             .await?;
-        let audience = self
-            .inner
-            .store
-            .audience(&schedule.settings().audience)
-            .await?;
+        let audience = &schedule.settings().audience;
+        let recipients = self.inner.store.audience_size(audience).await?;
         let stale = match schedule.settings().max_source_age_secs {
             Some(max_age) if kind != RunKind::Forced && !self.inner.settings.dry_run => {
                 self.stale_sources(max_age).await
@@ -83,7 +80,7 @@ impl DigestService {
             paused: self.is_paused(schedule.name()),
             reviews: content.reviews.len(),
             screenings: content.screenings.len(),
-            recipients: audience.len(),
+            recipients,
             reviews_since: run.reviews_since,
             send_when_empty: schedule.settings().send_when_empty,
             stale: stale.as_deref(),
@@ -99,10 +96,10 @@ impl DigestService {
                     schedule = name,
                     scheduled_for = %scheduled_for,
                     kind = kind.as_str(),
-                    recipients = audience.len(),
+                    recipients,
                     "Digest run started"
                 );
-                let created = self.create(run, &audience).await?;
+                let created = self.create(run, Some(audience)).await?;
                 if let Some(run) = &created {
                     self.archive_web_version(schedule, run, &content).await?;
                 }
@@ -121,7 +118,7 @@ impl DigestService {
             }
         }
         run.finished_at = Some(self.now());
-        self.create(run, &[]).await
+        self.create(run, None).await
     }
 
     /// Reviews published after this instant go into `schedule`'s digest at

@@ -1,6 +1,9 @@
 //! Operators' actions on runs: preview, dry run, send now, pause and
 //! resume, and the status reports the admin API answers with.
 
+use std::pin::pin;
+
+use futures::TryStreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::{DryRunReport, NextRun, RunReport, ScheduleReport};
@@ -63,15 +66,12 @@ impl DigestService {
     /// sends nothing, and reports the counts.
     pub async fn dry_run(&self, schedule: &str) -> Result<DryRunReport, RunError> {
         let (schedule, content) = self.content_now(schedule).await?;
-        let audience = self
-            .inner
-            .store
-            .audience(&schedule.settings().audience)
-            .await?;
-        let mut would_send = 0;
-        for subscriber in &audience {
+        let (mut recipients, mut would_send) = (0, 0);
+        let mut audience = pin!(self.inner.store.audience(&schedule.settings().audience));
+        while let Some(subscriber) = audience.try_next().await? {
+            recipients += 1;
             if self
-                .personal(&schedule, &content, subscriber)
+                .personal(&schedule, &content, &subscriber)
                 .await?
                 .is_some()
             {
@@ -97,9 +97,9 @@ impl DigestService {
             subject: preview.subject,
             reviews: content.reviews.len(),
             screenings: content.screenings.len(),
-            recipients: audience.len(),
+            recipients,
             would_send,
-            would_skip: audience.len() - would_send,
+            would_skip: recipients - would_send,
         })
     }
 

@@ -136,7 +136,7 @@ impl DigestService {
                 let mut run = self.new_run(schedule, due.at, RunKind::Scheduled).await?;
                 run.status = RunStatus::Missed;
                 run.note = note;
-                self.create(run, &[]).await
+                self.create(run, None).await
             }
             DueAction::Start(kind) => {
                 if kind == RunKind::CatchUp {

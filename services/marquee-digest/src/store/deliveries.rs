@@ -5,11 +5,12 @@ use std::fmt;
 use std::str::FromStr;
 
 use anyhow::Context;
+use futures::Stream;
 use sqlx::Row;
 
 pub use marquee_admin::digest::DeliveryCounts;
 
-use super::{Result, Store, changed};
+use super::{Page, Result, Store, changed, paged};
 
 /// Where one ledger row stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,22 +91,28 @@ impl From<DeliveryOutcome> for DeliveryStatus {
 }
 
 impl Store {
-    /// Subscriber ids still pending in `run_id`.
-    pub async fn pending(&self, run_id: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT subscriber_id FROM digest_deliveries
-             WHERE run_id = $1 AND status = $2 ORDER BY email",
-        )
-        .bind(run_id)
-        .bind(DeliveryStatus::Pending.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .context("Failed to read pending deliveries")?;
-        Ok(rows
-            .iter()
-            .map(|row| row.try_get("subscriber_id"))
-            .collect::<std::result::Result<_, _>>()
-            .context("subscriber_id column")?)
+    /// The subscribers still pending in `run_id`, by address; read a page
+    /// at a time, so the send loop's memory does not grow with the run.
+    pub fn pending<'a>(&'a self, run_id: &'a str) -> impl Stream<Item = Result<String>> + 'a {
+        paged(move |after| async move {
+            let rows = sqlx::query(
+                "SELECT subscriber_id, email FROM digest_deliveries
+                 WHERE run_id = $1 AND status = $2 AND email > $3 ORDER BY email LIMIT $4",
+            )
+            .bind(run_id)
+            .bind(DeliveryStatus::Pending.as_str())
+            .bind(&after)
+            .bind(self.page_size)
+            .fetch_all(&self.pool)
+            .await
+            .context("Failed to read pending deliveries")?;
+            Page::of(&rows, self.page_size, "email", |row| {
+                Ok(Some(
+                    row.try_get("subscriber_id")
+                        .context("subscriber_id column")?,
+                ))
+            })
+        })
     }
 
     /// Records how one delivery ended.

@@ -17,8 +17,10 @@ mod templates;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use futures::{Stream, TryStreamExt};
 use marquee_runtime::clock::SharedClock;
-use sqlx::AnyPool;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
 
 pub use archive::ArchivedDigest;
 pub use deliveries::{DeliveryCounts, DeliveryOutcome, DeliveryStatus};
@@ -35,7 +37,7 @@ pub enum StoreError {
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-const SCHEMA: [&str; 13] = [
+const SCHEMA: [&str; 14] = [
     // Schedules as operators last saved them (JSON of `ScheduleSettings`).
     "CREATE TABLE IF NOT EXISTS digest_schedules (
         name TEXT PRIMARY KEY,
@@ -108,8 +110,11 @@ const SCHEMA: [&str; 13] = [
         sent_at BIGINT,
         PRIMARY KEY (run_id, subscriber_id)
     )",
-    "CREATE INDEX IF NOT EXISTS digest_deliveries_by_status
-        ON digest_deliveries (run_id, status)",
+    // A run's deliveries by status, and its pending ones by address for
+    // the send loop's pages (replacing the index without the address).
+    "DROP INDEX IF EXISTS digest_deliveries_by_status",
+    "CREATE INDEX IF NOT EXISTS digest_deliveries_by_status_email
+        ON digest_deliveries (run_id, status, email)",
     "CREATE INDEX IF NOT EXISTS digest_screenings_by_start
         ON digest_screenings (starts_at)",
     archive::TABLE,
@@ -133,6 +138,66 @@ fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// How many rows a [`Page`] holds at most: lists that grow with the
+/// readership (a run's audience, its pending deliveries) are read a page at
+/// a time, so memory does not grow with them.
+const PAGE_SIZE: i64 = 500;
+
+/// One page of rows read by a unique text key, after the last key of the
+/// page before (`""` for the first).
+struct Page<T> {
+    items: Vec<T>,
+    /// The key to read the next page after; `None` on the last page.
+    next: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// The page of `rows` (a `LIMIT limit` answer ordered by the `key`
+    /// column), each read by `item`, which leaves out those it maps to `None`.
+    fn of(
+        rows: &[AnyRow],
+        limit: i64,
+        key: &str,
+        mut item: impl FnMut(&AnyRow) -> anyhow::Result<Option<T>>,
+    ) -> Result<Self> {
+        let next = match rows.last() {
+            Some(last) if i64::try_from(rows.len()).is_ok_and(|n| n == limit) => {
+                Some(last.try_get(key).with_context(|| format!("{key} column"))?)
+            }
+            _ => None,
+        };
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            items.extend(item(row)?);
+        }
+        Ok(Self { items, next })
+    }
+}
+
+/// Every item of the pages `page` reads (given the key to read after), as
+/// one stream; the next page is read once the one before is consumed.
+fn paged<'a, T, F, Fut>(page: F) -> impl Stream<Item = Result<T>> + 'a
+where
+    T: 'a,
+    F: FnMut(String) -> Fut + 'a,
+    Fut: Future<Output = Result<Page<T>>> + 'a,
+{
+    futures::stream::try_unfold(
+        (Some(String::new()), page),
+        |(after, mut page)| async move {
+            let Some(after) = after else {
+                return Result::Ok(None);
+            };
+            let Page { items, next } = page(after).await?;
+            Ok(Some((
+                futures::stream::iter(items.into_iter().map(Ok)),
+                (next, page),
+            )))
+        },
+    )
+    .try_flatten()
+}
+
 /// A query on the pool of any engine, values bound in order.
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
@@ -141,6 +206,8 @@ type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q
 pub struct Store {
     pool: AnyPool,
     clock: SharedClock,
+    /// Rows per [`Page`].
+    page_size: i64,
 }
 
 impl Store {
@@ -161,7 +228,11 @@ impl Store {
             "confirm_nonce TEXT NOT NULL DEFAULT ''",
         )
         .await?;
-        Ok(Self { pool, clock })
+        Ok(Self {
+            pool,
+            clock,
+            page_size: PAGE_SIZE,
+        })
     }
 
     /// Whether the database answers.
@@ -214,7 +285,76 @@ where
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::pin::pin;
+
+    use chrono::TimeZone;
+    use marquee_test_support::ManualClock;
+
     use super::*;
+    use crate::email::EmailAddress;
+
+    #[tokio::test]
+    async fn a_run_reads_its_audience_and_ledger_page_by_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 26, 8, 30, 0).unwrap();
+        let url = format!("sqlite://{}", dir.path().join("digest.sqlite").display());
+        let mut store = Store::open(&url, ManualClock::new(now).shared())
+            .await
+            .unwrap();
+        store.page_size = 2;
+        // Five confirmed readers (one paused until next week) and one who
+        // never confirmed, put in out of address order.
+        for (name, status, paused) in [
+            ("e", SubscriberStatus::Confirmed, false),
+            ("b", SubscriberStatus::Confirmed, true),
+            ("a", SubscriberStatus::Confirmed, false),
+            ("f", SubscriberStatus::Pending, false),
+            ("d", SubscriberStatus::Confirmed, false),
+            ("c", SubscriberStatus::Confirmed, false),
+        ] {
+            let subscriber = Subscriber {
+                id: format!("id-{name}"),
+                email: EmailAddress::parse(&format!("{name}@films.example")).unwrap(),
+                status,
+                list: "weekly".to_owned(),
+                preferences: Preferences {
+                    paused_until: paused.then(|| now + chrono::Duration::weeks(1)),
+                    ..Preferences::default()
+                },
+            };
+            store.put_subscriber(&subscriber, "", "test").await.unwrap();
+        }
+        assert_eq!(store.audience_size("weekly").await.unwrap(), 4);
+        assert_eq!(store.audience_size("other").await.unwrap(), 0);
+
+        let run = Run {
+            id: "run-1".to_owned(),
+            schedule: "weekly".to_owned(),
+            scheduled_for: now,
+            kind: RunKind::Manual,
+            status: RunStatus::Sending,
+            reviews_since: now,
+            created_at: now,
+            finished_at: None,
+            note: String::new(),
+        };
+        assert!(store.create_run(&run, Some("weekly")).await.unwrap());
+        let pending: Vec<String> = store.pending("run-1").try_collect().await.unwrap();
+        assert_eq!(pending, ["id-a", "id-c", "id-d", "id-e"]);
+
+        // The send loop's reading: a page read after the one before was
+        // sent goes on from where that one stopped.
+        let mut pending = pin!(store.pending("run-1"));
+        let first = pending.try_next().await.unwrap().unwrap();
+        store
+            .mark("run-1", &first, DeliveryOutcome::Sent, 1, None)
+            .await
+            .unwrap();
+        let rest: Vec<String> = pending.try_collect().await.unwrap();
+        assert_eq!(rest, ["id-c", "id-d", "id-e"]);
+    }
 
     #[test]
     fn placeholders_number_from_the_first() {

@@ -34,9 +34,11 @@ const RUN_COLUMNS: &str =
 
 impl Store {
     /// Creates a run unless one exists for `(schedule, scheduled_for)`, and
-    /// in the same transaction puts every recipient in the ledger as
-    /// pending, so a run never exists without its recipients.
-    pub async fn create_run(&self, run: &Run, recipients: &[Subscriber]) -> Result<bool> {
+    /// in the same transaction puts every recipient of `audience` (a list,
+    /// as [`Store::audience_page`] reads it; `None` for a run that sends
+    /// nothing) in the ledger as pending, so a run never exists without its
+    /// recipients.
+    pub async fn create_run(&self, run: &Run, audience: Option<&str>) -> Result<bool> {
         let mut tx = self.pool.begin().await.context("Failed to begin")?;
         let insert = sqlx::query(
             "INSERT INTO digest_runs
@@ -57,16 +59,16 @@ impl Store {
         if created == 0 {
             return Ok(false);
         }
-        for recipient in recipients {
-            let enqueue = sqlx::query(
-                "INSERT INTO digest_deliveries (run_id, subscriber_id, email, status, attempts)
-                 VALUES ($1, $2, $3, $4, 0)",
-            )
-            .bind(&run.id)
-            .bind(&recipient.id)
-            .bind(recipient.email.as_str())
-            .bind(DeliveryStatus::Pending.as_str());
-            changed(&mut *tx, enqueue, "Failed to enqueue a recipient").await?;
+        if let Some(list) = audience {
+            let mut after = String::new();
+            loop {
+                let page = self.audience_page(&mut *tx, list, &after).await?;
+                enqueue(&mut tx, &run.id, &page.items).await?;
+                match page.next {
+                    Some(next) => after = next,
+                    None => break,
+                }
+            }
         }
         tx.commit().await.context("Failed to commit a run")?;
         Ok(true)
@@ -212,4 +214,31 @@ impl Store {
         let moved = changed(&self.pool, statement, "Failed to finish a run").await?;
         Ok(moved > 0)
     }
+}
+
+/// Puts `recipients` in run `run_id`'s ledger as pending, in one statement:
+/// `$1` the run, `$2` the status, then each recipient's id and address.
+async fn enqueue(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    run_id: &str,
+    recipients: &[Subscriber],
+) -> Result<()> {
+    if recipients.is_empty() {
+        return Ok(());
+    }
+    let rows = (0..recipients.len())
+        .map(|i| format!("($1, ${}, ${}, $2, 0)", 2 * i + 3, 2 * i + 4))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO digest_deliveries (run_id, subscriber_id, email, status, attempts) VALUES {rows}"
+    );
+    let mut statement = sqlx::query(&sql)
+        .bind(run_id)
+        .bind(DeliveryStatus::Pending.as_str());
+    for recipient in recipients {
+        statement = statement.bind(&recipient.id).bind(recipient.email.as_str());
+    }
+    changed(&mut **tx, statement, "Failed to enqueue recipients").await?;
+    Ok(())
 }

@@ -1,13 +1,14 @@
 //! `digest_subscribers`: who gets the digest, where they stand, what they want.
 
 use anyhow::Context;
+use futures::{Stream, TryStreamExt};
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 pub use marquee_admin::digest::{Preferences, SubscriberStatus};
 
-use super::{Result, Store, changed, placeholders};
+use super::{Page, Result, Store, changed, paged, placeholders};
 use crate::email::EmailAddress;
 
 /// A subscriber.
@@ -80,27 +81,52 @@ impl Store {
         Ok(rows.iter().map(subscriber).collect::<anyhow::Result<_>>()?)
     }
 
-    /// Confirmed subscribers of `list` (`all` for every list), by address,
-    /// but those who paused the digest until later than now.
-    pub async fn audience(&self, list: &str) -> Result<Vec<Subscriber>> {
+    /// `list`'s audience (`all` for every list): confirmed subscribers by
+    /// address, but those who paused the digest until later than now. Read
+    /// a page at a time, so a run's memory does not grow with the list.
+    pub fn audience<'a>(&'a self, list: &'a str) -> impl Stream<Item = Result<Subscriber>> + 'a {
+        paged(move |after| async move { self.audience_page(&self.pool, list, &after).await })
+    }
+
+    /// How many subscribers `list`'s audience has now.
+    pub async fn audience_size(&self, list: &str) -> Result<usize> {
+        self.audience(list)
+            .try_fold(0, |size, _| async move { Ok(size + 1) })
+            .await
+    }
+
+    /// The page of [`Self::audience`] after the address `after` (`""` for
+    /// the first page), read on `executor` (the pool or a transaction).
+    pub(super) async fn audience_page<'c, E>(
+        &self,
+        executor: E,
+        list: &str,
+        after: &str,
+    ) -> Result<Page<Subscriber>>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
         let rows = sqlx::query(
             "SELECT * FROM digest_subscribers
-             WHERE status = $1 AND ($2 = 'all' OR list = $2) ORDER BY email",
+             WHERE status = $1 AND ($2 = 'all' OR list = $2) AND email > $3
+             ORDER BY email LIMIT $4",
         )
         .bind(SubscriberStatus::Confirmed.as_str())
         .bind(list)
-        .fetch_all(&self.pool)
+        .bind(after)
+        .bind(self.page_size)
+        .fetch_all(executor)
         .await
         .context("Failed to read the audience")?;
         let now = self.clock.now();
-        let subscribers = rows
-            .iter()
-            .map(subscriber)
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(subscribers
-            .into_iter()
-            .filter(|s| s.preferences.paused_until.is_none_or(|until| until <= now))
-            .collect())
+        Page::of(&rows, self.page_size, "email", |row| {
+            let subscriber = subscriber(row)?;
+            let paused = subscriber
+                .preferences
+                .paused_until
+                .is_some_and(|until| until > now);
+            Ok((!paused).then_some(subscriber))
+        })
     }
 
     /// Inserts or replaces the subscriber with `subscriber.id`'s address.

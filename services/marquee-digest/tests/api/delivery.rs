@@ -1,6 +1,9 @@
 //! Sending over real SMTP: message shape, preferences, exactly-once with
 //! kill/resume, pausing on relay errors.
 
+use std::pin::pin;
+
+use futures::TryStreamExt;
 use marquee_digest::{Preferences, RunStatus};
 use tokio_util::sync::CancellationToken;
 
@@ -189,7 +192,11 @@ async fn a_delivery_cut_off_mid_send_is_not_sent_again(engine: Engine) {
     // A process claimed this delivery and died with the message in the
     // relay's hands: whether it arrived is unknown.
     let store = app.service.store();
-    let cut_off = store.pending(&run.id).await.unwrap().remove(0);
+    let cut_off = pin!(store.pending(&run.id))
+        .try_next()
+        .await
+        .unwrap()
+        .unwrap();
     assert!(store.claim(&run.id, &cut_off).await.unwrap());
     assert!(
         !store.claim(&run.id, &cut_off).await.unwrap(),
