@@ -15,6 +15,7 @@ from collections import defaultdict
 # A report line: "  12.34%  marquee  [.] hyper::proto::h1::..."
 LINE = re.compile(r"^\s*([\d.]+)%\s+(\S+)\s+\[([.k])\]\s+(.*)$")
 
+
 def rust(*prefixes):
     """A Rust crate in the marquee binary, by the path its symbol starts with."""
     return lambda dso, path: dso == "marquee" and path.startswith(prefixes)
