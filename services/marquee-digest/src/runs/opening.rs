@@ -42,16 +42,25 @@ impl DigestService {
         run: Run,
         audience: Option<&str>,
     ) -> anyhow::Result<Option<Run>> {
-        if self.inner.store.create_run(&run, audience).await? {
-            // Counted by the replica that recorded it, once.
-            if let Some(outcome) = Outcome::opened(run.status) {
-                series::count(&run.schedule, outcome);
-            }
-            Ok(Some(run))
-        } else {
+        let Some(recipients) = self.inner.store.create_run(&run, audience).await? else {
             // Another replica (or an earlier tick) has it.
-            Ok(None)
+            return Ok(None);
+        };
+        if audience.is_some() {
+            tracing::info!(
+                digest_id = %run.id,
+                schedule = %run.schedule,
+                scheduled_for = %run.scheduled_for,
+                kind = run.kind.as_str(),
+                recipients,
+                "Digest run started"
+            );
         }
+        // Counted by the replica that recorded it, once.
+        if let Some(outcome) = Outcome::opened(run.status) {
+            series::count(&run.schedule, outcome);
+        }
+        Ok(Some(run))
     }
 
     /// Composes a new run and records it as [`policy::opening`] decides:
@@ -68,7 +77,13 @@ impl DigestService {
             .content(schedule, run.reviews_since, scheduled_for)
             .await?;
         let audience = &schedule.settings().audience;
-        let recipients = self.inner.store.audience_size(audience).await?;
+        // Only a dry run's note counts the audience beforehand; a sending
+        // run counts those it puts in the ledger.
+        let recipients = if self.inner.settings.dry_run {
+            Some(self.inner.store.audience_size(audience).await?)
+        } else {
+            None
+        };
         let stale = match schedule.settings().max_source_age_secs {
             Some(max_age) if kind != RunKind::Forced && !self.inner.settings.dry_run => {
                 self.stale_sources(max_age).await
@@ -91,14 +106,6 @@ impl DigestService {
         let name = schedule.name();
         match &opening {
             Opening::Sending => {
-                tracing::info!(
-                    digest_id = %run.id,
-                    schedule = name,
-                    scheduled_for = %scheduled_for,
-                    kind = kind.as_str(),
-                    recipients,
-                    "Digest run started"
-                );
                 let created = self.create(run, Some(audience)).await?;
                 if let Some(run) = &created {
                     self.archive_web_version(schedule, run, &content).await?;

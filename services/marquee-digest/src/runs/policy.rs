@@ -72,8 +72,9 @@ pub(crate) struct Facts<'a> {
     pub reviews: usize,
     /// Screenings in the coming week.
     pub screenings: usize,
-    /// Confirmed subscribers in its audience.
-    pub recipients: usize,
+    /// Confirmed subscribers in its audience, counted for a dry run only
+    /// (its note names them).
+    pub recipients: Option<usize>,
     /// Where its reviews start.
     pub reviews_since: DateTime<Utc>,
     /// The schedule sends even when there is nothing new.
@@ -136,7 +137,9 @@ pub(crate) fn opening(facts: &Facts<'_>) -> Opening {
     } else if facts.dry_run {
         Opening::DryRun(format!(
             "dry run: {} reviews, {} screenings, {} recipients; nothing sent",
-            facts.reviews, facts.screenings, facts.recipients
+            facts.reviews,
+            facts.screenings,
+            facts.recipients.unwrap_or_default()
         ))
     } else {
         Opening::Sending
@@ -181,7 +184,7 @@ mod tests {
             paused: false,
             reviews: 2,
             screenings: 3,
-            recipients: 4,
+            recipients: Some(4),
             reviews_since: at(8, 30) - Duration::days(7),
             send_when_empty: false,
             stale: None,

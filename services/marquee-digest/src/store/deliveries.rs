@@ -10,7 +10,7 @@ use sqlx::Row;
 
 pub use marquee_admin::digest::DeliveryCounts;
 
-use super::{Page, Result, Store, changed, paged};
+use super::{Result, Store, changed, paged};
 
 /// Where one ledger row stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +106,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .context("Failed to read pending deliveries")?;
-            Page::of(&rows, self.page_size, "email", |row| {
+            self.page(&rows, "email", |row| {
                 Ok(Some(
                     row.try_get("subscriber_id")
                         .context("subscriber_id column")?,

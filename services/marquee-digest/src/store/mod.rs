@@ -151,29 +151,6 @@ struct Page<T> {
     next: Option<String>,
 }
 
-impl<T> Page<T> {
-    /// The page of `rows` (a `LIMIT limit` answer ordered by the `key`
-    /// column), each read by `item`, which leaves out those it maps to `None`.
-    fn of(
-        rows: &[AnyRow],
-        limit: i64,
-        key: &str,
-        mut item: impl FnMut(&AnyRow) -> anyhow::Result<Option<T>>,
-    ) -> Result<Self> {
-        let next = match rows.last() {
-            Some(last) if i64::try_from(rows.len()).is_ok_and(|n| n == limit) => {
-                Some(last.try_get(key).with_context(|| format!("{key} column"))?)
-            }
-            _ => None,
-        };
-        let mut items = Vec::with_capacity(rows.len());
-        for row in rows {
-            items.extend(item(row)?);
-        }
-        Ok(Self { items, next })
-    }
-}
-
 /// Every item of the pages `page` reads (given the key to read after), as
 /// one stream; the next page is read once the one before is consumed.
 fn paged<'a, T, F, Fut>(page: F) -> impl Stream<Item = Result<T>> + 'a
@@ -263,6 +240,26 @@ impl Store {
         Ok(changed(&self.pool, query, failed).await? > 0)
     }
 
+    /// The page of `rows` (a `LIMIT page_size` answer ordered by the `key`
+    /// column), each read by `item`, which leaves out those it maps to `None`.
+    fn page<T>(
+        &self,
+        rows: &[AnyRow],
+        key: &str,
+        mut item: impl FnMut(&AnyRow) -> anyhow::Result<Option<T>>,
+    ) -> Result<Page<T>> {
+        let full = i64::try_from(rows.len()).is_ok_and(|n| n == self.page_size);
+        let next = match rows.last() {
+            Some(last) if full => Some(last.try_get(key).with_context(|| format!("{key} column"))?),
+            _ => None,
+        };
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            items.extend(item(row)?);
+        }
+        Ok(Page { items, next })
+    }
+
     /// The clock's now, as stored.
     fn now(&self) -> i64 {
         micros(self.clock.now())
@@ -340,7 +337,15 @@ mod tests {
             finished_at: None,
             note: String::new(),
         };
-        assert!(store.create_run(&run, Some("weekly")).await.unwrap());
+        assert_eq!(
+            store.create_run(&run, Some("weekly")).await.unwrap(),
+            Some(4)
+        );
+        assert_eq!(
+            store.create_run(&run, Some("weekly")).await.unwrap(),
+            None,
+            "once"
+        );
         let pending: Vec<String> = store.pending("run-1").try_collect().await.unwrap();
         assert_eq!(pending, ["id-a", "id-c", "id-d", "id-e"]);
 

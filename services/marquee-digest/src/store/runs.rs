@@ -37,8 +37,8 @@ impl Store {
     /// in the same transaction puts every recipient of `audience` (a list,
     /// as [`Store::audience_page`] reads it; `None` for a run that sends
     /// nothing) in the ledger as pending, so a run never exists without its
-    /// recipients.
-    pub async fn create_run(&self, run: &Run, audience: Option<&str>) -> Result<bool> {
+    /// recipients. How many it enqueued, or `None` when the run existed.
+    pub async fn create_run(&self, run: &Run, audience: Option<&str>) -> Result<Option<u64>> {
         let mut tx = self.pool.begin().await.context("Failed to begin")?;
         let insert = sqlx::query(
             "INSERT INTO digest_runs
@@ -57,13 +57,14 @@ impl Store {
         .bind(&run.note);
         let created = changed(&mut *tx, insert, "Failed to create a run").await?;
         if created == 0 {
-            return Ok(false);
+            return Ok(None);
         }
+        let mut enqueued = 0;
         if let Some(list) = audience {
             let mut after = String::new();
             loop {
                 let page = self.audience_page(&mut *tx, list, &after).await?;
-                enqueue(&mut tx, &run.id, &page.items).await?;
+                enqueued += enqueue(&mut tx, &run.id, &page.items).await?;
                 match page.next {
                     Some(next) => after = next,
                     None => break,
@@ -71,7 +72,7 @@ impl Store {
             }
         }
         tx.commit().await.context("Failed to commit a run")?;
-        Ok(true)
+        Ok(Some(enqueued))
     }
 
     /// The run with `id`.
@@ -218,13 +219,14 @@ impl Store {
 
 /// Puts `recipients` in run `run_id`'s ledger as pending, in one statement:
 /// `$1` the run, `$2` the status, then each recipient's id and address.
+/// Returns how many it put there.
 async fn enqueue(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     run_id: &str,
     recipients: &[Subscriber],
-) -> Result<()> {
+) -> Result<u64> {
     if recipients.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let rows = (0..recipients.len())
         .map(|i| format!("($1, ${}, ${}, $2, 0)", 2 * i + 3, 2 * i + 4))
@@ -239,6 +241,5 @@ async fn enqueue(
     for recipient in recipients {
         statement = statement.bind(&recipient.id).bind(recipient.email.as_str());
     }
-    changed(&mut **tx, statement, "Failed to enqueue recipients").await?;
-    Ok(())
+    changed(&mut **tx, statement, "Failed to enqueue recipients").await
 }

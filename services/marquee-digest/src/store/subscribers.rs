@@ -119,7 +119,7 @@ impl Store {
         .await
         .context("Failed to read the audience")?;
         let now = self.clock.now();
-        Page::of(&rows, self.page_size, "email", |row| {
+        self.page(&rows, "email", |row| {
             let subscriber = subscriber(row)?;
             let paused = subscriber
                 .preferences

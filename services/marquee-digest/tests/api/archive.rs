@@ -6,7 +6,7 @@ use marquee_digest::RunStatus;
 use marquee_test_support::python_json;
 use serde::Deserialize;
 
-use crate::helpers::{Engine, TestApp, thursday};
+use crate::helpers::{Engine, TestApp, assert_note, thursday};
 
 on_both_engines!(
     a_sent_digest_is_archived_listed_and_in_the_feeds,
@@ -136,6 +136,7 @@ async fn only_a_digest_that_went_out_is_archived(engine: Engine) {
     let app = TestApp::seeded_with(engine, |s| s.dry_run = true, ["reader@example.com"]).await;
     let report = app.only_run_at(thursday()).await;
     assert_eq!(report.run.status, RunStatus::DryRun);
+    assert_note(&report.run, ", 1 recipients; nothing sent");
     let list = app.get("/digest/archive").await.text().await.unwrap();
     assert!(list.contains("No digest has gone out yet"), "{list}");
     let missing = app.get("/digest/archive/weekly/2026-11-26").await;
