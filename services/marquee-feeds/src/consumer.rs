@@ -1,7 +1,7 @@
-//! The bus consumers: decode an event, apply it to the store, then
-//! republish the documents the change touches ([`crate::handler`] decides
-//! which). The admin replay applies events the same way and republishes
-//! once, at its end.
+//! The bus consumers: decode an event, apply it to the store, then queue
+//! the documents the change touches for rendering ([`crate::handler`]
+//! decides which; [`FeedsService::queue`] renders them). The admin replay
+//! applies events the same way and republishes once, at its end.
 
 use marquee_bus::{Handler, HandlerError, Message};
 use marquee_events::{Envelope, ReviewEvent, ReviewId, ScreeningEvent};
@@ -59,7 +59,7 @@ impl FeedsHandler {
 impl Handler for FeedsHandler {
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
         if let Some((documents, review)) = self.apply(message).await? {
-            self.0.publish_review_change(&documents, &review).await;
+            self.0.queue(documents, Some(review));
         }
         Ok(())
     }
@@ -109,7 +109,7 @@ impl ScreeningsHandler {
 impl Handler for ScreeningsHandler {
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
         if let Some(documents) = self.apply(message).await? {
-            self.0.publish(&documents).await;
+            self.0.queue(documents, None);
         }
         Ok(())
     }

@@ -5,9 +5,10 @@
 //!
 //! - [`FeedsService::handler`] applies review events and
 //!   [`FeedsService::screenings_handler`] screening events to a durable store
-//!   (SQLite or PostgreSQL), idempotently by event id and item version, then
-//!   re-render the documents that changed, write them to `output_dir` and
-//!   notify the WebSub hub.
+//!   (SQLite or PostgreSQL), idempotently by event id and item version, and
+//!   queue the documents that changed: one task re-renders them, writes
+//!   them to `output_dir` and notifies the WebSub hub
+//!   ([`FeedsService::published`] waits for it).
 //! - [`FeedsService::router`] serves them from an in-memory cache of
 //!   rendered bodies (each coding compressed for its first request), with
 //!   strong ETags, Last-Modified and 304s, and an autodiscovery index at `/`:
@@ -39,7 +40,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 
-use marquee_events::ReviewId;
 use marquee_runtime::clock::{SharedClock, SystemClock};
 
 pub use admin::{ReplayRequest, openapi};
@@ -73,11 +73,12 @@ struct Inner {
     cache: RwLock<HashMap<Document, Arc<RenderedFeed>>>,
     /// Documents being re-rendered in the background, so requests start one only.
     revalidating: Mutex<HashSet<Document>>,
-    /// Reviews changed since the screening documents linking them were
-    /// re-rendered.
-    changed_reviews: Mutex<HashSet<ReviewId>>,
-    /// A task is re-rendering them.
-    listings_rendering: AtomicBool,
+    /// Changes handled and not yet rendered; see [`FeedsService::queue`].
+    queued: Mutex<publish::Queued>,
+    /// A task is rendering the queue.
+    rendering: AtomicBool,
+    /// How many queued changes are published.
+    published: tokio::sync::watch::Sender<u64>,
 }
 
 impl FeedsService {
@@ -120,8 +121,9 @@ impl FeedsService {
                 feeds,
                 cache: RwLock::default(),
                 revalidating: Mutex::default(),
-                changed_reviews: Mutex::default(),
-                listings_rendering: AtomicBool::new(false),
+                queued: Mutex::default(),
+                rendering: AtomicBool::new(false),
+                published: tokio::sync::watch::Sender::new(0),
             }),
         };
         // Warm the cache and bring output_dir up to date with the database.

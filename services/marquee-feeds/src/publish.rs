@@ -1,5 +1,6 @@
-//! Publishing a change: the documents it touches re-rendered, their
-//! changed files written to `output_dir` and the WebSub hub notified.
+//! Publishing a change: the documents it touches queued, then re-rendered
+//! by one task, their changed files written to `output_dir` and the WebSub
+//! hub notified.
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -11,43 +12,93 @@ use crate::cache::RenderedFeed;
 use crate::listings::CALENDAR_EXTENSION;
 use crate::{Document, FeedsService, output};
 
+/// Changes handled and not yet rendered.
+#[derive(Default)]
+pub(crate) struct Queued {
+    documents: HashSet<Document>,
+    /// Reviews whose linking screening documents must be re-rendered.
+    reviews: HashSet<ReviewId>,
+    /// Changes queued since the start, counted: [`FeedsService::published`]
+    /// waits for the task to publish as many.
+    changes: u64,
+}
+
+impl Queued {
+    fn is_empty(&self) -> bool {
+        self.documents.is_empty() && self.reviews.is_empty()
+    }
+}
+
 impl FeedsService {
-    /// Publishes the review feeds a changed review touched (`documents`),
-    /// then re-renders the screening documents that link `review`.
-    pub(crate) async fn publish_review_change(&self, documents: &[Document], review: &ReviewId) {
-        self.publish(documents).await;
-        // Re-render the cached screening documents linking the review,
-        // without holding up the consumer. One task at a time does it,
-        // taking in every review changed meanwhile: a task per event piled
-        // up renders under a stream of reviews (scripts/load). Only those
-        // linking it: re-rendering every listing per review held up the
-        // screening events behind it (scripts/scale).
+    /// Queues what a change touched for rendering: `documents`, and the
+    /// screening documents that link `review`. The consumers hand the
+    /// change over and go on to the next event; one task renders the queue,
+    /// taking in everything queued meanwhile, so under a burst (a calendar
+    /// imported, a backlog caught up) each document is rendered once per
+    /// pass instead of once per event (scripts/scale).
+    pub(crate) fn queue(&self, documents: Vec<Document>, review: Option<ReviewId>) {
         let inner = &self.inner;
-        lock(&inner.changed_reviews).insert(review.clone());
-        if inner.listings_rendering.swap(true, Ordering::SeqCst) {
+        {
+            let mut queued = lock(&inner.queued);
+            queued.documents.extend(documents);
+            queued.reviews.extend(review);
+            queued.changes += 1;
+        }
+        if inner.rendering.swap(true, Ordering::SeqCst) {
             return; // The running task takes this change in.
         }
         let service = self.clone();
         tokio::spawn(async move {
             let inner = &service.inner;
             loop {
-                loop {
-                    let changed = std::mem::take(&mut *lock(&inner.changed_reviews));
-                    if changed.is_empty() {
-                        break;
-                    }
-                    service.publish(&service.listings_linking(&changed)).await;
-                }
-                inner.listings_rendering.store(false, Ordering::SeqCst);
-                // A change marked just before letting go found the task
+                while service.render_queued().await {}
+                inner.rendering.store(false, Ordering::SeqCst);
+                // A change queued just before letting go found the task
                 // still running: take it in unless another task already has.
-                if lock(&inner.changed_reviews).is_empty()
-                    || inner.listings_rendering.swap(true, Ordering::SeqCst)
-                {
+                if lock(&inner.queued).is_empty() || inner.rendering.swap(true, Ordering::SeqCst) {
                     return;
                 }
             }
         });
+    }
+
+    /// One pass over the queue; `false` when it was empty.
+    async fn render_queued(&self) -> bool {
+        let inner = &self.inner;
+        let (documents, reviews, changes) = {
+            let mut queued = lock(&inner.queued);
+            if queued.is_empty() {
+                inner.published.send_replace(queued.changes);
+                return false;
+            }
+            (
+                std::mem::take(&mut queued.documents),
+                std::mem::take(&mut queued.reviews),
+                queued.changes,
+            )
+        };
+        let documents: Vec<Document> = documents.into_iter().collect();
+        self.publish(&documents).await;
+        // Those just rendered read the reviews as they are now.
+        let linking: Vec<Document> = self
+            .listings_linking(&reviews)
+            .into_iter()
+            .filter(|document| !documents.contains(document))
+            .collect();
+        self.publish(&linking).await;
+        inner.published.send_replace(changes);
+        true
+    }
+
+    /// Waits until every change queued before the call is published: in the
+    /// cache the routes serve, in `output_dir`, announced to the hub.
+    pub fn published(&self) -> impl Future<Output = ()> + Send + use<> {
+        let target = lock(&self.inner.queued).changes;
+        let mut published = self.inner.published.subscribe();
+        async move {
+            // The sender lives as long as the service: an error means it is gone.
+            published.wait_for(|done| *done >= target).await.ok();
+        }
     }
 
     /// The screening documents in the cache.

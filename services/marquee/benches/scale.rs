@@ -18,10 +18,10 @@
 //!   and new and changed screenings of the coming week into the log:
 //!   `SCALE_BURST` events (default 2,000) published at once for events/s,
 //!   then `SCALE_PACED` (default 600) at `SCALE_RATE` a second (default 50)
-//!   for the latency from the publish to the handler's return — when the
-//!   documents the event touches are re-rendered in the cache the HTTP
-//!   routes serve. Then it serves until SIGTERM, for `marquee admin replay
-//!   --rebuild` and the resident memory.
+//!   for the latency from the publish to the documents the event touches
+//!   re-rendered in the cache the HTTP routes serve (`FeedsService::published`;
+//!   the consumers go on to the next event meanwhile). Then it serves until
+//!   SIGTERM, for `marquee admin replay --rebuild` and the resident memory.
 //! - `service NAME DIR` runs one other service (`marquee::start`, as
 //!   `marquee run` does) on that log, prints `caught-up` once its consumer
 //!   group has read the whole log, and serves until SIGTERM.
@@ -253,8 +253,8 @@ async fn seed(dir: &Path, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Counts what a handler finished and how long each streamed event took
-/// from its publish (its CloudEvents time) to the handler's return.
+/// Counts what the feeds finished and how long each streamed event took
+/// from its publish (its CloudEvents time) to its rendering.
 #[derive(Clone, Default)]
 struct Timings {
     handled: Arc<AtomicU64>,
@@ -263,20 +263,33 @@ struct Timings {
 
 struct Timed<H> {
     inner: H,
+    feeds: FeedsService,
     timings: Timings,
 }
 
 impl<H: Handler> Handler for Timed<H> {
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
         self.inner.handle(message).await?;
-        if message.header(header::SOURCE) == Some(STREAM_SOURCE)
-            && let Some(time) = message.header(header::TIME)
-        {
-            let published: DateTime<Utc> = time.parse().map_err(HandlerError::transient)?;
-            let latency = (SystemClock.now() - published).to_std().unwrap_or_default();
-            self.timings.latencies.lock().unwrap().push(latency);
-        }
-        self.timings.handled.fetch_add(1, Ordering::SeqCst);
+        let published = match message.header(header::SOURCE) {
+            Some(STREAM_SOURCE) => message
+                .header(header::TIME)
+                .map(str::parse::<DateTime<Utc>>)
+                .transpose()
+                .map_err(HandlerError::transient)?,
+            _ => None,
+        };
+        // Finished once rendered; the consumer goes on meanwhile, as it does
+        // in the service.
+        let rendered = self.feeds.published();
+        let timings = self.timings.clone();
+        tokio::spawn(async move {
+            rendered.await;
+            if let Some(published) = published {
+                let latency = (SystemClock.now() - published).to_std().unwrap_or_default();
+                timings.latencies.lock().unwrap().push(latency);
+            }
+            timings.handled.fetch_add(1, Ordering::SeqCst);
+        });
         Ok(())
     }
 }
@@ -387,6 +400,7 @@ async fn feeds(dir: &Path, n: usize) -> anyhow::Result<()> {
         Subscription::new(&group, &[topics::REVIEWS]),
         Timed {
             inner: feeds.handler(),
+            feeds: feeds.clone(),
             timings: timings.clone(),
         },
         shutdown.clone(),
@@ -396,6 +410,7 @@ async fn feeds(dir: &Path, n: usize) -> anyhow::Result<()> {
         Subscription::new(&screenings_group, &[topics::SCREENINGS]),
         Timed {
             inner: feeds.screenings_handler(),
+            feeds: feeds.clone(),
             timings: timings.clone(),
         },
         shutdown.clone(),

@@ -333,10 +333,14 @@ pub async fn build(
                 readiness = readiness.check("feeds-database", feeds.clone(), |feeds| async move {
                     feeds.check().await
                 });
-                tasks.spawn(consumers.consume(&subscriptions.feeds_reviews, feeds.handler()));
-                tasks.spawn(
+                tasks.spawn(then_rendered(
+                    consumers.consume(&subscriptions.feeds_reviews, feeds.handler()),
+                    feeds.clone(),
+                ));
+                tasks.spawn(then_rendered(
                     consumers.consume(&subscriptions.feeds_screenings, feeds.screenings_handler()),
-                );
+                    feeds.clone(),
+                ));
             }
             Service::Social => {
                 let social = SocialService::build(settings.social.clone())
@@ -442,4 +446,15 @@ impl Consumers {
         );
         async move { Ok(bus.consume(subscription, handler, shutdown).await?) }
     }
+}
+
+/// Runs a feeds consumer, then waits for the renders of what it handled:
+/// output_dir holds every event it acknowledged once it has stopped.
+async fn then_rendered(
+    consuming: impl Future<Output = anyhow::Result<()>>,
+    feeds: FeedsService,
+) -> anyhow::Result<()> {
+    let consumed = consuming.await;
+    feeds.published().await;
+    consumed
 }

@@ -110,22 +110,27 @@ impl TestApp {
         }
     }
 
-    /// Hands `event` to the handler as the bus would deliver it.
+    /// Hands `event` to the handler as the bus would deliver it, and waits
+    /// until what it changed is rendered.
     pub async fn deliver<T: EventData>(&self, event: &Envelope<T>) -> Result<(), HandlerError> {
-        self.service.handler().handle(&self.next(event)).await
+        let handled = self.service.handler().handle(&self.next(event)).await;
+        self.service.published().await;
+        handled
     }
 
-    /// Hands a screening event to the screenings handler; it must apply.
+    /// Hands a screening event to the screenings handler (it must apply),
+    /// and waits until what it changed is rendered.
     pub async fn deliver_screening<T: EventData>(&self, event: &Envelope<T>) {
         self.service
             .screenings_handler()
             .handle(&self.next(event))
             .await
             .expect("the screening event applies");
+        self.service.published().await;
     }
 
     /// `event` as the bus would deliver it, at the next offset.
-    fn next<T: EventData>(&self, event: &Envelope<T>) -> Message {
+    pub fn next<T: EventData>(&self, event: &Envelope<T>) -> Message {
         let offset = self
             .offset
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);

@@ -73,6 +73,7 @@ async fn a_rebuild_replays_the_feeds_back_from_the_log(engine: Engine) {
     for consumer in consumers {
         consumer.await.unwrap().unwrap();
     }
+    app.service.published().await;
     let mut live = Vec::new();
     for document in DOCUMENTS {
         live.push(app.body(document).await);

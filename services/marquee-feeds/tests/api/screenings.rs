@@ -10,7 +10,8 @@ use marquee_test_support::wait::until_value;
 
 use crate::calendar::read_back;
 use crate::helpers::{
-    Engine, TestApp, at, cancelled, changed, feedparser, listed, published, review, screening, west,
+    Engine, TestApp, at, cancelled, changed, feedparser, listed, published, review, screening,
+    updated, west,
 };
 
 on_both_engines!(
@@ -242,6 +243,64 @@ async fn this_week_holds_the_next_seven_days_on_a_pinned_clock(engine: Engine) {
     let venue = feedparser(app.body("/venues/bfi-southbank.json").await.as_bytes());
     assert_eq!(venue.entries.len(), 2);
     calendar_events(&app, "/venues/bfi-southbank.ics", 3).await;
+}
+
+/// The consumers hand each change to one rendering task and go on: a burst
+/// handed over faster than it renders is published whole, and a review edit
+/// re-renders the screening documents linking it.
+#[tokio::test]
+async fn a_burst_handed_over_at_once_is_published_whole() {
+    let app = TestApp::spawn_at(Engine::Sqlite, now()).await;
+    let mut film_review = review("cms-west", "In Cinemas", 0);
+    app.deliver(&published(&film_review, at(1))).await.unwrap();
+    let mut west = west();
+    west.review_id = Some(film_review.id.clone());
+    app.deliver_screening(&listed(&west, at(2))).await;
+
+    // After West (4 December), which stays the venue feed's first item.
+    let burst: Vec<_> = (0..40)
+        .map(|n| {
+            let starts = format!("2026-12-{:02}T{:02}:00", 5 + n % 3, 10 + n % 12);
+            screening(
+                &format!("bfi-burst-{n}"),
+                "bfi-southbank",
+                &format!("Burst {n}"),
+                &starts,
+            )
+        })
+        .collect();
+    let screenings = app.service.screenings_handler();
+    for s in &burst {
+        marquee_bus::Handler::handle(&screenings, &app.next(&listed(s, at(3))))
+            .await
+            .expect("the screening event applies");
+    }
+    app.service.published().await;
+    let calendar = app.body("/calendars/all.ics").await;
+    for s in &burst {
+        let uid = format!("UID:{}@marquee", s.id.as_str());
+        assert!(calendar.contains(&uid), "{uid} in the calendar");
+    }
+
+    // A review edit alone re-renders the screening documents linking it.
+    film_review.headline = "Once Upon a Time in the West review – revised".to_owned();
+    marquee_bus::Handler::handle(
+        &app.service.handler(),
+        &app.next(&updated(&film_review, at(4))),
+    )
+    .await
+    .expect("the edit applies");
+    app.service.published().await;
+    let feed = feedparser(app.body("/venues/bfi-southbank.json").await.as_bytes());
+    assert_eq!(feed.entries[0].id, screening_guid(&west.id));
+    assert!(
+        feed.entries[0]
+            .content
+            .concat()
+            .contains("review – revised"),
+        "the edit reached the listing: {:?}",
+        feed.entries[0]
+    );
 }
 
 async fn redelivered_and_stale_events_change_nothing(engine: Engine) {
