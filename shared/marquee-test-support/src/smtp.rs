@@ -24,12 +24,27 @@ impl SmtpSink {
     /// Starts the sink; fails the test when aiosmtpd is missing.
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
-        let port = free_port();
-        let child = Self::spawn(port, dir.path());
-        Self { port, dir, child }
+        // A free port can be taken by another test before the sink binds it:
+        // then another port.
+        for _ in 0..5 {
+            let port = free_port();
+            match Self::spawn(port, dir.path()) {
+                Ok(child) => return Self { port, dir, child },
+                Err(error) if error.contains("address already in use") => continue,
+                Err(error) => Self::failed(&error),
+            }
+        }
+        Self::failed("five free ports in a row were taken before it bound them")
     }
 
-    fn spawn(port: u16, dir: &Path) -> Child {
+    fn failed(error: &str) -> ! {
+        panic!(
+            "the SMTP sink did not start (install aiosmtpd with `pip install aiosmtpd`): {error}"
+        )
+    }
+
+    /// The sink on `port`, or what it printed when it did not start.
+    fn spawn(port: u16, dir: &Path) -> Result<Child, String> {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/smtp-sink.py");
         let mut child = Command::new("python3")
             .arg(&script)
@@ -44,14 +59,11 @@ impl SmtpSink {
         BufReader::new(stdout)
             .read_line(&mut line)
             .expect("read the sink's first line");
-        if line.trim() != "ready" {
-            let output = child.wait_with_output().expect("sink exit");
-            panic!(
-                "the SMTP sink did not start (install aiosmtpd with `pip install aiosmtpd`): {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+        if line.trim() == "ready" {
+            return Ok(child);
         }
-        child
+        let output = child.wait_with_output().expect("sink exit");
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
     }
 
     /// Takes the server down: connections are refused until [`SmtpSink::restart`].
@@ -62,7 +74,8 @@ impl SmtpSink {
 
     /// Starts it again on the same port and folder, keeping what it received.
     pub fn restart(&mut self) {
-        self.child = Self::spawn(self.port, self.dir.path());
+        self.child =
+            Self::spawn(self.port, self.dir.path()).unwrap_or_else(|error| Self::failed(&error));
     }
 
     /// Makes the sink answer 451 until [`SmtpSink::recover`].
