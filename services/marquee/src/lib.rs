@@ -333,11 +333,11 @@ pub async fn build(
                 readiness = readiness.check("feeds-database", feeds.clone(), |feeds| async move {
                     feeds.check().await
                 });
-                tasks.spawn(then_rendered(
+                tasks.spawn(then_published(
                     consumers.consume(&subscriptions.feeds_reviews, feeds.handler()),
                     feeds.clone(),
                 ));
-                tasks.spawn(then_rendered(
+                tasks.spawn(then_published(
                     consumers.consume(&subscriptions.feeds_screenings, feeds.screenings_handler()),
                     feeds.clone(),
                 ));
@@ -450,7 +450,7 @@ impl Consumers {
 
 /// Runs a feeds consumer, then waits for the renders of what it handled:
 /// output_dir holds every event it acknowledged once it has stopped.
-async fn then_rendered(
+async fn then_published(
     consuming: impl Future<Output = anyhow::Result<()>>,
     feeds: FeedsService,
 ) -> anyhow::Result<()> {
