@@ -37,7 +37,6 @@ mod templates;
 mod websub;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 
 use marquee_runtime::clock::{SharedClock, SystemClock};
@@ -75,8 +74,6 @@ struct Inner {
     revalidating: Mutex<HashSet<Document>>,
     /// Changes handled and not yet rendered; see [`FeedsService::queue`].
     queued: Mutex<publish::Queued>,
-    /// A task is rendering the queue.
-    rendering: AtomicBool,
     /// How many queued changes are published.
     published: tokio::sync::watch::Sender<u64>,
 }
@@ -122,7 +119,6 @@ impl FeedsService {
                 cache: RwLock::default(),
                 revalidating: Mutex::default(),
                 queued: Mutex::default(),
-                rendering: AtomicBool::new(false),
                 published: tokio::sync::watch::Sender::new(0),
             }),
         };

@@ -3,7 +3,6 @@
 //! hub notified.
 
 use std::collections::HashSet;
-use std::sync::atomic::Ordering;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use marquee_events::ReviewId;
@@ -21,12 +20,8 @@ pub(crate) struct Queued {
     /// Changes queued since the start, counted: [`FeedsService::published`]
     /// waits for the task to publish as many.
     changes: u64,
-}
-
-impl Queued {
-    fn is_empty(&self) -> bool {
-        self.documents.is_empty() && self.reviews.is_empty()
-    }
+    /// A task is rendering the queue.
+    rendering: bool,
 }
 
 impl FeedsService {
@@ -37,37 +32,27 @@ impl FeedsService {
     /// imported, a backlog caught up) each document is rendered once per
     /// pass instead of once per event (scripts/scale).
     pub(crate) fn queue(&self, documents: Vec<Document>, review: Option<ReviewId>) {
-        let inner = &self.inner;
-        {
-            let mut queued = lock(&inner.queued);
+        let start = {
+            let mut queued = lock(&self.inner.queued);
             queued.documents.extend(documents);
             queued.reviews.extend(review);
             queued.changes += 1;
+            !std::mem::replace(&mut queued.rendering, true)
+        };
+        if start {
+            let service = self.clone();
+            tokio::spawn(async move { while service.render_queued().await {} });
         }
-        if inner.rendering.swap(true, Ordering::SeqCst) {
-            return; // The running task takes this change in.
-        }
-        let service = self.clone();
-        tokio::spawn(async move {
-            let inner = &service.inner;
-            loop {
-                while service.render_queued().await {}
-                inner.rendering.store(false, Ordering::SeqCst);
-                // A change queued just before letting go found the task
-                // still running: take it in unless another task already has.
-                if lock(&inner.queued).is_empty() || inner.rendering.swap(true, Ordering::SeqCst) {
-                    return;
-                }
-            }
-        });
     }
 
-    /// One pass over the queue; `false` when it was empty.
+    /// One pass over the queue; `false` once it is empty, when the task
+    /// ends (the next change starts another).
     async fn render_queued(&self) -> bool {
         let inner = &self.inner;
         let (documents, reviews, changes) = {
             let mut queued = lock(&inner.queued);
-            if queued.is_empty() {
+            if queued.documents.is_empty() && queued.reviews.is_empty() {
+                queued.rendering = false;
                 inner.published.send_replace(queued.changes);
                 return false;
             }

@@ -79,7 +79,7 @@ impl DigestService {
         let audience = &schedule.settings().audience;
         // Only a dry run's note counts the audience beforehand; a sending
         // run counts those it puts in the ledger.
-        let recipients = if self.inner.settings.dry_run {
+        let dry_run = if self.inner.settings.dry_run {
             Some(self.inner.store.audience_size(audience).await?)
         } else {
             None
@@ -95,11 +95,10 @@ impl DigestService {
             paused: self.is_paused(schedule.name()),
             reviews: content.reviews.len(),
             screenings: content.screenings.len(),
-            recipients,
             reviews_since: run.reviews_since,
             send_when_empty: schedule.settings().send_when_empty,
             stale: stale.as_deref(),
-            dry_run: self.inner.settings.dry_run,
+            dry_run,
         });
         run.status = opening.status();
         run.note = opening.note().to_owned();

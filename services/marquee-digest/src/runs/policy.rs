@@ -72,17 +72,16 @@ pub(crate) struct Facts<'a> {
     pub reviews: usize,
     /// Screenings in the coming week.
     pub screenings: usize,
-    /// Confirmed subscribers in its audience, counted for a dry run only
-    /// (its note names them).
-    pub recipients: Option<usize>,
     /// Where its reviews start.
     pub reviews_since: DateTime<Utc>,
     /// The schedule sends even when there is nothing new.
     pub send_when_empty: bool,
     /// The freshness gate's complaint, if the gate applies and found one.
     pub stale: Option<&'a str>,
-    /// The service composes and records, but sends nothing.
-    pub dry_run: bool,
+    /// The service composes and records, but sends nothing: the confirmed
+    /// subscribers of the audience, which its note names. `None` when it
+    /// sends.
+    pub dry_run: Option<usize>,
 }
 
 /// What a new run becomes.
@@ -134,12 +133,10 @@ pub(crate) fn opening(facts: &Facts<'_>) -> Opening {
         Opening::Held(format!(
             "held by the freshness gate: {stale}; send with force once the sources are fixed"
         ))
-    } else if facts.dry_run {
+    } else if let Some(recipients) = facts.dry_run {
         Opening::DryRun(format!(
-            "dry run: {} reviews, {} screenings, {} recipients; nothing sent",
-            facts.reviews,
-            facts.screenings,
-            facts.recipients.unwrap_or_default()
+            "dry run: {} reviews, {} screenings, {recipients} recipients; nothing sent",
+            facts.reviews, facts.screenings
         ))
     } else {
         Opening::Sending
@@ -184,11 +181,10 @@ mod tests {
             paused: false,
             reviews: 2,
             screenings: 3,
-            recipients: Some(4),
             reviews_since: at(8, 30) - Duration::days(7),
             send_when_empty: false,
             stale: None,
-            dry_run: false,
+            dry_run: None,
         }
     }
 
@@ -229,7 +225,7 @@ mod tests {
             RunStatus::Held
         );
         let dry = Facts {
-            dry_run: true,
+            dry_run: Some(4),
             ..facts(RunKind::Scheduled)
         };
         assert_eq!(
