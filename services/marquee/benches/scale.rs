@@ -23,8 +23,9 @@
 //!   the consumers go on to the next event meanwhile). Then it serves until
 //!   SIGTERM, for `marquee admin replay --rebuild` and the resident memory.
 //! - `service NAME DIR` runs one other service (`marquee::start`, as
-//!   `marquee run` does) on that log, prints `caught-up` once its consumer
-//!   group has read the whole log, and serves until SIGTERM.
+//!   `marquee run` does) on that log and serves until SIGTERM;
+//!   `caught-up NAME DIR`, in a process of its own, exits once that
+//!   service's consumer groups have read the whole log.
 //!
 //! The transport is the embedded log at `DIR/bus.sqlite`, or Kafka when
 //! `MARQUEE_BUS__TRANSPORT=kafka` (the services' own settings, layered over
@@ -78,8 +79,9 @@ fn main() -> anyhow::Result<()> {
         ["seed", dir, n] => runtime.block_on(seed(Path::new(dir), count(n)?)),
         ["feeds", dir, n] => runtime.block_on(feeds(Path::new(dir), count(n)?)),
         ["service", name, dir] => runtime.block_on(service(name, Path::new(dir))),
+        ["caught-up", name, dir] => runtime.block_on(caught_up(name, Path::new(dir))),
         _ => anyhow::bail!(
-            "usage: scale seed DIR N | scale feeds DIR N | scale service NAME DIR (see scripts/scale)"
+            "usage: scale seed DIR N | scale feeds DIR N | scale service NAME DIR | scale caught-up NAME DIR (see scripts/scale)"
         ),
     }
 }
@@ -500,10 +502,12 @@ async fn consume<H: Handler>(
     Ok(bus.consume(subscription, handler, shutdown).await?)
 }
 
-/// One other service on the seeded log, as `marquee run` runs it.
-async fn service(name: &str, dir: &Path) -> anyhow::Result<()> {
-    let mut settings = settings(dir)?;
-    let (service, groups): (Service, Vec<(String, Vec<&str>)>) = match name {
+/// The consumer groups of the service `name`, each with its topics.
+fn groups(
+    name: &str,
+    settings: &Settings,
+) -> anyhow::Result<(Service, Vec<(String, Vec<&'static str>)>)> {
+    Ok(match name {
         "social" => (
             Service::Social,
             vec![(
@@ -528,27 +532,54 @@ async fn service(name: &str, dir: &Path) -> anyhow::Result<()> {
         "reviews-ingest" => (Service::ReviewsIngest, Vec::new()),
         "console" => (Service::Console, Vec::new()),
         other => anyhow::bail!("no service `{other}` to run at scale"),
-    };
+    })
+}
+
+/// The settings of a service run on `dir`'s log.
+fn service_settings(dir: &Path) -> anyhow::Result<Settings> {
+    let mut settings = settings(dir)?;
     // The log's own path: `marquee::start` resolves the relative ones.
     if settings.bus.transport == Transport::Embedded {
         settings.bus.embedded.path = dir.join("bus.sqlite");
     }
-    let watcher = Bus::connect(&settings.bus).await?;
+    Ok(settings)
+}
+
+/// One other service on the seeded log, as `marquee run` runs it, until
+/// SIGTERM. Nothing else runs in its process: `caught-up` watches it.
+async fn service(name: &str, dir: &Path) -> anyhow::Result<()> {
+    let settings = service_settings(dir)?;
+    let (service, _) = groups(name, &settings)?;
     let shutdown = marquee_runtime::shutdown::on_signal();
+    let running = marquee::start(settings, &[service], false, shutdown).await?;
+    println!("started {name}");
+    running.wait().await
+}
+
+/// Polls, once a second and from its own process, until the consumer
+/// groups of the service `name` have read the whole log; prints how long
+/// that took. The lag of the embedded log is a count of the messages
+/// behind, dearer the more there are: polled beside the service, in its
+/// process, it held a third of the service's page caches and slowed its
+/// reading.
+async fn caught_up(name: &str, dir: &Path) -> anyhow::Result<()> {
+    let settings = service_settings(dir)?;
+    let (_, groups) = groups(name, &settings)?;
+    let watcher = Bus::connect(&settings.bus).await?;
     let started = Instant::now();
-    let running = marquee::start(settings, &[service], false, shutdown.clone()).await?;
-    wait_until(&shutdown, async || {
+    loop {
         let mut behind = 0;
         for (group, topics) in &groups {
             behind += lag(&watcher, &[(group.as_str(), topics.as_slice())]).await?;
         }
-        Ok(behind == 0)
-    })
-    .await?;
+        if behind == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     println!(
-        "caught-up {name} in {:.1} s",
+        "caught-up {name} in {:.0} s",
         started.elapsed().as_secs_f64()
     );
-    drop(watcher);
-    running.wait().await
+    Ok(())
 }

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use marquee_runtime::clock::SharedClock;
+use marquee_runtime::database::SQLITE_CACHE_SIZE;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -115,7 +116,8 @@ impl EmbeddedBus {
             // process crash loses nothing that was acknowledged.
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", SQLITE_CACHE_SIZE);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
