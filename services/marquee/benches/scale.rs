@@ -502,11 +502,11 @@ async fn consume<H: Handler>(
     Ok(bus.consume(subscription, handler, shutdown).await?)
 }
 
-/// The consumer groups of the service `name`, each with its topics.
-fn groups(
-    name: &str,
-    settings: &Settings,
-) -> anyhow::Result<(Service, Vec<(String, Vec<&'static str>)>)> {
+/// A consumer group and the topics it reads.
+type Group = (String, Vec<&'static str>);
+
+/// The service `name` and its consumer groups.
+fn groups(name: &str, settings: &Settings) -> anyhow::Result<(Service, Vec<Group>)> {
     Ok(match name {
         "social" => (
             Service::Social,
