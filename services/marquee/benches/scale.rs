@@ -551,9 +551,10 @@ async fn service(name: &str, dir: &Path) -> anyhow::Result<()> {
     let settings = service_settings(dir)?;
     let (service, _) = groups(name, &settings)?;
     let shutdown = marquee_runtime::shutdown::on_signal();
-    let running = marquee::start(settings, &[service], false, shutdown).await?;
-    println!("started {name}");
-    running.wait().await
+    marquee::start(settings, &[service], false, shutdown)
+        .await?
+        .wait()
+        .await
 }
 
 /// Polls, once a second and from its own process, until the consumer

@@ -11,9 +11,10 @@ use sqlx::{AnyPool, Executor};
 /// Each SQLite connection's page cache (`PRAGMA cache_size`; negative is
 /// KiB): 1 MiB, half SQLite's default. Every connection of a pool keeps its
 /// own cache, and a busy pool of eight fills them all with much the same
-/// pages once its file outgrows them. At a million stored items, the two
-/// pools of a consuming service (its store and the embedded log) peaked it
-/// at 61 MB with SQLite's default and at 50 MB with this (BENCHMARKS.md).
+/// pages once its file outgrows them. Reading a million stored items
+/// through its two pools (its store and the embedded log), a consuming
+/// service peaked past 61 MB with SQLite's default and at 50 MB with this
+/// (BENCHMARKS.md).
 pub const SQLITE_CACHE_SIZE: &str = "-1024";
 
 /// Opens the database at `url`: `sqlite://PATH` (created with its folder if
