@@ -51,6 +51,8 @@ use marquee_feeds::{FeedsService, Store};
 use marquee_runtime::clock::{Clock, SystemClock};
 use tokio_util::sync::CancellationToken;
 
+/// How often the feeds step checks on its consumers.
+const POLL: Duration = Duration::from_millis(50);
 /// Events handed to `publish_all` together.
 const CHUNK: usize = 1_000;
 const SECTIONS: [&str; 3] = ["In Cinemas", "Features", "Streaming"];
@@ -310,15 +312,17 @@ async fn lag(bus: &Bus, groups: &[(&str, &[&str])]) -> anyhow::Result<i64> {
     Ok(behind)
 }
 
-/// Polls `done` until it holds; a signal ends the wait with an error, so an
-/// interrupted step exits instead of waiting on consumers that stopped.
+/// Polls `done` every `interval` until it holds; a signal ends the wait
+/// with an error, so an interrupted step exits instead of waiting on
+/// consumers that stopped.
 async fn wait_until(
     shutdown: &CancellationToken,
+    interval: Duration,
     mut done: impl AsyncFnMut() -> anyhow::Result<bool>,
 ) -> anyhow::Result<()> {
     while !done().await? {
         anyhow::ensure!(!shutdown.is_cancelled(), "interrupted");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(interval).await;
     }
     Ok(())
 }
@@ -435,7 +439,7 @@ async fn feeds(dir: &Path, n: usize) -> anyhow::Result<()> {
         (&group, &[topics::REVIEWS]),
         (&screenings_group, &[topics::SCREENINGS]),
     ];
-    wait_until(&shutdown, async || Ok(lag(&bus, &groups).await? == 0)).await?;
+    wait_until(&shutdown, POLL, async || Ok(lag(&bus, &groups).await? == 0)).await?;
     println!(
         "read the archive's {} events in {:.1} s",
         timings.handled.load(Ordering::SeqCst),
@@ -457,7 +461,7 @@ async fn feeds(dir: &Path, n: usize) -> anyhow::Result<()> {
             .collect();
         publish(&bus, records).await?;
     }
-    wait_until(&shutdown, async || {
+    wait_until(&shutdown, POLL, async || {
         Ok(timings.handled.load(Ordering::SeqCst) - before >= burst as u64)
     })
     .await?;
@@ -471,7 +475,7 @@ async fn feeds(dir: &Path, n: usize) -> anyhow::Result<()> {
         tick.tick().await;
         publish(&bus, vec![streamed(i, n, &mut rng, &mut listed)]).await?;
     }
-    wait_until(&shutdown, async || {
+    wait_until(&shutdown, POLL, async || {
         Ok(timings.handled.load(Ordering::SeqCst) - before >= paced as u64)
     })
     .await?;
@@ -560,24 +564,23 @@ async fn service(name: &str, dir: &Path) -> anyhow::Result<()> {
 /// Polls, once a second and from its own process, until the consumer
 /// groups of the service `name` have read the whole log; prints how long
 /// that took. The lag of the embedded log is a count of the messages
-/// behind, dearer the more there are: polled beside the service, in its
-/// process, it held a third of the service's page caches and slowed its
-/// reading.
+/// behind, dearer the more there are: polled every 50 ms inside the
+/// service's process, it added a third pool of page caches to the memory
+/// measured and slowed the service's reading.
 async fn caught_up(name: &str, dir: &Path) -> anyhow::Result<()> {
     let settings = service_settings(dir)?;
     let (_, groups) = groups(name, &settings)?;
     let watcher = Bus::connect(&settings.bus).await?;
+    let shutdown = marquee_runtime::shutdown::on_signal();
     let started = Instant::now();
-    loop {
+    wait_until(&shutdown, Duration::from_secs(1), async || {
         let mut behind = 0;
         for (group, topics) in &groups {
             behind += lag(&watcher, &[(group.as_str(), topics.as_slice())]).await?;
         }
-        if behind == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+        Ok(behind == 0)
+    })
+    .await?;
     println!(
         "caught-up {name} in {:.0} s",
         started.elapsed().as_secs_f64()
