@@ -1,31 +1,44 @@
 //! The bus consumers: decode an event, apply it to the store, then queue
 //! the documents the change touches for rendering ([`crate::handler`]
 //! decides which; [`FeedsService::queue`] renders them). The admin replay
-//! applies events the same way and republishes once, at its end.
+//! applies events the same way, hundreds to a transaction, and republishes
+//! once, at its end.
 
 use marquee_bus::{Handler, HandlerError, Message};
 use marquee_events::{Envelope, ReviewEvent, ReviewId, ScreeningEvent};
 
 use crate::handler::{review_documents, sanitize, screening_documents};
+use crate::store::Batch;
 use crate::store::reviews::Applied;
 use crate::store::screenings::ScreeningApplied;
 use crate::{Document, FeedsService};
+
+impl FeedsService {
+    /// A transaction of the store to apply events in.
+    pub(crate) async fn batch(&self) -> Result<Batch, HandlerError> {
+        self.inner
+            .store
+            .batch()
+            .await
+            .map_err(HandlerError::transient)
+    }
+}
 
 /// Applies review events to the feeds; see [`FeedsService::handler`].
 #[derive(Clone)]
 pub struct FeedsHandler(pub(crate) FeedsService);
 
 impl FeedsHandler {
-    /// Applies the event to the store: the review feeds it changed and the
+    /// Applies the event in `batch`: the review feeds it changed and the
     /// review, or `None` when it changed nothing.
     pub(crate) async fn apply(
         &self,
+        batch: &mut Batch,
         message: &Message,
     ) -> Result<Option<(Vec<Document>, ReviewId)>, HandlerError> {
         let mut event: Envelope<ReviewEvent> = message.decode()?;
         sanitize(&mut event.data);
-        let store = &self.0.inner.store;
-        let applied = store.apply(&event).await.map_err(HandlerError::transient)?;
+        let applied = batch.apply(&event).await.map_err(HandlerError::transient)?;
         let review_id = event.data.review_id();
         match applied {
             Applied::Changed {
@@ -58,7 +71,10 @@ impl FeedsHandler {
 
 impl Handler for FeedsHandler {
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
-        if let Some((documents, review)) = self.apply(message).await? {
+        let mut batch = self.0.batch().await?;
+        let applied = self.apply(&mut batch, message).await?;
+        batch.commit().await.map_err(HandlerError::transient)?;
+        if let Some((documents, review)) = applied {
             self.0.queue(documents, Some(review));
         }
         Ok(())
@@ -71,15 +87,15 @@ impl Handler for FeedsHandler {
 pub struct ScreeningsHandler(pub(crate) FeedsService);
 
 impl ScreeningsHandler {
-    /// Applies the event to the store: the documents it changed, or `None`
+    /// Applies the event in `batch`: the documents it changed, or `None`
     /// when it changed nothing.
     pub(crate) async fn apply(
         &self,
+        batch: &mut Batch,
         message: &Message,
     ) -> Result<Option<Vec<Document>>, HandlerError> {
         let event: Envelope<ScreeningEvent> = message.decode()?;
-        let store = &self.0.inner.store;
-        let applied = store
+        let applied = batch
             .apply_screening(&event)
             .await
             .map_err(HandlerError::transient)?;
@@ -108,7 +124,10 @@ impl ScreeningsHandler {
 
 impl Handler for ScreeningsHandler {
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
-        if let Some(documents) = self.apply(message).await? {
+        let mut batch = self.0.batch().await?;
+        let applied = self.apply(&mut batch, message).await?;
+        batch.commit().await.map_err(HandlerError::transient)?;
+        if let Some(documents) = applied {
             self.0.queue(documents, None);
         }
         Ok(())

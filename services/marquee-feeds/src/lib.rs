@@ -48,9 +48,9 @@ pub use error::{RenderError, StoreError};
 pub use listings::screening_guid;
 pub use render::{Format, Fragments, Rendered, Site, render, review_guid};
 pub use settings::{FeedDefinition, FeedSlug, InvalidSlug, Settings, SettingsError};
-pub use store::Store;
 pub use store::reviews::{Applied, FeedItems};
 pub use store::screenings::{ScreeningApplied, ScreeningScope, StoredScreening, strand_slug};
+pub use store::{Batch, Store};
 
 use cache::RenderedFeed;
 use documents::Document;

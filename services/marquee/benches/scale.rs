@@ -7,8 +7,8 @@
 //!   venues, twenty strands, all in the past, so listings of the coming
 //!   weeks stay small as they would). Each event goes into the log through
 //!   the bus's `publish_all`, 1,000 at a time, and straight into the feeds'
-//!   store through `Store::apply` (the consumer's own write, without the
-//!   re-render per event a live consumer does): the archive is written
+//!   store through `Batch::apply`, a transaction per 1,000 (the consumer's
+//!   own write, without the re-render per event a live consumer does): the archive is written
 //!   straight into the log and the feeds' store, not through ingest. The
 //!   other services fill their stores from the log with their real
 //!   consumers (`service`).
@@ -239,12 +239,14 @@ async fn seed(dir: &Path, n: usize) -> anyhow::Result<()> {
         publish(&bus, records).await?;
         publishing += started.elapsed();
         let started = Instant::now();
+        let mut batch = store.batch().await?;
         for event in &reviews {
-            store.apply(event).await?;
+            batch.apply(event).await?;
         }
         for event in &screenings {
-            store.apply_screening(event).await?;
+            batch.apply_screening(event).await?;
         }
+        batch.commit().await?;
         storing += started.elapsed();
     }
     println!(

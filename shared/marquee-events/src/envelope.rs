@@ -125,9 +125,19 @@ pub enum DecodeError {
 impl<T: EventData> Envelope<T> {
     /// A new event about `data`, happening at `time`: the producer reads
     /// its clock (`marquee_runtime::clock`), since this crate does no I/O.
+    ///
+    /// The id is a UUIDv7 of `time`: ids of new events sort after older
+    /// ones, so the consumers' ledgers of applied event ids grow at their
+    /// end instead of at a random page of an index as large as the log.
     pub fn new(source: impl Into<String>, data: T, time: DateTime<Utc>) -> Self {
+        let millis = u64::try_from(time.timestamp_millis()).unwrap_or(0);
+        let timestamp = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            millis / 1_000,
+            u32::try_from(millis % 1_000 * 1_000_000).unwrap_or(0),
+        );
         Self {
-            id: Uuid::new_v4(),
+            id: Uuid::new_v7(timestamp),
             source: source.into(),
             event_type: T::TYPE.to_owned(),
             time,

@@ -92,6 +92,29 @@ fn an_event_round_trips_through_its_wire_form() {
     assert_eq!(received.data, ReviewEvent::Published(sent.data));
 }
 
+/// Consumers keep a ledger of the event ids they applied; ids that sort by
+/// time land at its end instead of on a random page.
+#[test]
+fn event_ids_sort_by_the_time_of_the_event() {
+    let withdrawal = |time| {
+        let data = ReviewWithdrawn {
+            id: ReviewId::parse("cms-1").unwrap(),
+            reason: "gone".into(),
+        };
+        Envelope::new("marquee/test", data, time).id
+    };
+    let earlier = withdrawal(thursday());
+    let later = withdrawal(thursday() + chrono::Duration::milliseconds(1));
+    let same_instant = withdrawal(thursday());
+    assert_eq!(earlier.get_version_num(), 7);
+    assert!(earlier < later, "{earlier} then {later}");
+    assert_ne!(earlier, same_instant, "two events of one instant");
+    assert_eq!(
+        earlier.get_timestamp().map(|t| t.to_unix()),
+        Some((u64::try_from(thursday().timestamp()).unwrap(), 0))
+    );
+}
+
 #[test]
 fn a_specific_type_refuses_another_type_of_the_same_topic() {
     let wire = Envelope::new(

@@ -57,25 +57,19 @@ impl Store {
         Ok(())
     }
 
-    /// Records in `tx`, with `insert` (`event_id`, the item's id, when),
-    /// that `event_id` about `item` is applied now; false when it already
-    /// was, so the caller leaves the item alone.
-    async fn first_application(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        insert: &'static str,
-        event_id: uuid::Uuid,
-        item: &str,
-    ) -> Result<bool, StoreError> {
-        let recorded = sqlx::query(insert)
-            .bind(event_id.to_string())
-            .bind(item)
-            .bind(micros(self.clock.now()))
-            .execute(&mut **tx)
+    /// A transaction to apply events in ([`Batch::apply`],
+    /// [`Batch::apply_screening`]), none of them stored until
+    /// [`Batch::commit`].
+    pub async fn batch(&self) -> Result<Batch, StoreError> {
+        let tx = self
+            .pool
+            .begin()
             .await
-            .context("Failed to record the event id")?
-            .rows_affected();
-        Ok(recorded == 1)
+            .context("Failed to begin a transaction")?;
+        Ok(Batch {
+            tx,
+            clock: self.clock.clone(),
+        })
     }
 
     /// Whether the database answers.
@@ -85,6 +79,44 @@ impl Store {
             .await
             .context("Failed to reach the feeds database")?;
         Ok(())
+    }
+}
+
+/// Events applied in one transaction: a consumer's one event, or a
+/// replay's hundreds, which then share one commit instead of paying one each.
+pub struct Batch {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    clock: SharedClock,
+}
+
+impl Batch {
+    /// Stores every event applied; dropping the batch instead discards them.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx
+            .commit()
+            .await
+            .context("Failed to commit the applied events")?;
+        Ok(())
+    }
+
+    /// Records, with `insert` (`event_id`, the item's id, when), that
+    /// `event_id` about `item` is applied now; false when it already was, so
+    /// the caller leaves the item alone.
+    async fn first_application(
+        &mut self,
+        insert: &'static str,
+        event_id: uuid::Uuid,
+        item: &str,
+    ) -> Result<bool, StoreError> {
+        let recorded = sqlx::query(insert)
+            .bind(event_id.to_string())
+            .bind(item)
+            .bind(micros(self.clock.now()))
+            .execute(&mut *self.tx)
+            .await
+            .context("Failed to record the event id")?
+            .rows_affected();
+        Ok(recorded == 1)
     }
 }
 

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use marquee_events::{Envelope, Review, ReviewEvent, ReviewId};
 use sqlx::Row;
 
-use super::{Store, micros};
+use super::{Batch, Store, micros};
 use crate::error::StoreError;
 
 /// What applying one event did.
@@ -130,34 +130,30 @@ pub struct FeedItems {
     pub modified_at: Option<DateTime<Utc>>,
 }
 
-impl Store {
+impl Batch {
     /// Applies one review event, at most once and never over a newer version.
     ///
     /// Events of one review arrive on one partition, so one consumer applies
     /// them one at a time; the transaction keeps the event id and the item
     /// in step.
     #[tracing::instrument(skip_all, fields(event_id = %event.id, review_id = %event.data.review_id()))]
-    pub async fn apply(&self, event: &Envelope<ReviewEvent>) -> Result<Applied, StoreError> {
+    pub async fn apply(&mut self, event: &Envelope<ReviewEvent>) -> Result<Applied, StoreError> {
         let review_id = event.data.review_id();
         let event_time = micros(event.time);
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .context("Failed to begin a transaction")?;
         if !self
-            .first_application(&mut tx, RECORD_EVENT, event.id, review_id.as_str())
+            .first_application(RECORD_EVENT, event.id, review_id.as_str())
             .await?
         {
             return Ok(Applied::Ignored("event already applied"));
         }
+        let tx = &mut self.tx;
 
         let stored = sqlx::query(
             "SELECT section, withdrawn, updated_at, event_time, review
              FROM feed_items WHERE review_id = $1",
         )
         .bind(review_id.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await
         .context("Failed to read the stored item")?
         .map(|row| -> anyhow::Result<_> {
@@ -175,8 +171,8 @@ impl Store {
         .context("Failed to decode the stored item")?;
 
         let applied = match &event.data {
-            ReviewEvent::Published(e) => self.put_live(&mut tx, event, &e.review, stored).await?,
-            ReviewEvent::Updated(e) => self.put_live(&mut tx, event, &e.review, stored).await?,
+            ReviewEvent::Published(e) => put_live(tx, event, &e.review, stored).await?,
+            ReviewEvent::Updated(e) => put_live(tx, event, &e.review, stored).await?,
             ReviewEvent::Withdrawn(_) => match stored {
                 Some(stored)
                     if !supersedes(Incoming::Withdrawal { event_time }, stored.version) =>
@@ -193,7 +189,7 @@ impl Store {
                     .bind(event_time)
                     .bind(event_time.max(stored.version.updated_at))
                     .bind(event.id.to_string())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .context("Failed to withdraw the item")?;
                     if stored.version.withdrawn {
@@ -216,74 +212,73 @@ impl Store {
                     .bind(review_id.as_str())
                     .bind(event_time)
                     .bind(event.id.to_string())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .context("Failed to store a tombstone")?;
                     Applied::Ignored("withdrawn before it was published")
                 }
             },
         };
-        tx.commit()
-            .await
-            .context("Failed to commit the feed item")?;
         Ok(applied)
     }
+}
 
-    async fn put_live(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        event: &Envelope<ReviewEvent>,
-        review: &Review,
-        stored: Option<Stored>,
-    ) -> Result<Applied, StoreError> {
-        let incoming = Incoming::Live {
-            updated_at: micros(review.updated_at),
-            event_time: micros(event.time),
-        };
-        let json = serde_json::to_string(review).context("Failed to serialize the review")?;
-        let previous_section = match &stored {
-            Some(stored) if !supersedes(incoming, stored.version) => {
-                return Ok(Applied::Ignored("a newer version is stored"));
-            }
-            // A redelivered copy under a new event id changes nothing.
-            Some(stored) if !stored.version.withdrawn && stored.review == json => {
-                return Ok(Applied::Ignored("identical to the stored version"));
-            }
-            Some(stored) => (!stored.version.withdrawn).then(|| stored.section.clone()),
-            None => None,
-        };
-        let updated_at = micros(review.updated_at);
-        // A reinstated item must move Last-Modified past its withdrawal.
-        let modified_at = match &stored {
-            Some(stored) if stored.version.withdrawn => updated_at.max(micros(event.time)),
-            _ => updated_at,
-        };
-        sqlx::query(
-            "INSERT INTO feed_items (review_id, section, withdrawn, updated_at, event_time,
-                published_at, modified_at, event_id, review)
-             VALUES ($1, $2, 0, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (review_id) DO UPDATE SET section = excluded.section, withdrawn = 0,
-                updated_at = excluded.updated_at, event_time = excluded.event_time,
-                published_at = excluded.published_at, modified_at = excluded.modified_at,
-                event_id = excluded.event_id, review = excluded.review",
-        )
-        .bind(review.id.as_str())
-        .bind(review.section.as_str())
-        .bind(updated_at)
-        .bind(micros(event.time))
-        .bind(micros(review.published_at))
-        .bind(modified_at)
-        .bind(event.id.to_string())
-        .bind(json)
-        .execute(&mut **tx)
-        .await
-        .context("Failed to store the feed item")?;
-        Ok(Applied::Changed {
-            previous_section,
-            section: review.section.clone(),
-        })
-    }
+/// Stores a published or edited review in `tx`, unless `stored` is as new.
+async fn put_live(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    event: &Envelope<ReviewEvent>,
+    review: &Review,
+    stored: Option<Stored>,
+) -> Result<Applied, StoreError> {
+    let incoming = Incoming::Live {
+        updated_at: micros(review.updated_at),
+        event_time: micros(event.time),
+    };
+    let json = serde_json::to_string(review).context("Failed to serialize the review")?;
+    let previous_section = match &stored {
+        Some(stored) if !supersedes(incoming, stored.version) => {
+            return Ok(Applied::Ignored("a newer version is stored"));
+        }
+        // A redelivered copy under a new event id changes nothing.
+        Some(stored) if !stored.version.withdrawn && stored.review == json => {
+            return Ok(Applied::Ignored("identical to the stored version"));
+        }
+        Some(stored) => (!stored.version.withdrawn).then(|| stored.section.clone()),
+        None => None,
+    };
+    let updated_at = micros(review.updated_at);
+    // A reinstated item must move Last-Modified past its withdrawal.
+    let modified_at = match &stored {
+        Some(stored) if stored.version.withdrawn => updated_at.max(micros(event.time)),
+        _ => updated_at,
+    };
+    sqlx::query(
+        "INSERT INTO feed_items (review_id, section, withdrawn, updated_at, event_time,
+            published_at, modified_at, event_id, review)
+         VALUES ($1, $2, 0, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (review_id) DO UPDATE SET section = excluded.section, withdrawn = 0,
+            updated_at = excluded.updated_at, event_time = excluded.event_time,
+            published_at = excluded.published_at, modified_at = excluded.modified_at,
+            event_id = excluded.event_id, review = excluded.review",
+    )
+    .bind(review.id.as_str())
+    .bind(review.section.as_str())
+    .bind(updated_at)
+    .bind(micros(event.time))
+    .bind(micros(review.published_at))
+    .bind(modified_at)
+    .bind(event.id.to_string())
+    .bind(json)
+    .execute(&mut **tx)
+    .await
+    .context("Failed to store the feed item")?;
+    Ok(Applied::Changed {
+        previous_section,
+        section: review.section.clone(),
+    })
+}
 
+impl Store {
     /// The newest `limit` live items of `section` (all sections for `None`).
     pub async fn feed_items(
         &self,

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use marquee_events::{Envelope, Screening, ScreeningEvent};
 use sqlx::Row;
 
-use super::{Store, micros};
+use super::{Batch, Store, micros};
 use crate::error::StoreError;
 
 /// A venue's or strand's name is read on every re-render of its documents,
@@ -131,11 +131,11 @@ pub fn strand_slug(strand: &str) -> String {
     slug
 }
 
-impl Store {
+impl Batch {
     /// Applies one screening event, at most once and never over a newer version.
     #[tracing::instrument(skip_all, fields(event_id = %event.id, screening_id = %event.subject))]
     pub async fn apply_screening(
-        &self,
+        &mut self,
         event: &Envelope<ScreeningEvent>,
     ) -> Result<ScreeningApplied, StoreError> {
         let (screening, cancelled) = match &event.data {
@@ -145,23 +145,16 @@ impl Store {
         };
         let id = screening.id.as_str();
         let event_time = micros(event.time);
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .context("Failed to begin a transaction")?;
-        if !self
-            .first_application(&mut tx, RECORD_EVENT, event.id, id)
-            .await?
-        {
+        if !self.first_application(RECORD_EVENT, event.id, id).await? {
             return Ok(ScreeningApplied::Ignored("event already applied"));
         }
+        let tx = &mut self.tx;
         let stored = sqlx::query(
             "SELECT strand_slug, cancelled, sequence, event_time, listed_at, screening
              FROM feed_screenings WHERE screening_id = $1",
         )
         .bind(id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await
         .context("Failed to read the stored screening")?;
         let json = serde_json::to_string(screening).context("Failed to serialize a screening")?;
@@ -215,12 +208,9 @@ impl Store {
         .bind(listed_at)
         .bind(event.id.to_string())
         .bind(json)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .context("Failed to store the screening")?;
-        tx.commit()
-            .await
-            .context("Failed to commit the screening")?;
         let mut strands = vec![slug];
         if previous_strand != strands[0] {
             strands.push(previous_strand);
@@ -230,7 +220,9 @@ impl Store {
             strands,
         })
     }
+}
 
+impl Store {
     /// Screenings of `scope` starting in `[from, to)`, cancelled ones
     /// included, by start then id.
     pub async fn screenings(

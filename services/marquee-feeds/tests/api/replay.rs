@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use marquee_bus::{Bus, BusSettings, Subscription};
+use marquee_bus::{Bus, BusSettings, Record, Subscription};
 use marquee_events::topics;
+use marquee_test_support::POSTGRES_ADMIN;
 use marquee_test_support::wait::until_value;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -116,6 +117,77 @@ async fn a_rebuild_replays_the_feeds_back_from_the_log(engine: Engine) {
             "{document} after the rebuild"
         );
     }
+}
+
+/// A replay applies its events hundreds to a transaction. One whose
+/// database connection is cut mid-batch loses the batch's uncommitted
+/// events with it; the bus retries the event that failed, and the replay
+/// applies the whole batch again on a new connection: the rebuilt feeds
+/// miss none.
+#[tokio::test]
+async fn a_rebuild_cut_off_mid_batch_applies_the_batch_again() {
+    const REVIEWS: i64 = 3_000;
+    let app = TestApp::spawn_at(Engine::Postgres, now()).await;
+    let log = tempfile::tempdir().unwrap();
+    let bus = Bus::connect(&BusSettings::embedded(log.path().join("bus.sqlite")))
+        .await
+        .unwrap();
+    bus.ensure_marquee_topics(2).await.unwrap();
+    let records = (0..REVIEWS)
+        .map(|n| {
+            let review = review(&format!("cms-{n}"), "In Cinemas", n);
+            Record::from_event(&published(&review, at(n)))
+        })
+        .collect();
+    for published in bus.publish_all(records).await {
+        published.unwrap();
+    }
+    let admin = Admin::serve(&app, bus).await;
+
+    let feeds = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    let server = sqlx::PgPool::connect(POSTGRES_ADMIN).await.unwrap();
+    let database = app.database_url.rsplit('/').next().unwrap().to_owned();
+    // Once the first batch is stored, the replay's connection is cut while
+    // it holds the next one.
+    let cut = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM feed_items")
+                .fetch_one(&feeds)
+                .await
+                .unwrap_or(0);
+            if stored > 0 {
+                let terminated: Vec<bool> = sqlx::query_scalar(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE datname = $1 AND xact_start IS NOT NULL
+                       AND pid <> pg_backend_pid()",
+                )
+                .bind(&database)
+                .fetch_all(&server)
+                .await
+                .unwrap();
+                if terminated.contains(&true) {
+                    return Ok(stored);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        Err("no replay transaction was open after the first batch")
+    });
+
+    let rebuilt = admin.replay(json!({ "rebuild": true })).await;
+    let stored_when_cut = cut.await.unwrap().unwrap();
+    assert!(
+        stored_when_cut < REVIEWS,
+        "cut after the last batch: {stored_when_cut}"
+    );
+    assert_eq!(rebuilt["processed"].as_i64(), Some(REVIEWS));
+    let feeds = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM feed_items WHERE withdrawn = 0")
+        .fetch_one(&feeds)
+        .await
+        .unwrap();
+    assert_eq!(live, REVIEWS, "reviews live after the rebuild");
 }
 
 /// Waits until `group` has finished every message of `topic`.
