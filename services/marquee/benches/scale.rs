@@ -20,7 +20,9 @@
 //!   then `SCALE_PACED` (default 600) at `SCALE_RATE` a second (default 50)
 //!   for the latency from the publish to the documents the event touches
 //!   re-rendered in the cache the HTTP routes serve (`FeedsService::published`;
-//!   the consumers go on to the next event meanwhile). Then it serves until
+//!   the consumers go on to the next event meanwhile), and how much of it
+//!   passed before the consumer took the event and before it was applied.
+//!   Then it serves until
 //!   SIGTERM, for `marquee admin replay --rebuild` and the resident memory.
 //! - `service NAME DIR` runs one other service (`marquee::start`, as
 //!   `marquee run` does) on that log and serves until SIGTERM;
@@ -264,7 +266,18 @@ async fn seed(dir: &Path, n: usize) -> anyhow::Result<()> {
 #[derive(Clone, Default)]
 struct Timings {
     handled: Arc<AtomicU64>,
-    latencies: Arc<Mutex<Vec<Duration>>>,
+    latencies: Arc<Mutex<Vec<Latency>>>,
+}
+
+/// One streamed event's times from its publish, in the order they pass.
+#[derive(Clone, Copy)]
+struct Latency {
+    /// Until its consumer took it.
+    received: Duration,
+    /// Until it was applied to the store.
+    applied: Duration,
+    /// Until every document it touched was rendered.
+    rendered: Duration,
 }
 
 struct Timed<H> {
@@ -275,7 +288,6 @@ struct Timed<H> {
 
 impl<H: Handler> Handler for Timed<H> {
     async fn handle(&self, message: &Message) -> Result<(), HandlerError> {
-        self.inner.handle(message).await?;
         let published = match message.header(header::SOURCE) {
             Some(STREAM_SOURCE) => message
                 .header(header::TIME)
@@ -284,15 +296,24 @@ impl<H: Handler> Handler for Timed<H> {
                 .map_err(HandlerError::transient)?,
             _ => None,
         };
+        let since =
+            |published: DateTime<Utc>| (SystemClock.now() - published).to_std().unwrap_or_default();
+        let received = published.map(since);
+        self.inner.handle(message).await?;
+        let applied = published.map(since);
         // Finished once rendered; the consumer goes on meanwhile, as it does
         // in the service.
         let rendered = self.feeds.published();
         let timings = self.timings.clone();
         tokio::spawn(async move {
             rendered.await;
-            if let Some(published) = published {
-                let latency = (SystemClock.now() - published).to_std().unwrap_or_default();
-                timings.latencies.lock().unwrap().push(latency);
+            if let (Some(published), Some(received), Some(applied)) = (published, received, applied)
+            {
+                timings.latencies.lock().unwrap().push(Latency {
+                    received,
+                    applied,
+                    rendered: since(published),
+                });
             }
             timings.handled.fetch_add(1, Ordering::SeqCst);
         });
@@ -481,15 +502,31 @@ async fn feeds(dir: &Path, n: usize) -> anyhow::Result<()> {
         Ok(timings.handled.load(Ordering::SeqCst) - before >= paced as u64)
     })
     .await?;
-    let mut latencies = timings.latencies.lock().unwrap().clone();
-    latencies.sort_unstable();
+    let latencies = timings.latencies.lock().unwrap().clone();
     anyhow::ensure!(!latencies.is_empty(), "no streamed event was timed");
+    let sorted = |time: fn(&Latency) -> Duration| {
+        let mut times: Vec<Duration> = latencies.iter().map(time).collect();
+        times.sort_unstable();
+        times
+    };
+    let rendered = sorted(|l| l.rendered);
     println!(
         "| {n} | {burst} | {:.0} | {paced} at {rate}/s | {:.1} | {:.1} | {:.1} |",
         burst as f64 / burst_seconds,
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.99),
-        percentile(&latencies, 1.0),
+        percentile(&rendered, 0.50),
+        percentile(&rendered, 0.99),
+        percentile(&rendered, 1.0),
+    );
+    // Where the time goes: each phase's share of the latency.
+    let (received, applied) = (sorted(|l| l.received), sorted(|l| l.applied));
+    println!(
+        "latency p50 / p99 ms from the publish: taken by the consumer {:.1} / {:.1}, applied {:.1} / {:.1}, rendered {:.1} / {:.1}",
+        percentile(&received, 0.50),
+        percentile(&received, 0.99),
+        percentile(&applied, 0.50),
+        percentile(&applied, 0.99),
+        percentile(&rendered, 0.50),
+        percentile(&rendered, 0.99),
     );
     println!("streamed");
     shutdown.cancelled().await;
