@@ -8,8 +8,9 @@
 //!   weeks stay small as they would). Each event goes into the log through
 //!   the bus's `publish_all`, 1,000 at a time, and straight into the feeds'
 //!   store through `Batch::apply`, a transaction per 1,000 (the consumer's
-//!   own write, without the re-render per event a live consumer does): the archive is written
-//!   straight into the log and the feeds' store, not through ingest. The
+//!   own write, without the re-render per event a live consumer does): the
+//!   archive is written straight into the log and the feeds' store, not
+//!   through ingest. The
 //!   other services fill their stores from the log with their real
 //!   consumers (`service`).
 //! - `feeds DIR N` runs the feeds service (store, consumers, HTTP and the
@@ -22,8 +23,8 @@
 //!   re-rendered in the cache the HTTP routes serve (`FeedsService::published`;
 //!   the consumers go on to the next event meanwhile), and how much of it
 //!   passed before the consumer took the event and before it was applied.
-//!   Then it serves until
-//!   SIGTERM, for `marquee admin replay --rebuild` and the resident memory.
+//!   Then it serves until SIGTERM, for `marquee admin replay --rebuild` and
+//!   the resident memory.
 //! - `service NAME DIR` runs one other service (`marquee::start`, as
 //!   `marquee run` does) on that log and serves until SIGTERM;
 //!   `caught-up NAME DIR`, in a process of its own, exits once that
