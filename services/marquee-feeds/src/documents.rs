@@ -2,11 +2,12 @@
 //! the store and rendered into the in-memory cache, re-rendered in the
 //! background once stale.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use marquee_events::{Review, ReviewId};
 use tracing::Instrument;
 
 use crate::cache::{RenderedFeed, Representation};
@@ -22,6 +23,11 @@ use crate::{FeedsService, StoreError};
 /// saw (replicas split the partitions), and screening documents move with
 /// the clock; this bounds how stale it serves.
 const REVALIDATE_AFTER: Duration = Duration::from_secs(10);
+
+/// Live reviews already read while rendering, by id. A render pass shares
+/// one between its documents: the week's listings link much the same
+/// reviews, and each lookup is a walk of the store's largest B-tree.
+pub(crate) type ReadReviews = HashMap<ReviewId, Review>;
 
 /// How far back calendars reach, so a client still sees last week's
 /// screenings (and their cancellations) instead of having them vanish.
@@ -95,7 +101,11 @@ impl FeedsService {
             }
             return Ok(Some(rendered));
         }
-        if self.refresh(document).await?.is_none() {
+        if self
+            .refresh(document, &mut ReadReviews::new())
+            .await?
+            .is_none()
+        {
             return Ok(None);
         }
         Ok(Some(self.cached(document).ok_or_else(|| {
@@ -128,7 +138,7 @@ impl FeedsService {
         let span = tracing::info_span!("revalidate", document = %document.label());
         tokio::spawn(
             async move {
-                if let Err(error) = service.refresh(&document).await {
+                if let Err(error) = service.refresh(&document, &mut ReadReviews::new()).await {
                     tracing::warn!(error = %error, "Could not re-render a stale document; serving the cached one");
                 }
                 service
@@ -142,9 +152,14 @@ impl FeedsService {
         );
     }
 
-    /// Reads what `document` shows from the store; `None` when it does not
-    /// exist (an unknown venue or strand).
-    async fn load(&self, document: &Document) -> Result<Option<Loaded>, StoreError> {
+    /// Reads what `document` shows from the store, its linked reviews from
+    /// `read` where they are already; `None` when it does not exist (an
+    /// unknown venue or strand).
+    async fn load(
+        &self,
+        document: &Document,
+        read: &mut ReadReviews,
+    ) -> Result<Option<Loaded>, StoreError> {
         let store = &self.inner.store;
         let now = self.inner.clock.now();
         // Each listing, and the scope and window of the screenings it shows.
@@ -216,11 +231,20 @@ impl FeedsService {
         let screenings = store.screenings(scope, from, to).await?;
         // Feeds link the matched reviews; calendars take a running time
         // the listing lacks from them.
-        let ids: Vec<marquee_events::ReviewId> = screenings
+        let ids: Vec<ReviewId> = screenings
             .iter()
             .filter_map(|s| s.screening.review_id.clone())
             .collect();
-        let reviews = store.live_reviews(&ids).await?;
+        let unread: Vec<ReviewId> = ids
+            .iter()
+            .filter(|id| !read.contains_key(*id))
+            .cloned()
+            .collect();
+        read.extend(store.live_reviews(&unread).await?);
+        let reviews = ids
+            .into_iter()
+            .filter_map(|id| read.get(&id).map(|review| (id, review.clone())))
+            .collect();
         Ok(Some(Loaded::Listing(Listing {
             document: listing,
             screenings,
@@ -229,14 +253,16 @@ impl FeedsService {
         })))
     }
 
-    /// Re-renders `document` from the database into the cache; returns the
-    /// extensions whose bytes changed, or `None` when it does not exist.
+    /// Re-renders `document` from the database into the cache, taking the
+    /// reviews it links from `read` where they are; returns the extensions
+    /// whose bytes changed, or `None` when it does not exist.
     #[tracing::instrument(skip_all, fields(document = %document.label()))]
     pub(crate) async fn refresh(
         &self,
         document: &Document,
+        read: &mut ReadReviews,
     ) -> Result<Option<Vec<&'static str>>, StoreError> {
-        let Some(loaded) = self.load(document).await? else {
+        let Some(loaded) = self.load(document, read).await? else {
             self.inner
                 .cache
                 .write()

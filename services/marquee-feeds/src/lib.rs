@@ -125,7 +125,10 @@ impl FeedsService {
         // Warm the cache and bring output_dir up to date with the database.
         for feed in &service.inner.settings.feeds {
             let document = Document::Reviews(feed.slug.clone());
-            if let Some(changed) = service.refresh(&document).await? {
+            if let Some(changed) = service
+                .refresh(&document, &mut documents::ReadReviews::new())
+                .await?
+            {
                 service.write_files(&document, &changed).await;
             }
         }

@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use marquee_events::ReviewId;
 
 use crate::cache::RenderedFeed;
+use crate::documents::ReadReviews;
 use crate::listings::CALENDAR_EXTENSION;
 use crate::{Document, FeedsService, output};
 
@@ -63,14 +64,15 @@ impl FeedsService {
             )
         };
         let documents: Vec<Document> = documents.into_iter().collect();
-        self.publish(&documents).await;
+        let mut read = ReadReviews::new();
+        self.publish_reading(&documents, &mut read).await;
         // Those just rendered read the reviews as they are now.
         let linking: Vec<Document> = self
             .listings_linking(&reviews)
             .into_iter()
             .filter(|document| !documents.contains(document))
             .collect();
-        self.publish(&linking).await;
+        self.publish_reading(&linking, &mut read).await;
         inner.published.send_replace(changes);
         true
     }
@@ -113,8 +115,14 @@ impl FeedsService {
     /// the hub. Failures are logged: the change is stored, and revalidation
     /// or the next change catches up.
     pub(crate) async fn publish(&self, documents: &[Document]) {
+        self.publish_reading(documents, &mut ReadReviews::new())
+            .await;
+    }
+
+    /// [`Self::publish`], the documents sharing the reviews `read` so far.
+    async fn publish_reading(&self, documents: &[Document], read: &mut ReadReviews) {
         for document in documents {
-            let changed = match self.refresh(document).await {
+            let changed = match self.refresh(document, read).await {
                 Ok(Some(changed)) => changed,
                 Ok(None) => continue,
                 Err(error) => {
