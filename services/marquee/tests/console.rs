@@ -926,12 +926,10 @@ async fn an_editor_adds_and_removes_editors_picks() {
     let browser = driver.browser().await;
     let base = demo.base.clone();
     log_in(&browser, &base, TOKEN).await;
-    browser
-        .goto(&format!("{base}/console/picks?schedule=weekly"))
-        .await
-        .unwrap();
-    let empty = text_of(&browser, "#picks").await;
-    assert!(empty.contains("No picks yet"), "{empty}");
+    // Retried: once in CI the page came without its list just after the
+    // log-in (2026-12-04), not reproduced.
+    let picks = format!("{base}/console/picks?schedule=weekly");
+    until_shows(&browser, &picks, "#picks", "No picks yet").await;
 
     let add = |title: &'static str, year: &'static str, note: &'static str| {
         let browser = browser.clone();
